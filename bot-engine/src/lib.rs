@@ -1,0 +1,59 @@
+//! The bot engine: everything that decides what Carechat says to a patient
+//! before a person does.
+//!
+//! A clinic's bot may only say what the clinic wrote, so the engine is built
+//! around a whitelist ([`Whitelist`]) of intents with canned replies, and its
+//! job is mostly to decide *whether* one of them fits. One pipeline
+//! ([`Bot::assess`]) runs every message through the same steps in the same
+//! order: spam score and language on the text in memory, PHI redaction, red
+//! flags, then the sentence encoder and the intent classifier on the
+//! *redacted* text only. The encoder is a Candle BERT model that runs on its
+//! own thread behind a bounded queue ([`EncoderHandle`]), so the async server
+//! never blocks on it and can say "busy" instead of queueing without bound.
+//!
+//! Reading model files is the only I/O here; persistence, sockets and HTTP
+//! live in the `console` crate.
+
+mod bot;
+mod classifier;
+mod encoder;
+mod language;
+mod redflag;
+mod spam;
+mod whisper;
+mod whitelist;
+
+pub use bot::{Action, Assessment, Bot, BotConfig, Context, Reason};
+pub use classifier::{IntentIndex, Scored};
+pub use encoder::{Encoder, EncoderHandle};
+pub use language::LanguageDetector;
+pub use redflag::RedFlags;
+pub use spam::SpamScorer;
+pub use whisper::{Suggestion, Whisper};
+pub use whitelist::{Intent, Messages, Whitelist};
+
+/// Everything that can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("model: {0}")]
+    Model(#[from] candle_core::Error),
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("reading {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("model config: {0}")]
+    Config(String),
+    #[error("whitelist: {0}")]
+    Whitelist(String),
+    /// The encoder's queue is full: the caller should tell its client to retry.
+    #[error("the encoder is busy")]
+    Busy,
+    /// The encoder thread has stopped (it panicked or was shut down).
+    #[error("the encoder has stopped")]
+    Stopped,
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -1,0 +1,214 @@
+//! The clinic's intent whitelist: plain TOML files an admin can read and edit.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::{EngineError, Result};
+
+/// The language replies fall back to when the patient's language has none.
+pub const FALLBACK_LANGUAGE: &str = "en";
+
+/// One thing a patient may ask, and what the clinic answers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intent {
+    pub id: String,
+    pub title: String,
+    /// The skill a person needs when this intent is escalated.
+    pub skill: String,
+    /// Always goes to a person; the reply only tells the patient so.
+    #[serde(default)]
+    pub handoff: bool,
+    /// An emergency: the reply goes out at once and the chat jumps the queue.
+    #[serde(default)]
+    pub urgent: bool,
+    pub examples: Vec<String>,
+    /// Held-out phrasings for calibration and tests; never indexed.
+    #[serde(default)]
+    pub validation: Vec<String>,
+    /// Phrases whose mere presence marks a red flag (urgent intents only).
+    #[serde(default)]
+    pub triggers: Vec<String>,
+    /// Canned reply by language code (`en`, `es`, ...).
+    pub replies: BTreeMap<String, String>,
+}
+
+impl Intent {
+    /// The reply in `language`, or in English when the clinic wrote none.
+    pub fn reply(&self, language: &str) -> (&str, &str) {
+        pick(&self.replies, language)
+    }
+}
+
+/// Bot-wide messages, each by language code.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Messages {
+    pub welcome: BTreeMap<String, String>,
+    pub escalate: BTreeMap<String, String>,
+    pub queued: BTreeMap<String, String>,
+    pub assigned: BTreeMap<String, String>,
+    pub closed: BTreeMap<String, String>,
+    pub blocked: BTreeMap<String, String>,
+    pub offline: BTreeMap<String, String>,
+}
+
+fn pick<'a>(by_lang: &'a BTreeMap<String, String>, language: &str) -> (&'a str, &'a str) {
+    if let Some((lang, text)) = by_lang.get_key_value(language) {
+        return (lang, text);
+    }
+    if let Some((lang, text)) = by_lang.get_key_value(FALLBACK_LANGUAGE) {
+        return (lang, text);
+    }
+    by_lang
+        .iter()
+        .next()
+        .map(|(l, t)| (l.as_str(), t.as_str()))
+        .unwrap_or(("en", ""))
+}
+
+impl Messages {
+    /// A message in `language` (English when missing), with `{key}` filled in.
+    pub fn render(
+        by_lang: &BTreeMap<String, String>,
+        language: &str,
+        vars: &[(&str, &str)],
+    ) -> String {
+        let mut text = pick(by_lang, language).1.to_string();
+        for (key, value) in vars {
+            text = text.replace(&format!("{{{key}}}"), value);
+        }
+        text
+    }
+}
+
+/// The whole whitelist: intents plus bot-wide messages.
+#[derive(Debug, Clone)]
+pub struct Whitelist {
+    pub intents: Vec<Intent>,
+    pub messages: Messages,
+}
+
+impl Whitelist {
+    /// Parses the whitelist from `(file name, contents)` pairs: `messages.toml`
+    /// holds the bot-wide messages, every other `*.toml` one intent named after
+    /// its file. The caller reads the files, so this stays free of I/O.
+    pub fn parse<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Whitelist> {
+        let mut intents = Vec::new();
+        let mut messages = None;
+        for (name, text) in files {
+            let Some(stem) = name.strip_suffix(".toml") else {
+                continue;
+            };
+            if stem == "messages" {
+                messages = Some(
+                    toml::from_str::<Messages>(text)
+                        .map_err(|e| EngineError::Whitelist(format!("{name}: {e}")))?,
+                );
+                continue;
+            }
+            let intent: Intent =
+                toml::from_str(text).map_err(|e| EngineError::Whitelist(format!("{name}: {e}")))?;
+            if intent.id != stem {
+                return Err(EngineError::Whitelist(format!(
+                    "{name}: id {:?} differs from the file name",
+                    intent.id
+                )));
+            }
+            if intent.examples.is_empty() {
+                return Err(EngineError::Whitelist(format!("{name}: no examples")));
+            }
+            if !intent.replies.contains_key(FALLBACK_LANGUAGE) {
+                return Err(EngineError::Whitelist(format!(
+                    "{name}: no English reply ([replies] en = ...)"
+                )));
+            }
+            intents.push(intent);
+        }
+        let messages =
+            messages.ok_or_else(|| EngineError::Whitelist("messages.toml is missing".into()))?;
+        if intents.is_empty() {
+            return Err(EngineError::Whitelist("no intents".into()));
+        }
+        intents.sort_by(|a, b| a.id.cmp(&b.id));
+        if let Some(pair) = intents.windows(2).find(|p| p[0].id == p[1].id) {
+            return Err(EngineError::Whitelist(format!(
+                "intent {} defined twice",
+                pair[0].id
+            )));
+        }
+        Ok(Whitelist { intents, messages })
+    }
+
+    pub fn intent(&self, id: &str) -> Option<&Intent> {
+        self.intents.iter().find(|i| i.id == id)
+    }
+
+    /// The emergency intent, if the clinic has one.
+    pub fn urgent_intent(&self) -> Option<&Intent> {
+        self.intents.iter().find(|i| i.urgent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MESSAGES: &str = r#"
+welcome = { en = "Hi", es = "Hola" }
+escalate = { en = "A person will help" }
+queued = { en = "You are number {position}" }
+assigned = { en = "{name} joined" }
+closed = { en = "Closed" }
+blocked = { en = "Blocked" }
+offline = { en = "Offline" }
+"#;
+    const HOURS: &str = r#"
+id = "opening_hours"
+title = "Opening hours"
+skill = "front_desk"
+examples = ["when are you open"]
+[replies]
+en = "We open at 8."
+es = "Abrimos a las 8."
+"#;
+
+    #[test]
+    fn parses_and_picks_language_with_english_fallback() {
+        let w =
+            Whitelist::parse([("messages.toml", MESSAGES), ("opening_hours.toml", HOURS)]).unwrap();
+        let hours = w.intent("opening_hours").unwrap();
+        assert_eq!(hours.reply("es"), ("es", "Abrimos a las 8."));
+        assert_eq!(hours.reply("fr"), ("en", "We open at 8."));
+        assert_eq!(
+            Messages::render(&w.messages.queued, "de", &[("position", "3")]),
+            "You are number 3"
+        );
+    }
+
+    #[test]
+    fn rejects_id_that_differs_from_file_name() {
+        let err = Whitelist::parse([("messages.toml", MESSAGES), ("hours.toml", HOURS)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("differs from the file name"), "{err}");
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_missing_english() {
+        let typo = HOURS.replace("examples", "exampels");
+        assert!(
+            Whitelist::parse([("messages.toml", MESSAGES), ("opening_hours.toml", &typo)]).is_err()
+        );
+        let no_en = HOURS.replace("en = \"We open at 8.\"", "");
+        let err = Whitelist::parse([("messages.toml", MESSAGES), ("opening_hours.toml", &no_en)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no English reply"), "{err}");
+    }
+
+    #[test]
+    fn messages_file_is_required() {
+        assert!(Whitelist::parse([("opening_hours.toml", HOURS)]).is_err());
+    }
+}

@@ -1,0 +1,574 @@
+/* Carechat clinician console. Vanilla JS, no dependencies. Wire protocol: docs/protocol.md.
+   All user-provided text goes into the DOM through textContent only. */
+(function () {
+  'use strict';
+
+  var $ = function (id) { return document.getElementById(id); };
+  var me = null;          // USER
+  var convs = [];         // SUMMARY[] from the last queue frame or GET /api/conversations
+  var openId = null;      // id of the conversation shown on the right
+  var openConv = null;    // its SUMMARY
+  var seen = new Set();   // message ids shown in the history (dedupe HTTP answer vs socket push)
+  var unread = new Set(); // conversation ids with messages not looked at yet
+  var ws = null, wsTimer = null, wsTries = 0, bannerTimer = null, loadSeq = 0;
+
+  var REASONS = {
+    red_flag: 'Red-flag symptoms',
+    handoff_intent: 'Topic always needs a person',
+    low_confidence: 'Assistant was not confident'
+  };
+  var LABELS = { patient: 'Patient', bot: 'Assistant', clinician: 'Clinician', system: 'System' };
+
+  // ---------- helpers ----------
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = String(text);
+    return e;
+  }
+
+  function pct(x) {
+    return typeof x === 'number' && isFinite(x) ? Math.round(x * 100) + '%' : '–';
+  }
+
+  function words(s) {
+    return s ? String(s).replace(/_/g, ' ') : '';
+  }
+
+  function age(iso) {
+    var t = Date.parse(iso);
+    if (!t) return '';
+    var m = Math.floor((Date.now() - t) / 60000);
+    if (m < 1) return 'just now';
+    if (m < 60) return m + ' min';
+    var h = Math.floor(m / 60);
+    return h < 24 ? h + ' h ' + (m % 60) + ' min' : Math.floor(h / 24) + ' d';
+  }
+
+  function clock(iso) {
+    var t = new Date(iso);
+    return isNaN(t) ? '' : t.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  }
+
+  function isMine(c) {
+    return !!(c && me && c.state === 'assigned' && c.assigned_to != null &&
+      (String(c.assigned_to) === String(me.id) || String(c.assigned_to) === String(me.username)));
+  }
+
+  async function api(method, path, body) {
+    var opts = { method: method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+    if (body !== undefined) {
+      opts.headers['Content-Type'] = 'application/json';
+      opts.body = JSON.stringify(body);
+    }
+    var res;
+    try {
+      res = await fetch(path, opts);
+    } catch (e) {
+      var ne = new Error('Could not reach the server. Check your connection.');
+      ne.code = 'network';
+      ne.status = 0;
+      throw ne;
+    }
+    var data = null;
+    if (res.status !== 204) {
+      try { data = await res.json(); } catch (e) { data = null; }
+    }
+    if (!res.ok) {
+      var info = (data && data.error) || {};
+      var err = new Error(info.message || 'Request failed (HTTP ' + res.status + ').');
+      err.code = info.code || 'http_' + res.status;
+      err.status = res.status;
+      throw err;
+    }
+    return data;
+  }
+
+  // Any API error: 401 means the session is gone, anything else goes to the banner.
+  function fail(err) {
+    if (err && err.status === 401 && me) {
+      toLogin();
+      $('login-error').textContent = 'Your session ended. Please sign in again.';
+      $('login-error').hidden = false;
+      return;
+    }
+    banner(err && err.message ? err.message : 'Something went wrong.');
+  }
+
+  function banner(text) {
+    $('banner-text').textContent = text;
+    $('banner').hidden = false;
+    clearTimeout(bannerTimer);
+    bannerTimer = setTimeout(function () { $('banner').hidden = true; }, 10000);
+  }
+
+  // ---------- login / logout ----------
+
+  function toLogin() {
+    me = null;
+    stopSocket();
+    convs = [];
+    openId = openConv = null;
+    seen.clear();
+    unread.clear();
+    $('loading').hidden = true;
+    $('app').hidden = true;
+    $('login').hidden = false;
+    $('login-password').value = '';
+    $('login-username').focus();
+    document.title = 'Carechat console';
+  }
+
+  function start(user) {
+    me = user;
+    $('loading').hidden = true;
+    $('login').hidden = true;
+    $('login-error').hidden = true;
+    $('app').hidden = false;
+    $('chat').hidden = true;
+    $('placeholder').hidden = false;
+    renderMe();
+    renderList();
+    connectSocket();
+    refresh();
+  }
+
+  $('login-form').addEventListener('submit', async function (e) {
+    e.preventDefault();
+    var err = $('login-error'), btn = $('login-submit');
+    var username = $('login-username').value.trim(), password = $('login-password').value;
+    err.hidden = true;
+    if (!username || !password) {
+      err.textContent = 'Enter your username and password.';
+      err.hidden = false;
+      return;
+    }
+    btn.disabled = true;
+    try {
+      var r = await api('POST', '/api/login', { username: username, password: password });
+      start(r.user);
+    } catch (x) {
+      err.textContent = x.status === 401 ? 'Wrong username or password' : x.message;
+      err.hidden = false;
+      $('login-password').select();
+    } finally {
+      btn.disabled = false;
+    }
+  });
+
+  $('logout').addEventListener('click', async function () {
+    try { await api('POST', '/api/logout'); } catch (e) { /* signed out locally either way */ }
+    toLogin();
+  });
+
+  // ---------- header ----------
+
+  function renderMe() {
+    if (!me) return;
+    $('me-name').textContent = me.display_name || me.username || '';
+    var on = me.status === 'available', b = $('availability');
+    b.textContent = on ? 'Available' : 'Away';
+    b.setAttribute('aria-pressed', on ? 'true' : 'false');
+    b.setAttribute('data-status', on ? 'available' : 'away');
+    b.title = on ? 'You receive new chats. Click to go away.' : 'You receive no new chats. Click to become available.';
+  }
+
+  $('availability').addEventListener('click', async function () {
+    if (!me) return;
+    var b = this, next = me.status === 'available' ? 'away' : 'available';
+    b.disabled = true;
+    try {
+      var r = await api('POST', '/api/me/status', { status: next });
+      me = r.user;
+      renderMe();
+      refresh();
+    } catch (e) {
+      fail(e);
+    } finally {
+      b.disabled = false;
+    }
+  });
+
+  $('banner-close').addEventListener('click', function () { $('banner').hidden = true; });
+
+  function setConn(state) {
+    var c = $('connection');
+    c.setAttribute('data-state', state);
+    c.textContent = state === 'online' ? 'Live' : state === 'connecting' ? 'Connecting…' : 'Reconnecting…';
+    c.title = state === 'online' ? 'Receiving live updates' : 'Live updates are paused';
+  }
+
+  // ---------- clinician socket ----------
+
+  function connectSocket() {
+    clearTimeout(wsTimer);
+    setConn('connecting');
+    var s;
+    try {
+      s = ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/clinician');
+    } catch (e) {
+      ws = null;
+      return retrySocket();
+    }
+    s.onopen = function () {
+      if (ws !== s) return;
+      wsTries = 0;
+      setConn('online');
+    };
+    s.onmessage = function (ev) {
+      if (ws !== s) return;
+      var f;
+      try { f = JSON.parse(ev.data); } catch (e) { return; }
+      onFrame(f);
+    };
+    s.onclose = function () {
+      if (ws !== s) return;
+      ws = null;
+      setConn('offline');
+      retrySocket();
+    };
+  }
+
+  function retrySocket() {
+    if (!me) return;
+    setConn('offline');
+    clearTimeout(wsTimer);
+    wsTimer = setTimeout(async function () {
+      // The socket may have closed because the session expired: check before reconnecting.
+      try {
+        var r = await api('GET', '/api/me');
+        if (!me) return;
+        me = r.user;
+        renderMe();
+        connectSocket();
+      } catch (e) {
+        if (e.status === 401) return fail(e);
+        retrySocket();
+      }
+    }, Math.min(15000, 1000 * Math.pow(2, wsTries++)));
+  }
+
+  function stopSocket() {
+    clearTimeout(wsTimer);
+    if (ws) {
+      var s = ws;
+      ws = null;
+      s.close();
+    }
+  }
+
+  function onFrame(f) {
+    if (f.type === 'hello' && f.user) {
+      me = f.user;
+      renderMe();
+      renderList();
+    } else if (f.type === 'queue' && Array.isArray(f.conversations)) {
+      setConvs(f.conversations);
+    } else if (f.type === 'message' && f.message) {
+      if (f.conversation === openId) {
+        appendMessage(f.message);
+      } else {
+        unread.add(f.conversation);
+        renderList();
+      }
+    } else if (f.type === 'assigned') {
+      unread.add(f.conversation);
+      refresh().then(function () {
+        if (!openId && f.conversation) select(f.conversation);
+      });
+    }
+  }
+
+  // ---------- conversation list ----------
+
+  async function refresh() {
+    try {
+      var r = await api('GET', '/api/conversations');
+      setConvs(r.conversations || []);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  function setConvs(list) {
+    convs = list;
+    renderList();
+    if (!openId) return;
+    var c = convs.find(function (x) { return x.id === openId; });
+    if (c) {
+      var changed = !openConv || c.state !== openConv.state || c.assigned_to !== openConv.assigned_to;
+      openConv = c;
+      renderHead();
+      if (changed) renderWhisper();
+    } else if (openConv && (openConv.state === 'queued' || isMine(openConv))) {
+      // It left our lists: taken by someone else, or closed. Re-read it.
+      loadDetail(openId, true);
+    }
+  }
+
+  function renderList() {
+    var waiting = convs.filter(function (c) { return c.state === 'queued'; })
+      .map(function (c, i) { return [c, i]; })
+      .sort(function (a, b) { return (b[0].urgent ? 1 : 0) - (a[0].urgent ? 1 : 0) || a[1] - b[1]; })
+      .map(function (p) { return p[0]; });
+    var mine = convs.filter(isMine);
+    fill($('waiting'), waiting, true);
+    fill($('mine'), mine, false);
+    $('waiting-count').textContent = waiting.length;
+    $('mine-count').textContent = mine.length;
+    $('waiting-empty').hidden = waiting.length > 0;
+    $('mine-empty').hidden = mine.length > 0;
+    document.title = (waiting.length ? '(' + waiting.length + ') ' : '') + 'Carechat console';
+  }
+
+  function fill(ul, list, queue) {
+    ul.textContent = '';
+    list.forEach(function (c) {
+      var w = c.whisper || {};
+      var li = el('li');
+      var b = el('button', 'item' + (c.urgent ? ' urgent' : '') + (c.id === openId ? ' selected' : ''));
+      b.type = 'button';
+      b.setAttribute('data-testid', 'queue-item');
+      b.setAttribute('data-conversation', c.id);
+      b.setAttribute('data-state', c.state);
+      if (c.id === openId) b.setAttribute('aria-current', 'true');
+
+      var top = el('span', 'row');
+      if (c.urgent) top.appendChild(el('span', 'badge urgent-badge', 'URGENT'));
+      if (queue && c.position != null) top.appendChild(el('span', 'pos', '#' + c.position));
+      top.appendChild(el('span', 'intent', words(w.intent) || 'unclassified'));
+      if (w.confidence != null) top.appendChild(el('span', 'conf', pct(w.confidence)));
+      if (unread.has(c.id)) top.appendChild(el('span', 'dot', '')).setAttribute('aria-label', 'new messages');
+      b.appendChild(top);
+
+      var bits = [];
+      var lang = c.language || w.language;
+      if (lang) bits.push(String(lang).toUpperCase());
+      if (w.skill) bits.push(words(w.skill));
+      var a = age(c.created_at);
+      if (a) bits.push(a);
+      b.appendChild(el('span', 'row sub', bits.join(' · ')));
+
+      b.addEventListener('click', function () { select(c.id); });
+      li.appendChild(b);
+      ul.appendChild(li);
+    });
+  }
+
+  setInterval(function () { if (me) renderList(); }, 30000);
+
+  // ---------- one conversation ----------
+
+  function select(id) {
+    openId = id;
+    unread.delete(id);
+    renderList();
+    loadDetail(id, false);
+  }
+
+  async function loadDetail(id, quiet) {
+    var seq = ++loadSeq;
+    try {
+      var r = await api('GET', '/api/conversations/' + encodeURIComponent(id));
+      if (seq !== loadSeq || openId !== id) return;
+      openConv = r.conversation;
+      seen.clear();
+      $('history').textContent = '';
+      $('placeholder').hidden = true;
+      $('chat').hidden = false;
+      renderHead();
+      renderWhisper();
+      (r.messages || []).forEach(appendMessage);
+      if (!quiet && window.matchMedia('(max-width: 800px)').matches) $('chat').scrollIntoView({ block: 'start' });
+    } catch (e) {
+      if (seq !== loadSeq) return;
+      if (quiet && openConv) {
+        openConv = Object.assign({}, openConv, { state: 'unavailable' });
+        renderHead();
+      } else {
+        fail(e);
+      }
+    }
+  }
+
+  function renderHead() {
+    var c = openConv;
+    if (!c) return;
+    var mine = isMine(c);
+    var chat = $('chat');
+    chat.setAttribute('data-conversation', c.id);
+    chat.setAttribute('data-state', c.state);
+    chat.classList.toggle('is-urgent', !!c.urgent);
+
+    $('chat-title').textContent = (c.urgent ? 'URGENT · ' : '') + 'Chat ' + c.id;
+    var state =
+      c.state === 'queued' ? 'Waiting' + (c.position != null ? ' (#' + c.position + ' in line)' : '') :
+      c.state === 'assigned' ? (mine ? 'Assigned to you' : 'Assigned to ' + (c.assigned_name || 'another clinician')) :
+      c.state === 'closed' ? 'Closed' :
+      c.state === 'bot' ? 'With the assistant' :
+      'No longer in your lists';
+    var meta = [state];
+    if (c.language) meta.push('Language ' + String(c.language).toUpperCase());
+    if (c.created_at) meta.push('Started ' + clock(c.created_at) + ' (' + age(c.created_at) + ')');
+    $('chat-meta').textContent = meta.join(' · ');
+
+    $('take').hidden = c.state !== 'queued';
+    $('close').hidden = !mine;
+    var input = $('reply-input');
+    input.disabled = !mine;
+    $('reply-send').disabled = !mine;
+    input.placeholder = mine ? 'Type a reply… (Enter sends, Shift+Enter for a new line)' :
+      c.state === 'queued' ? 'Take the chat to reply' : 'You can reply only to your own open chats';
+    Array.prototype.forEach.call(document.querySelectorAll('[data-testid=suggested]'), function (b) { b.disabled = !mine; });
+  }
+
+  function renderWhisper() {
+    var c = openConv, box = $('whisper'), sug = $('suggested-list');
+    box.textContent = '';
+    sug.textContent = '';
+    var w = c && c.whisper;
+    box.hidden = !w;
+    $('suggestions').hidden = true;
+    if (!w) return;
+    box.classList.toggle('red', w.reason === 'red_flag');
+
+    box.appendChild(el('h3', null, 'Handover from the assistant'));
+    var dl = el('dl');
+    function row(k, v) {
+      if (v == null || v === '') return;
+      dl.appendChild(el('dt', null, k));
+      dl.appendChild(el('dd', null, v));
+    }
+    row('Reason', REASONS[w.reason] || words(w.reason));
+    row('Intent', (words(w.intent) || 'unclassified') + (w.confidence != null ? ' · ' + pct(w.confidence) : ''));
+    if (Array.isArray(w.alternatives) && w.alternatives.length) {
+      row('Alternatives', w.alternatives.slice(0, 3).map(function (a) {
+        return words(a.intent) + ' ' + pct(a.confidence);
+      }).join(', '));
+    }
+    row('Language', w.language ? String(w.language).toUpperCase() : '');
+    row('Spam score', w.spam_score != null ? pct(w.spam_score) : '');
+    row('Skill', words(w.skill));
+    box.appendChild(dl);
+    if (w.summary) {
+      box.appendChild(el('p', 'summary-label', 'Summary (redacted)'));
+      box.appendChild(el('p', 'summary', w.summary));
+    }
+
+    var list = Array.isArray(w.suggested) ? w.suggested.filter(function (s) { return s && s.text; }) : [];
+    list.forEach(function (s) {
+      var b = el('button', 'suggested', s.text);
+      b.type = 'button';
+      b.setAttribute('data-testid', 'suggested');
+      b.title = 'Put this reply in the reply box' + (s.language ? ' (' + s.language + ')' : '');
+      b.disabled = !isMine(c);
+      b.addEventListener('click', function () {
+        var input = $('reply-input');
+        input.value = s.text;
+        input.focus();
+      });
+      sug.appendChild(b);
+    });
+    $('suggestions').hidden = list.length === 0;
+  }
+
+  function appendMessage(m) {
+    if (!m) return;
+    if (m.id != null) {
+      if (seen.has(m.id)) return;
+      seen.add(m.id);
+    }
+    var from = LABELS[m.from] ? m.from : 'system';
+    var div = el('div', 'msg from-' + from);
+    div.setAttribute('data-testid', 'history-message');
+    div.setAttribute('data-from', from);
+    var head = el('div', 'msg-head');
+    head.appendChild(el('span', 'who', from === 'clinician' ? (m.name || LABELS.clinician) : LABELS[from]));
+    if (m.at) head.appendChild(el('time', 'at', clock(m.at))).setAttribute('datetime', m.at);
+    div.appendChild(head);
+    div.appendChild(el('p', 'text', m.text));
+    var h = $('history');
+    h.appendChild(div);
+    h.scrollTop = h.scrollHeight;
+  }
+
+  // ---------- actions ----------
+
+  $('take').addEventListener('click', async function () {
+    var id = openId, b = this;
+    if (!id) return;
+    b.disabled = true;
+    try {
+      var r = await api('POST', '/api/conversations/' + encodeURIComponent(id) + '/take');
+      if (openId === id && r.conversation) {
+        openConv = r.conversation;
+        renderHead();
+        renderWhisper();
+        $('reply-input').focus();
+      }
+    } catch (e) {
+      fail(e);
+      if (openId === id) loadDetail(id, true);
+    } finally {
+      b.disabled = false;
+      refresh();
+    }
+  });
+
+  $('close').addEventListener('click', async function () {
+    var id = openId, b = this;
+    if (!id) return;
+    b.disabled = true;
+    try {
+      var r = await api('POST', '/api/conversations/' + encodeURIComponent(id) + '/close');
+      if (openId === id && r.conversation) {
+        openConv = r.conversation;
+        renderHead();
+        renderWhisper();
+      }
+    } catch (e) {
+      fail(e);
+    } finally {
+      b.disabled = false;
+      refresh();
+    }
+  });
+
+  $('reply-form').addEventListener('submit', async function (e) {
+    e.preventDefault();
+    var id = openId, input = $('reply-input'), send = $('reply-send');
+    var text = input.value.trim();
+    if (!id || !text || !isMine(openConv)) return;
+    send.disabled = true;
+    try {
+      var r = await api('POST', '/api/conversations/' + encodeURIComponent(id) + '/messages', { text: text });
+      if (openId === id) {
+        appendMessage(r.message);
+        if (input.value.trim() === text) input.value = '';
+      }
+    } catch (x) {
+      fail(x);
+    } finally {
+      send.disabled = !isMine(openConv);
+      input.focus();
+    }
+  });
+
+  $('reply-input').addEventListener('keydown', function (e) {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      $('reply-form').requestSubmit();
+    }
+  });
+
+  // ---------- start ----------
+
+  api('GET', '/api/me').then(function (r) { start(r.user); }, function (e) {
+    toLogin();
+    if (e.status !== 401) {
+      $('login-error').textContent = e.message;
+      $('login-error').hidden = false;
+    }
+  });
+})();

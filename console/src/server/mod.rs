@@ -1,0 +1,132 @@
+//! The HTTP and WebSocket server.
+//!
+//! Handlers are thin: they parse, authorize and call [`service`], which holds
+//! the conversation logic and talks to the store, the bot and the router.
+
+mod api;
+mod assets;
+mod error;
+mod hub;
+mod patient;
+mod service;
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::extract::{MatchedPath, State};
+use axum::http::{Request, StatusCode, header};
+use axum::routing::{get, post};
+use bot_engine::{Bot, Whitelist};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::sensitive_headers::{
+    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::store::{SqliteStore, Store};
+
+pub use error::ApiError;
+pub use hub::Hub;
+
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    /// Set once the model is loaded and warm; `/readyz` reports it.
+    pub bot: OnceLock<Arc<Bot>>,
+    pub whitelist: Arc<Whitelist>,
+    pub hub: Hub,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn bot(&self) -> Result<&Arc<Bot>, ApiError> {
+        self.bot.get().ok_or(ApiError::Busy)
+    }
+}
+
+/// Every route. Tests drive this in-process; `serve` binds it to a port.
+pub fn app(state: Shared) -> Router {
+    Router::new()
+        .route("/", get(assets::index))
+        .route("/widget.js", get(assets::widget))
+        .route("/console", get(assets::console))
+        .route("/console.js", get(assets::console_js))
+        .route("/console.css", get(assets::console_css))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/ws/patient", get(patient::ws))
+        .route("/ws/clinician", get(api::ws))
+        .route("/api/login", post(api::login))
+        .route("/api/logout", post(api::logout))
+        .route("/api/me", get(api::me))
+        .route("/api/me/status", post(api::set_status))
+        .route("/api/conversations", get(api::conversations))
+        .route("/api/conversations/{id}", get(api::conversation))
+        .route("/api/conversations/{id}/take", post(api::take))
+        .route("/api/conversations/{id}/messages", post(api::send))
+        .route("/api/conversations/{id}/close", post(api::close))
+        .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .layer(CatchPanicLayer::new())
+        .layer(
+            // Spans name the matched route, never the raw URI: query strings
+            // carry resume tokens.
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let route = req
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map(MatchedPath::as_str)
+                    .unwrap_or("unmatched");
+                tracing::debug_span!("http", method = %req.method(), route)
+            }),
+        )
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::COOKIE,
+            header::AUTHORIZATION,
+        ]))
+        .layer(SetSensitiveResponseHeadersLayer::new([header::SET_COOKIE]))
+        .with_state(state)
+}
+
+async fn readyz(State(s): State<Shared>) -> (StatusCode, &'static str) {
+    if s.bot.get().is_some() {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting")
+    }
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let whitelist = Arc::new(crate::engine::load_whitelist(&config.intents_dir)?);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.db).await?);
+    let state = Arc::new(AppState {
+        store,
+        bot: OnceLock::new(),
+        whitelist,
+        hub: Hub::default(),
+    });
+    service::restore(&state).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    println!("Carechat is listening on http://{addr}/ (clinician console: http://{addr}/console)");
+    let warm = state.clone();
+    tokio::spawn(async move {
+        match crate::engine::start_bot(&config).await {
+            Ok(bot) => {
+                let _ = warm.bot.set(bot);
+                tracing::info!("model warmed up; ready");
+            }
+            Err(e) => {
+                eprintln!("error: the bot could not start: {e:#}");
+                std::process::exit(1);
+            }
+        }
+    });
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,159 @@
+//! The patient's WebSocket: one conversation per socket, resumable.
+
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use bot_engine::Messages;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::hub::OUTBOUND;
+use super::{ApiError, Shared};
+use crate::auth::{new_token, token_hash};
+use crate::store::{ConvState, StoreError};
+
+#[derive(Deserialize)]
+pub struct PatientQuery {
+    lang: Option<String>,
+    resume: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Frame {
+    #[serde(rename = "type")]
+    kind: String,
+    text: Option<String>,
+}
+
+pub async fn ws(
+    ws: WebSocketUpgrade,
+    Query(q): Query<PatientQuery>,
+    State(s): State<Shared>,
+) -> Response {
+    ws.max_message_size(64 * 1024)
+        .on_upgrade(move |socket| session(s, socket, q))
+}
+
+/// Deregisters the socket however the session ends.
+struct Registration<'a> {
+    state: &'a Shared,
+    conversation: String,
+    id: u64,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.state.hub.remove_patient(&self.conversation, self.id);
+    }
+}
+
+fn error_frame(e: &ApiError) -> serde_json::Value {
+    let code = match e {
+        ApiError::BadRequest(_) => "bad_frame",
+        ApiError::Conflict(_) => "closed",
+        e => e.code(),
+    };
+    json!({"type": "error", "code": code, "message": e.to_string()})
+}
+
+async fn open(
+    s: &Shared,
+    q: &PatientQuery,
+) -> Result<(crate::store::Conversation, String), ApiError> {
+    if let Some(token) = q.resume.as_deref().filter(|t| t.len() == 64) {
+        match s.store.conversation_by_resume(&token_hash(token)).await {
+            Ok(c) => return Ok((c, token.to_string())),
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let id = format!("c_{}", &new_token().0[..20]);
+    let resume = new_token();
+    let lang = q
+        .lang
+        .as_deref()
+        .map(|l| l.chars().take(35).collect::<String>());
+    let c = s
+        .store
+        .create_conversation(&id, &token_hash(&resume.0), lang.as_deref())
+        .await?;
+    Ok((c, resume.0))
+}
+
+async fn session(s: Shared, socket: WebSocket, q: PatientQuery) {
+    let (mut sink, mut stream) = socket.split();
+    let (conv, resume) = match open(&s, &q).await {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = sink
+                .send(WsMessage::Text(error_frame(&e).to_string().into()))
+                .await;
+            return;
+        }
+    };
+    let (tx, mut rx) = mpsc::channel::<String>(OUTBOUND);
+    let _registration = Registration {
+        state: &s,
+        conversation: conv.id.clone(),
+        id: s.hub.add_patient(&conv.id, tx.clone()),
+    };
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            if sink.send(WsMessage::Text(frame.into())).await.is_err() {
+                break;
+            }
+        }
+    });
+    let language = conv
+        .language
+        .clone()
+        .or_else(|| {
+            conv.browser_language
+                .as_deref()
+                .map(|l| l[..l.len().min(2)].to_lowercase())
+        })
+        .unwrap_or_else(|| "en".into());
+    let welcome = Messages::render(&s.whitelist.messages.welcome, &language, &[]);
+    let _ = tx
+        .send(
+            json!({"type": "welcome", "conversation": conv.id, "resume": resume, "text": welcome})
+                .to_string(),
+        )
+        .await;
+    let status = match conv.state {
+        ConvState::Bot => json!({"type": "status", "state": "bot"}),
+        ConvState::Queued => json!({"type": "status", "state": "queued",
+            "position": s.hub.router().position(&conv.id), "urgent": conv.urgent}),
+        ConvState::Assigned => json!({"type": "status", "state": "assigned",
+            "clinician": s.summary(&conv).await.assigned_name}),
+        ConvState::Closed => json!({"type": "status", "state": "closed"}),
+    };
+    let _ = tx.send(status.to_string()).await;
+    // Frames are handled one at a time, so replies keep the patient's order.
+    while let Some(Ok(msg)) = stream.next().await {
+        let text = match msg {
+            WsMessage::Text(t) => t,
+            WsMessage::Close(_) => break,
+            _ => continue,
+        };
+        let frame: Result<Frame, _> = serde_json::from_str(&text);
+        let result = match frame {
+            Ok(Frame {
+                kind,
+                text: Some(body),
+            }) if kind == "message" => s.patient_message(&conv.id, &body).await,
+            _ => Err(ApiError::BadRequest(
+                "expected {\"type\":\"message\",\"text\":...}".into(),
+            )),
+        };
+        if let Err(e) = result {
+            if let ApiError::Internal(inner) = &e {
+                tracing::error!(error = %format!("{inner:#}"), "patient message failed");
+            }
+            let _ = tx.send(error_frame(&e).to_string()).await;
+        }
+    }
+    writer.abort();
+}

@@ -1,0 +1,550 @@
+//! Conversation logic shared by the patient socket and the clinician API:
+//! storing (redacted) messages, escalating, assigning, closing, and telling
+//! every connected party what changed.
+
+use std::sync::Arc;
+
+use bot_engine::{Action, Assessment, Messages, Whisper};
+use router::{Assignment, Presence, Request, Routed};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+use crate::store::{ConvState, ConvUpdate, Conversation, Message, NewMessage, Sender, User};
+
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub id: String,
+    pub state: ConvState,
+    pub urgent: bool,
+    pub language: Option<String>,
+    pub assigned_to: Option<i64>,
+    pub assigned_name: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub position: Option<usize>,
+    pub whisper: Option<Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageView {
+    pub id: i64,
+    pub from: Sender,
+    pub text: String,
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: crate::store::Role,
+    pub status: Presence,
+    pub skills: Vec<String>,
+    pub languages: Vec<String>,
+}
+
+impl AppState {
+    pub fn user_view(&self, u: &User) -> UserView {
+        let status = self
+            .hub
+            .router()
+            .clinician(u.id)
+            .map(|c| c.presence())
+            .unwrap_or(Presence::Offline);
+        UserView {
+            id: u.id,
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            role: u.role,
+            status,
+            skills: u.skills.clone(),
+            languages: u.languages.clone(),
+        }
+    }
+
+    pub async fn message_view(&self, m: &Message) -> MessageView {
+        let name = match m.user_id {
+            Some(id) => self.store.user(id).await.ok().map(|u| u.display_name),
+            None => None,
+        };
+        MessageView {
+            id: m.id,
+            from: m.sender,
+            text: m.text.clone(),
+            at: m.created_at.clone(),
+            name,
+        }
+    }
+
+    pub async fn summary(&self, c: &Conversation) -> Summary {
+        let assigned_name = match c.assigned_to {
+            Some(id) => self.store.user(id).await.ok().map(|u| u.display_name),
+            None => None,
+        };
+        Summary {
+            id: c.id.clone(),
+            state: c.state,
+            urgent: c.urgent,
+            language: c.language.clone(),
+            assigned_to: c.assigned_to,
+            assigned_name,
+            created_at: c.created_at.clone(),
+            updated_at: c.updated_at.clone(),
+            position: self.hub.router().position(&c.id),
+            whisper: c
+                .whisper
+                .as_deref()
+                .and_then(|w| serde_json::from_str(w).ok()),
+        }
+    }
+
+    /// The queue (urgent first, then oldest) and `user`'s own open chats.
+    pub async fn visible_to(&self, user: i64) -> Result<Vec<Summary>, ApiError> {
+        let open = self.store.open_conversations().await?;
+        let mut out = Vec::new();
+        for c in &open {
+            if c.state == ConvState::Queued || c.assigned_to == Some(user) {
+                out.push(self.summary(c).await);
+            }
+        }
+        out.sort_by_key(|s| (s.position.is_none(), s.position, s.created_at.clone()));
+        Ok(out)
+    }
+
+    /// Tells every connected clinician their new view, and every waiting
+    /// patient their place in line.
+    pub async fn broadcast_queue(&self) {
+        for user in self.hub.online_clinicians() {
+            if let Ok(conversations) = self.visible_to(user).await {
+                self.hub.to_clinician(
+                    user,
+                    &json!({"type": "queue", "conversations": conversations}),
+                );
+            }
+        }
+        let queue = self.hub.router().queue();
+        for (i, q) in queue.iter().enumerate() {
+            if self.hub.patient_connected(&q.conversation) {
+                self.hub.to_patient(
+                    &q.conversation,
+                    &json!({"type": "status", "state": "queued", "position": i + 1, "urgent": q.urgent}),
+                );
+            }
+        }
+    }
+
+    /// Stores a message (its text must be redacted) and sends the patient the
+    /// `shown` text, which is what they or the bot actually wrote.
+    async fn say(
+        &self,
+        conversation: &str,
+        sender: Sender,
+        redacted: String,
+        shown: &str,
+        user: Option<&User>,
+    ) -> Result<Message, ApiError> {
+        let m = self
+            .store
+            .add_message(NewMessage {
+                conversation_id: conversation.to_string(),
+                sender,
+                user_id: user.map(|u| u.id),
+                redacted_text: redacted,
+                intent: None,
+                confidence: None,
+                spam_score: None,
+            })
+            .await?;
+        let mut frame =
+            json!({"type": "message", "from": sender, "text": shown, "at": m.created_at});
+        if let Some(u) = user {
+            frame["name"] = json!(u.display_name);
+        }
+        self.hub.to_patient(conversation, &frame);
+        Ok(m)
+    }
+
+    /// Bot and system texts come from the whitelist, but the clinic may have
+    /// written anything there: they are stored redacted like everything else.
+    async fn say_canned(
+        &self,
+        conversation: &str,
+        sender: Sender,
+        text: &str,
+    ) -> Result<Message, ApiError> {
+        let redacted = self.bot()?.redactor().redact(text).text;
+        self.say(conversation, sender, redacted, text, None).await
+    }
+
+    /// One message from a patient, through the whole pipeline.
+    pub async fn patient_message(&self, conversation: &str, text: &str) -> Result<(), ApiError> {
+        if text.trim().is_empty() {
+            return Err(ApiError::BadRequest("the message is empty".into()));
+        }
+        if text.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(ApiError::TooLong);
+        }
+        let bot = self.bot()?.clone();
+        let conv = self.store.conversation(conversation).await?;
+        if conv.state == ConvState::Closed {
+            return Err(ApiError::Conflict("the conversation is closed".into()));
+        }
+        let (repeats, recent) = self.hub.note_message(conversation, text);
+        let ctx = bot_engine::Context {
+            previous_language: self.hub.language(conversation).or(conv.language.clone()),
+            browser_language: conv.browser_language.clone(),
+            repeats,
+            recent,
+        };
+        let a = bot.assess(text, &ctx).await?;
+        self.hub.set_language(conversation, &a.language);
+        let stored = self
+            .store
+            .add_message(NewMessage {
+                conversation_id: conversation.to_string(),
+                sender: Sender::Patient,
+                user_id: None,
+                redacted_text: a.redacted.clone(),
+                intent: a.intent.clone(),
+                confidence: Some(a.confidence),
+                spam_score: Some(a.spam_score),
+            })
+            .await?;
+        tracing::info!(
+            conversation,
+            action = ?a.action,
+            intent = a.intent.as_deref().unwrap_or("-"),
+            confidence = a.confidence,
+            language = %a.language,
+            phi_spans = a.spans.len(),
+            "patient message"
+        );
+        match conv.state {
+            ConvState::Queued | ConvState::Assigned => {
+                if a.action == Action::Urgent && !conv.urgent {
+                    self.say_canned(conversation, Sender::Bot, &a.reply).await?;
+                    self.make_urgent(&conv, &a).await?;
+                }
+                if let Some(user) = conv.assigned_to {
+                    // Live, in memory only: the clinician reads what the
+                    // patient typed; the stored copy is redacted.
+                    let view = MessageView {
+                        id: stored.id,
+                        from: Sender::Patient,
+                        text: text.to_string(),
+                        at: stored.created_at.clone(),
+                        name: None,
+                    };
+                    self.hub.to_clinician(
+                        user,
+                        &json!({"type": "message", "conversation": conversation, "message": view}),
+                    );
+                }
+                Ok(())
+            }
+            ConvState::Bot => match a.action {
+                Action::Answer => {
+                    self.say_canned(conversation, Sender::Bot, &a.reply).await?;
+                    Ok(())
+                }
+                Action::Block => {
+                    self.say_canned(conversation, Sender::System, &a.reply)
+                        .await?;
+                    Ok(())
+                }
+                Action::Escalate | Action::Urgent => {
+                    self.say_canned(conversation, Sender::Bot, &a.reply).await?;
+                    self.escalate(&conv, &a).await
+                }
+            },
+            ConvState::Closed => unreachable!("checked above"),
+        }
+    }
+
+    async fn whisper_for(&self, conversation: &str, a: &Assessment) -> Result<String, ApiError> {
+        let history: Vec<String> = self
+            .store
+            .messages(conversation)
+            .await?
+            .into_iter()
+            .filter(|m| m.sender == Sender::Patient)
+            .map(|m| m.text)
+            .collect();
+        let whisper = Whisper::new(a, &self.whitelist, &history);
+        Ok(serde_json::to_string(&whisper).map_err(|e| ApiError::Internal(e.into()))?)
+    }
+
+    async fn escalate(&self, conv: &Conversation, a: &Assessment) -> Result<(), ApiError> {
+        let urgent = a.action == Action::Urgent;
+        let whisper = self.whisper_for(&conv.id, a).await?;
+        self.store
+            .update_conversation(
+                &conv.id,
+                ConvUpdate {
+                    state: Some(ConvState::Queued),
+                    urgent: Some(urgent),
+                    language: Some(a.language.clone()),
+                    skill: Some(a.skill.clone()),
+                    whisper: Some(whisper),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let mut request = Request::new(&conv.id, &a.language, now_ms()).with_urgent(urgent);
+        if let Some(skill) = &a.skill {
+            request = request.with_skill(skill);
+        }
+        let routed = self.hub.router().route(request);
+        match routed {
+            Ok(Routed::Assigned(user)) => {
+                self.assigned(&conv.id, user).await?;
+            }
+            Ok(Routed::Queued { position }) => {
+                self.hub.to_patient(
+                    &conv.id,
+                    &json!({"type": "status", "state": "queued", "position": position, "urgent": urgent}),
+                );
+                let messages = &self.whitelist.messages;
+                let text = if self.hub.online_clinicians().is_empty() {
+                    Messages::render(&messages.offline, &a.language, &[])
+                } else {
+                    Messages::render(
+                        &messages.queued,
+                        &a.language,
+                        &[("position", &position.to_string())],
+                    )
+                };
+                self.say_canned(&conv.id, Sender::System, &text).await?;
+            }
+            Ok(_) => {}
+            Err(e) => return Err(ApiError::Internal(e.into())),
+        }
+        self.broadcast_queue().await;
+        Ok(())
+    }
+
+    /// A red flag in a chat a person already has: it jumps the queue.
+    async fn make_urgent(&self, conv: &Conversation, a: &Assessment) -> Result<(), ApiError> {
+        self.store
+            .update_conversation(
+                &conv.id,
+                ConvUpdate {
+                    urgent: Some(true),
+                    whisper: Some(self.whisper_for(&conv.id, a).await?),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        if conv.state == ConvState::Queued {
+            let routed = {
+                let mut router = self.hub.router();
+                let _ = router.release(&conv.id, now_ms());
+                let mut request = Request::new(&conv.id, &a.language, now_ms()).with_urgent(true);
+                if let Some(skill) = a.skill.as_ref().or(conv.skill.as_ref()) {
+                    request = request.with_skill(skill);
+                }
+                router.route(request)
+            };
+            if let Ok(Routed::Assigned(user)) = routed {
+                self.assigned(&conv.id, user).await?;
+            }
+        }
+        self.broadcast_queue().await;
+        Ok(())
+    }
+
+    /// Records that `user` has the chat and tells both sides.
+    async fn assigned(&self, conversation: &str, user: i64) -> Result<Summary, ApiError> {
+        let conv = self
+            .store
+            .update_conversation(
+                conversation,
+                ConvUpdate {
+                    state: Some(ConvState::Assigned),
+                    assigned_to: Some(Some(user)),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let clinician = self.store.user(user).await?;
+        self.hub.to_patient(
+            conversation,
+            &json!({"type": "status", "state": "assigned", "clinician": clinician.display_name}),
+        );
+        let language = conv.language.clone().unwrap_or_else(|| "en".into());
+        let text = Messages::render(
+            &self.whitelist.messages.assigned,
+            &language,
+            &[("name", &clinician.display_name)],
+        );
+        self.say_canned(conversation, Sender::System, &text).await?;
+        self.hub.to_clinician(
+            user,
+            &json!({"type": "assigned", "conversation": conversation}),
+        );
+        Ok(self.summary(&conv).await)
+    }
+
+    async fn apply(&self, assignments: Vec<Assignment>) {
+        for a in assignments {
+            if let Err(e) = self.assigned(&a.conversation, a.clinician).await {
+                tracing::error!(conversation = %a.conversation, error = %e, "recording an assignment");
+            }
+        }
+    }
+
+    /// Makes sure the router knows `user` with their current profile.
+    pub fn know(&self, user: &User) -> Vec<Assignment> {
+        let profile = router::Clinician::new(user.id, &user.display_name)
+            .with_skills(user.skills.clone())
+            .with_languages(user.languages.clone())
+            .with_max_chats(user.max_chats);
+        self.hub.router().upsert_clinician(profile, now_ms())
+    }
+
+    pub async fn set_presence(&self, user: &User, presence: Presence) -> Result<(), ApiError> {
+        let mut assignments = self.know(user);
+        let more = self
+            .hub
+            .router()
+            .set_presence(user.id, presence, now_ms())
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        assignments.extend(more);
+        self.apply(assignments).await;
+        self.broadcast_queue().await;
+        Ok(())
+    }
+
+    pub async fn take(&self, conversation: &str, user: &User) -> Result<Summary, ApiError> {
+        let conv = self.store.conversation(conversation).await?;
+        match conv.state {
+            ConvState::Closed => {
+                return Err(ApiError::Conflict("the conversation is closed".into()));
+            }
+            ConvState::Bot => {
+                return Err(ApiError::Conflict(
+                    "the bot still has this conversation".into(),
+                ));
+            }
+            ConvState::Assigned if conv.assigned_to == Some(user.id) => {
+                return Ok(self.summary(&conv).await);
+            }
+            _ => {}
+        }
+        self.apply(self.know(user)).await;
+        let taken = self.hub.router().take(conversation, user.id, now_ms());
+        match taken {
+            Ok(()) => {}
+            Err(router::RouteError::Conflict { .. }) => {
+                return Err(ApiError::Conflict("another clinician has this chat".into()));
+            }
+            Err(e) => return Err(ApiError::Internal(e.into())),
+        }
+        let summary = self.assigned(conversation, user.id).await?;
+        self.broadcast_queue().await;
+        Ok(summary)
+    }
+
+    pub async fn clinician_message(
+        &self,
+        conversation: &str,
+        user: &User,
+        text: &str,
+    ) -> Result<MessageView, ApiError> {
+        if text.trim().is_empty() {
+            return Err(ApiError::BadRequest("the message is empty".into()));
+        }
+        if text.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(ApiError::TooLong);
+        }
+        let conv = self.store.conversation(conversation).await?;
+        if conv.state != ConvState::Assigned || conv.assigned_to != Some(user.id) {
+            return Err(ApiError::Forbidden("take the chat before replying"));
+        }
+        // Clinicians type PHI too (confirming a date of birth, say).
+        let redacted = self.bot()?.redactor().redact(text).text;
+        let m = self
+            .say(conversation, Sender::Clinician, redacted, text, Some(user))
+            .await?;
+        Ok(MessageView {
+            id: m.id,
+            from: Sender::Clinician,
+            text: text.to_string(),
+            at: m.created_at,
+            name: Some(user.display_name.clone()),
+        })
+    }
+
+    pub async fn close(&self, conversation: &str, user: &User) -> Result<Summary, ApiError> {
+        let conv = self.store.conversation(conversation).await?;
+        if conv.state == ConvState::Closed {
+            return Ok(self.summary(&conv).await);
+        }
+        let mine = conv.assigned_to == Some(user.id);
+        if !mine && user.role != crate::store::Role::Admin {
+            return Err(ApiError::Forbidden(
+                "only the clinician who has the chat can close it",
+            ));
+        }
+        let freed = self
+            .hub
+            .router()
+            .release(conversation, now_ms())
+            .unwrap_or_default();
+        let conv = self
+            .store
+            .update_conversation(
+                conversation,
+                ConvUpdate {
+                    state: Some(ConvState::Closed),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let language = conv.language.clone().unwrap_or_else(|| "en".into());
+        let text = Messages::render(&self.whitelist.messages.closed, &language, &[]);
+        if self.bot.get().is_some() {
+            self.say_canned(conversation, Sender::System, &text).await?;
+        }
+        self.hub
+            .to_patient(conversation, &json!({"type": "status", "state": "closed"}));
+        self.hub.forget(conversation);
+        self.apply(freed).await;
+        self.broadcast_queue().await;
+        Ok(self.summary(&conv).await)
+    }
+}
+
+/// Rebuilds the router from the database after a restart: every clinician
+/// starts offline, open chats go back to whoever had them, queued ones queue.
+pub async fn restore(state: &Arc<AppState>) -> anyhow::Result<()> {
+    for user in state.store.users().await? {
+        state.know(&user);
+    }
+    for c in state.store.open_conversations().await? {
+        let mut router = state.hub.router();
+        let mut request = Request::new(&c.id, c.language.as_deref().unwrap_or("en"), now_ms())
+            .with_urgent(c.urgent);
+        if let Some(skill) = &c.skill {
+            request = request.with_skill(skill);
+        }
+        router.route(request)?;
+        if let (ConvState::Assigned, Some(user)) = (c.state, c.assigned_to) {
+            router.take(&c.id, user, now_ms())?;
+        }
+    }
+    Ok(())
+}

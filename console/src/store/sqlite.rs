@@ -1,0 +1,450 @@
+//! The embedded default: one SQLite file in WAL mode.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+
+use super::*;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+const USER_COLUMNS: &str =
+    "id, username, display_name, role, password_hash, skills, languages, max_chats";
+const CONV_COLUMNS: &str = "id, resume_hash, state, urgent, language, browser_language, skill, \
+                            assigned_to, whisper, created_at, updated_at";
+const MESSAGE_COLUMNS: &str =
+    "id, conversation_id, sender, user_id, text, intent, confidence, spam_score, created_at";
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn user_from(row: &SqliteRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        role: Role::parse(row.try_get("role")?).unwrap_or(Role::Clinician),
+        password_hash: row.try_get("password_hash")?,
+        skills: split_list(row.try_get("skills")?),
+        languages: split_list(row.try_get("languages")?),
+        max_chats: row.try_get::<i64, _>("max_chats")?.max(0) as usize,
+    })
+}
+
+fn conversation_from(row: &SqliteRow) -> Result<Conversation, sqlx::Error> {
+    Ok(Conversation {
+        id: row.try_get("id")?,
+        resume_hash: row.try_get("resume_hash")?,
+        state: ConvState::parse(row.try_get("state")?).unwrap_or(ConvState::Closed),
+        urgent: row.try_get("urgent")?,
+        language: row.try_get("language")?,
+        browser_language: row.try_get("browser_language")?,
+        skill: row.try_get("skill")?,
+        assigned_to: row.try_get("assigned_to")?,
+        whisper: row.try_get("whisper")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn message_from(row: &SqliteRow) -> Result<Message, sqlx::Error> {
+    Ok(Message {
+        id: row.try_get("id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        sender: Sender::parse(row.try_get("sender")?),
+        user_id: row.try_get("user_id")?,
+        text: row.try_get("text")?,
+        intent: row.try_get("intent")?,
+        confidence: row
+            .try_get::<Option<f64>, _>("confidence")?
+            .map(|c| c as f32),
+        spam_score: row
+            .try_get::<Option<f64>, _>("spam_score")?
+            .map(|c| c as f32),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn not_found(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        e => StoreError::Db(e),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` (a path, or a
+    /// `sqlite:` URL such as `sqlite::memory:`) and runs the migrations.
+    pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+        let options = if url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url)?
+        } else {
+            SqliteConnectOptions::new().filename(url)
+        };
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            // Deleted rows are zeroed, not left in free pages.
+            .pragma("secure_delete", "on");
+        let memory = url.contains(":memory:");
+        let pool = SqlitePoolOptions::new()
+            // An in-memory database exists once per connection.
+            .max_connections(if memory { 1 } else { 4 })
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        let result = sqlx::query(
+            "INSERT INTO users (username, display_name, role, password_hash, skills, languages, max_chats, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&user.username)
+        .bind(&user.display_name)
+        .bind(user.role.as_str())
+        .bind(&user.password_hash)
+        .bind(user.skills.join(","))
+        .bind(user.languages.join(","))
+        .bind(user.max_chats as i64)
+        .bind(rfc3339(unix_now()))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(r) => self.user(r.last_insert_rowid()).await,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<User> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username = ?"
+        ))
+        .bind(username)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(not_found)?;
+        Ok(user_from(&row)?)
+    }
+
+    async fn user(&self, id: i64) -> StoreResult<User> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(not_found)?;
+        Ok(user_from(&row)?)
+    }
+
+    async fn users(&self) -> StoreResult<Vec<User>> {
+        let rows = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(user_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<User> {
+        let row = sqlx::query(&format!(
+            "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ? AND s.expires_at > ?",
+            USER_COLUMNS
+                .split(", ")
+                .map(|c| format!("u.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind(token_hash)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(not_found)?;
+        Ok(user_from(&row)?)
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_conversation(
+        &self,
+        id: &str,
+        resume_hash: &str,
+        browser_language: Option<&str>,
+    ) -> StoreResult<Conversation> {
+        let now = rfc3339(unix_now());
+        sqlx::query(
+            "INSERT INTO conversations (id, resume_hash, state, browser_language, created_at, updated_at)
+             VALUES (?, ?, 'bot', ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(resume_hash)
+        .bind(browser_language)
+        .bind(&now)
+        .bind(&now)
+        .execute(&self.pool)
+        .await?;
+        self.conversation(id).await
+    }
+
+    async fn conversation(&self, id: &str) -> StoreResult<Conversation> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONV_COLUMNS} FROM conversations WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(not_found)?;
+        Ok(conversation_from(&row)?)
+    }
+
+    async fn conversation_by_resume(&self, resume_hash: &str) -> StoreResult<Conversation> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONV_COLUMNS} FROM conversations WHERE resume_hash = ?"
+        ))
+        .bind(resume_hash)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(not_found)?;
+        Ok(conversation_from(&row)?)
+    }
+
+    async fn open_conversations(&self) -> StoreResult<Vec<Conversation>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CONV_COLUMNS} FROM conversations WHERE state IN ('queued', 'assigned')
+             ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(conversation_from)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn update_conversation(&self, id: &str, u: ConvUpdate) -> StoreResult<Conversation> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {CONV_COLUMNS} FROM conversations WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(not_found)?;
+        let mut c = conversation_from(&row)?;
+        if let Some(state) = u.state {
+            c.state = state;
+        }
+        if let Some(urgent) = u.urgent {
+            c.urgent = urgent;
+        }
+        if let Some(language) = u.language {
+            c.language = Some(language);
+        }
+        if let Some(skill) = u.skill {
+            c.skill = skill;
+        }
+        if let Some(assigned_to) = u.assigned_to {
+            c.assigned_to = assigned_to;
+        }
+        if let Some(whisper) = u.whisper {
+            c.whisper = Some(whisper);
+        }
+        c.updated_at = rfc3339(unix_now());
+        sqlx::query(
+            "UPDATE conversations SET state = ?, urgent = ?, language = ?, skill = ?, assigned_to = ?,
+             whisper = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(c.state.as_str())
+        .bind(c.urgent)
+        .bind(&c.language)
+        .bind(&c.skill)
+        .bind(c.assigned_to)
+        .bind(&c.whisper)
+        .bind(&c.updated_at)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    async fn add_message(&self, m: NewMessage) -> StoreResult<Message> {
+        let now = rfc3339(unix_now());
+        let id = sqlx::query(
+            "INSERT INTO messages (conversation_id, sender, user_id, text, intent, confidence, spam_score, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&m.conversation_id)
+        .bind(m.sender.as_str())
+        .bind(m.user_id)
+        .bind(&m.redacted_text)
+        .bind(&m.intent)
+        .bind(m.confidence.map(f64::from))
+        .bind(m.spam_score.map(f64::from))
+        .bind(&now)
+        .execute(&self.pool)
+        .await?
+        .last_insert_rowid();
+        Ok(Message {
+            id,
+            conversation_id: m.conversation_id,
+            sender: m.sender,
+            user_id: m.user_id,
+            text: m.redacted_text,
+            intent: m.intent,
+            confidence: m.confidence,
+            spam_score: m.spam_score,
+            created_at: now,
+        })
+    }
+
+    async fn messages(&self, conversation_id: &str) -> StoreResult<Vec<Message>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id"
+        ))
+        .bind(conversation_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(message_from).collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> SqliteStore {
+        SqliteStore::open("sqlite::memory:").await.unwrap()
+    }
+
+    fn new_user(name: &str) -> NewUser {
+        NewUser {
+            username: name.into(),
+            display_name: format!("Dr {name}"),
+            role: Role::Clinician,
+            password_hash: "hash".into(),
+            skills: vec!["billing".into(), "nursing".into()],
+            languages: vec!["en".into(), "es".into()],
+            max_chats: 3,
+        }
+    }
+
+    #[tokio::test]
+    async fn users_round_trip_and_names_are_unique() {
+        let s = store().await;
+        let u = s.create_user(new_user("ana")).await.unwrap();
+        assert_eq!(u.skills, ["billing", "nursing"]);
+        assert_eq!(s.user_by_name("ana").await.unwrap().id, u.id);
+        assert!(matches!(
+            s.create_user(new_user("ana")).await,
+            Err(StoreError::Conflict)
+        ));
+        assert!(matches!(
+            s.user_by_name("bob").await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn sessions_expire() {
+        let s = store().await;
+        let u = s.create_user(new_user("ana")).await.unwrap();
+        s.create_session("h1", u.id, 100).await.unwrap();
+        assert_eq!(s.session_user("h1", 99).await.unwrap().id, u.id);
+        assert!(matches!(
+            s.session_user("h1", 100).await,
+            Err(StoreError::NotFound)
+        ));
+        s.delete_session("h1").await.unwrap();
+        assert!(matches!(
+            s.session_user("h1", 0).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn conversations_and_messages() {
+        let s = store().await;
+        let c = s
+            .create_conversation("c1", "r1", Some("es-MX"))
+            .await
+            .unwrap();
+        assert_eq!(c.state, ConvState::Bot);
+        assert!(s.open_conversations().await.unwrap().is_empty());
+        let c = s
+            .update_conversation(
+                "c1",
+                ConvUpdate {
+                    state: Some(ConvState::Queued),
+                    urgent: Some(true),
+                    skill: Some(Some("nursing".into())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(c.urgent);
+        assert_eq!(s.open_conversations().await.unwrap().len(), 1);
+        assert_eq!(s.conversation_by_resume("r1").await.unwrap().id, "c1");
+        for text in ["one", "two"] {
+            s.add_message(NewMessage {
+                conversation_id: "c1".into(),
+                sender: Sender::Patient,
+                user_id: None,
+                redacted_text: text.into(),
+                intent: None,
+                confidence: Some(0.5),
+                spam_score: None,
+            })
+            .await
+            .unwrap();
+        }
+        let m = s.messages("c1").await.unwrap();
+        assert_eq!(
+            m.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+            ["one", "two"]
+        );
+        assert_eq!(m[0].confidence, Some(0.5));
+        assert!(matches!(
+            s.conversation("nope").await,
+            Err(StoreError::NotFound)
+        ));
+    }
+}

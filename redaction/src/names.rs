@@ -1,0 +1,469 @@
+//! The dictionary layer: names no trigger announces ("can Maria Lopez call
+//! me back"), found by looking capitalised words up in lists of common US
+//! first names and surnames. The same lexicon also tells the context layer
+//! whether the word after "I'm" or "from" is a name at all.
+//!
+//! Many names are also words ("Will", "May", "Brown"), and any capitalised
+//! word starts a sentence, so a dictionary hit alone is weak evidence: a lone
+//! name counts only mid-sentence and only when it is not an everyday word,
+//! while two names side by side ("Will Smith") count anywhere.
+
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, Anchored, Input, MatchKind, StartKind};
+
+use crate::text::{self, Hit, Token, word_at};
+use crate::{Detector, Kind, Span};
+
+/// A common first name.
+pub(crate) const FIRST: u8 = 1;
+/// A common surname.
+pub(crate) const LAST: u8 = 2;
+/// A name that is also an everyday word: not a name on its own.
+pub(crate) const AMBIG: u8 = 4;
+/// Never a name or a place after a weak trigger.
+pub(crate) const STOP: u8 = 8;
+/// A weekday or month.
+pub(crate) const TIME: u8 = 16;
+
+const SCORE_PAIR: f32 = 0.75;
+const SCORE_FIRST_PLUS: f32 = 0.65;
+const SCORE_FIRST: f32 = 0.6;
+const SCORE_LAST: f32 = 0.5;
+
+const TIME_WORDS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "mon",
+    "tue",
+    "tues",
+    "wed",
+    "thu",
+    "thur",
+    "thurs",
+    "fri",
+    "sat",
+    "sun",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "lunes",
+    "martes",
+    "miercoles",
+    "jueves",
+    "viernes",
+    "sabado",
+    "domingo",
+    "enero",
+    "febrero",
+    "marzo",
+    "abril",
+    "mayo",
+    "junio",
+    "julio",
+    "agosto",
+    "septiembre",
+    "octubre",
+    "noviembre",
+    "diciembre",
+    "today",
+    "tomorrow",
+    "yesterday",
+    "tonight",
+    "weekend",
+    "christmas",
+    "easter",
+    "thanksgiving",
+];
+
+/// Lowercase name-list particles that may sit inside a name ("José de la
+/// Cruz", "Ludwig van Beethoven").
+const PARTICLES: &[&str] = &[
+    "de", "del", "la", "las", "los", "van", "von", "der", "den", "da", "di", "du", "le", "bin",
+    "ibn", "al", "y",
+];
+
+/// Every word the name layers know, with its flags.
+pub(crate) struct Lexicon {
+    ac: AhoCorasick,
+    flags: Vec<u8>,
+}
+
+static LEXICON: LazyLock<Lexicon> = LazyLock::new(Lexicon::build);
+
+pub(crate) fn lexicon() -> &'static Lexicon {
+    &LEXICON
+}
+
+fn list(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+impl Lexicon {
+    fn build() -> Lexicon {
+        let mut words: std::collections::HashMap<&str, u8> = std::collections::HashMap::new();
+        let sources: [(u8, Box<dyn Iterator<Item = &str>>); 5] = [
+            (
+                FIRST,
+                Box::new(list(include_str!("../data/first_names.txt"))),
+            ),
+            (LAST, Box::new(list(include_str!("../data/last_names.txt")))),
+            (
+                AMBIG,
+                Box::new(list(include_str!("../data/ambiguous_names.txt"))),
+            ),
+            (STOP, Box::new(list(include_str!("../data/not_names.txt")))),
+            (TIME, Box::new(TIME_WORDS.iter().copied())),
+        ];
+        for (flag, iter) in sources {
+            for w in iter {
+                *words.entry(w).or_default() |= flag;
+            }
+        }
+        let mut entries: Vec<(&str, u8)> = words.into_iter().collect();
+        entries.sort_unstable();
+        let ac = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .start_kind(StartKind::Anchored)
+            .build(entries.iter().map(|(w, _)| w))
+            .expect("the name lists are small enough for Aho-Corasick");
+        Lexicon {
+            ac,
+            flags: entries.into_iter().map(|(_, f)| f).collect(),
+        }
+    }
+
+    /// The flags of `word` (any case; common Latin accents folded), 0 when
+    /// unknown.
+    pub(crate) fn lookup(&self, word: &str) -> u8 {
+        if word.is_ascii() {
+            return self.lookup_ascii(word);
+        }
+        let mut folded = String::with_capacity(word.len());
+        for c in word.chars() {
+            match fold(c) {
+                Some(a) => folded.push(a),
+                None => return 0,
+            }
+        }
+        self.lookup_ascii(&folded)
+    }
+
+    fn lookup_ascii(&self, word: &str) -> u8 {
+        let input = Input::new(word).anchored(Anchored::Yes);
+        match self.ac.find(input) {
+            Some(m) if m.end() == word.len() => self.flags[m.pattern().as_usize()],
+            _ => 0,
+        }
+    }
+
+    /// The dictionary layer itself.
+    pub(crate) fn scan(&self, text: &str, out: &mut Vec<Hit>) {
+        // Names are capitalised here; lowercase names need a trigger, which
+        // the context layer handles.
+        if !text.chars().any(char::is_uppercase) {
+            return;
+        }
+        let mut toks = Vec::with_capacity(32);
+        text::tokens(text, &mut toks);
+        let flags: Vec<u8> = toks
+            .iter()
+            .map(|t| {
+                if t.cap && !t.has_digit {
+                    self.lookup(&text[t.start..t.end])
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let name_flags = |f: u8| f & (FIRST | LAST) != 0 && f & STOP == 0;
+        let mut i = 0;
+        while i < toks.len() {
+            let (t, f) = (toks[i], flags[i]);
+            if !t.cap || !name_flags(f) {
+                i += 1;
+                continue;
+            }
+            let len = text[t.start..t.end].chars().count();
+            // A middle initial may sit between two names: "John F. Kennedy".
+            let mut j = i + 1;
+            if j + 1 < toks.len()
+                && is_initial(text, &toks[j])
+                && adjacent(text, &t, &toks[j])
+                && adjacent(text, &toks[j], &toks[j + 1])
+            {
+                j += 1;
+            }
+            let next = toks.get(j).filter(|n| adjacent(text, &toks[j - 1], n));
+            if let Some(n) = next.filter(|n| n.cap && !n.has_digit) {
+                let g = flags[j];
+                if name_flags(g) && (f & AMBIG == 0 || g & AMBIG == 0) {
+                    let mut last = j;
+                    if let Some(k) = toks.get(j + 1)
+                        && adjacent(text, n, k)
+                        && k.cap
+                        && name_flags(flags[j + 1])
+                        && flags[j + 1] & AMBIG == 0
+                    {
+                        last = j + 1;
+                    }
+                    out.push(Hit::new(t.start, toks[last].end, Kind::Name, SCORE_PAIR));
+                    i = last + 1;
+                    continue;
+                }
+                // A known first name before an unknown capitalised word is
+                // most likely a first name and a rarer surname.
+                if f & FIRST != 0
+                    && f & AMBIG == 0
+                    && g == 0
+                    && !n.all_caps
+                    && len >= 3
+                    && !looks_like_word(&text[n.start..n.end])
+                {
+                    out.push(Hit::new(t.start, n.end, Kind::Name, SCORE_FIRST_PLUS));
+                    i = j + 1;
+                    continue;
+                }
+            }
+            // A lone name inside a longer proper noun is part of a place or
+            // an institution: "San Antonio", "St. Louis", "Mercy Hospital".
+            let in_proper_noun = (i > 0
+                && toks[i - 1].cap
+                && !toks[i - 1].sentence_start
+                && flags[i - 1] & (FIRST | LAST) == 0
+                && matches!(&text[toks[i - 1].end..t.start], " " | ". "))
+                || next.is_some_and(|n| n.cap && flags[j] & STOP != 0);
+            let lone_ok =
+                !(f & AMBIG != 0 || t.sentence_start || in_proper_noun || (t.all_caps && len <= 3));
+            if lone_ok && f & FIRST != 0 && len >= 3 {
+                out.push(Hit::new(t.start, t.end, Kind::Name, SCORE_FIRST));
+            } else if lone_ok && len >= 4 {
+                out.push(Hit::new(t.start, t.end, Kind::Name, SCORE_LAST));
+            }
+            i += 1;
+        }
+    }
+}
+
+/// Only a single space (or a space after an initial's full stop) between
+/// two tokens: names do not run across commas or lines.
+fn adjacent(text: &str, a: &Token, b: &Token) -> bool {
+    let gap = &text[a.end..b.start];
+    gap == " " || (gap == ". " && is_initial(text, a))
+}
+
+fn is_initial(text: &str, t: &Token) -> bool {
+    t.end - t.start == 1 && t.cap && text[t.end..].starts_with(". ")
+}
+
+/// ASCII for the accented Latin letters common in names; `None` for
+/// anything else, which then matches no list entry.
+fn fold(c: char) -> Option<char> {
+    Some(match c {
+        'a'..='z' | 'A'..='Z' | '\'' | '-' => c,
+        'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' | 'Á' | 'À' | 'Â' | 'Ä' | 'Ã' | 'Å' => 'a',
+        'é' | 'è' | 'ê' | 'ë' | 'É' | 'È' | 'Ê' | 'Ë' => 'e',
+        'í' | 'ì' | 'î' | 'ï' | 'Í' | 'Ì' | 'Î' | 'Ï' => 'i',
+        'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'Ó' | 'Ò' | 'Ô' | 'Ö' | 'Õ' => 'o',
+        'ú' | 'ù' | 'û' | 'ü' | 'Ú' | 'Ù' | 'Û' | 'Ü' => 'u',
+        'ñ' | 'Ñ' => 'n',
+        'ç' | 'Ç' => 'c',
+        '’' => '\'',
+        _ => return None,
+    })
+}
+
+/// Whether a capitalised word nobody listed reads as an ordinary English
+/// word (by its ending) rather than a name: "I'm Calling", "I am Diabetic".
+pub(crate) fn looks_like_word(word: &str) -> bool {
+    const ENDINGS: &[&str] = &[
+        "ing", "ed", "ly", "ic", "ful", "ous", "ive", "ish", "ese", "able", "ible", "ness", "ment",
+        "tion", "less", "ant", "ent", "ary", "ory",
+    ];
+    let lower = word.to_ascii_lowercase();
+    word.chars().count() < 2
+        || ENDINGS
+            .iter()
+            .any(|e| lower.len() > e.len() + 2 && lower.ends_with(e))
+}
+
+/// How much a trigger vouches for the word after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strength {
+    /// "my name is", "Dr.", "signed": any capitalised word not known to be
+    /// something else; with `lower`, lowercase words too ("my name is john").
+    Strong { lower: bool },
+    /// "I'm", "this is", "my son": a listed name, or an unlisted capitalised
+    /// word that does not read as an ordinary word.
+    Weak,
+}
+
+/// The name right after a trigger that ends at byte `at`, as a byte range.
+pub(crate) fn capture_name(
+    lex: &Lexicon,
+    text: &str,
+    at: usize,
+    strength: Strength,
+) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut i = at;
+    while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b':' | b',' | b'.' | b'-') {
+        i += 1;
+    }
+    if i == at && i < bytes.len() {
+        // The trigger must be followed by a separator, not run into the name.
+        return None;
+    }
+    let c = text::next_char(text, i).filter(|c| c.is_alphabetic())?;
+    let (end, has_digit) = word_at(text, i);
+    let word = &text[i..end];
+    let f = lex.lookup(word);
+    let named = f & (FIRST | LAST) != 0;
+    if has_digit || f & STOP != 0 || (f & TIME != 0 && f & FIRST == 0) {
+        return None;
+    }
+    let lower_mode = !c.is_uppercase();
+    if lower_mode {
+        // People type "hi im jake": after a weak trigger a lowercase word
+        // still counts when the lists know it as a name and as nothing else.
+        let listed_name = named && f & AMBIG == 0;
+        let allowed = match strength {
+            Strength::Strong { lower } => lower,
+            Strength::Weak => listed_name,
+        };
+        if !allowed || word.chars().count() < 2 {
+            return None;
+        }
+    } else {
+        let all_caps = word.chars().all(|c| !c.is_lowercase());
+        if all_caps && word.chars().count() <= 3 && !named {
+            return None;
+        }
+        if strength == Strength::Weak && !named && looks_like_word(word) {
+            return None;
+        }
+    }
+    let mut last_end = end;
+    let mut taken = 1;
+    let mut pos = end;
+    let mut after_initial = word.chars().count() == 1;
+    while taken < 4 {
+        let gap = if text[pos..].starts_with(' ') {
+            1
+        } else if after_initial && text[pos..].starts_with(". ") {
+            2
+        } else {
+            break;
+        };
+        let s = pos + gap;
+        let Some(c) = text::next_char(text, s).filter(|c| c.is_alphabetic()) else {
+            break;
+        };
+        let (e, has_digit) = word_at(text, s);
+        let w = &text[s..e];
+        if has_digit {
+            break;
+        }
+        let g = lex.lookup(w);
+        if c.is_uppercase() {
+            if g & STOP != 0 || (g & TIME != 0 && g & FIRST == 0) {
+                break;
+            }
+            if lower_mode && g & (FIRST | LAST) == 0 {
+                break;
+            }
+            last_end = e;
+            pos = e;
+            taken += 1;
+            after_initial = w.chars().count() == 1;
+        } else if PARTICLES.contains(&w) && !lower_mode {
+            // Only inside a name: a capitalised word must follow.
+            pos = e;
+        } else if lower_mode && g & (FIRST | LAST) != 0 && g & (AMBIG | STOP) == 0 {
+            last_end = e;
+            pos = e;
+            taken += 1;
+        } else {
+            break;
+        }
+    }
+    Some((i, last_end))
+}
+
+/// A place name (city, town) right after "live in", "from" and the like.
+pub(crate) fn capture_place(lex: &Lexicon, text: &str, at: usize) -> Option<(usize, usize)> {
+    let i = at + text[at..].len() - text[at..].trim_start_matches([' ', '\t']).len();
+    if i == at {
+        return None;
+    }
+    let mut end = None;
+    let mut pos = i;
+    for _ in 0..3 {
+        text::next_char(text, pos).filter(|c| c.is_uppercase())?;
+        let (e, has_digit) = word_at(text, pos);
+        let w = &text[pos..e];
+        let f = lex.lookup(w);
+        let first = end.is_none();
+        let abbreviation = matches!(w, "St" | "Ft" | "Mt") && text[e..].starts_with(". ");
+        let all_caps = w.chars().all(|c| !c.is_lowercase());
+        if has_digit
+            || f & (STOP | TIME) != 0
+            || (first && (f & FIRST != 0 && f & LAST == 0))
+            || (all_caps && w.len() <= 3 && !abbreviation)
+            || (!abbreviation && (w.chars().count() < 3 || looks_like_word(w)))
+        {
+            break;
+        }
+        end = Some(e);
+        let gap = if abbreviation { 2 } else { 1 };
+        if !text[e..].starts_with(if abbreviation { ". " } else { " " }) {
+            break;
+        }
+        match text::next_char(text, e + gap) {
+            Some(n) if n.is_uppercase() => pos = e + gap,
+            _ => break,
+        }
+    }
+    end.map(|e| (i, e))
+}
+
+/// The dictionary layer as a stand-alone [`Detector`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DictionaryLayer;
+
+impl Detector for DictionaryLayer {
+    fn detect(&self, text: &str, out: &mut Vec<Span>) {
+        let mut hits = Vec::new();
+        lexicon().scan(text, &mut hits);
+        text::push_spans(text, &hits, out);
+    }
+}

@@ -1,0 +1,694 @@
+//! The pattern layer: identifiers whose shape, and where there is one their
+//! check digit, is evidence enough without a trigger word. Shapes that are
+//! ambiguous on their own (a bare nine-digit number, "3/4") are left to the
+//! context layer.
+
+use std::net::Ipv6Addr;
+use std::sync::LazyLock;
+
+use regex::{Regex, RegexBuilder};
+
+use crate::checksum::{dea_valid, iban_valid, luhn_valid, mbi_valid, ssn_plausible, vin_valid};
+use crate::names::{self, Lexicon};
+use crate::text::{self, Digits, Hit, each_capture, each_match, number_bounded, word_bounded};
+use crate::{Detector, Kind, Span};
+
+pub(crate) const MONTHS: &str = "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre";
+
+const STATES: &str = "AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC|PR|GU|VI";
+
+const STATE_NAMES: &str = "alabama|alaska|arizona|arkansas|california|colorado|connecticut|delaware|florida|georgia|hawaii|idaho|illinois|indiana|iowa|kansas|kentucky|louisiana|maine|maryland|massachusetts|michigan|minnesota|mississippi|missouri|montana|nebraska|nevada|new hampshire|new jersey|new mexico|new york|north carolina|north dakota|ohio|oklahoma|oregon|pennsylvania|rhode island|south carolina|south dakota|tennessee|texas|utah|vermont|virginia|washington|west virginia|wisconsin|wyoming|puerto rico";
+
+/// Street suffixes that are also everyday words ("a 2 hour drive", "2 more
+/// ways"): an address ending in one needs capitalised street words.
+const AMBIGUOUS_SUFFIXES: &[&str] = &[
+    "dr", "drive", "ct", "court", "pl", "place", "way", "ter", "terrace", "cir", "circle", "sq",
+    "square", "trl", "trail", "loop", "pike", "plaza", "alley", "aly", "cres", "crescent", "av",
+];
+
+/// Words that do not occur in street names but do sit between a number and
+/// a suffix-like word in ordinary sentences.
+const NOT_STREET_WORDS: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "to",
+    "of",
+    "in",
+    "on",
+    "at",
+    "for",
+    "and",
+    "or",
+    "my",
+    "your",
+    "his",
+    "her",
+    "our",
+    "their",
+    "i",
+    "we",
+    "you",
+    "is",
+    "are",
+    "was",
+    "it",
+    "times",
+    "time",
+    "tablets",
+    "tablet",
+    "pills",
+    "pill",
+    "mg",
+    "ml",
+    "days",
+    "day",
+    "weeks",
+    "week",
+    "hours",
+    "hour",
+    "minutes",
+    "minute",
+    "mins",
+    "min",
+    "miles",
+    "mile",
+    "blocks",
+    "block",
+    "more",
+    "other",
+    "different",
+    "years",
+    "year",
+    "old",
+    "people",
+    "kids",
+    "children",
+    "visits",
+    "from",
+    "with",
+    "by",
+    "per",
+    "every",
+    "each",
+    "hr",
+    "km",
+    "cars",
+    "lanes",
+    "lane",
+    "way",
+    "long",
+    "short",
+];
+
+const SCORE_EMAIL: f32 = 0.95;
+const SCORE_URL: f32 = 0.9;
+const SCORE_BARE_DOMAIN: f32 = 0.7;
+const SCORE_IP: f32 = 0.85;
+const SCORE_PHONE: f32 = 0.8;
+const SCORE_BARE_PHONE: f32 = 0.5;
+const SCORE_SSN: f32 = 0.85;
+const SCORE_CARD: f32 = 0.9;
+const SCORE_IBAN: f32 = 0.95;
+const SCORE_DATE: f32 = 0.85;
+const SCORE_AGE: f32 = 0.85;
+const SCORE_ADDRESS: f32 = 0.8;
+const SCORE_ZIP: f32 = 0.8;
+const SCORE_CITY: f32 = 0.6;
+const SCORE_VIN: f32 = 0.9;
+const SCORE_MBI: f32 = 0.85;
+const SCORE_DEA: f32 = 0.85;
+
+pub(crate) struct Patterns {
+    email: Regex,
+    url: Regex,
+    bare_domain: Regex,
+    ipv4: Regex,
+    ipv6: Regex,
+    phone: Regex,
+    phone_bare: Regex,
+    phone_intl: Regex,
+    ssn: Regex,
+    digit_run: Regex,
+    iban: Regex,
+    date_numeric: Regex,
+    date_iso: Regex,
+    date_month_day: Regex,
+    date_day_month: Regex,
+    date_month_year: Regex,
+    age: Regex,
+    address: Regex,
+    po_box: Regex,
+    state_zip: Regex,
+    state_name_zip: Regex,
+    city_state: Regex,
+    city_state_name: Regex,
+    vin: Regex,
+    mbi: Regex,
+    dea: Regex,
+}
+
+static PATTERNS: LazyLock<Patterns> = LazyLock::new(Patterns::build);
+
+pub(crate) fn get() -> &'static Patterns {
+    &PATTERNS
+}
+
+/// An ASCII-only regex: `\d` and `\b` mean ASCII digits and boundaries, and
+/// the faster engines need not give up on Unicode word boundaries.
+pub(crate) fn ascii(pattern: &str) -> Regex {
+    RegexBuilder::new(pattern)
+        .unicode(false)
+        .build()
+        .unwrap_or_else(|e| panic!("built-in pattern {pattern:?}: {e}"))
+}
+
+fn unicode(pattern: &str) -> Regex {
+    Regex::new(pattern).unwrap_or_else(|e| panic!("built-in pattern {pattern:?}: {e}"))
+}
+
+impl Patterns {
+    fn build() -> Patterns {
+        Patterns {
+            email: ascii(
+                r"(?i)[a-z0-9._%+-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}",
+            ),
+            url: unicode(r#"(?i)(?:https?://|ftp://|www\.)[^\s<>"'()\[\]{}]+"#),
+            bare_domain: ascii(
+                r"(?i)\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.(?:com|org|net|edu|gov|io|info|biz|us|health|care)\b(?:/[!-~]*)?",
+            ),
+            ipv4: ascii(
+                r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}",
+            ),
+            ipv6: ascii(r"(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,8}(?:\.\d{1,3}){0,3}"),
+            phone: ascii(
+                r"(?i)(?:\+?1[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?:\s*(?:ext\.?|extension|x|\#)\s*\d{1,6})?",
+            ),
+            phone_bare: ascii(r"(?:\+?1[ .-]?)?\d{10}"),
+            phone_intl: ascii(r"\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}"),
+            ssn: ascii(r"\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}"),
+            digit_run: ascii(r"\d+(?:[ -]\d+)*"),
+            iban: ascii(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}"),
+            date_numeric: ascii(
+                r"\d{1,2}/\d{1,2}/(?:\d{4}|\d{2})|\d{1,2}-\d{1,2}-(?:\d{4}|\d{2})|\d{1,2}\.\d{1,2}\.(?:\d{4}|\d{2})",
+            ),
+            date_iso: ascii(r"\d{4}-\d{1,2}-\d{1,2}|\d{4}/\d{1,2}/\d{1,2}"),
+            date_month_day: ascii(&format!(
+                r"(?i)\b({MONTHS})\b(\.?)\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}})\b)?"
+            )),
+            date_day_month: ascii(&format!(
+                r"(?i)\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+|de\s+)?({MONTHS})\b(\.?)(?:,?\s+(?:de\s+|del\s+)?(\d{{4}})\b)?"
+            )),
+            date_month_year: ascii(&format!(
+                r"(?i)\b({MONTHS})\b(\.?),?\s+(?:of\s+|de\s+|del\s+)?(\d{{4}})\b"
+            )),
+            age: unicode(
+                r"(?i)\b(\d{2,3})(?:\s*-\s*|\s+)?(?:years?|yrs?)(?:\s*-\s*|\s+)old\b|\b(\d{2,3})\s*(?:y/o|y\.o\.|yo\b|años|anos\b)",
+            ),
+            address: ascii(
+                r"(?i)\b\d{1,6}[a-z]?((?:\s+(?:n|s|e|w|ne|nw|se|sw|north|south|east|west)\.?)?(?:\s+[a-z0-9][a-z0-9'-]*){1,4}?)\s+(street|st|avenue|ave|av|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|way|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|trail|trl|square|sq|alley|aly|loop|crescent|cres|pike|plaza)\b(?:\s+(?:nw|ne|sw|se)\b)?(?:,?\s*(?:apt|apartment|suite|ste|unit|fl|floor|bldg|\#)\.?\s*\#?\s*[a-z0-9-]{1,6}\b)?",
+            ),
+            po_box: ascii(r"(?i)\b(?:p\.?\s?o\.?|post\s+office)\s*box\s*\#?\s*\d{1,6}\b"),
+            state_zip: ascii(&format!(r"\b(?:{STATES})\.?,?\s+(\d{{5}}(?:-\d{{4}})?)\b")),
+            state_name_zip: ascii(&format!(
+                r"(?i)\b(?:{STATE_NAMES}),?\s+(\d{{5}}(?:-\d{{4}})?)\b"
+            )),
+            city_state: ascii(&format!(
+                r"\b([A-Z][a-z]+(?:[ -][A-Z][a-z]+){{0,2}}),\s*(?:{STATES})\b"
+            )),
+            city_state_name: ascii(&format!(
+                r"\b([A-Z][a-z]+(?:[ -][A-Z][a-z]+){{0,2}}),\s*(?i:{STATE_NAMES})\b"
+            )),
+            vin: ascii(r"\b[A-HJ-NPR-Z0-9]{17}\b"),
+            mbi: ascii(r"\b[1-9][A-Z][A-Z0-9]\d-?[A-Z][A-Z0-9]\d-?[A-Z]{2}\d{2}\b"),
+            dea: ascii(r"\b[A-Z][A-Z9]\d{7}\b"),
+        }
+    }
+
+    pub(crate) fn scan(&self, text: &str, lex: &Lexicon, out: &mut Vec<Hit>) {
+        let bytes = text.as_bytes();
+        if bytes.contains(&b'@') {
+            self.emails(text, out);
+        }
+        if bytes.contains(&b'.') {
+            self.urls(text, out);
+        }
+        if bytes.contains(&b',') {
+            self.cities(text, lex, out);
+        }
+        // Everything below needs a digit; most chat messages have none.
+        if !bytes.iter().any(u8::is_ascii_digit) {
+            return;
+        }
+        if bytes.contains(&b'.') {
+            self.ipv4(text, out);
+        }
+        if bytes.contains(&b':') {
+            self.ipv6(text, out);
+        }
+        self.phones(text, out);
+        self.ssns(text, out);
+        self.cards(text, out);
+        self.ibans(text, out);
+        self.dates(text, out);
+        self.ages(text, out);
+        self.addresses(text, out);
+        self.zips(text, out);
+        self.codes(text, out);
+    }
+
+    fn emails(&self, text: &str, out: &mut Vec<Hit>) {
+        for m in self.email.find_iter(text) {
+            out.push(Hit::new(m.start(), m.end(), Kind::Email, SCORE_EMAIL));
+        }
+    }
+
+    fn urls(&self, text: &str, out: &mut Vec<Hit>) {
+        let trim = |s: usize, e: usize| {
+            s + text[s..e]
+                .trim_end_matches(['.', ',', ';', ':', '!', '?'])
+                .len()
+        };
+        for m in self.url.find_iter(text) {
+            let end = trim(m.start(), m.end());
+            if end - m.start() > 4 {
+                out.push(Hit::new(m.start(), end, Kind::Url, SCORE_URL));
+            }
+        }
+        each_match(&self.bare_domain, text, |s, e| {
+            // The domain of an e-mail address is the e-mail's.
+            if text[..s].ends_with(['@', '.', '/']) {
+                return false;
+            }
+            out.push(Hit::new(s, trim(s, e), Kind::Url, SCORE_BARE_DOMAIN));
+            true
+        });
+    }
+
+    fn ipv4(&self, text: &str, out: &mut Vec<Hit>) {
+        each_match(&self.ipv4, text, |s, e| {
+            let ok = number_bounded(text, s, e);
+            if ok {
+                out.push(Hit::new(s, e, Kind::Ip, SCORE_IP));
+            }
+            ok
+        });
+    }
+
+    fn ipv6(&self, text: &str, out: &mut Vec<Hit>) {
+        each_match(&self.ipv6, text, |s, e| {
+            let cand = &text[s..e];
+            let glued = |c: Option<char>| c.is_some_and(|c| text::is_word(c) || c == ':');
+            let ok = cand.matches(':').count() >= 2
+                && !glued(text::prev_char(text, s))
+                && !glued(text::next_char(text, e))
+                && cand.parse::<Ipv6Addr>().is_ok();
+            if ok {
+                out.push(Hit::new(s, e, Kind::Ip, SCORE_IP));
+            }
+            ok
+        });
+    }
+
+    fn phones(&self, text: &str, out: &mut Vec<Hit>) {
+        let mut push = |re: &Regex, score: f32, check: &dyn Fn(&str) -> bool| {
+            each_match(re, text, |s, e| {
+                let ok = number_bounded(text, s, e) && check(&text[s..e]);
+                if ok {
+                    out.push(Hit::new(s, e, Kind::Phone, score));
+                }
+                ok
+            });
+        };
+        push(&self.phone, SCORE_PHONE, &|p| {
+            // Area codes never start with 0 or 1 (a leading 1 is the country).
+            let number = p.split(['x', 'X', '#']).next().unwrap_or(p);
+            Digits::of(number).is_some_and(|d| {
+                let area = usize::from(d.len() == 11);
+                d.as_str().as_bytes().get(area).is_some_and(|&c| c >= b'2')
+            })
+        });
+        push(&self.phone_bare, SCORE_BARE_PHONE, &|p| {
+            let d = p.trim_start_matches(['+', '1', ' ', '.', '-']);
+            // A run of one digit is a placeholder, not a number.
+            d.len() >= 10 && d.as_bytes()[0] >= b'2' && d.bytes().any(|c| c != d.as_bytes()[0])
+        });
+        push(&self.phone_intl, SCORE_PHONE, &|p| {
+            (8..=15).contains(&text::count_digits(p))
+        });
+    }
+
+    fn ssns(&self, text: &str, out: &mut Vec<Hit>) {
+        each_match(&self.ssn, text, |s, e| {
+            let ok = number_bounded(text, s, e)
+                && Digits::of(&text[s..e]).is_some_and(|d| ssn_plausible(d.as_str()));
+            if ok {
+                out.push(Hit::new(s, e, Kind::Ssn, SCORE_SSN));
+            }
+            ok
+        });
+    }
+
+    /// Card numbers: runs of digit groups, where a run may hold more than the
+    /// card ("4111 1111 1111 1111 exp 12 28" does not, but "card 4111 1111
+    /// 1111 1111 2028" does), so every contiguous group range is tried,
+    /// longest first.
+    fn cards(&self, text: &str, out: &mut Vec<Hit>) {
+        for m in self.digit_run.find_iter(text) {
+            let run = m.as_str();
+            if text::count_digits(run) < 13 || !word_bounded(text, m.start(), m.end()) {
+                continue;
+            }
+            let mut groups: Vec<(usize, usize)> = Vec::with_capacity(8);
+            let mut start = 0;
+            for (i, c) in run.char_indices() {
+                if c == ' ' || c == '-' {
+                    groups.push((start, i));
+                    start = i + 1;
+                }
+            }
+            groups.push((start, run.len()));
+            let mut i = 0;
+            while i < groups.len() {
+                let mut found = None;
+                for j in (i..groups.len()).rev() {
+                    let (s, e) = (groups[i].0, groups[j].1);
+                    let cand = &run[s..e];
+                    if let Some(d) = Digits::of(cand)
+                        && (13..=19).contains(&d.len())
+                        && card_like(cand, d.as_str())
+                    {
+                        found = Some((j, s, e));
+                        break;
+                    }
+                }
+                match found {
+                    Some((j, s, e)) => {
+                        out.push(Hit::new(
+                            m.start() + s,
+                            m.start() + e,
+                            Kind::Card,
+                            SCORE_CARD,
+                        ));
+                        i = j + 1;
+                    }
+                    None => i += 1,
+                }
+            }
+        }
+    }
+
+    fn ibans(&self, text: &str, out: &mut Vec<Hit>) {
+        each_match(&self.iban, text, |s, e| {
+            let Some(end) = longest_iban(&text[s..e]) else {
+                return false;
+            };
+            out.push(Hit::new(s, s + end, Kind::Iban, SCORE_IBAN));
+            true
+        });
+    }
+
+    fn dates(&self, text: &str, out: &mut Vec<Hit>) {
+        let mut push = |s, e| out.push(Hit::new(s, e, Kind::Date, SCORE_DATE));
+        each_match(&self.date_numeric, text, |s, e| {
+            let ok = number_bounded(text, s, e) && numeric_date_valid(&text[s..e]);
+            if ok {
+                push(s, e);
+            }
+            ok
+        });
+        each_match(&self.date_iso, text, |s, e| {
+            let mut parts = text[s..e]
+                .split(['-', '/'])
+                .map(|p| p.parse::<u32>().unwrap_or(0));
+            let (y, m, d) = (
+                parts.next().unwrap_or(0),
+                parts.next().unwrap_or(0),
+                parts.next().unwrap_or(0),
+            );
+            let ok = number_bounded(text, s, e)
+                && (1900..=2100).contains(&y)
+                && (1..=12).contains(&m)
+                && (1..=31).contains(&d);
+            if ok {
+                push(s, e);
+            }
+            ok
+        });
+        for c in self.date_month_day.captures_iter(text) {
+            let (Some(month), Some(day)) = (c.get(1), c.get(3)) else {
+                continue;
+            };
+            let year = c.get(4).filter(|y| year_ok(y.as_str()));
+            let dotted = c.get(2).is_some_and(|d| !d.is_empty());
+            // "March 3:30" is a time, "March 3.5" a number.
+            if day_ok(day.as_str())
+                && month_ok(month.as_str(), dotted || year.is_some())
+                && number_bounded(
+                    text,
+                    day.start(),
+                    day.end() + ordinal_len(&text[day.end()..]),
+                )
+            {
+                let end = year.map_or(day.end() + ordinal_len(&text[day.end()..]), |y| y.end());
+                push(month.start(), end);
+            }
+        }
+        for c in self.date_day_month.captures_iter(text) {
+            let (Some(day), Some(month)) = (c.get(1), c.get(2)) else {
+                continue;
+            };
+            let year = c.get(4).filter(|y| year_ok(y.as_str()));
+            let dotted = c.get(3).is_some_and(|d| !d.is_empty());
+            if day_ok(day.as_str())
+                && month_ok(month.as_str(), dotted || year.is_some())
+                && number_bounded(
+                    text,
+                    day.start(),
+                    day.end() + ordinal_len(&text[day.end()..]),
+                )
+            {
+                push(day.start(), year.map_or(month.end(), |y| y.end()));
+            }
+        }
+        for c in self.date_month_year.captures_iter(text) {
+            let (Some(month), Some(year)) = (c.get(1), c.get(3)) else {
+                continue;
+            };
+            if year_ok(year.as_str()) && month_ok(month.as_str(), true) {
+                push(month.start(), year.end());
+            }
+        }
+    }
+
+    fn ages(&self, text: &str, out: &mut Vec<Hit>) {
+        for c in self.age.captures_iter(text) {
+            if let Some(n) = c.get(1).or_else(|| c.get(2))
+                && age_over_89(n.as_str())
+            {
+                out.push(Hit::new(n.start(), n.end(), Kind::Age, SCORE_AGE));
+            }
+        }
+    }
+
+    fn addresses(&self, text: &str, out: &mut Vec<Hit>) {
+        each_capture(&self.address, text, |c| {
+            let (Some(all), Some(words), Some(suffix)) = (c.get(0), c.get(1), c.get(2)) else {
+                return false;
+            };
+            let ok = !text[..all.start()].ends_with(['$', '#', '.', '/', '-', ':'])
+                && street_ok(words.as_str(), suffix.as_str());
+            if ok {
+                out.push(Hit::new(
+                    all.start(),
+                    all.end(),
+                    Kind::Address,
+                    SCORE_ADDRESS,
+                ));
+            }
+            ok
+        });
+        for m in self.po_box.find_iter(text) {
+            out.push(Hit::new(m.start(), m.end(), Kind::Address, SCORE_ADDRESS));
+        }
+    }
+
+    fn zips(&self, text: &str, out: &mut Vec<Hit>) {
+        for re in [&self.state_zip, &self.state_name_zip] {
+            for c in re.captures_iter(text) {
+                if let Some(z) = c.get(1)
+                    && number_bounded(text, z.start(), z.end())
+                {
+                    out.push(Hit::new(z.start(), z.end(), Kind::Zip, SCORE_ZIP));
+                }
+            }
+        }
+    }
+
+    fn cities(&self, text: &str, lex: &Lexicon, out: &mut Vec<Hit>) {
+        for re in [&self.city_state, &self.city_state_name] {
+            for c in re.captures_iter(text) {
+                let Some(city) = c.get(1) else { continue };
+                // "Call me Monday, CA" or "Thanks, OK": no weekdays, and a
+                // single word must not be a known non-place.
+                let words: Vec<u8> = city
+                    .as_str()
+                    .split([' ', '-'])
+                    .map(|w| lex.lookup(w))
+                    .collect();
+                let known_word = words.iter().any(|f| f & names::TIME != 0)
+                    || (words.len() == 1 && words[0] & names::STOP != 0);
+                if !known_word {
+                    out.push(Hit::new(
+                        city.start(),
+                        city.end(),
+                        Kind::Location,
+                        SCORE_CITY,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Identifiers with a distinctive shape of their own: VINs, Medicare
+    /// MBIs and DEA numbers.
+    fn codes(&self, text: &str, out: &mut Vec<Hit>) {
+        if !text.bytes().any(|b| b.is_ascii_uppercase()) {
+            return;
+        }
+        for m in self.vin.find_iter(text) {
+            let v = m.as_str();
+            if v.bytes().any(|b| b.is_ascii_uppercase()) && vin_valid(v) {
+                out.push(Hit::new(m.start(), m.end(), Kind::Vehicle, SCORE_VIN));
+            }
+        }
+        for m in self.mbi.find_iter(text) {
+            let dashes = m.as_str().matches('-').count();
+            if (dashes == 0 || dashes == 2)
+                && Digits::alnum_of(m.as_str()).is_some_and(|d| mbi_valid(d.as_str()))
+            {
+                out.push(Hit::new(m.start(), m.end(), Kind::MemberId, SCORE_MBI));
+            }
+        }
+        for m in self.dea.find_iter(text) {
+            if dea_valid(m.as_str()) {
+                out.push(Hit::new(m.start(), m.end(), Kind::License, SCORE_DEA));
+            }
+        }
+    }
+}
+
+/// Whether a digit string with separators reads as a card number when no
+/// trigger says so: it passes Luhn, is not one repeated digit, and is either
+/// 15-16 digits long (Amex, Visa, Mastercard, Discover) or grouped the way
+/// cards are printed (fours, or Amex's 4-6-5).
+pub(crate) fn card_like(cand: &str, digits: &str) -> bool {
+    if !luhn_valid(digits) || digits.bytes().all(|b| b == digits.as_bytes()[0]) {
+        return false;
+    }
+    if matches!(digits.len(), 15 | 16) {
+        return true;
+    }
+    let sizes: Vec<usize> = cand.split([' ', '-']).map(str::len).collect();
+    sizes.len() >= 4 && sizes[..sizes.len() - 1].iter().all(|&n| n == 4)
+}
+
+/// The byte length of the longest prefix of `cand` that ends between groups
+/// and is a valid IBAN, trying longer prefixes first.
+pub(crate) fn longest_iban(cand: &str) -> Option<usize> {
+    let mut ends: Vec<usize> = cand
+        .match_indices(' ')
+        .map(|(i, _)| i)
+        .chain(std::iter::once(cand.len()))
+        .collect();
+    // Unspaced IBANs have one end; spaced ones end after a group.
+    if ends.len() == 1 {
+        ends = (15..=cand.len().min(34)).collect();
+    }
+    ends.iter()
+        .rev()
+        .copied()
+        .find(|&end| Digits::alnum_of(&cand[..end]).is_some_and(|d| iban_valid(d.as_str())))
+}
+
+fn ordinal_len(rest: &str) -> usize {
+    let b = rest.as_bytes();
+    if b.len() >= 2 {
+        let suffix = [b[0].to_ascii_lowercase(), b[1].to_ascii_lowercase()];
+        if matches!(&suffix, b"st" | b"nd" | b"rd" | b"th")
+            && b.get(2).is_none_or(|c| !c.is_ascii_alphanumeric())
+        {
+            return 2;
+        }
+    }
+    0
+}
+
+fn day_ok(day: &str) -> bool {
+    day.parse::<u32>().is_ok_and(|d| (1..=31).contains(&d))
+}
+
+fn year_ok(year: &str) -> bool {
+    year.parse::<u32>()
+        .is_ok_and(|y| (1900..=2100).contains(&y))
+}
+
+/// Whether a month word is one here. Only "may" is an everyday word next
+/// to a number ("you may 2 pills"), so lowercase it needs a year (or a full
+/// stop) to count.
+fn month_ok(month: &str, confirmed: bool) -> bool {
+    !month.eq_ignore_ascii_case("may") || month.starts_with('M') || confirmed
+}
+
+/// "3/4/61", "03.04.1961", "3-4-61": month/day or day/month, both plausible.
+pub(crate) fn numeric_date_valid(date: &str) -> bool {
+    let mut parts = date
+        .split(['/', '-', '.'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (a, b) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    let md = (1..=12).contains(&a) && (1..=31).contains(&b);
+    let dm = (1..=31).contains(&a) && (1..=12).contains(&b);
+    md || dm
+}
+
+pub(crate) fn age_over_89(n: &str) -> bool {
+    n.parse::<u32>().is_ok_and(|n| (90..=130).contains(&n))
+}
+
+/// The words between a house number and a street suffix must look like a
+/// street name, and the suffixes that are also ordinary words need
+/// capitalised names before them.
+fn street_ok(words: &str, suffix: &str) -> bool {
+    let words: Vec<&str> = words.split_whitespace().collect();
+    if words.is_empty()
+        || words
+            .iter()
+            .any(|w| NOT_STREET_WORDS.iter().any(|n| w.eq_ignore_ascii_case(n)))
+    {
+        return false;
+    }
+    let ambiguous = AMBIGUOUS_SUFFIXES
+        .iter()
+        .any(|a| suffix.eq_ignore_ascii_case(a));
+    if ambiguous {
+        let capitalised = |w: &str| {
+            w.as_bytes()
+                .first()
+                .is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        };
+        return capitalised(suffix) && words.iter().all(|w| capitalised(w));
+    }
+    true
+}
+
+/// The pattern layer as a stand-alone [`Detector`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PatternLayer;
+
+impl Detector for PatternLayer {
+    fn detect(&self, text: &str, out: &mut Vec<Span>) {
+        let mut hits = Vec::new();
+        get().scan(text, names::lexicon(), &mut hits);
+        text::push_spans(text, &hits, out);
+    }
+}

@@ -1,0 +1,150 @@
+// Browser walk-through of Carechat: a patient chats through the widget on the demo
+// clinic page, a clinician takes the chat in the console and replies.
+//
+// Usage: node flow.mjs <base-url> <username> <password> <screenshot-dir>
+// Prints one JSON line {"ok":true,"screenshots":[...]} and exits 0, or prints the
+// error and exits 1.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const WAIT = 30_000;
+const [baseArg, username, password, shotArg] = process.argv.slice(2);
+if (!baseArg || !username || !password || !shotArg) {
+  console.error('usage: node flow.mjs <base-url> <username> <password> <screenshot-dir>');
+  process.exit(2);
+}
+const base = baseArg.replace(/\/+$/, '');
+const shotDir = resolve(shotArg);
+const screenshots = [];
+const pageErrors = [];
+let step = 'start';
+const pages = {};
+
+async function shot(page, name) {
+  const path = join(shotDir, name);
+  await page.screenshot({ path });
+  screenshots.push(path);
+}
+
+function watch(page, label) {
+  page.on('pageerror', (err) => pageErrors.push(`${label}: ${err.message}`));
+}
+
+async function main() {
+  mkdirSync(shotDir, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    // ---------- patient ----------
+    step = 'patient: open the clinic page';
+    const patientCtx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+    const patient = await patientCtx.newPage();
+    patient.setDefaultTimeout(WAIT);
+    watch(patient, 'patient');
+    pages.patient = patient;
+    await patient.goto(base + '/', { timeout: WAIT });
+
+    // Playwright's CSS locators pierce the widget's open shadow root.
+    const w = (sel) => patient.locator('#carechat-widget ' + sel);
+    const botMessages = w('[data-testid=message][data-from=bot]');
+
+    step = 'patient: open the widget';
+    await w('[data-testid=launcher]').click();
+    step = 'patient: wait for the welcome message';
+    await botMessages.first().waitFor({ timeout: WAIT });
+    await w('[data-testid=send]:enabled').waitFor({ timeout: WAIT });
+
+    step = 'patient: ask for the Saturday hours';
+    const before = await botMessages.count();
+    await w('[data-testid=input]').fill('what time do you open on saturday?');
+    await w('[data-testid=send]').click();
+    step = 'patient: wait for a bot reply about Saturday';
+    await botMessages.nth(before).waitFor({ timeout: WAIT });
+    await botMessages.filter({ hasText: /saturday/i }).last().waitFor({ timeout: WAIT });
+
+    step = 'patient: ask for test results';
+    await w('[data-testid=input]').fill('I need my blood test results, my name is John Smith');
+    await w('[data-testid=send]').click();
+    step = 'patient: wait for the waiting/chatting status';
+    await w('[data-testid=status]').filter({ hasText: /waiting|queued|chatting/i }).waitFor({ timeout: WAIT });
+    await shot(patient, 'widget.png');
+    const conversation = await patient.evaluate(() => sessionStorage.getItem('carechat.conversation'));
+
+    // ---------- clinician ----------
+    step = 'clinician: open the console';
+    const staffCtx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+    const staff = await staffCtx.newPage();
+    staff.setDefaultTimeout(WAIT);
+    watch(staff, 'console');
+    pages.console = staff;
+    await staff.goto(base + '/console', { timeout: WAIT });
+
+    step = 'clinician: log in';
+    await staff.locator('[data-testid=login-username]').fill(username);
+    await staff.locator('[data-testid=login-password]').fill(password);
+    await staff.locator('[data-testid=login-submit]').click();
+    const loginError = staff.locator('[data-testid=login-error]');
+    await staff.locator('[data-testid=availability]:visible, [data-testid=login-error]:visible').first()
+      .waitFor({ timeout: WAIT });
+    if (await loginError.isVisible()) throw new Error('login failed: ' + (await loginError.textContent()));
+
+    step = 'clinician: wait for the queue item';
+    const item = conversation
+      ? staff.locator(`[data-testid=queue-item][data-conversation="${conversation}"]`)
+      : staff.locator('[data-testid=queue-item]').first();
+    await item.waitFor({ timeout: WAIT });
+    await shot(staff, 'console-queue.png');
+
+    step = 'clinician: open the chat';
+    await item.click();
+    const id = await item.getAttribute('data-conversation');
+    const chat = staff.locator(`[data-testid=chat][data-conversation="${id}"]`);
+    await chat.waitFor({ timeout: WAIT });
+    // The router may already have given the chat to this clinician; take it only if it waits.
+    if ((await chat.getAttribute('data-state')) === 'queued') {
+      step = 'clinician: take the chat';
+      await staff.locator('[data-testid=take]').click();
+    }
+    step = 'clinician: wait until the chat is ours';
+    await staff.locator('[data-testid=reply-input]:enabled').waitFor({ timeout: WAIT });
+
+    step = 'clinician: reply';
+    await staff.locator('[data-testid=reply-input]').fill('Hello, this is the nurse. I can help with your results.');
+    await staff.locator('[data-testid=reply-send]').click();
+    await staff.locator('[data-testid=history] [data-testid=history-message][data-from=clinician]')
+      .filter({ hasText: 'this is the nurse' }).first().waitFor({ timeout: WAIT });
+    await shot(staff, 'console-chat.png');
+
+    // ---------- patient sees the reply ----------
+    step = 'patient: wait for the clinician reply';
+    await w('[data-testid=message][data-from=clinician]').filter({ hasText: 'this is the nurse' })
+      .first().waitFor({ timeout: WAIT });
+    await shot(patient, 'widget-reply.png');
+
+    if (pageErrors.length) throw new Error('JavaScript errors on the pages: ' + pageErrors.join(' | '));
+  } catch (err) {
+    // Keep what the pages showed when it went wrong.
+    for (const [name, page] of Object.entries(pages)) {
+      await shot(page, `failure-${name}.png`).catch(() => {});
+    }
+    throw err;
+  } finally {
+    await browser.close().catch(() => {});
+  }
+}
+
+try {
+  await main();
+  console.log(JSON.stringify({ ok: true, screenshots }));
+  process.exit(0);
+} catch (err) {
+  const clean = (t) => String(t).replace(/\u001b\[[0-9;]*m/g, '');
+  console.error(`flow failed at step "${step}": ${clean(err && err.stack ? err.stack : err)}`);
+  if (pageErrors.length) console.error('page errors: ' + pageErrors.join(' | '));
+  console.log(JSON.stringify({ ok: false, step, error: clean(err && err.message || err), screenshots }));
+  process.exit(1);
+}

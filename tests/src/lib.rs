@@ -1,0 +1,347 @@
+//! Helpers for Carechat's end-to-end tests: build the real `carechat` binary,
+//! start it on a free port with a temporary database, and talk to it over
+//! HTTP and WebSocket as a browser would.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Builds `carechat` (same profile and target directory as this test) once
+/// per run, and installs the default model once, so the servers the tests
+/// start only have to load it.
+pub fn carechat() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        // target/<profile>/deps/e2e-<hash> -> target/<profile>
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+        let target_dir = profile_dir.parent().unwrap().to_path_buf();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(repo_root())
+            .args([
+                "build",
+                "-p",
+                "carechat",
+                "--bin",
+                "carechat",
+                "--target-dir",
+            ])
+            .arg(&target_dir);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build");
+        assert!(status.success(), "building carechat failed");
+        let bin = profile_dir.join("carechat");
+        let out = Command::new(&bin)
+            .args(["models", "pull", "--models-dir"])
+            .arg(models_dir())
+            .output()
+            .expect("running carechat models pull");
+        assert!(
+            out.status.success(),
+            "carechat models pull failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bin
+    })
+}
+
+pub fn models_dir() -> PathBuf {
+    repo_root().join("models")
+}
+
+/// A running `carechat serve` with its own database; killed on drop.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    /// Everything the server wrote to stdout and stderr so far.
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let bin = carechat();
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(bin)
+            .current_dir(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(dir.path().join("carechat.db"))
+            .arg("--models-dir")
+            .arg(models_dir())
+            .arg("--intents")
+            .arg(repo_root().join("intents"))
+            .env("CARECHAT_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting carechat serve");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let out_log = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("http://").nth(1) {
+                    let _ = tx.send(format!("http://{}", rest.split('/').next().unwrap()));
+                }
+                out_log.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let err_log = log.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                err_log
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "carechat did not print its URL; log:\n{}",
+                    log.lock().unwrap()
+                )
+            });
+        let server = Server {
+            child,
+            base,
+            dir,
+            log,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let mut delay = Duration::from_millis(50);
+        loop {
+            if let Ok(r) = ureq::get(&format!("{}/readyz", self.base)).call()
+                && r.status() == 200
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "carechat never became ready; log:\n{}",
+                self.log.lock().unwrap()
+            );
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.replace("http://", "ws://"))
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("carechat.db")
+    }
+
+    /// `carechat user add` against this server's database.
+    pub fn add_user(&self, name: &str, role: &str, skills: &str, languages: &str, password: &str) {
+        let mut child = Command::new(carechat())
+            .args([
+                "user",
+                "add",
+                name,
+                "--role",
+                role,
+                "--skills",
+                skills,
+                "--languages",
+                languages,
+            ])
+            .arg("--db")
+            .arg(self.db_path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "user add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Logs in and returns a client holding the session cookie.
+    pub fn login(&self, name: &str, password: &str) -> Clinician {
+        let response = ureq::post(&format!("{}/api/login", self.base))
+            .header("content-type", "application/json")
+            .send(json!({"username": name, "password": password}).to_string())
+            .expect("login");
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .expect("a session cookie")
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        Clinician {
+            base: self.base.clone(),
+            cookie,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP client with a clinician's session.
+pub struct Clinician {
+    base: String,
+    pub cookie: String,
+}
+
+/// Status and JSON body of a response, whatever the status.
+pub fn call(request: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Value) {
+    match request {
+        Ok(mut r) => {
+            let status = r.status().as_u16();
+            let body = r.body_mut().read_to_string().unwrap_or_default();
+            (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+        }
+        Err(e) => panic!("request failed: {e}"),
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+impl Clinician {
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        call(
+            agent()
+                .get(&format!("{}{path}", self.base))
+                .header("cookie", &self.cookie)
+                .call(),
+        )
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        call(
+            agent()
+                .post(&format!("{}{path}", self.base))
+                .header("cookie", &self.cookie)
+                .header("content-type", "application/json")
+                .send(body.to_string()),
+        )
+    }
+}
+
+/// Unauthenticated requests.
+pub fn anon_post(url: &str, body: Value) -> (u16, Value) {
+    call(
+        agent()
+            .post(url)
+            .header("content-type", "application/json")
+            .send(body.to_string()),
+    )
+}
+
+pub fn anon_get(url: &str) -> (u16, Value) {
+    call(agent().get(url).call())
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A patient's chat socket.
+pub struct Patient {
+    socket: Socket,
+    pub conversation: String,
+    pub resume: String,
+    /// Every frame received, in order.
+    pub frames: Vec<Value>,
+}
+
+impl Patient {
+    pub async fn connect(server: &Server, query: &str) -> Patient {
+        let (socket, _) =
+            tokio_tungstenite::connect_async(server.ws_url(&format!("/ws/patient{query}")))
+                .await
+                .expect("patient websocket");
+        let mut p = Patient {
+            socket,
+            conversation: String::new(),
+            resume: String::new(),
+            frames: Vec::new(),
+        };
+        let welcome = p.next_where(|f| f["type"] == "welcome").await;
+        p.conversation = welcome["conversation"].as_str().unwrap().to_string();
+        p.resume = welcome["resume"].as_str().unwrap().to_string();
+        p
+    }
+
+    pub async fn send(&mut self, text: &str) {
+        self.send_raw(&json!({"type": "message", "text": text}).to_string())
+            .await;
+    }
+
+    pub async fn send_raw(&mut self, frame: &str) {
+        self.socket.send(Message::Text(frame.into())).await.unwrap();
+    }
+
+    /// The next frame matching `pred`, within 30 seconds.
+    pub async fn next_where(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("no matching frame in 30 s; got {:#?}", self.frames))
+                .expect("socket closed")
+                .expect("socket error");
+            if let Message::Text(t) = msg {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                self.frames.push(v.clone());
+                if pred(&v) {
+                    return v;
+                }
+            }
+        }
+    }
+}

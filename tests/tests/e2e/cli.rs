@@ -1,0 +1,112 @@
+//! The JSON-lines CLIs that evaluations drive.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use carechat_e2e::{carechat, models_dir, repo_root};
+use serde_json::Value;
+
+fn run(args: &[&str], input: &str) -> (Vec<Value>, String) {
+    let mut child = Command::new(carechat())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (lines, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn redact_reports_char_offsets_and_survives_bad_lines() {
+    let input = concat!(
+        r#"{"id":1,"text":"José called from 555-123-4567"}"#,
+        "\n",
+        "not json\n",
+        r#"{"id":"no-text"}"#,
+        "\n",
+        r#"{"id":2,"text":"BP 142/91, take 2 tablets 3 times a day"}"#,
+        "\n"
+    );
+    let (out, err) = run(&["redact"], input);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0]["id"], 1);
+    assert_eq!(out[0]["text"], "José called from [PHONE]");
+    let span = &out[0]["spans"][0];
+    // "José" is 4 characters but 5 bytes: offsets count characters.
+    assert_eq!(
+        (span["start"].as_u64(), span["end"].as_u64()),
+        (Some(17), Some(29))
+    );
+    assert_eq!(span["kind"], "phone");
+    assert_eq!(out[1]["text"], "BP 142/91, take 2 tablets 3 times a day");
+    assert_eq!(out[1]["spans"].as_array().unwrap().len(), 0);
+    assert!(err.contains("line 2") && err.contains("not JSON"), "{err}");
+    assert!(err.contains("line 3") && err.contains("text"), "{err}");
+}
+
+#[test]
+fn classify_answers_escalates_flags_and_blocks() {
+    let intents = repo_root().join("intents");
+    let input = concat!(
+        r#"{"id":"hours","text":"what time do you open on saturday?"}"#,
+        "\n",
+        r#"{"id":"urgent","text":"I think I am having a stroke, my face is drooping"}"#,
+        "\n",
+        r#"{"id":"results","text":"can you tell me my blood test results"}"#,
+        "\n",
+        r#"{"id":"spam","text":"We will get your clinic to the first page of Google with our SEO backlinks www.rankfast.biz click here"}"#,
+        "\n",
+        "{broken\n",
+        r#"{"id":"oos","text":"what is the capital of Australia?"}"#,
+        "\n"
+    );
+    let models = models_dir();
+    let (out, err) = run(
+        &[
+            "classify",
+            "--intents",
+            intents.to_str().unwrap(),
+            "--models-dir",
+            models.to_str().unwrap(),
+        ],
+        input,
+    );
+    let by_id = |id: &str| {
+        out.iter()
+            .find(|v| v["id"] == id)
+            .unwrap_or_else(|| panic!("{id} missing: {out:?}"))
+    };
+    assert_eq!(by_id("hours")["intent"], "opening_hours");
+    assert_eq!(by_id("hours")["action"], "answer");
+    assert_eq!(by_id("hours")["language"], "en");
+    assert_eq!(by_id("urgent")["action"], "urgent");
+    assert_eq!(by_id("results")["action"], "escalate");
+    assert_eq!(by_id("results")["intent"], "test_results");
+    assert_eq!(by_id("spam")["action"], "block");
+    assert_eq!(by_id("spam")["spam"], true);
+    assert_eq!(by_id("oos")["action"], "escalate");
+    assert_eq!(by_id("oos")["intent"], Value::Null);
+    assert!(err.contains("line 5"), "{err}");
+    for v in &out {
+        let c = v["confidence"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&c), "{v}");
+    }
+}

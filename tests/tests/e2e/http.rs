@@ -1,0 +1,134 @@
+//! The HTTP edge: health, readiness, authentication and error shapes.
+
+use carechat_e2e::{Patient, Server, anon_get, anon_post};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_pages_and_refuses_without_a_session() {
+    let server = Server::start();
+    let page = ureq::get(&format!("{}/", server.base))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        page.contains("/widget.js"),
+        "the demo page embeds the widget"
+    );
+    let widget = ureq::get(&format!("{}/widget.js", server.base))
+        .call()
+        .unwrap();
+    assert!(
+        widget.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+
+    let (code, body) = anon_get(&format!("{}/api/conversations", server.base));
+    assert_eq!(code, 401);
+    assert_eq!(body["error"]["code"], "unauthenticated");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_password_is_refused_and_roles_are_checked() {
+    let server = Server::start();
+    server.add_user("ana", "clinician", "billing", "es", "a long password");
+    server.add_user("ben", "clinician", "nursing", "en", "another password");
+    let (code, body) = anon_post(
+        &format!("{}/api/login", server.base),
+        json!({"username": "ana", "password": "wrong password"}),
+    );
+    assert_eq!(code, 401);
+    assert_eq!(body["error"]["code"], "bad_credentials");
+    let (code, _) = anon_post(
+        &format!("{}/api/login", server.base),
+        json!({"username": "nobody", "password": "a long password"}),
+    );
+    assert_eq!(code, 401);
+
+    // A chat ben has taken: ana can neither reply in it nor close it.
+    let mut patient = Patient::connect(&server, "").await;
+    patient
+        .send("I need a refill of my blood pressure medication")
+        .await;
+    patient.next_where(|f| f["type"] == "status").await;
+    let ben = server.login("ben", "another password");
+    let ana = server.login("ana", "a long password");
+    let path = format!("/api/conversations/{}", patient.conversation);
+    assert_eq!(ben.post(&format!("{path}/take"), json!({})).0, 200);
+    let (code, body) = ana.post(&format!("{path}/take"), json!({}));
+    assert_eq!(code, 409, "{body}");
+    assert_eq!(
+        ana.post(&format!("{path}/messages"), json!({"text": "hi"}))
+            .0,
+        403
+    );
+    assert_eq!(ana.post(&format!("{path}/close"), json!({})).0, 403);
+    let (code, body) = ana.get("/api/conversations/c_doesnotexist");
+    assert_eq!(code, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+    assert_eq!(
+        ben.post(&format!("{path}/messages"), json!({"text": ""})).0,
+        400
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn available_clinician_with_the_skill_gets_the_chat_at_once() {
+    let server = Server::start();
+    server.add_user("ana", "clinician", "billing", "en,es", "a long password");
+    server.add_user("nina", "clinician", "nursing", "en", "a long password");
+    let ana = server.login("ana", "a long password");
+    let nina = server.login("nina", "a long password");
+    assert_eq!(
+        ana.post("/api/me/status", json!({"status": "available"})).0,
+        200
+    );
+    assert_eq!(
+        nina.post("/api/me/status", json!({"status": "available"}))
+            .0,
+        200
+    );
+    let (code, body) = nina.post("/api/me/status", json!({"status": "dancing"}));
+    assert_eq!(code, 400, "{body}");
+
+    let mut patient = Patient::connect(&server, "").await;
+    patient
+        .send("I need my lab test results from last week")
+        .await;
+    let status = patient.next_where(|f| f["type"] == "status").await;
+    assert_eq!(status["state"], "assigned", "{:#?}", patient.frames);
+    assert_eq!(
+        status["clinician"], "nina",
+        "the nursing chat goes to the nurse"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn patient_bad_frames_get_errors_and_the_socket_stays_open() {
+    let server = Server::start();
+    let mut patient = Patient::connect(&server, "").await;
+    patient.send_raw("this is not json").await;
+    let e = patient.next_where(|f| f["type"] == "error").await;
+    assert_eq!(e["code"], "bad_frame");
+    patient.send_raw(r#"{"type":"message"}"#).await;
+    assert_eq!(
+        patient.next_where(|f| f["type"] == "error").await["code"],
+        "bad_frame"
+    );
+    patient.send(&"a".repeat(2001)).await;
+    assert_eq!(
+        patient.next_where(|f| f["type"] == "error").await["code"],
+        "too_long"
+    );
+    patient.send("hello").await;
+    patient
+        .next_where(|f| f["type"] == "message" && f["from"] == "bot")
+        .await;
+
+    // Reconnecting with the resume token continues the same conversation.
+    let again = Patient::connect(&server, &format!("?resume={}", patient.resume)).await;
+    assert_eq!(again.conversation, patient.conversation);
+}
