@@ -71,7 +71,13 @@ impl Config {
             None => figment = figment.merge(Toml::file("carechat.toml")),
         }
         let config: Config = figment
-            .merge(Env::prefixed("CARECHAT_").split("__"))
+            // CARECHAT_LOG and CARECHAT_CONFIG steer logging and the file
+            // choice, not the configuration itself.
+            .merge(
+                Env::prefixed("CARECHAT_")
+                    .ignore(&["log", "config"])
+                    .split("__"),
+            )
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
@@ -99,6 +105,7 @@ mod tests {
                 "db = \"from-file.db\"\nthreshold = 0.5\nlisten = \"127.0.0.1:9000\"",
             )?;
             jail.set_env("CARECHAT_DB", "from-env.db");
+            jail.set_env("CARECHAT_LOG", "debug");
             let file = PathBuf::from("c.toml");
             let c = Config::load(Some(&file), &Overrides::default()).unwrap();
             assert_eq!(c.db, "from-env.db");

@@ -26,7 +26,6 @@ const SCORE_NAME_STRONG: f32 = 0.9;
 const SCORE_NAME_WEAK: f32 = 0.8;
 const SCORE_AGE: f32 = 0.9;
 const SCORE_PLACE: f32 = 0.65;
-const SCORE_PLACE_IN: f32 = 0.45;
 
 /// What the value after a trigger must look like.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,6 +45,9 @@ enum Shape {
     Iban,
     Phone,
     Date,
+    /// A slashed month and day ("4/5") after a word that often comes before
+    /// a date, unless a unit or "of" follows ("3/4 of a tablet").
+    LooseDate,
     Zip,
     Plate,
     /// An alphanumeric code with at least this many digits.
@@ -97,6 +99,9 @@ const ID: &[Act] = &[Value(Kind::Id, Shape::Code(3))];
 const CONFIRMATION: &[Act] = &[Value(Kind::Id, Shape::Letters(3))];
 const PHONE: &[Act] = &[Value(Kind::Phone, Shape::Phone)];
 const DATE: &[Act] = &[Value(Kind::Date, Shape::Date)];
+const LOOSE_DATE: &[Act] = &[Value(Kind::Date, Shape::LooseDate)];
+const FROM: &[Act] = &[Place(SCORE_PLACE), Value(Kind::Date, Shape::LooseDate)];
+const RELATIVE: &[Act] = &[WEAK, Age];
 const ZIP: &[Act] = &[Value(Kind::Zip, Shape::Zip)];
 const AGE: &[Act] = &[Age];
 const SELF: &[Act] = &[WEAK, Age];
@@ -104,7 +109,6 @@ const NAME_LOWER: &[Act] = &[STRONG_LOWER];
 const NAME_STRONG: &[Act] = &[STRONG];
 const NAME_WEAK: &[Act] = &[WEAK];
 const PLACE: &[Act] = &[Place(SCORE_PLACE)];
-const PLACE_IN: &[Act] = &[Place(SCORE_PLACE_IN)];
 const BORN_IN: &[Act] = &[Place(SCORE_PLACE), Value(Kind::Date, Shape::Date)];
 
 /// Every trigger phrase (lowercase; matched case-insensitively, whole words).
@@ -333,6 +337,43 @@ const TRIGGERS: &[(&str, Case, &[Act])] = &[
     ("nacida el", Any, DATE),
     ("nací el", Any, DATE),
     ("cumpleaños", Any, DATE),
+    ("on", Any, LOOSE_DATE),
+    ("since", Any, LOOSE_DATE),
+    ("until", Any, LOOSE_DATE),
+    ("till", Any, LOOSE_DATE),
+    ("by", Any, LOOSE_DATE),
+    ("before", Any, LOOSE_DATE),
+    ("after", Any, LOOSE_DATE),
+    ("due", Any, LOOSE_DATE),
+    ("appointment", Any, LOOSE_DATE),
+    ("appt", Any, LOOSE_DATE),
+    ("visit", Any, LOOSE_DATE),
+    ("to", Any, LOOSE_DATE),
+    ("exp", Any, LOOSE_DATE),
+    ("expires", Any, LOOSE_DATE),
+    ("expiry", Any, LOOSE_DATE),
+    ("expiration", Any, LOOSE_DATE),
+    ("valid thru", Any, LOOSE_DATE),
+    ("through", Any, LOOSE_DATE),
+    ("thru", Any, LOOSE_DATE),
+    ("scheduled", Any, LOOSE_DATE),
+    ("monday", Any, LOOSE_DATE),
+    ("tuesday", Any, LOOSE_DATE),
+    ("wednesday", Any, LOOSE_DATE),
+    ("thursday", Any, LOOSE_DATE),
+    ("friday", Any, LOOSE_DATE),
+    ("saturday", Any, LOOSE_DATE),
+    ("sunday", Any, LOOSE_DATE),
+    ("mon", Any, LOOSE_DATE),
+    ("tue", Any, LOOSE_DATE),
+    ("tues", Any, LOOSE_DATE),
+    ("wed", Any, LOOSE_DATE),
+    ("thu", Any, LOOSE_DATE),
+    ("thur", Any, LOOSE_DATE),
+    ("thurs", Any, LOOSE_DATE),
+    ("fri", Any, LOOSE_DATE),
+    ("sat", Any, LOOSE_DATE),
+    ("sun", Any, LOOSE_DATE),
     // ZIP codes
     ("zip", Any, ZIP),
     ("zip code", Any, ZIP),
@@ -352,6 +393,16 @@ const TRIGGERS: &[(&str, Case, &[Act])] = &[
     ("she is", Any, AGE),
     ("he's", Any, AGE),
     ("she's", Any, AGE),
+    ("mom is", Any, RELATIVE),
+    ("mother is", Any, RELATIVE),
+    ("dad is", Any, RELATIVE),
+    ("father is", Any, RELATIVE),
+    ("grandmother is", Any, RELATIVE),
+    ("grandfather is", Any, RELATIVE),
+    ("grandma is", Any, RELATIVE),
+    ("grandpa is", Any, RELATIVE),
+    ("wife is", Any, RELATIVE),
+    ("husband is", Any, RELATIVE),
     ("i am", Any, SELF),
     ("i'm", Any, SELF),
     ("i’m", Any, SELF),
@@ -471,30 +522,36 @@ const TRIGGERS: &[(&str, Case, &[Act])] = &[
     ("hermana", Any, NAME_WEAK),
     ("abuela", Any, NAME_WEAK),
     ("abuelo", Any, NAME_WEAK),
-    // Places
+    // Places. A bare "in" would be too loose: "in Pain", "in Network".
     ("live in", Any, PLACE),
     ("lives in", Any, PLACE),
     ("living in", Any, PLACE),
-    ("from", Any, PLACE),
+    ("live near", Any, PLACE),
+    ("lives near", Any, PLACE),
+    ("based in", Any, PLACE),
+    ("here in", Any, PLACE),
+    ("staying in", Any, PLACE),
+    ("from", Any, FROM),
+    ("visiting from", Any, FROM),
     ("moved to", Any, PLACE),
     ("moving to", Any, PLACE),
+    ("traveling to", Any, PLACE),
+    ("travelling to", Any, PLACE),
     ("located in", Any, PLACE),
     ("reside in", Any, PLACE),
     ("resides in", Any, PLACE),
     ("residing in", Any, PLACE),
     ("grew up in", Any, PLACE),
-    ("near", Any, PLACE),
     ("vivo en", Any, PLACE),
     ("vive en", Any, PLACE),
     ("soy de", Any, PLACE),
-    ("in", Any, PLACE_IN),
 ];
 
 /// Words that may stand between a trigger and its value: "member ID
 /// *number is* XYZ123", "account *ending in* 4321".
 const CONNECTORS: &[&str] = &[
     "number", "numbers", "num", "nbr", "no", "nr", "is", "was", "are", "code", "id", "ending",
-    "ends", "in", "on", "file", "es", "numero", "número", "de", "del",
+    "ends", "in", "on", "with", "file", "es", "numero", "número", "de", "del",
 ];
 
 /// Words that make a number after "I am" something other than an age.
@@ -628,10 +685,13 @@ impl Context {
                 }
             }
             Shape::Card => {
-                if let Some((s, e)) = find(&self.digits)
-                    && let Some((end, score)) = card_prefix(&text[s..e])
+                // Not `find`: the run may go on into an expiry date ("4111 ...
+                // 1111 12/28"), and card_prefix only takes whole groups.
+                if let Some(m) = self.digits.find(rest)
+                    && let Some((end, score)) =
+                        card_prefix(m.as_str(), |end| number_bounded(text, v, v + end))
                 {
-                    push((s, s + end), kind, score);
+                    push((v, v + end), kind, score);
                 }
             }
             Shape::Npi => {
@@ -693,6 +753,15 @@ impl Context {
                     && compact_date_valid(&text[s..e])
                 {
                     push((s, e), kind, SCORE_CHECKED);
+                }
+            }
+            Shape::LooseDate => {
+                if let Some((s, e)) = find(&self.date)
+                    && text[s..e].contains('/')
+                    && compact_date_valid(&text[s..e])
+                    && !quantity_follows(text, e)
+                {
+                    push((s, e), kind, SCORE_VALUE);
                 }
             }
             Shape::Zip => {
@@ -810,6 +879,23 @@ impl Context {
     }
 }
 
+/// Whether the word after byte `e` makes the number before it a quantity:
+/// "3/4 of a tablet", "1/2 tab", "8/10 pain scale".
+fn quantity_follows(text: &str, e: usize) -> bool {
+    let next = skip_spaces(text, e);
+    let end = text[next..]
+        .find(|c: char| !c.is_alphabetic())
+        .map_or(text.len(), |n| next + n);
+    let word = &text[next..end];
+    UNITS.iter().any(|u| word.eq_ignore_ascii_case(u))
+        || [
+            "of", "tab", "tabs", "tablet", "pill", "dose", "doses", "cup", "cups", "scale",
+            "strength",
+        ]
+        .iter()
+        .any(|u| word.eq_ignore_ascii_case(u))
+}
+
 fn skip_spaces(text: &str, i: usize) -> usize {
     i + text[i..].len() - text[i..].trim_start_matches([' ', '\t']).len()
 }
@@ -818,7 +904,7 @@ fn skip_spaces(text: &str, i: usize) -> usize {
 fn skip_connectors(text: &str, mut i: usize) -> usize {
     for _ in 0..8 {
         let rest = &text[i..];
-        let trimmed = rest.trim_start_matches([' ', '\t', ':', '#', '=', '-', '–', '—', '(']);
+        let trimmed = rest.trim_start_matches([' ', '\t', ':', '#', '=', '-', '–', '—', '(', '.']);
         i += rest.len() - trimmed.len();
         let word_len = trimmed
             .find(|c: char| !c.is_alphabetic())
@@ -843,14 +929,16 @@ fn skip_connectors(text: &str, mut i: usize) -> usize {
     i
 }
 
-/// The longest prefix of a digit run (ending between groups) that reads as
-/// a card number after a card trigger, with its score: Luhn-valid 12-19
-/// digits score high; otherwise 13-19 digits, or a lone last four.
-fn card_prefix(run: &str) -> Option<(usize, f32)> {
+/// The longest prefix of a digit run (ending between groups, and `bounded`
+/// there) that reads as a card number after a card trigger, with its score:
+/// Luhn-valid 12-19 digits score high; otherwise 13-19 digits, or a lone
+/// last four.
+fn card_prefix(run: &str, bounded: impl Fn(usize) -> bool) -> Option<(usize, f32)> {
     let ends: Vec<usize> = run
         .match_indices([' ', '-'])
         .map(|(i, _)| i)
         .chain(std::iter::once(run.len()))
+        .filter(|&end| bounded(end))
         .collect();
     let digits_to = |end: usize| text::count_digits(&run[..end]);
     let valid = ends.iter().rev().find(|&&end| {
@@ -867,7 +955,7 @@ fn card_prefix(run: &str) -> Option<(usize, f32)> {
     {
         return Some((end, SCORE_UNCHECKED));
     }
-    (ends[0] == 4 && ends.len() == 1).then_some((4, SCORE_UNCHECKED))
+    (run.len() == 4 && digits_to(4) == 4 && bounded(4)).then_some((4, SCORE_UNCHECKED))
 }
 
 /// A date of birth after a trigger: "3/4", "3/4/61", "030461", "19610304".

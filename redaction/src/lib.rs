@@ -301,9 +301,8 @@ impl Redactor {
     }
 }
 
-/// The last four ASCII digits of `s` as a slice of it, when they are the
-/// last four digits in it (separators only between them would break this, so
-/// they are collected from the end).
+/// The last four digits of `s`, when they stand together at its end (after
+/// any trailing non-digits), as a slice of it.
 fn last_four_digits(s: &str) -> Option<&str> {
     let bytes = s.as_bytes();
     let mut end = bytes.len();

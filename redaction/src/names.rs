@@ -130,23 +130,17 @@ fn list(text: &str) -> impl Iterator<Item = &str> {
 impl Lexicon {
     fn build() -> Lexicon {
         let mut words: std::collections::HashMap<&str, u8> = std::collections::HashMap::new();
-        let sources: [(u8, Box<dyn Iterator<Item = &str>>); 5] = [
-            (
-                FIRST,
-                Box::new(list(include_str!("../data/first_names.txt"))),
-            ),
-            (LAST, Box::new(list(include_str!("../data/last_names.txt")))),
-            (
-                AMBIG,
-                Box::new(list(include_str!("../data/ambiguous_names.txt"))),
-            ),
-            (STOP, Box::new(list(include_str!("../data/not_names.txt")))),
-            (TIME, Box::new(TIME_WORDS.iter().copied())),
+        let files = [
+            (FIRST, include_str!("../data/first_names.txt")),
+            (LAST, include_str!("../data/last_names.txt")),
+            (AMBIG, include_str!("../data/ambiguous_names.txt")),
+            (STOP, include_str!("../data/not_names.txt")),
         ];
-        for (flag, iter) in sources {
-            for w in iter {
-                *words.entry(w).or_default() |= flag;
-            }
+        let listed = files
+            .iter()
+            .flat_map(|&(flag, file)| list(file).map(move |w| (flag, w)));
+        for (flag, w) in listed.chain(TIME_WORDS.iter().map(|&w| (TIME, w))) {
+            *words.entry(w).or_default() |= flag;
         }
         let mut entries: Vec<(&str, u8)> = words.into_iter().collect();
         entries.sort_unstable();
@@ -309,11 +303,13 @@ pub(crate) fn looks_like_word(word: &str) -> bool {
         "ing", "ed", "ly", "ic", "ful", "ous", "ive", "ish", "ese", "able", "ible", "ness", "ment",
         "tion", "less", "ant", "ent", "ary", "ory",
     ];
-    let lower = word.to_ascii_lowercase();
     word.chars().count() < 2
-        || ENDINGS
-            .iter()
-            .any(|e| lower.len() > e.len() + 2 && lower.ends_with(e))
+        || ENDINGS.iter().any(|e| {
+            let cut = word.len().saturating_sub(e.len());
+            word.len() > e.len() + 2
+                && word.is_char_boundary(cut)
+                && word[cut..].eq_ignore_ascii_case(e)
+        })
 }
 
 /// How much a trigger vouches for the word after it.
@@ -368,7 +364,9 @@ pub(crate) fn capture_name(
         if all_caps && word.chars().count() <= 3 && !named {
             return None;
         }
-        if strength == Strength::Weak && !named && looks_like_word(word) {
+        // After a weak trigger an unlisted word must look like a name: not
+        // an ordinary word by its ending, and not shouted ("SPEAK TO SOMEONE").
+        if strength == Strength::Weak && !named && (looks_like_word(word) || all_caps) {
             return None;
         }
     }

@@ -133,6 +133,7 @@ pub(crate) struct Patterns {
     iban: Regex,
     date_numeric: Regex,
     date_iso: Regex,
+    date_month_year_numeric: Regex,
     date_month_day: Regex,
     date_day_month: Regex,
     date_month_year: Regex,
@@ -182,7 +183,7 @@ impl Patterns {
             ),
             ipv6: ascii(r"(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,8}(?:\.\d{1,3}){0,3}"),
             phone: ascii(
-                r"(?i)(?:\+?1[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?:\s*(?:ext\.?|extension|x|\#)\s*\d{1,6})?",
+                r"(?i)(?:\+?1[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]?\d{4}(?:\s*(?:ext\.?|extension|x|\#)\s*\d{1,6})?",
             ),
             phone_bare: ascii(r"(?:\+?1[ .-]?)?\d{10}"),
             phone_intl: ascii(r"\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}"),
@@ -190,9 +191,10 @@ impl Patterns {
             digit_run: ascii(r"\d+(?:[ -]\d+)*"),
             iban: ascii(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}"),
             date_numeric: ascii(
-                r"\d{1,2}/\d{1,2}/(?:\d{4}|\d{2})|\d{1,2}-\d{1,2}-(?:\d{4}|\d{2})|\d{1,2}\.\d{1,2}\.(?:\d{4}|\d{2})",
+                r"\d{1,2}/\d{1,2}/(?:\d{4}|\d{2})|\d{1,2}-\d{1,2}-(?:\d{4}|\d{2})|\d{1,2}\.\d{1,2}\.\d{4}|\d{2}\.\d{2}\.\d{2}",
             ),
             date_iso: ascii(r"\d{4}-\d{1,2}-\d{1,2}|\d{4}/\d{1,2}/\d{1,2}"),
+            date_month_year_numeric: ascii(r"(?:0?[1-9]|1[0-2])/(?:19|20)\d{2}"),
             date_month_day: ascii(&format!(
                 r"(?i)\b({MONTHS})\b(\.?)\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}})\b)?"
             )),
@@ -377,6 +379,7 @@ impl Patterns {
                     if let Some(d) = Digits::of(cand)
                         && (13..=19).contains(&d.len())
                         && card_like(cand, d.as_str())
+                        && number_bounded(text, m.start() + s, m.start() + e)
                     {
                         found = Some((j, s, e));
                         break;
@@ -430,6 +433,14 @@ impl Patterns {
                 && (1900..=2100).contains(&y)
                 && (1..=12).contains(&m)
                 && (1..=31).contains(&d);
+            if ok {
+                push(s, e);
+            }
+            ok
+        });
+        // "04/2023": a month and a year are a date element too.
+        each_match(&self.date_month_year_numeric, text, |s, e| {
+            let ok = number_bounded(text, s, e);
             if ok {
                 push(s, e);
             }

@@ -100,7 +100,10 @@ impl Server {
                 if let Some(rest) = line.split("http://").nth(1) {
                     let _ = tx.send(format!("http://{}", rest.split('/').next().unwrap()));
                 }
-                out_log.lock().unwrap().push_str(&(line + "\n"));
+                out_log
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(&(line + "\n"));
             }
         });
         let mut stderr = child.stderr.take().unwrap();
@@ -122,7 +125,7 @@ impl Server {
             .unwrap_or_else(|_| {
                 panic!(
                     "carechat did not print its URL; log:\n{}",
-                    log.lock().unwrap()
+                    log.lock().unwrap_or_else(|e| e.into_inner())
                 )
             });
         let server = Server {
@@ -147,11 +150,16 @@ impl Server {
             assert!(
                 Instant::now() < deadline,
                 "carechat never became ready; log:\n{}",
-                self.log.lock().unwrap()
+                self.log.lock().unwrap_or_else(|e| e.into_inner())
             );
             std::thread::sleep(delay);
             delay = (delay * 2).min(Duration::from_millis(500));
         }
+    }
+
+    /// Everything the server printed so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn ws_url(&self, path: &str) -> String {
@@ -314,6 +322,8 @@ impl Patient {
         let welcome = p.next_where(|f| f["type"] == "welcome").await;
         p.conversation = welcome["conversation"].as_str().unwrap().to_string();
         p.resume = welcome["resume"].as_str().unwrap().to_string();
+        // The server always follows `welcome` with the conversation's state.
+        p.next_where(|f| f["type"] == "status").await;
         p
     }
 

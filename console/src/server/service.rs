@@ -43,6 +43,11 @@ pub struct MessageView {
     pub at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// For patient messages: the intent the bot matched and its score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -86,6 +91,8 @@ impl AppState {
             text: m.text.clone(),
             at: m.created_at.clone(),
             name,
+            intent: m.intent.clone(),
+            confidence: m.confidence,
         }
     }
 
@@ -247,6 +254,8 @@ impl AppState {
                         text: text.to_string(),
                         at: stored.created_at.clone(),
                         name: None,
+                        intent: stored.intent.clone(),
+                        confidence: stored.confidence,
                     };
                     self.hub.to_clinician(
                         user,
@@ -485,6 +494,8 @@ impl AppState {
             text: text.to_string(),
             at: m.created_at,
             name: Some(user.display_name.clone()),
+            intent: None,
+            confidence: None,
         })
     }
 

@@ -102,7 +102,6 @@ impl ConvState {
 #[derive(Debug, Clone)]
 pub struct Conversation {
     pub id: String,
-    pub resume_hash: String,
     pub state: ConvState,
     pub urgent: bool,
     pub language: Option<String>,
@@ -148,13 +147,11 @@ impl Sender {
 #[derive(Debug, Clone)]
 pub struct Message {
     pub id: i64,
-    pub conversation_id: String,
     pub sender: Sender,
     pub user_id: Option<i64>,
     pub text: String,
     pub intent: Option<String>,
     pub confidence: Option<f32>,
-    pub spam_score: Option<f32>,
     pub created_at: String,
 }
 

@@ -18,8 +18,7 @@ const USER_COLUMNS: &str =
     "id, username, display_name, role, password_hash, skills, languages, max_chats";
 const CONV_COLUMNS: &str = "id, resume_hash, state, urgent, language, browser_language, skill, \
                             assigned_to, whisper, created_at, updated_at";
-const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, sender, user_id, text, intent, confidence, spam_score, created_at";
+const MESSAGE_COLUMNS: &str = "id, sender, user_id, text, intent, confidence, created_at";
 
 fn split_list(s: &str) -> Vec<String> {
     s.split(',')
@@ -45,7 +44,6 @@ fn user_from(row: &SqliteRow) -> Result<User, sqlx::Error> {
 fn conversation_from(row: &SqliteRow) -> Result<Conversation, sqlx::Error> {
     Ok(Conversation {
         id: row.try_get("id")?,
-        resume_hash: row.try_get("resume_hash")?,
         state: ConvState::parse(row.try_get("state")?).unwrap_or(ConvState::Closed),
         urgent: row.try_get("urgent")?,
         language: row.try_get("language")?,
@@ -61,16 +59,12 @@ fn conversation_from(row: &SqliteRow) -> Result<Conversation, sqlx::Error> {
 fn message_from(row: &SqliteRow) -> Result<Message, sqlx::Error> {
     Ok(Message {
         id: row.try_get("id")?,
-        conversation_id: row.try_get("conversation_id")?,
         sender: Sender::parse(row.try_get("sender")?),
         user_id: row.try_get("user_id")?,
         text: row.try_get("text")?,
         intent: row.try_get("intent")?,
         confidence: row
             .try_get::<Option<f64>, _>("confidence")?
-            .map(|c| c as f32),
-        spam_score: row
-            .try_get::<Option<f64>, _>("spam_score")?
             .map(|c| c as f32),
         created_at: row.try_get("created_at")?,
     })
@@ -324,13 +318,11 @@ impl Store for SqliteStore {
         .last_insert_rowid();
         Ok(Message {
             id,
-            conversation_id: m.conversation_id,
             sender: m.sender,
             user_id: m.user_id,
             text: m.redacted_text,
             intent: m.intent,
             confidence: m.confidence,
-            spam_score: m.spam_score,
             created_at: now,
         })
     }

@@ -54,7 +54,7 @@ fn widget_and_console_work_in_chromium() {
         out.status.success(),
         "browser flow failed:\n{stdout}\n{}\nserver log:\n{}",
         String::from_utf8_lossy(&out.stderr),
-        server.log.lock().unwrap()
+        server.log()
     );
     assert!(stdout.contains("\"ok\":true"), "{stdout}");
     for shot in [

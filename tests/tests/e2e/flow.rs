@@ -178,7 +178,7 @@ async fn phi_stays_off_the_disk_and_the_clinician_reply_reaches_the_patient() {
         all.contains("[SSN]"),
         "the redacted message is not in the database files"
     );
-    let log = server.log.lock().unwrap().clone();
+    let log = server.log();
     for phi in PHI {
         assert!(!log.contains(phi), "the server log holds {phi}");
     }
