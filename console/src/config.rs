@@ -9,7 +9,6 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address the server listens on.
     pub listen: SocketAddr,
@@ -58,6 +57,19 @@ impl Config {
     /// `file` is read when given (it must exist then), else `carechat.toml`
     /// when present in the working directory.
     pub fn load(file: Option<&PathBuf>, overrides: &Overrides) -> anyhow::Result<Config> {
+        let (config, unknown) = Self::load_checked(file, overrides)?;
+        for key in unknown {
+            tracing::warn!(key, "unknown configuration key ignored");
+        }
+        Ok(config)
+    }
+
+    /// The configuration, and the keys it was given that mean nothing to it
+    /// (a typo in the file, or another program's `CARECHAT_*` variable).
+    fn load_checked(
+        file: Option<&PathBuf>,
+        overrides: &Overrides,
+    ) -> anyhow::Result<(Config, Vec<String>)> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match file {
             Some(path) => {
@@ -70,15 +82,23 @@ impl Config {
             }
             None => figment = figment.merge(Toml::file("carechat.toml")),
         }
-        let config: Config = figment
-            // CARECHAT_LOG and CARECHAT_CONFIG steer logging and the file
-            // choice, not the configuration itself.
+        // CARECHAT_LOG and CARECHAT_CONFIG steer logging and the file
+        // choice, not the configuration itself.
+        let figment = figment
             .merge(
                 Env::prefixed("CARECHAT_")
                     .ignore(&["log", "config"])
                     .split("__"),
             )
-            .merge(Serialized::defaults(overrides))
+            .merge(Serialized::defaults(overrides));
+        let known = serde_json::to_value(Config::default())?;
+        let unknown = figment
+            .extract::<figment::value::Dict>()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?
+            .into_keys()
+            .filter(|k| known.get(k).is_none())
+            .collect();
+        let config: Config = figment
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
         anyhow::ensure!(
@@ -89,7 +109,7 @@ impl Config {
             config.encoder_queue > 0,
             "configuration: encoder_queue must be positive"
         );
-        Ok(config)
+        Ok((config, unknown))
     }
 }
 
@@ -124,10 +144,16 @@ mod tests {
     }
 
     #[test]
-    fn rejects_unknown_keys_and_bad_values() {
+    fn reports_unknown_keys_and_rejects_bad_values() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("c.toml", "tresh = 0.5")?;
-            assert!(Config::load(Some(&PathBuf::from("c.toml")), &Overrides::default()).is_err());
+            jail.set_env("CARECHAT_SCREENSHOTS", "/tmp");
+            let (c, mut unknown) =
+                Config::load_checked(Some(&PathBuf::from("c.toml")), &Overrides::default())
+                    .unwrap();
+            unknown.sort();
+            assert_eq!(unknown, ["screenshots", "tresh"]);
+            assert_eq!(c.threshold, Config::default().threshold);
             jail.create_file("d.toml", "threshold = 2.0")?;
             assert!(Config::load(Some(&PathBuf::from("d.toml")), &Overrides::default()).is_err());
             assert!(
