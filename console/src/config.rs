@@ -114,6 +114,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// figment's Jail hands its own large error type to the closures.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

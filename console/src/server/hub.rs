@@ -21,11 +21,14 @@ struct ConvMemory {
     texts: Vec<u64>,
 }
 
+/// One open socket: its id (to deregister exactly it) and its outbound queue.
+type Socket = (u64, mpsc::Sender<String>);
+
 #[derive(Default)]
 pub struct Hub {
     next_id: AtomicU64,
-    patients: Mutex<HashMap<String, (u64, mpsc::Sender<String>)>>,
-    clinicians: Mutex<HashMap<i64, Vec<(u64, mpsc::Sender<String>)>>>,
+    patients: Mutex<HashMap<String, Socket>>,
+    clinicians: Mutex<HashMap<i64, Vec<Socket>>>,
     pub router: Mutex<router::Router>,
     memory: Mutex<HashMap<String, ConvMemory>>,
 }

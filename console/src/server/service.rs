@@ -293,7 +293,7 @@ impl AppState {
             .map(|m| m.text)
             .collect();
         let whisper = Whisper::new(a, &self.whitelist, &history);
-        Ok(serde_json::to_string(&whisper).map_err(|e| ApiError::Internal(e.into()))?)
+        serde_json::to_string(&whisper).map_err(|e| ApiError::Internal(e.into()))
     }
 
     async fn escalate(&self, conv: &Conversation, a: &Assessment) -> Result<(), ApiError> {
