@@ -17,16 +17,21 @@ pub async fn eval_whitelist(config: &Config, oos: Option<&Path>) -> anyhow::Resu
     let bot = crate::engine::start_bot(config).await?;
     let whitelist = bot.whitelist().clone();
     let redactor = bot.redactor().clone();
-    // (expected intent or None for out of scope, top intent, score)
-    let mut rows: Vec<(Option<String>, String, f32)> = Vec::new();
+    // (expected intent or None for out of scope, top intent, score, runner-up score)
+    let mut rows: Vec<(Option<String>, String, f32, f32)> = Vec::new();
+    let row = |expected: Option<String>, ranked: &[bot_engine::Scored]| {
+        let runner_up = ranked.get(1).map_or(f32::MIN, |s| s.confidence);
+        (
+            expected,
+            ranked[0].intent.clone(),
+            ranked[0].confidence,
+            runner_up,
+        )
+    };
     for intent in &whitelist.intents {
         for text in &intent.validation {
             let ranked = bot.rank_redacted(&redactor.redact(text).text).await?;
-            rows.push((
-                Some(intent.id.clone()),
-                ranked[0].intent.clone(),
-                ranked[0].confidence,
-            ));
+            rows.push(row(Some(intent.id.clone()), &ranked));
         }
     }
     let in_scope = rows.len();
@@ -42,38 +47,47 @@ pub async fn eval_whitelist(config: &Config, oos: Option<&Path>) -> anyhow::Resu
                 .as_str()
                 .context("oos_val items are [text, label]")?;
             let ranked = bot.rank_redacted(&redactor.redact(text).text).await?;
-            rows.push((None, ranked[0].intent.clone(), ranked[0].confidence));
+            rows.push(row(None, &ranked));
         }
     }
     let out_of_scope = rows.len() - in_scope;
     let mut sweep = Vec::new();
-    let mut t = 0.40f32;
-    while t <= 0.851 {
-        let (mut right, mut wrong, mut escalated, mut oos_answered) = (0, 0, 0, 0);
-        for (expected, top, score) in &rows {
-            let answered = *score >= t;
-            match expected {
-                Some(_) if !answered => escalated += 1,
-                Some(e) if e == top => right += 1,
-                Some(_) => wrong += 1,
-                None if answered => oos_answered += 1,
-                None => {}
+    for margin in [0.0f32, 0.03] {
+        let mut t = 0.40f32;
+        while t <= 0.851 {
+            let policy = bot_engine::BotConfig {
+                threshold: t,
+                margin,
+                ..Default::default()
+            };
+            let (mut right, mut wrong, mut escalated, mut oos_answered) = (0, 0, 0, 0);
+            for (expected, top, score, runner_up) in &rows {
+                let answered = policy.confident(*score, *runner_up);
+                match expected {
+                    Some(_) if !answered => escalated += 1,
+                    Some(e) if e == top => right += 1,
+                    Some(_) => wrong += 1,
+                    None if answered => oos_answered += 1,
+                    None => {}
+                }
             }
-        }
-        sweep.push(json!({
+            sweep.push(json!({
             "threshold": (t * 100.0).round() / 100.0,
+            "margin": margin,
             "in_scope_correct": right as f64 / in_scope as f64,
             "in_scope_wrong_answer": wrong as f64 / in_scope as f64,
             "in_scope_escalated": escalated as f64 / in_scope as f64,
             "oos_answered": if out_of_scope > 0 { json!(oos_answered as f64 / out_of_scope as f64) } else { Value::Null },
         }));
-        t += 0.02;
+            t += 0.02;
+        }
     }
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({
             "model": config.model,
             "configured_threshold": config.threshold,
+            "configured_margin": config.margin,
             "in_scope_phrasings": in_scope,
             "out_of_scope_phrasings": out_of_scope,
             "sweep": sweep,

@@ -22,6 +22,8 @@ pub struct Config {
     pub intents_dir: PathBuf,
     /// Lowest intent score the bot answers on.
     pub threshold: f32,
+    /// How far the best intent must lead the next one for the bot to answer.
+    pub margin: f32,
     /// Requests waiting for the encoder before new ones are told "busy".
     pub encoder_queue: usize,
 }
@@ -35,6 +37,7 @@ impl Default for Config {
             model: crate::models::DEFAULT_MODEL.into(),
             intents_dir: "intents".into(),
             threshold: bot_engine::BotConfig::default().threshold,
+            margin: bot_engine::BotConfig::default().margin,
             encoder_queue: 256,
         }
     }

@@ -66,6 +66,7 @@ pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
         Arc::new(Redactor::new()),
         BotConfig {
             threshold: config.threshold,
+            margin: config.margin,
             ..BotConfig::default()
         },
     )

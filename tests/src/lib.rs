@@ -61,6 +61,28 @@ pub fn carechat() -> &'static Path {
     })
 }
 
+/// Runs `carechat ARGS` with `input` on stdin; panics unless it succeeds.
+/// Returns (stdout, stderr).
+pub fn run_carechat(args: &[&str], input: &str) -> (String, String) {
+    let mut child = Command::new(carechat())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "carechat {args:?} failed: {stderr}");
+    (String::from_utf8(out.stdout).unwrap(), stderr)
+}
+
 pub fn models_dir() -> PathBuf {
     repo_root().join("models")
 }

@@ -76,7 +76,7 @@ pub async fn login(State(s): State<Shared>, Json(body): Json<Login>) -> Result<R
     s.store
         .create_session(&token_hash(&token.0), user.id, unix_now() + SESSION_SECS)
         .await?;
-    s.know(&user);
+    s.sync_clinician(&user).await;
     let cookie = format!(
         "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={SESSION_SECS}",
         token.0
@@ -212,7 +212,7 @@ async fn clinician_session(s: Shared, socket: WebSocket, user: User) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<String>(OUTBOUND);
     let id = s.hub.add_clinician(user.id, tx.clone());
-    s.know(&user);
+    s.sync_clinician(&user).await;
     let writer = tokio::spawn(async move {
         while let Some(frame) = rx.recv().await {
             if sink.send(WsMessage::Text(frame.into())).await.is_err() {

@@ -415,8 +415,18 @@ impl AppState {
         }
     }
 
-    /// Makes sure the router knows `user` with their current profile.
-    pub fn know(&self, user: &User) -> Vec<Assignment> {
+    /// Makes sure the router knows `user` with their current profile, and
+    /// records any chats that a changed profile (a new skill, more capacity)
+    /// lets the router hand them.
+    pub async fn sync_clinician(&self, user: &User) {
+        let assignments = self.know(user);
+        if !assignments.is_empty() {
+            self.apply(assignments).await;
+            self.broadcast_queue().await;
+        }
+    }
+
+    fn know(&self, user: &User) -> Vec<Assignment> {
         let profile = router::Clinician::new(user.id, &user.display_name)
             .with_skills(user.skills.clone())
             .with_languages(user.languages.clone())
@@ -543,7 +553,9 @@ impl AppState {
 /// starts offline, open chats go back to whoever had them, queued ones queue.
 pub async fn restore(state: &Arc<AppState>) -> anyhow::Result<()> {
     for user in state.store.users().await? {
-        state.know(&user);
+        // Everyone starts offline, so nothing can be assigned yet.
+        let assigned = state.know(&user);
+        debug_assert!(assigned.is_empty());
     }
     for c in state.store.open_conversations().await? {
         let mut router = state.hub.router();

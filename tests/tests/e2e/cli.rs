@@ -1,37 +1,15 @@
 //! The JSON-lines CLIs that evaluations drive.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use carechat_e2e::{carechat, models_dir, repo_root};
+use carechat_e2e::{models_dir, repo_root, run_carechat};
 use serde_json::Value;
 
 fn run(args: &[&str], input: &str) -> (Vec<Value>, String) {
-    let mut child = Command::new(carechat())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines = String::from_utf8(out.stdout)
-        .unwrap()
+    let (stdout, stderr) = run_carechat(args, input);
+    let lines = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    (lines, String::from_utf8_lossy(&out.stderr).into_owned())
+    (lines, stderr)
 }
 
 #[test]
