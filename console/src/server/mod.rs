@@ -22,7 +22,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::Config;
 use crate::store::{SqliteStore, Store};
@@ -72,14 +72,18 @@ pub fn app(state: Shared) -> Router {
         .layer(
             // Spans name the matched route, never the raw URI: query strings
             // carry resume tokens.
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let route = req
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map(MatchedPath::as_str)
-                    .unwrap_or("unmatched");
-                tracing::debug_span!("http", method = %req.method(), route)
-            }),
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map(MatchedPath::as_str)
+                        .unwrap_or("unmatched");
+                    tracing::debug_span!("http", method = %req.method(), route)
+                })
+                // A 503 from /readyz while the model warms up is expected; real
+                // internal errors are logged, with their cause, by ApiError.
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::COOKIE,
@@ -130,3 +134,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
