@@ -71,7 +71,7 @@
   list.setAttribute('aria-label', T[4]);
   $('small').textContent = T[14];
 
-  var ws, timer, last, tries = 0, online = false, was = false, started = false, state = '', closed = false;
+  var ws, timer, last, tries = 0, online = false, was = false, started = false, state = '', closed = false, replay = false;
 
   function add(from, text, name, at) {
     var g = d.createElement('div'), p = d.createElement('p');
@@ -168,6 +168,11 @@
       tries = 0;
       online = was = true;
       if (fresh && f.text) add('bot', f.text);
+      replay = fresh;
+    } else if (f.type == 'history') {
+      // Only a fresh page replays: after a dropped socket the list is intact.
+      if (replay) f.messages.forEach(function (m) { add(m.from, m.text, m.name, m.at); });
+      replay = false;
     } else if (f.type == 'message') {
       add(f.from, f.text, f.name, f.at);
       if (panel.hidden) dot.hidden = false;

@@ -125,6 +125,18 @@ async function main() {
       .first().waitFor({ timeout: WAIT });
     await shot(patient, 'widget-reply.png');
 
+    // ---------- a reload keeps the conversation ----------
+    step = 'patient: reload the page and reopen the widget';
+    await patient.reload({ timeout: WAIT });
+    await w('[data-testid=launcher]').click();
+    step = 'patient: the replayed conversation shows the reply and the redacted question';
+    await w('[data-testid=message][data-from=clinician]').filter({ hasText: 'this is the nurse' })
+      .first().waitFor({ timeout: WAIT });
+    await w('[data-testid=message][data-from=patient]').filter({ hasText: 'my name is [NAME]' })
+      .first().waitFor({ timeout: WAIT });
+    await w('[data-testid=status]').filter({ hasText: /chatting/i }).waitFor({ timeout: WAIT });
+    await shot(patient, 'widget-reload.png');
+
     if (pageErrors.length) throw new Error('JavaScript errors on the pages: ' + pageErrors.join(' | '));
   } catch (err) {
     // Keep what the pages showed when it went wrong.

@@ -58,13 +58,14 @@ fn error_frame(e: &ApiError) -> serde_json::Value {
     json!({"type": "error", "code": code, "message": e.to_string()})
 }
 
+/// The conversation, its resume token, and whether it was resumed.
 async fn open(
     s: &Shared,
     q: &PatientQuery,
-) -> Result<(crate::store::Conversation, String), ApiError> {
+) -> Result<(crate::store::Conversation, String, bool), ApiError> {
     if let Some(token) = q.resume.as_deref().filter(|t| t.len() == 64) {
         match s.store.conversation_by_resume(&token_hash(token)).await {
-            Ok(c) => return Ok((c, token.to_string())),
+            Ok(c) => return Ok((c, token.to_string(), true)),
             Err(StoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }
@@ -79,7 +80,7 @@ async fn open(
         .store
         .create_conversation(&id, &token_hash(&resume.0), lang.as_deref())
         .await?;
-    Ok((c, resume.0))
+    Ok((c, resume.0, false))
 }
 
 /// `es-MX` -> `es`. The tag comes from the browser, so anything else is
@@ -92,7 +93,7 @@ fn primary_language(tag: &str) -> Option<String> {
 
 async fn session(s: Shared, socket: WebSocket, q: PatientQuery) {
     let (mut sink, mut stream) = socket.split();
-    let (conv, resume) = match open(&s, &q).await {
+    let (conv, resume, resumed) = match open(&s, &q).await {
         Ok(x) => x,
         Err(e) => {
             let _ = sink
@@ -126,6 +127,20 @@ async fn session(s: Shared, socket: WebSocket, q: PatientQuery) {
                 .to_string(),
         )
         .await;
+    if resumed {
+        // A reload must not lose the thread. What is replayed is what was
+        // stored: redacted.
+        let mut messages = Vec::new();
+        if let Ok(stored) = s.store.messages(&conv.id).await {
+            for m in &stored {
+                let v = s.message_view(m).await;
+                messages.push(json!({"from": v.from, "text": v.text, "at": v.at, "name": v.name}));
+            }
+        }
+        let _ = tx
+            .send(json!({"type": "history", "messages": messages}).to_string())
+            .await;
+    }
     let status = match conv.state {
         ConvState::Bot => json!({"type": "status", "state": "bot"}),
         ConvState::Queued => json!({"type": "status", "state": "queued",

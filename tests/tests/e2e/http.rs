@@ -128,7 +128,29 @@ async fn patient_bad_frames_get_errors_and_the_socket_stays_open() {
         .next_where(|f| f["type"] == "message" && f["from"] == "bot")
         .await;
 
-    // Reconnecting with the resume token continues the same conversation.
+    // Reconnecting with the resume token continues the same conversation and
+    // replays it, redacted as stored.
+    patient.send("my name is John Smith").await;
+    patient
+        .next_where(|f| f["type"] == "message" && f["from"] == "bot")
+        .await;
     let again = Patient::connect(&server, &format!("?resume={}", patient.resume)).await;
     assert_eq!(again.conversation, patient.conversation);
+    let history = again
+        .frames
+        .iter()
+        .find(|f| f["type"] == "history")
+        .expect("a history frame");
+    let texts: Vec<&str> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert!(texts.contains(&"hello"), "{texts:?}");
+    assert!(texts.contains(&"my name is [NAME]"), "{texts:?}");
+    assert!(!history.to_string().contains("Smith"));
+    // An unknown token starts afresh.
+    let other = Patient::connect(&server, &format!("?resume={}", "0".repeat(64))).await;
+    assert_ne!(other.conversation, patient.conversation);
 }
