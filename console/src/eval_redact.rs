@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 /// The presidio-research entity types that are identifiers under HIPAA Safe
 /// Harbor, and so must be redacted. Gold spans of other types are not
 /// required, but are not held against precision.
-pub const HIPAA_TYPES: [&str; 12] = [
+const HIPAA_TYPES: [&str; 12] = [
     "PERSON",
     "ADDRESS",
     "LOCATION",

@@ -10,6 +10,7 @@ mod bench;
 mod cli;
 mod config;
 mod engine;
+mod eval_redact;
 mod models;
 mod server;
 mod store;
@@ -81,6 +82,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum EvalCommand {
+    /// Character-level recall and precision of the redactor on presidio-research's
+    /// generated JSON (`../shared/data/phi/presidio_generated_large.json`), and its speed.
+    Redact { data: PathBuf },
     /// Threshold sweep: the whitelist's validation phrasings, and out-of-scope
     /// questions from a CLINC150-format JSON file (its `oos_val`).
     Whitelist {
@@ -226,6 +230,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
             runtime()?.block_on(cli::classify(&config))
         }
+        Command::Eval {
+            command: EvalCommand::Redact { data },
+        } => eval_redact::run(&data),
         Command::Eval {
             command: EvalCommand::Whitelist { intents, oos },
         } => {
