@@ -194,37 +194,21 @@ impl Server {
 
     /// `carechat user add` against this server's database.
     pub fn add_user(&self, name: &str, role: &str, skills: &str, languages: &str, password: &str) {
-        let mut child = Command::new(carechat())
-            .args([
-                "user",
-                "add",
-                name,
-                "--role",
-                role,
-                "--skills",
-                skills,
-                "--languages",
-                languages,
-            ])
-            .arg("--db")
-            .arg(self.db_path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{password}\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "user add failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let db = self.db_path();
+        let args = [
+            "user",
+            "add",
+            name,
+            "--role",
+            role,
+            "--skills",
+            skills,
+            "--languages",
+            languages,
+            "--db",
+            db.to_str().unwrap(),
+        ];
+        run_carechat(&args, &format!("{password}\n"));
     }
 
     /// Logs in and returns a client holding the session cookie.
