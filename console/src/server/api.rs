@@ -88,7 +88,7 @@ pub async fn login(State(s): State<Shared>, Json(body): Json<Login>) -> Result<R
         .into_response())
 }
 
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$8Bfl0PLb0Ihcy6YZEC1o2jn8MHUP8mHKqu2n1HEX7d0";
+pub(crate) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$8Bfl0PLb0Ihcy6YZEC1o2jn8MHUP8mHKqu2n1HEX7d0";
 
 pub async fn logout(
     State(s): State<Shared>,

@@ -219,3 +219,20 @@ async fn assets_are_served_with_their_types() {
     let res = app(s.clone()).oneshot(get("/console", None)).await.unwrap();
     assert!(res.headers().contains_key(header::CONTENT_SECURITY_POLICY));
 }
+
+#[test]
+fn the_dummy_hash_costs_a_real_verification() {
+    use argon2::password_hash::PasswordHash;
+    // If it did not parse, unknown usernames would be refused measurably faster
+    // than wrong passwords, telling an attacker which accounts exist.
+    assert!(PasswordHash::new(super::api::DUMMY_HASH).is_ok());
+    let t = std::time::Instant::now();
+    assert!(!crate::auth::verify_password(
+        &Secret("guess".into()),
+        super::api::DUMMY_HASH
+    ));
+    assert!(
+        t.elapsed() > std::time::Duration::from_millis(1),
+        "no real argon2 work was done"
+    );
+}
