@@ -31,6 +31,24 @@ pub fn carechat() -> &'static Path {
         let target_dir = profile_dir.parent().unwrap().to_path_buf();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
+        // cargo gives this test process per-package variables; some build
+        // scripts (ring's) rerun when they change, so passing them on would
+        // rebuild half the dependency tree on every run.
+        for (key, _) in std::env::vars() {
+            if [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+                "CARGO_PRIMARY_",
+                "CARGO_TARGET_TMPDIR",
+            ]
+            .iter()
+            .any(|p| key.starts_with(p))
+            {
+                cmd.env_remove(key);
+            }
+        }
         cmd.current_dir(repo_root())
             .args([
                 "build",
