@@ -6,6 +6,7 @@
 use std::net::Ipv6Addr;
 use std::sync::LazyLock;
 
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Regex, RegexBuilder};
 
 use crate::checksum::{dea_valid, iban_valid, luhn_valid, mbi_valid, ssn_plausible, vin_valid};
@@ -107,6 +108,7 @@ const SCORE_BARE_DOMAIN: f32 = 0.7;
 const SCORE_IP: f32 = 0.85;
 const SCORE_PHONE: f32 = 0.8;
 const SCORE_BARE_PHONE: f32 = 0.5;
+const SCORE_TRUNK_PHONE: f32 = 0.49;
 const SCORE_SSN: f32 = 0.85;
 const SCORE_CARD: f32 = 0.9;
 const SCORE_IBAN: f32 = 0.95;
@@ -115,6 +117,204 @@ const SCORE_AGE: f32 = 0.85;
 const SCORE_ADDRESS: f32 = 0.8;
 const SCORE_ZIP: f32 = 0.8;
 const SCORE_CITY: f32 = 0.6;
+const SCORE_COUNTRY: f32 = 0.55;
+
+/// Country names that are not also everyday words or given names ("Chad",
+/// "Jordan", "Turkey", "China", "Georgia" and "Guinea" alone are left out).
+/// Safe Harbor does not require them, but a country in a patient's message
+/// is usually where they live or travelled, and costs little context.
+const COUNTRIES: &[&str] = &[
+    "afghanistan",
+    "albania",
+    "algeria",
+    "andorra",
+    "angola",
+    "antigua and barbuda",
+    "argentina",
+    "armenia",
+    "australia",
+    "austria",
+    "azerbaijan",
+    "bahamas",
+    "bahrain",
+    "bangladesh",
+    "barbados",
+    "belarus",
+    "belgium",
+    "belize",
+    "benin",
+    "bhutan",
+    "bolivia",
+    "bosnia and herzegovina",
+    "botswana",
+    "brazil",
+    "brunei",
+    "bulgaria",
+    "burkina faso",
+    "burundi",
+    "cambodia",
+    "cameroon",
+    "canada",
+    "cape verde",
+    "central african republic",
+    "chile",
+    "colombia",
+    "comoros",
+    "costa rica",
+    "croatia",
+    "cuba",
+    "cyprus",
+    "czech republic",
+    "czechia",
+    "denmark",
+    "djibouti",
+    "dominica",
+    "dominican republic",
+    "ecuador",
+    "egypt",
+    "el salvador",
+    "equatorial guinea",
+    "eritrea",
+    "estonia",
+    "eswatini",
+    "ethiopia",
+    "fiji",
+    "finland",
+    "france",
+    "gabon",
+    "gambia",
+    "germany",
+    "ghana",
+    "greece",
+    "grenada",
+    "greenland",
+    "guatemala",
+    "guinea-bissau",
+    "guyana",
+    "haiti",
+    "honduras",
+    "hungary",
+    "iceland",
+    "indonesia",
+    "iran",
+    "iraq",
+    "ireland",
+    "italy",
+    "jamaica",
+    "japan",
+    "kazakhstan",
+    "kenya",
+    "kiribati",
+    "north korea",
+    "south korea",
+    "kosovo",
+    "kuwait",
+    "kyrgyzstan",
+    "laos",
+    "latvia",
+    "lebanon",
+    "lesotho",
+    "liberia",
+    "libya",
+    "liechtenstein",
+    "lithuania",
+    "luxembourg",
+    "madagascar",
+    "malawi",
+    "malaysia",
+    "maldives",
+    "mali",
+    "malta",
+    "marshall islands",
+    "mauritania",
+    "mauritius",
+    "mexico",
+    "micronesia",
+    "moldova",
+    "monaco",
+    "mongolia",
+    "montenegro",
+    "morocco",
+    "mozambique",
+    "myanmar",
+    "namibia",
+    "nauru",
+    "nepal",
+    "netherlands",
+    "new zealand",
+    "nicaragua",
+    "nigeria",
+    "north macedonia",
+    "macedonia",
+    "norway",
+    "oman",
+    "pakistan",
+    "palau",
+    "palestine",
+    "panama",
+    "papua new guinea",
+    "paraguay",
+    "peru",
+    "philippines",
+    "poland",
+    "portugal",
+    "qatar",
+    "romania",
+    "russia",
+    "russian federation",
+    "rwanda",
+    "saint kitts and nevis",
+    "saint lucia",
+    "samoa",
+    "san marino",
+    "saudi arabia",
+    "senegal",
+    "serbia",
+    "seychelles",
+    "sierra leone",
+    "singapore",
+    "slovakia",
+    "slovenia",
+    "solomon islands",
+    "somalia",
+    "south africa",
+    "south sudan",
+    "spain",
+    "sri lanka",
+    "sudan",
+    "suriname",
+    "sweden",
+    "switzerland",
+    "syria",
+    "taiwan",
+    "tajikistan",
+    "tanzania",
+    "thailand",
+    "timor-leste",
+    "tonga",
+    "trinidad and tobago",
+    "tunisia",
+    "turkmenistan",
+    "tuvalu",
+    "uganda",
+    "ukraine",
+    "united arab emirates",
+    "united kingdom",
+    "united states",
+    "uruguay",
+    "uzbekistan",
+    "vanuatu",
+    "venezuela",
+    "vietnam",
+    "viet nam",
+    "yemen",
+    "zambia",
+    "zimbabwe",
+    "england",
+    "scotland",
+    "wales",
+    "puerto rico",
+];
 const SCORE_VIN: f32 = 0.9;
 const SCORE_MBI: f32 = 0.85;
 const SCORE_DEA: f32 = 0.85;
@@ -140,11 +340,17 @@ pub(crate) struct Patterns {
     age: Regex,
     address: Regex,
     po_box: Regex,
+    military: Regex,
+    street_intl: Regex,
+    unit: Regex,
+    phone_paren: Regex,
+    phone_trunk: Regex,
     state_zip: Regex,
     state_name_zip: Regex,
     city_state: Regex,
     city_state_name: Regex,
     vin: Regex,
+    countries: AhoCorasick,
     mbi: Regex,
     dea: Regex,
 }
@@ -183,17 +389,21 @@ impl Patterns {
             ),
             ipv6: ascii(r"(?i)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,8}(?:\.\d{1,3}){0,3}"),
             phone: ascii(
-                r"(?i)(?:\+?1[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]?\d{4}(?:\s*(?:ext\.?|extension|x|\#)\s*\d{1,6})?",
+                r"(?i)(?:\+?1[ .-]?|001[ .-]?)?(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]?\d{4}(?:\s*(?:ext\.?|extension|x|\#)\s*\d{1,6})?",
             ),
             phone_bare: ascii(r"(?:\+?1[ .-]?)?\d{10}"),
-            phone_intl: ascii(r"\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}"),
+            phone_intl: ascii(
+                r"(?i)\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}(?:\s*(?:ext\.?|x)\s*\d{1,6})?",
+            ),
             ssn: ascii(r"\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}"),
             digit_run: ascii(r"\d+(?:[ -]\d+)*"),
             iban: ascii(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}"),
             date_numeric: ascii(
                 r"\d{1,2}/\d{1,2}/(?:\d{4}|\d{2})|\d{1,2}-\d{1,2}-(?:\d{4}|\d{2})|\d{1,2}\.\d{1,2}\.\d{4}|\d{2}\.\d{2}\.\d{2}",
             ),
-            date_iso: ascii(r"\d{4}-\d{1,2}-\d{1,2}|\d{4}/\d{1,2}/\d{1,2}"),
+            date_iso: ascii(
+                r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{4}/\d{1,2}/\d{1,2})(?:[ T](?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?)?",
+            ),
             date_month_year_numeric: ascii(r"(?:0?[1-9]|1[0-2])/(?:19|20)\d{2}"),
             date_month_day: ascii(&format!(
                 r"(?i)\b({MONTHS})\b(\.?)\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}})\b)?"
@@ -210,6 +420,17 @@ impl Patterns {
             address: ascii(
                 r"(?i)\b\d{1,6}[a-z]?((?:\s+(?:n|s|e|w|ne|nw|se|sw|north|south|east|west)\.?)?(?:\s+[a-z0-9][a-z0-9'-]*){1,4}?)\s+(street|st|avenue|ave|av|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|way|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|trail|trl|square|sq|alley|aly|loop|crescent|cres|pike|plaza)\b(?:\s+(?:nw|ne|sw|se)\b)?(?:,?\s*(?:apt|apartment|suite|ste|unit|fl|floor|bldg|\#)\.?\s*\#?\s*[a-z0-9-]{1,6}\b)?",
             ),
+            military: ascii(
+                r"\b(?:(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{1,5}|USS\s+[A-Z][a-z]+)\s*\n?\s*(?:APO|FPO|DPO)\s+(?:AA|AE|AP)\s+\d{5}\b",
+            ),
+            street_intl: unicode(
+                r"(?:^|[\s,>:(])((?:(?i:via|viale|rua|rue|calle|avenida|strada|ul\.|ulica|trg|carrer|piazza|praça|largo|travessa|estrada|chaussée|chemin|allée)\s+(?:\p{Lu}[\p{L}'.-]*\s+|(?:de|da|do|dos|das|del|la|le|les|des|di|du|van|von|der)\s+){0,4}\p{Lu}[\p{L}'.-]*\.?|(?:\p{Lu}[\p{L}-]*\s+){0,2}\p{Lu}\p{L}{2,}(?:straße|strasse|str\.|weg|vej|vägen|gatan|gata|laan|straat|plein|dreef|steenweg|veien|vegen|katu)|(?:\p{Lu}[\p{L}-]*\s+){1,2}(?:út|utca|ulica|straße|strasse|str\.))\s+\d{1,4}[a-z]?)(?:$|[\s,.;)])",
+            ),
+            unit: ascii(r"(?i)\b(?:apt|apartment|suite|ste|unit)\b\.?\s*\#?\s*\d{1,5}[a-z]?\b"),
+            phone_paren: ascii(
+                r"(?i)\(\d{2,4}\)[ .-]?(?:\d{3,4}[.-]\d{3,4}|\d{4} ?\d{4})(?:\s*(?:ext\.?|x)\s*\d{1,6})?",
+            ),
+            phone_trunk: ascii(r"\b0[1-9]\d{0,3}(?:[ .-]\d{2,8}){1,4}"),
             po_box: ascii(r"(?i)\b(?:p\.?\s?o\.?|post\s+office)\s*box\s*\#?\s*\d{1,6}\b"),
             state_zip: ascii(&format!(r"\b(?:{STATES})\.?,?\s+(\d{{5}}(?:-\d{{4}})?)\b")),
             state_name_zip: ascii(&format!(
@@ -222,6 +443,11 @@ impl Patterns {
                 r"\b([A-Z][a-z]+(?:[ -][A-Z][a-z]+){{0,2}}),\s*(?i:{STATE_NAMES})\b"
             )),
             vin: ascii(r"\b[A-HJ-NPR-Z0-9]{17}\b"),
+            countries: AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(COUNTRIES)
+                .unwrap_or_else(|e| panic!("country list: {e}")),
             mbi: ascii(r"\b[1-9][A-Z][A-Z0-9]\d-?[A-Z][A-Z0-9]\d-?[A-Z]{2}\d{2}\b"),
             dea: ascii(r"\b[A-Z][A-Z9]\d{7}\b"),
         }
@@ -238,6 +464,7 @@ impl Patterns {
         if bytes.contains(&b',') {
             self.cities(text, lex, out);
         }
+        self.countries(text, out);
         // Everything below needs a digit; most chat messages have none.
         if !bytes.iter().any(u8::is_ascii_digit) {
             return;
@@ -254,7 +481,7 @@ impl Patterns {
         self.ibans(text, out);
         self.dates(text, out);
         self.ages(text, out);
-        self.addresses(text, out);
+        self.addresses(text, lex, out);
         self.zips(text, out);
         self.codes(text, out);
     }
@@ -326,7 +553,11 @@ impl Patterns {
             // Area codes never start with 0 or 1 (a leading 1 is the country).
             let number = p.split(['x', 'X', '#']).next().unwrap_or(p);
             Digits::of(number).is_some_and(|d| {
-                let area = usize::from(d.len() == 11);
+                let area = match d.len() {
+                    11 => 1,
+                    13 if d.as_str().starts_with("001") => 3,
+                    _ => 0,
+                };
                 d.as_str().as_bytes().get(area).is_some_and(|&c| c >= b'2')
             })
         });
@@ -336,7 +567,30 @@ impl Patterns {
             d.len() >= 10 && d.as_bytes()[0] >= b'2' && d.bytes().any(|c| c != d.as_bytes()[0])
         });
         push(&self.phone_intl, SCORE_PHONE, &|p| {
-            (8..=15).contains(&text::count_digits(p))
+            let number = p.split(['x', 'X', 'e', 'E']).next().unwrap_or(p);
+            (8..=15).contains(&text::count_digits(number))
+        });
+        // "(027) 7972-805", "(11) 4706-6184": a bracketed area code.
+        push(&self.phone_paren, SCORE_PHONE, &|p| {
+            let number = p.split(['x', 'X', 'e', 'E']).next().unwrap_or(p);
+            (8..=11).contains(&text::count_digits(number))
+        });
+        // "06-24312407", "079 4650 2145", "02.27.96.63.08": a trunk 0 and
+        // nine to eleven digits in groups, which no date has.
+        push(&self.phone_trunk, SCORE_TRUNK_PHONE, &|p| {
+            let groups: Vec<&str> = p.split([' ', '.', '-']).collect();
+            let dated = groups.len() >= 3
+                && groups[0].len() <= 2
+                && groups[1].len() <= 2
+                && groups[2].len() == 4;
+            (9..=11).contains(&text::count_digits(p)) && !dated
+        });
+        // A trunk number glued to more digit groups is part of something
+        // longer (an IBAN, an account): drop it.
+        out.retain(|h| {
+            h.kind != Kind::Phone
+                || h.score != SCORE_TRUNK_PHONE
+                || !in_digit_run(text, h.start, h.end)
         });
     }
 
@@ -421,7 +675,9 @@ impl Patterns {
             ok
         });
         each_match(&self.date_iso, text, |s, e| {
-            let mut parts = text[s..e]
+            // "1991-04-02 04:44:09": the time of day belongs to the date.
+            let date = text[s..e].split([' ', 'T']).next().unwrap_or("");
+            let mut parts = date
                 .split(['-', '/'])
                 .map(|p| p.parse::<u32>().unwrap_or(0));
             let (y, m, d) = (
@@ -502,7 +758,8 @@ impl Patterns {
         }
     }
 
-    fn addresses(&self, text: &str, out: &mut Vec<Hit>) {
+    fn addresses(&self, text: &str, lex: &Lexicon, out: &mut Vec<Hit>) {
+        let mut anchors: Vec<(usize, usize)> = Vec::new();
         each_capture(&self.address, text, |c| {
             let (Some(all), Some(words), Some(suffix)) = (c.get(0), c.get(1), c.get(2)) else {
                 return false;
@@ -510,17 +767,38 @@ impl Patterns {
             let ok = !text[..all.start()].ends_with(['$', '#', '.', '/', '-', ':'])
                 && street_ok(words.as_str(), suffix.as_str());
             if ok {
-                out.push(Hit::new(
-                    all.start(),
-                    all.end(),
-                    Kind::Address,
-                    SCORE_ADDRESS,
-                ));
+                anchors.push((all.start(), all.end()));
             }
             ok
         });
         for m in self.po_box.find_iter(text) {
-            out.push(Hit::new(m.start(), m.end(), Kind::Address, SCORE_ADDRESS));
+            anchors.push((m.start(), m.end()));
+        }
+        for c in self.street_intl.captures_iter(text) {
+            if let Some(m) = c.get(1) {
+                anchors.push((m.start(), m.end().min(text.len())));
+            }
+        }
+        for m in self.military.find_iter(text) {
+            anchors.push((m.start(), m.end()));
+        }
+        for m in self.unit.find_iter(text) {
+            if let Some(start) = street_before_unit(text, lex, m.start()) {
+                // A street on the line above and the unit are two hits, so
+                // that quote marks between them stay.
+                match text[start..m.start()].find('\n') {
+                    Some(nl) => {
+                        let street = text[start..start + nl].trim_end();
+                        anchors.push((start, start + street.len()));
+                        anchors.push((m.start(), m.end()));
+                    }
+                    None => anchors.push((start, m.end())),
+                }
+            }
+        }
+        for (s, e) in anchors {
+            out.push(Hit::new(s, e, Kind::Address, SCORE_ADDRESS));
+            address_block(text, lex, e, out);
         }
     }
 
@@ -557,6 +835,15 @@ impl Patterns {
                         SCORE_CITY,
                     ));
                 }
+            }
+        }
+    }
+
+    /// Country names, as whole words.
+    fn countries(&self, text: &str, out: &mut Vec<Hit>) {
+        for m in self.countries.find_iter(text) {
+            if word_bounded(text, m.start(), m.end()) {
+                out.push(Hit::new(m.start(), m.end(), Kind::Location, SCORE_COUNTRY));
             }
         }
     }
@@ -690,6 +977,158 @@ fn street_ok(words: &str, suffix: &str) -> bool {
         return capitalised(suffix) && words.iter().all(|w| capitalised(w));
     }
     true
+}
+
+/// Whether `[s, e)` has another digit group right before or after it.
+fn in_digit_run(text: &str, s: usize, e: usize) -> bool {
+    let sep = [' ', '-', '.'];
+    let before = text[..s].trim_end_matches(sep);
+    let after = text[e..].trim_start_matches(sep);
+    (before.len() < s && before.ends_with(|c: char| c.is_ascii_digit()))
+        || (after.len() < text.len() - e && after.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// Words that end a letter rather than continue an address block.
+const CLOSERS: &[&str] = &[
+    "thanks",
+    "thank",
+    "regards",
+    "best",
+    "cheers",
+    "sincerely",
+    "love",
+    "hi",
+    "hello",
+    "please",
+    "ok",
+    "okay",
+    "yes",
+    "no",
+    "sent",
+    "call",
+    "text",
+];
+
+/// Where the street of a unit designator ("Suite 976", "Apt. 831") starts:
+/// the line above when the unit opens its own line ("36 Essex Rd\n Suite
+/// 203"), or, on the same line, the house number that opens up to six
+/// street words before it ("40 Rue Dielhère 446 Suite 976"). None when no
+/// street with a number stands there ("I'm in suite 4 today").
+fn street_before_unit(text: &str, lex: &Lexicon, unit: usize) -> Option<usize> {
+    let line_start = text[..unit].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..unit];
+    if before.trim_matches([' ', '\t', '>', '\r']).is_empty() {
+        let prev_end = line_start.checked_sub(1)?;
+        let prev_start = text[..prev_end].rfind('\n').map_or(0, |i| i + 1);
+        let prev = &text[prev_start..prev_end];
+        let line = prev.trim_matches([' ', '\t', '>', '\r']);
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let ok = !words.is_empty()
+            && words.len() <= 8
+            && line.chars().count() <= 60
+            && words.iter().any(|w| w.bytes().all(|b| b.is_ascii_digit()))
+            && words.iter().all(|w| street_word(lex, w));
+        return ok.then(|| {
+            prev_start + (prev.len() - prev.trim_start_matches([' ', '\t', '>', '\r']).len())
+        });
+    }
+    // Same line: walk back over street words to the furthest house number.
+    let mut start = None;
+    let mut end = unit;
+    for (n, w) in before
+        .split(' ')
+        .rev()
+        .filter(|w| !w.is_empty())
+        .take(6)
+        .enumerate()
+    {
+        let Some(at) = text[..end].rfind(w) else {
+            break;
+        };
+        end = at;
+        if !street_word(lex, w) {
+            break;
+        }
+        if w.bytes().all(|b| b.is_ascii_digit()) && w.len() <= 6 && n > 0 {
+            start = Some(at);
+        }
+    }
+    start
+}
+
+/// A word that can stand in a street line: no sentence words, no
+/// punctuation that ends a clause.
+fn street_word(lex: &Lexicon, w: &str) -> bool {
+    let w = w.trim_end_matches(['.', ',']);
+    !w.is_empty()
+        && !w.contains(['?', '!', ':', ';', '@', '(', ')', '"'])
+        && !NOT_STREET_WORDS.iter().any(|n| w.eq_ignore_ascii_case(n))
+        && !CLOSERS.iter().any(|n| w.eq_ignore_ascii_case(n))
+        && lex.lookup(w) & (names::STOP | names::TIME) == 0
+}
+
+/// A line after a street that reads as the rest of an address: a unit, a
+/// city, a region, a postcode or a country ("Apt. 831", "GUÉRET", "Sudan
+/// 30046", "Dąbrowa Górnicza"), short, capitalised, with no sentence words.
+fn address_line_ok(lex: &Lexicon, line: &str) -> bool {
+    let line = line.trim_end_matches('.');
+    let words: Vec<&str> = line.split_whitespace().collect();
+    !words.is_empty()
+        && words.len() <= 4
+        && line.chars().count() <= 40
+        && text::count_digits(line) <= 6
+        && line
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+        && words.iter().all(|w| {
+            street_word(lex, w)
+                && w.chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '.' | '\'' | '-' | ','))
+        })
+}
+
+/// The rest of the block of an address that ends at `end`, one hit per
+/// line: the rest of the same line when it holds only address words and
+/// nothing follows them, then up to four following lines that read as
+/// address lines (one blank line between them is allowed). Quote marks and
+/// commas between the lines are left out.
+fn address_block(text: &str, lex: &Lexicon, end: usize, out: &mut Vec<Hit>) {
+    let mut push = |s: usize, e: usize| out.push(Hit::new(s, e, Kind::Address, SCORE_ADDRESS));
+    let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+    let rest = text[end..line_end].trim_end_matches([' ', '\t', '\r']);
+    let rest_words = rest.trim_start_matches([' ', ',']);
+    if !rest_words.is_empty() {
+        if !rest_words.contains(',') && address_line_ok(lex, rest_words) {
+            let s = end + (rest.len() - rest_words.len());
+            push(s, s + rest_words.trim_end_matches('.').len());
+        } else {
+            return;
+        }
+    }
+    let mut at = line_end;
+    let (mut lines, mut blanks) = (0, 0);
+    while lines < 4 && at < text.len() {
+        let ls = at + 1;
+        let le = text[ls..].find('\n').map_or(text.len(), |i| ls + i);
+        let raw = &text[ls..le];
+        let line = raw.trim_matches([' ', '\t', '>', '\r', ',']);
+        at = le;
+        if line.is_empty() {
+            blanks += 1;
+            if blanks > 1 {
+                break;
+            }
+            continue;
+        }
+        if !address_line_ok(lex, line) {
+            break;
+        }
+        let lead = raw.len() - raw.trim_start_matches([' ', '\t', '>', '\r', ',']).len();
+        let line = line.trim_end_matches('.');
+        push(ls + lead, ls + lead + line.len());
+        lines += 1;
+    }
 }
 
 /// The pattern layer as a stand-alone [`Detector`].
