@@ -247,10 +247,10 @@ impl EncoderHandle {
                 texts: chunk.to_vec(),
                 reply,
             };
-            // A blocking send would stall a tokio worker; hand it to a thread
-            // that may wait.
-            std::thread::spawn(move || tx.send(job))
-                .join()
+            // A blocking send would stall a tokio worker; wait for queue
+            // space on the blocking pool instead.
+            tokio::task::spawn_blocking(move || tx.send(job))
+                .await
                 .map_err(|_| EngineError::Stopped)?
                 .map_err(|_| EngineError::Stopped)?;
             out.extend(rx.await.map_err(|_| EngineError::Stopped)??);

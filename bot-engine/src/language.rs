@@ -74,8 +74,9 @@ impl LanguageDetector {
     }
 }
 
-/// `es-MX` -> `es`, when it is a language we know.
-fn primary_subtag(tag: &str) -> Option<String> {
+/// `es-MX` -> `es`, when it is a language we know. The tag comes from the
+/// browser, so anything else is ignored rather than trusted.
+pub fn primary_subtag(tag: &str) -> Option<String> {
     let primary = tag.split(['-', '_']).next()?.to_ascii_lowercase();
     LANGS
         .iter()
@@ -106,5 +107,15 @@ mod tests {
         assert_eq!(d.detect("ok", None, Some("fr-FR")).0, "fr");
         assert_eq!(d.detect("ok", None, Some("xx-YY")).0, "en");
         assert_eq!(d.detect("gracias", None, None).0, "en");
+    }
+
+    #[test]
+    fn browser_language_tags() {
+        assert_eq!(primary_subtag("es-MX").as_deref(), Some("es"));
+        assert_eq!(primary_subtag("FR").as_deref(), Some("fr"));
+        // Once a panic in the server: a byte slice through a multi-byte character.
+        assert_eq!(primary_subtag("aé"), None);
+        assert_eq!(primary_subtag(""), None);
+        assert_eq!(primary_subtag("<script>"), None);
     }
 }

@@ -26,7 +26,7 @@ mod whitelist;
 pub use bot::{Action, Assessment, Bot, BotConfig, Context, Reason};
 pub use classifier::{IntentIndex, Scored};
 pub use encoder::{Encoder, EncoderHandle};
-pub use language::LanguageDetector;
+pub use language::{LanguageDetector, primary_subtag};
 pub use redflag::RedFlags;
 pub use spam::SpamScorer;
 pub use whisper::{Suggestion, Whisper};

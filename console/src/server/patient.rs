@@ -83,14 +83,6 @@ async fn open(
     Ok((c, resume.0, false))
 }
 
-/// `es-MX` -> `es`. The tag comes from the browser, so anything else is
-/// ignored rather than trusted.
-fn primary_language(tag: &str) -> Option<String> {
-    let primary = tag.split(['-', '_']).next()?;
-    (matches!(primary.len(), 2 | 3) && primary.chars().all(|c| c.is_ascii_alphabetic()))
-        .then(|| primary.to_ascii_lowercase())
-}
-
 async fn session(s: Shared, socket: WebSocket, q: PatientQuery) {
     let (mut sink, mut stream) = socket.split();
     let (conv, resume, resumed) = match open(&s, &q).await {
@@ -118,7 +110,11 @@ async fn session(s: Shared, socket: WebSocket, q: PatientQuery) {
     let language = conv
         .language
         .clone()
-        .or_else(|| conv.browser_language.as_deref().and_then(primary_language))
+        .or_else(|| {
+            conv.browser_language
+                .as_deref()
+                .and_then(bot_engine::primary_subtag)
+        })
         .unwrap_or_else(|| "en".into());
     let welcome = Messages::render(&s.whitelist.messages.welcome, &language, &[]);
     let _ = tx
@@ -175,19 +171,4 @@ async fn session(s: Shared, socket: WebSocket, q: PatientQuery) {
         }
     }
     writer.abort();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::primary_language;
-
-    #[test]
-    fn browser_language_tags() {
-        assert_eq!(primary_language("es-MX").as_deref(), Some("es"));
-        assert_eq!(primary_language("FR").as_deref(), Some("fr"));
-        // Once a panic: a byte slice through a multi-byte character.
-        assert_eq!(primary_language("aé"), None);
-        assert_eq!(primary_language(""), None);
-        assert_eq!(primary_language("<script>"), None);
-    }
 }
