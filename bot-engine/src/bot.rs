@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use redaction::{Redactor, Span};
+use redaction::Span;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    EncoderHandle, IntentIndex, LanguageDetector, RedFlags, Result, Scored, SpamScorer, Whitelist,
-    whitelist::Messages,
+    EncoderHandle, IntentIndex, LanguageDetector, RedFlags, Result, Scored, Scrubber, SpamScorer,
+    Whitelist, whitelist::Messages,
 };
 
 /// What the bot does with a message.
@@ -107,7 +107,7 @@ pub struct Bot {
     whitelist: Arc<Whitelist>,
     index: IntentIndex,
     encoder: EncoderHandle,
-    redactor: Arc<Redactor>,
+    scrubber: Scrubber,
     red_flags: RedFlags,
     spam: SpamScorer,
     language: LanguageDetector,
@@ -119,19 +119,25 @@ impl Bot {
     pub async fn build(
         whitelist: Arc<Whitelist>,
         encoder: EncoderHandle,
-        redactor: Arc<Redactor>,
+        scrubber: Scrubber,
         config: BotConfig,
     ) -> Result<Bot> {
-        let mut texts = Vec::new();
+        let mut examples = Vec::new();
         let mut labels = Vec::new();
         for (i, intent) in whitelist.intents.iter().enumerate() {
             for example in &intent.examples {
-                // Examples go through the same redaction as patients' messages,
-                // so "my name is [NAME]" matches what the model will be shown.
-                texts.push(redactor.redact(example).text);
+                examples.push(example.clone());
                 labels.push(i);
             }
         }
+        // Examples go through the same redaction as patients' messages, so
+        // "my name is [NAME]" matches what the encoder will be shown.
+        let texts = scrubber
+            .redact_all(&examples)
+            .await?
+            .into_iter()
+            .map(|r| r.text)
+            .collect();
         let vectors = encoder.embed_all(texts).await?;
         let index = IntentIndex::new(
             whitelist.intents.iter().map(|i| i.id.clone()).collect(),
@@ -149,7 +155,7 @@ impl Bot {
             whitelist,
             index,
             encoder,
-            redactor,
+            scrubber,
             red_flags,
             spam: SpamScorer::new(),
             language: LanguageDetector::new(),
@@ -161,8 +167,10 @@ impl Bot {
         &self.whitelist
     }
 
-    pub fn redactor(&self) -> &Arc<Redactor> {
-        &self.redactor
+    /// Redaction as the message path does it (rules, and the model when
+    /// installed).
+    pub fn scrubber(&self) -> &Scrubber {
+        &self.scrubber
     }
 
     pub fn config(&self) -> &BotConfig {
@@ -177,7 +185,7 @@ impl Bot {
             ctx.previous_language.as_deref(),
             ctx.browser_language.as_deref(),
         );
-        let redacted = self.redactor.redact(text);
+        let redacted = self.scrubber.redact(text).await?;
         let mut a = Assessment {
             redacted: redacted.text,
             spans: redacted.spans,

@@ -1,22 +1,16 @@
 //! The sentence encoder: a BERT-family model run with Candle, mean-pooled and
 //! L2-normalised, on a thread of its own.
 //!
-//! Inference is CPU-bound and takes milliseconds, so it must not run on a
-//! tokio worker. [`EncoderHandle`] owns one inference thread fed by a bounded
-//! queue; the thread drains whatever is waiting into one batch, which is where
-//! the throughput under load comes from. A full queue is reported as
-//! [`EngineError::Busy`] at once rather than making callers wait without bound.
+//! [`EncoderHandle`] runs it on a [`Worker`] thread: batched, bounded,
+//! "busy" when full.
 
-use std::path::Path;
-use std::sync::mpsc::{self, SyncSender, TrySendError};
-
+use crate::worker::{BatchModel, Worker};
+use crate::{EngineError, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
+use std::path::Path;
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
-use tokio::sync::oneshot;
-
-use crate::{EngineError, Result};
 
 /// Texts per forward pass. Larger batches pad more; this is where the CPU
 /// throughput curve flattens for short chat messages.
@@ -158,15 +152,17 @@ fn hidden_size(config: &[u8]) -> Result<usize> {
         .ok_or_else(|| EngineError::Config("config.json has no hidden_size".into()))
 }
 
-struct Job {
-    texts: Vec<String>,
-    reply: oneshot::Sender<Result<Vec<Vec<f32>>>>,
+impl BatchModel for Encoder {
+    type Output = Vec<f32>;
+    fn run(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed(texts)
+    }
 }
 
 /// A cheap, cloneable handle to the encoder thread.
 #[derive(Clone)]
 pub struct EncoderHandle {
-    tx: SyncSender<Job>,
+    worker: Worker<Vec<f32>>,
     dim: usize,
     id: String,
 }
@@ -174,46 +170,10 @@ pub struct EncoderHandle {
 impl EncoderHandle {
     /// Moves `encoder` onto its own thread with a queue of `capacity` requests.
     pub fn spawn(encoder: Encoder, capacity: usize) -> EncoderHandle {
-        let (tx, rx) = mpsc::sync_channel::<Job>(capacity.max(1));
         let dim = encoder.dim();
         let id = encoder.id().to_string();
-        std::thread::Builder::new()
-            .name("carechat-encoder".into())
-            .spawn(move || {
-                while let Ok(first) = rx.recv() {
-                    let mut jobs = vec![first];
-                    let mut n = jobs[0].texts.len();
-                    while n < MAX_BATCH {
-                        match rx.try_recv() {
-                            Ok(job) => {
-                                n += job.texts.len();
-                                jobs.push(job);
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                    let all: Vec<&str> = jobs
-                        .iter()
-                        .flat_map(|j| j.texts.iter().map(String::as_str))
-                        .collect();
-                    match encoder.embed(&all) {
-                        Ok(mut vectors) => {
-                            for job in jobs.into_iter().rev() {
-                                let rest = vectors.split_off(vectors.len() - job.texts.len());
-                                let _ = job.reply.send(Ok(rest));
-                            }
-                        }
-                        Err(e) => {
-                            let message = e.to_string();
-                            for job in jobs {
-                                let _ = job.reply.send(Err(EngineError::Config(message.clone())));
-                            }
-                        }
-                    }
-                }
-            })
-            .expect("spawning the encoder thread");
-        EncoderHandle { tx, dim, id }
+        let worker = Worker::spawn(encoder, "carechat-encoder", capacity, MAX_BATCH);
+        EncoderHandle { worker, dim, id }
     }
 
     pub fn dim(&self) -> usize {
@@ -227,34 +187,12 @@ impl EncoderHandle {
     /// Embeds `texts` without blocking the caller's thread; `Busy` when the
     /// queue is full.
     pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
-        let (reply, rx) = oneshot::channel();
-        match self.tx.try_send(Job { texts, reply }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(EngineError::Busy),
-            Err(TrySendError::Disconnected(_)) => return Err(EngineError::Stopped),
-        }
-        rx.await.map_err(|_| EngineError::Stopped)?
+        self.worker.run(texts).await
     }
 
     /// Embeds many texts, waiting for queue space: for start-up and batch
     /// tools, not for request handling.
     pub async fn embed_all(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
-        let mut out = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(MAX_BATCH) {
-            let (reply, rx) = oneshot::channel();
-            let tx = self.tx.clone();
-            let job = Job {
-                texts: chunk.to_vec(),
-                reply,
-            };
-            // A blocking send would stall a tokio worker; wait for queue
-            // space on the blocking pool instead.
-            tokio::task::spawn_blocking(move || tx.send(job))
-                .await
-                .map_err(|_| EngineError::Stopped)?
-                .map_err(|_| EngineError::Stopped)?;
-            out.extend(rx.await.map_err(|_| EngineError::Stopped)??);
-        }
-        Ok(out)
+        self.worker.run_all(texts).await
     }
 }

@@ -10,6 +10,7 @@
 //! *redacted* text only. The encoder is a Candle BERT model that runs on its
 //! own thread behind a bounded queue ([`EncoderHandle`]), so the async server
 //! never blocks on it and can say "busy" instead of queueing without bound.
+//! The PII model behind redaction runs the same way ([`Scrubber`]).
 //!
 //! Reading model files is the only I/O here; persistence, sockets and HTTP
 //! live in the `console` crate.
@@ -19,18 +20,22 @@ mod classifier;
 mod encoder;
 mod language;
 mod redflag;
+mod scrub;
 mod spam;
 mod whisper;
 mod whitelist;
+mod worker;
 
 pub use bot::{Action, Assessment, Bot, BotConfig, Context, Reason};
 pub use classifier::{IntentIndex, Scored};
 pub use encoder::{Encoder, EncoderHandle};
 pub use language::{LanguageDetector, primary_subtag};
 pub use redflag::RedFlags;
+pub use scrub::{Scrubber, load_pii_model};
 pub use spam::SpamScorer;
 pub use whisper::{Suggestion, Whisper};
 pub use whitelist::{Intent, Messages, Whitelist};
+pub use worker::{BatchModel, Worker};
 
 /// Everything that can go wrong in the engine.
 #[derive(Debug, thiserror::Error)]
@@ -48,11 +53,11 @@ pub enum EngineError {
     Config(String),
     #[error("whitelist: {0}")]
     Whitelist(String),
-    /// The encoder's queue is full: the caller should tell its client to retry.
-    #[error("the encoder is busy")]
+    /// A model's queue is full: the caller should tell its client to retry.
+    #[error("the model is busy")]
     Busy,
-    /// The encoder thread has stopped (it panicked or was shut down).
-    #[error("the encoder has stopped")]
+    /// A model's thread has stopped (it panicked or was shut down).
+    #[error("the model has stopped")]
     Stopped,
 }
 

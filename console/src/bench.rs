@@ -16,7 +16,7 @@ use crate::config::Config;
 pub async fn eval_whitelist(config: &Config, oos: Option<&Path>) -> anyhow::Result<()> {
     let bot = crate::engine::start_bot(config).await?;
     let whitelist = bot.whitelist().clone();
-    let redactor = bot.redactor().clone();
+    let scrubber = bot.scrubber().clone();
     // (expected intent or None for out of scope, top intent, score, runner-up score)
     let mut rows: Vec<(Option<String>, String, f32, f32)> = Vec::new();
     let row = |expected: Option<String>, ranked: &[bot_engine::Scored]| {
@@ -30,7 +30,9 @@ pub async fn eval_whitelist(config: &Config, oos: Option<&Path>) -> anyhow::Resu
     };
     for intent in &whitelist.intents {
         for text in &intent.validation {
-            let ranked = bot.rank_redacted(&redactor.redact(text).text).await?;
+            let ranked = bot
+                .rank_redacted(&scrubber.redact(text).await?.text)
+                .await?;
             rows.push(row(Some(intent.id.clone()), &ranked));
         }
     }
@@ -46,7 +48,9 @@ pub async fn eval_whitelist(config: &Config, oos: Option<&Path>) -> anyhow::Resu
             let text = pair[0]
                 .as_str()
                 .context("oos_val items are [text, label]")?;
-            let ranked = bot.rank_redacted(&redactor.redact(text).text).await?;
+            let ranked = bot
+                .rank_redacted(&scrubber.redact(text).await?.text)
+                .await?;
             rows.push(row(None, &ranked));
         }
     }
@@ -168,4 +172,85 @@ pub async fn bench_bot(config: &Config, concurrency: usize, messages: usize) -> 
         }))?
     );
     Ok(())
+}
+
+/// Passes over a data set for each timing; the best is reported, since the
+/// slower ones measure the machine's other work rather than the redactor.
+const REDACT_PASSES: usize = 3;
+
+/// `carechat bench redact`: for each data set, redaction throughput with the
+/// rules only, on one thread, and with the PII model, batched as the server
+/// batches (the model's matrix products use every core). Prints one JSON
+/// object.
+pub fn bench_redact(config: &Config, files: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    use std::hint::black_box;
+    let redactor = redaction::Redactor::new();
+    let model = crate::engine::load_pii_model(config)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut sets = Vec::new();
+    for path in files {
+        let texts = crate::eval_redact::load_texts(path)?;
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let bytes: usize = texts.iter().map(String::len).sum();
+        let rate = |secs: f64, threads: usize| {
+            let secs = secs.max(f64::MIN_POSITIVE);
+            json!({
+                "messages_per_s": round1(texts.len() as f64 / secs),
+                "mb_per_s": round2(bytes as f64 / 1e6 / secs),
+                "messages_per_s_per_core": round1(texts.len() as f64 / secs / threads as f64),
+                "mb_per_s_per_core": round2(bytes as f64 / 1e6 / secs / threads as f64),
+                "threads": threads,
+            })
+        };
+        // Warm the rule tables, then time.
+        for t in &refs {
+            black_box(redactor.find(t));
+        }
+        let mut best = f64::MAX;
+        for _ in 0..REDACT_PASSES {
+            let started = Instant::now();
+            for t in &refs {
+                black_box(redactor.find(black_box(t)));
+            }
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        let rules = rate(best, 1);
+        let with_model = match &model {
+            None => Value::Null,
+            Some(m) => {
+                let mut best = f64::MAX;
+                for _ in 0..REDACT_PASSES.min(2) {
+                    let started = Instant::now();
+                    let extra = crate::eval_redact::model_spans(m, &refs)?;
+                    for (t, e) in refs.iter().zip(&extra) {
+                        black_box(redactor.find_with(t, e));
+                    }
+                    best = best.min(started.elapsed().as_secs_f64());
+                }
+                rate(best, cores)
+            }
+        };
+        sets.push(json!({
+            "dataset": path.display().to_string(),
+            "messages": texts.len(),
+            "mean_chars": round1(texts.iter().map(|t| t.chars().count()).sum::<usize>() as f64 / texts.len().max(1) as f64),
+            "rules": rules,
+            "rules_and_model": with_model,
+        }));
+    }
+    let report = json!({
+        "cores": cores,
+        "model_batch": 32,
+        "datasets": sets,
+    });
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }

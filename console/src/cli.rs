@@ -5,6 +5,7 @@ use std::io::{BufRead, Write};
 
 use anyhow::{Context, bail};
 use redaction::Redactor;
+use redaction::model::NerModel;
 use serde_json::{Value, json};
 
 use crate::auth::{Secret, hash_password};
@@ -97,12 +98,30 @@ fn for_each_line(mut f: impl FnMut(Value, &str) -> anyhow::Result<Value>) -> any
     Ok(())
 }
 
-pub fn redact() -> anyhow::Result<()> {
-    let redactor = Redactor::new();
+/// `model` joins the rules as one more layer when given.
+pub fn redact(model: Option<NerModel>) -> anyhow::Result<()> {
+    let mut redactor = Redactor::new();
+    if let Some(model) = model {
+        redactor = redactor.with_detector(Box::new(model));
+    }
     for_each_line(|id, text| {
         let r = redactor.redact(text);
         Ok(json!({"id": id, "text": r.text, "spans": r.spans}))
     })
+}
+
+pub fn ner_logits(model: &NerModel) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let t = model.logits(&line)?;
+        serde_json::to_writer(
+            &mut stdout,
+            &json!({"text": line, "tokens": t.tokens, "offsets": t.offsets, "logits": t.logits}),
+        )?;
+        stdout.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 pub async fn classify(config: &Config) -> anyhow::Result<()> {

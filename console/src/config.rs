@@ -26,6 +26,12 @@ pub struct Config {
     pub margin: f32,
     /// Requests waiting for the encoder before new ones are told "busy".
     pub encoder_queue: usize,
+    /// Whether redaction runs the PII model (`pii-ner`) as well as the
+    /// rules. On by default; off, redaction is rules only.
+    pub redaction_model: bool,
+    /// The PII model's decision threshold: the lowest entity-label
+    /// probability that redacts a word.
+    pub redaction_threshold: f32,
 }
 
 impl Default for Config {
@@ -39,6 +45,8 @@ impl Default for Config {
             threshold: bot_engine::BotConfig::default().threshold,
             margin: bot_engine::BotConfig::default().margin,
             encoder_queue: 256,
+            redaction_model: true,
+            redaction_threshold: redaction::model::DEFAULT_THRESHOLD,
         }
     }
 }
@@ -107,6 +115,10 @@ impl Config {
         anyhow::ensure!(
             (0.0..=1.0).contains(&config.threshold),
             "configuration: threshold must be between 0 and 1"
+        );
+        anyhow::ensure!(
+            config.redaction_threshold > 0.0 && config.redaction_threshold < 1.0,
+            "configuration: redaction_threshold must be between 0 and 1 (exclusive)"
         );
         anyhow::ensure!(
             config.encoder_queue > 0,

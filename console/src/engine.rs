@@ -1,11 +1,12 @@
 //! Loading the whitelist and starting the bot: shared by the server and the CLIs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use bot_engine::{Bot, BotConfig, Encoder, EncoderHandle, Whitelist};
+use bot_engine::{Bot, BotConfig, Encoder, EncoderHandle, Scrubber, Whitelist};
 use redaction::Redactor;
+use redaction::model::NerModel;
 
 use crate::config::Config;
 use crate::models;
@@ -39,13 +40,13 @@ pub fn load_whitelist(dir: &Path) -> anyhow::Result<Whitelist> {
         .with_context(|| format!("loading the whitelist from {}", dir.display()))
 }
 
-/// Pulls the model if it is missing, loads it on its own thread, embeds the
-/// whitelist and warms up: when this returns, the bot answers at full speed.
-pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
-    let whitelist = Arc::new(load_whitelist(&config.intents_dir)?);
-    let spec = models::spec(&config.model)?;
-    let models_dir = config.models_dir.clone();
-    let dir = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+/// The directory of `spec` under `models_dir`, pulling it first if missing.
+pub async fn ensure_model(
+    spec: &'static models::ModelSpec,
+    models_dir: &Path,
+) -> anyhow::Result<PathBuf> {
+    let models_dir = models_dir.to_path_buf();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         if !spec.is_installed(&models_dir) {
             eprintln!(
                 "the model {} is not installed yet: pulling it first",
@@ -55,15 +56,65 @@ pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
         }
         Ok(models_dir.join(spec.name))
     })
-    .await??;
+    .await?
+}
+
+/// The PII model as configured, pulled first if missing; None when
+/// `redaction_model` is off. Blocking: for the CLIs.
+pub fn load_pii_model(config: &Config) -> anyhow::Result<Option<NerModel>> {
+    if !config.redaction_model {
+        return Ok(None);
+    }
+    let spec = models::spec(models::PII_MODEL)?;
+    if !spec.is_installed(&config.models_dir) {
+        eprintln!(
+            "the model {} is not installed yet: pulling it first",
+            spec.name
+        );
+        models::pull(spec, &config.models_dir, None)?;
+    }
+    let model = bot_engine::load_pii_model(&config.models_dir.join(spec.name))
+        .context("loading the PII model")?;
+    Ok(Some(model.with_threshold(config.redaction_threshold)))
+}
+
+/// Redaction as configured: the rules, plus the PII model (pulled if
+/// missing) unless `redaction_model` is off.
+pub async fn start_scrubber(config: &Config) -> anyhow::Result<Scrubber> {
+    let redactor = Arc::new(Redactor::new());
+    if !config.redaction_model {
+        return Ok(Scrubber::rules(redactor));
+    }
+    let dir = ensure_model(models::spec(models::PII_MODEL)?, &config.models_dir).await?;
+    let model = tokio::task::spawn_blocking(move || bot_engine::load_pii_model(&dir))
+        .await?
+        .context("loading the PII model")?
+        .with_threshold(config.redaction_threshold);
+    let scrubber = Scrubber::with_model(redactor, model, config.encoder_queue);
+    // The first passes through a model are slower (allocations, caches).
+    for _ in 0..3 {
+        scrubber
+            .redact("warming up with Jane Doe at 1 Main St")
+            .await?;
+    }
+    Ok(scrubber)
+}
+
+/// Pulls the models if they are missing, loads them on their own threads,
+/// embeds the whitelist and warms up: when this returns, the bot answers at
+/// full speed.
+pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
+    let whitelist = Arc::new(load_whitelist(&config.intents_dir)?);
+    let dir = ensure_model(models::spec(&config.model)?, &config.models_dir).await?;
     let encoder = tokio::task::spawn_blocking(move || Encoder::load(&dir))
         .await?
         .context("loading the sentence encoder")?;
     let handle = EncoderHandle::spawn(encoder, config.encoder_queue);
+    let scrubber = start_scrubber(config).await?;
     let bot = Bot::build(
         whitelist,
         handle.clone(),
-        Arc::new(Redactor::new()),
+        scrubber,
         BotConfig {
             threshold: config.threshold,
             margin: config.margin,
@@ -72,7 +123,6 @@ pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
     )
     .await
     .context("embedding the whitelist")?;
-    // The first passes through a model are slower (allocations, caches).
     for _ in 0..3 {
         handle.embed(vec!["warming up the encoder".into()]).await?;
     }

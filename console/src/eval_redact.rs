@@ -17,18 +17,18 @@
 //!   not penalised for the space that two gold tokens leave out.
 
 use std::collections::BTreeMap;
-use std::hint::black_box;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use redaction::model::NerModel;
 use redaction::{Redactor, Span};
 use serde::{Deserialize, Serialize};
 
-/// The presidio-research entity types that are identifiers under HIPAA Safe
-/// Harbor, and so must be redacted. Gold spans of other types are not
+/// The entity types that are identifiers under HIPAA Safe Harbor, and so
+/// must be redacted: presidio-research's, then those of our chat corpus
+/// (`redaction/examples/chat_corpus.rs`). Gold spans of other types are not
 /// required, but are not held against precision.
-const HIPAA_TYPES: [&str; 12] = [
+const HIPAA_TYPES: [&str; 19] = [
     "PERSON",
     "ADDRESS",
     "LOCATION",
@@ -41,14 +41,17 @@ const HIPAA_TYPES: [&str; 12] = [
     "IP_ADDRESS",
     "US_DRIVER_LICENSE",
     "DOMAIN_NAME",
+    "ZIP_CODE",
+    "AGE",
+    "MEDICAL_RECORD_NUMBER",
+    "HEALTH_PLAN_ID",
+    "ACCOUNT_NUMBER",
+    "URL",
+    "OTHER_ID",
 ];
 
-/// How many fully missed gold spans the report shows.
-const TOP_MISSES: usize = 15;
-
-/// Timed passes over the whole set; the best one is reported, since the
-/// slower ones measure the machine's other work rather than the redactor.
-const PASSES: usize = 3;
+/// Texts per model forward pass, as the server batches them.
+const MODEL_BATCH: usize = 32;
 
 /// One sentence of presidio-research's generated JSON (other fields, such as
 /// `masked` and `template_id`, are ignored).
@@ -70,28 +73,53 @@ struct GoldSpan {
 /// Reads presidio-research's generated JSON (a list of {"full_text": str,
 /// "spans": [{"entity_type": str, "entity_value": str, "start_position": int,
 /// "end_position": int}]}, offsets are Unicode character offsets, end
-/// exclusive), runs `redaction::Redactor::new().find()` on every full_text,
-/// and prints one pretty JSON object with character-level metrics to stdout.
-pub fn run(data: &Path) -> anyhow::Result<()> {
-    let report = evaluate(data)?;
+/// exclusive), redacts every full_text (rules, plus `model` when given), and
+/// prints one pretty JSON object with character-level metrics to stdout,
+/// with up to `examples` missed spans and false positives.
+pub fn run(data: &Path, model: Option<&NerModel>, examples: usize) -> anyhow::Result<()> {
+    let report = evaluate(data, model, examples)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
 
+/// The model's spans for every text, batched as the server batches them
+/// (texts sorted by length, so each batch pads little).
+pub fn model_spans(model: &NerModel, texts: &[&str]) -> anyhow::Result<Vec<Vec<Span>>> {
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    order.sort_by_key(|&i| texts[i].len());
+    let mut out = vec![Vec::new(); texts.len()];
+    for chunk in order.chunks(MODEL_BATCH) {
+        let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+        for (&i, spans) in chunk.iter().zip(model.detect_batch(&batch)?) {
+            out[i] = spans;
+        }
+    }
+    Ok(out)
+}
+
 /// Everything `run` prints, computed.
-fn evaluate(data: &Path) -> anyhow::Result<Report> {
+fn evaluate(data: &Path, model: Option<&NerModel>, examples: usize) -> anyhow::Result<Report> {
     let sentences = load(data)?;
     let redactor = Redactor::new();
-    let predicted: Vec<Vec<Span>> = sentences
-        .iter()
-        .map(|s| redactor.find(&s.full_text))
-        .collect();
-    let mut tally = Tally::default();
-    for (s, pred) in sentences.iter().zip(&predicted) {
-        tally.add(&s.full_text, &s.spans, pred);
+    let texts: Vec<&str> = sentences.iter().map(|s| s.full_text.as_str()).collect();
+    let extra = match model {
+        Some(m) => model_spans(m, &texts)?,
+        None => vec![Vec::new(); texts.len()],
+    };
+    let mut tally = Tally {
+        examples,
+        ..Tally::default()
+    };
+    for (s, extra) in sentences.iter().zip(&extra) {
+        let pred = redactor.find_with(&s.full_text, extra);
+        tally.add(&s.full_text, &s.spans, &pred);
     }
-    let throughput = measure(&redactor, &sentences);
-    Ok(tally.report(data.display().to_string(), sentences.len(), throughput))
+    Ok(tally.report(data.display().to_string(), sentences.len(), model.is_some()))
+}
+
+/// The texts of a data set in presidio-research's format (for benchmarks).
+pub fn load_texts(data: &Path) -> anyhow::Result<Vec<String>> {
+    Ok(load(data)?.into_iter().map(|s| s.full_text).collect())
 }
 
 /// Parses the data set and checks every span against its text, which also
@@ -132,26 +160,6 @@ fn load(data: &Path) -> anyhow::Result<Vec<Sentence>> {
     Ok(sentences)
 }
 
-/// Times `find` alone over every sentence, best of [`PASSES`], on this
-/// thread. The redactor has already run once, so its lazily built tables
-/// are warm.
-fn measure(redactor: &Redactor, sentences: &[Sentence]) -> Throughput {
-    let bytes: usize = sentences.iter().map(|s| s.full_text.len()).sum();
-    let mut best = Duration::MAX;
-    for _ in 0..PASSES {
-        let started = Instant::now();
-        for s in sentences {
-            black_box(redactor.find(black_box(&s.full_text)));
-        }
-        best = best.min(started.elapsed());
-    }
-    let secs = best.as_secs_f64().max(f64::MIN_POSITIVE);
-    Throughput {
-        messages_per_s: round(sentences.len() as f64 / secs, 1),
-        mb_per_s: round(bytes as f64 / 1e6 / secs, 2),
-    }
-}
-
 /// Characters counted, and how many of them were a hit (covered, for
 /// recall; inside gold, for precision). Whitespace is never counted.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -172,7 +180,8 @@ impl Count {
     }
 }
 
-/// A gold HIPAA span of which not one character was redacted.
+/// A gold HIPAA span of which not one character was redacted, or a
+/// redacted span with not one character in any gold span.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 struct Miss {
     entity_type: String,
@@ -190,8 +199,11 @@ struct Tally {
     precision: Count,
     /// The same per predicted kind.
     precision_by_kind: BTreeMap<&'static str, Count>,
-    /// The first [`TOP_MISSES`] fully missed spans, in data-set order.
+    /// The first `examples` fully missed spans, in data-set order.
     misses: Vec<Miss>,
+    /// The first `examples` predicted spans wholly outside gold.
+    false_positives: Vec<Miss>,
+    examples: usize,
 }
 
 impl Tally {
@@ -224,7 +236,7 @@ impl Tally {
                 .or_insert_with(|| vec![false; n]);
             mask[range.clone()].fill(true);
             let found = range.clone().any(|i| counted(i) && redacted[i]);
-            if !found && range.clone().any(counted) && self.misses.len() < TOP_MISSES {
+            if !found && range.clone().any(counted) && self.misses.len() < self.examples {
                 self.misses.push(Miss {
                     entity_type: g.entity_type.clone(),
                     text: chars[range].iter().collect(),
@@ -241,11 +253,22 @@ impl Tally {
         for p in pred {
             let count = self.precision_by_kind.entry(p.kind.as_str()).or_default();
             let r = p.start..p.end;
-            count_under(count, &chars[r.clone()], &redacted[r.clone()], &in_gold[r]);
+            count_under(
+                count,
+                &chars[r.clone()],
+                &redacted[r.clone()],
+                &in_gold[r.clone()],
+            );
+            if !in_gold[r.clone()].contains(&true) && self.false_positives.len() < self.examples {
+                self.false_positives.push(Miss {
+                    entity_type: p.kind.as_str().to_string(),
+                    text: chars[r].iter().collect(),
+                });
+            }
         }
     }
 
-    fn report(self, dataset: String, sentences: usize, throughput: Throughput) -> Report {
+    fn report(self, dataset: String, sentences: usize, model: bool) -> Report {
         let recall = self.recall.ratio();
         let precision = self.precision.ratio();
         let f1 = match (recall, precision) {
@@ -256,6 +279,7 @@ impl Tally {
         Report {
             dataset,
             sentences,
+            layers: if model { "rules+model" } else { "rules" },
             overall: Overall {
                 recall: recall.map(|x| round(x, 4)),
                 precision: precision.map(|x| round(x, 4)),
@@ -285,8 +309,8 @@ impl Tally {
                     (kind, row)
                 })
                 .collect(),
-            throughput,
             top_misses: self.misses,
+            top_false_positives: self.false_positives,
         }
     }
 }
@@ -317,11 +341,12 @@ fn round(x: f64, places: i32) -> f64 {
 struct Report {
     dataset: String,
     sentences: usize,
+    layers: &'static str,
     overall: Overall,
     recall_by_entity: BTreeMap<String, EntityRecall>,
     precision_by_kind: BTreeMap<&'static str, KindPrecision>,
-    throughput: Throughput,
     top_misses: Vec<Miss>,
+    top_false_positives: Vec<Miss>,
 }
 
 #[derive(Debug, Serialize)]
@@ -343,12 +368,6 @@ struct EntityRecall {
 struct KindPrecision {
     precision: Option<f64>,
     predicted_chars: u64,
-}
-
-#[derive(Debug, Serialize)]
-struct Throughput {
-    messages_per_s: f64,
-    mb_per_s: f64,
 }
 
 #[cfg(test)]
@@ -382,10 +401,10 @@ mod tests {
         }
     }
 
-    fn no_throughput() -> Throughput {
-        Throughput {
-            messages_per_s: 0.0,
-            mb_per_s: 0.0,
+    fn tally() -> Tally {
+        Tally {
+            examples: 15,
+            ..Tally::default()
         }
     }
 
@@ -406,7 +425,7 @@ mod tests {
             // Wholly outside gold: 6 wrong characters.
             pred(text, Kind::Name, "called"),
         ];
-        let mut t = Tally::default();
+        let mut t = tally();
         t.add(text, &g, &p);
 
         // Gold PHI: John(4) + Smith(5) + Monday(6); found: John, Smith.
@@ -425,8 +444,15 @@ mod tests {
                 text: "Monday".into()
             }]
         );
+        assert_eq!(
+            t.false_positives,
+            [Miss {
+                entity_type: "name".into(),
+                text: "called".into()
+            }]
+        );
 
-        let r = t.report("x".into(), 1, no_throughput());
+        let r = t.report("x".into(), 1, false);
         assert_eq!(r.overall.recall, Some(0.6));
         assert_eq!(r.overall.precision, Some(round(17.0 / 23.0, 4)));
         let (rec, prec) = (0.6, 17.0 / 23.0);
@@ -448,7 +474,7 @@ mod tests {
             gold(text, "LOCATION", "Rue Haute"),
         ];
         let p = [pred(text, Kind::Name, "Zoé"), pred(text, Kind::Zip, "12")];
-        let mut t = Tally::default();
+        let mut t = tally();
         t.add(text, &g, &p);
 
         // ZoéDurand(9) + 12RueHaute(10); "Rue Haute" lies in both the
@@ -465,9 +491,9 @@ mod tests {
 
     #[test]
     fn nothing_predicted_or_nothing_labelled_gives_null_not_nan() {
-        let mut t = Tally::default();
+        let mut t = tally();
         t.add("see you soon", &[], &[]);
-        let r = t.report("x".into(), 1, no_throughput());
+        let r = t.report("x".into(), 1, false);
         assert_eq!(r.overall.recall, None);
         assert_eq!(r.overall.precision, None);
         assert_eq!(r.overall.f1, None);
@@ -478,12 +504,12 @@ mod tests {
     #[test]
     fn misses_stop_at_the_limit() {
         let text = "Monday";
-        let mut t = Tally::default();
-        for _ in 0..TOP_MISSES + 5 {
+        let mut t = tally();
+        for _ in 0..20 {
             t.add(text, &[gold(text, "DATE_TIME", "Monday")], &[]);
         }
-        assert_eq!(t.misses.len(), TOP_MISSES);
-        assert_eq!(t.recall.total, 6 * (TOP_MISSES as u64 + 5));
+        assert_eq!(t.misses.len(), 15);
+        assert_eq!(t.recall.total, 6 * 20);
     }
 
     fn data_file(json: &str) -> tempfile::NamedTempFile {
@@ -504,13 +530,13 @@ mod tests {
                           "start_position": 11, "end_position": 22}]}
             ]"#,
         );
-        let r = evaluate(f.path()).unwrap();
+        let r = evaluate(f.path(), None, 15).unwrap();
         assert_eq!(r.sentences, 2);
         assert_eq!(r.overall.gold_chars, 20 + 11);
         assert_eq!(r.recall_by_entity["EMAIL_ADDRESS"].recall, Some(1.0));
         assert_eq!(r.recall_by_entity["US_SSN"].recall, Some(1.0));
         assert!(r.top_misses.is_empty());
-        assert!(r.throughput.messages_per_s > 0.0);
+        assert!(r.top_false_positives.is_empty());
     }
 
     #[test]
@@ -521,7 +547,7 @@ mod tests {
                 {"entity_type": "LOCATION", "entity_value": "Lyon",
                  "start_position": 16, "end_position": 20}]}]"#,
         );
-        let err = evaluate(f.path()).unwrap_err().to_string();
+        let err = evaluate(f.path(), None, 15).unwrap_err().to_string();
         assert!(err.contains("chars"), "{err}");
 
         let f = data_file(
@@ -529,7 +555,7 @@ mod tests {
                 {"entity_type": "LOCATION", "entity_value": "Lyon",
                  "start_position": 0, "end_position": 9}]}]"#,
         );
-        let err = evaluate(f.path()).unwrap_err().to_string();
+        let err = evaluate(f.path(), None, 15).unwrap_err().to_string();
         assert!(err.contains("outside"), "{err}");
     }
 }

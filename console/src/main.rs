@@ -17,6 +17,7 @@ mod store;
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -61,7 +62,11 @@ enum Command {
         command: UserCommand,
     },
     /// Redact PHI: JSON lines {"id","text"} on stdin, redacted text and spans on stdout.
-    Redact,
+    Redact {
+        /// Rules only: skip the PII model.
+        #[arg(long)]
+        rules_only: bool,
+    },
     /// Classify messages: JSON lines {"id","text"} on stdin, the bot's decision on stdout.
     Classify {
         /// Intent whitelist directory.
@@ -84,7 +89,19 @@ enum Command {
 enum EvalCommand {
     /// Character-level recall and precision of the redactor on presidio-research's
     /// generated JSON (`../shared/data/phi/presidio_generated_large.json`), and its speed.
-    Redact { data: PathBuf },
+    Redact {
+        data: PathBuf,
+        /// Rules only: skip the PII model.
+        #[arg(long)]
+        rules_only: bool,
+        /// How many missed spans and false positives to show.
+        #[arg(long, default_value_t = 15)]
+        examples: usize,
+    },
+    /// The PII model's raw logits for each line of stdin, as JSON lines: for
+    /// checking the converted weights against onnxruntime (dev/check_pii_ner.py).
+    #[command(hide = true)]
+    NerLogits,
     /// Threshold sweep: the whitelist's validation phrasings, and out-of-scope
     /// questions from a CLINC150-format JSON file (its `oos_val`).
     Whitelist {
@@ -105,6 +122,12 @@ enum BenchCommand {
         concurrency: usize,
         #[arg(long, default_value_t = 2000)]
         messages: usize,
+    },
+    /// Redaction throughput, rules only (one core) and with the PII model
+    /// (all cores, batched), on data sets in presidio-research's format.
+    Redact {
+        #[arg(required = true)]
+        data: Vec<PathBuf>,
     },
 }
 
@@ -224,15 +247,44 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 )),
             }
         }
-        Command::Redact => cli::redact(),
+        Command::Redact { rules_only } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            let model = if rules_only {
+                None
+            } else {
+                engine::load_pii_model(&config)?
+            };
+            cli::redact(model)
+        }
         Command::Classify { intents } => {
             overrides.intents_dir = intents;
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
             runtime()?.block_on(cli::classify(&config))
         }
         Command::Eval {
-            command: EvalCommand::Redact { data },
-        } => eval_redact::run(&data),
+            command:
+                EvalCommand::Redact {
+                    data,
+                    rules_only,
+                    examples,
+                },
+        } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            let model = if rules_only {
+                None
+            } else {
+                engine::load_pii_model(&config)?
+            };
+            eval_redact::run(&data, model.as_ref(), examples)
+        }
+        Command::Eval {
+            command: EvalCommand::NerLogits,
+        } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            let model = engine::load_pii_model(&config)?
+                .context("the PII model is switched off (redaction_model = false)")?;
+            cli::ner_logits(&model)
+        }
         Command::Eval {
             command: EvalCommand::Whitelist { intents, oos },
         } => {
@@ -251,6 +303,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             overrides.intents_dir = intents;
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
             runtime()?.block_on(bench::bench_bot(&config, concurrency, messages))
+        }
+        Command::Bench {
+            command: BenchCommand::Redact { data },
+        } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            bench::bench_redact(&config, &data)
         }
     }
 }

@@ -19,9 +19,12 @@
 //!    surnames catch names that no trigger announces ("can Maria Lopez call me
 //!    back"), with everyday words ("Will", "May", "Grant") held back unless
 //!    another name stands next to them.
-//! 4. **Models**, optionally: any [`Detector`] can be plugged in with
-//!    [`Redactor::with_detector`], for instance a token classifier that lives
-//!    in another crate.
+//! 4. **A model**, optionally ([`model::NerModel`], cargo feature `model`):
+//!    a BERT token classifier, run with Candle, for the names, streets and
+//!    towns no rule or list knows. It can run inside the redactor
+//!    ([`Redactor::with_detector`]), or elsewhere, batched, with its spans
+//!    merged in through [`Redactor::find_with`] and
+//!    [`Redactor::redact_with`].
 //!
 //! Every layer proposes scored candidates; overlapping candidates are merged
 //! into one sorted, non-overlapping set, preferring the higher score and then
@@ -29,7 +32,10 @@
 //! a word of context, a false negative puts PHI on disk.
 
 pub mod checksum;
+mod clinical;
 mod context;
+#[cfg(feature = "model")]
+pub mod model;
 mod names;
 mod patterns;
 mod text;
@@ -232,13 +238,24 @@ impl Redactor {
     /// The identifiers in `text`: sorted by start, non-overlapping, on char
     /// boundaries, in char offsets.
     pub fn find(&self, text: &str) -> Vec<Span> {
-        let hits = self.find_bytes(text);
+        self.find_with(text, &[])
+    }
+
+    /// Like [`find`](Self::find), with `extra` candidates (char offsets into
+    /// `text`, say from a model run elsewhere) merged in.
+    pub fn find_with(&self, text: &str, extra: &[Span]) -> Vec<Span> {
+        let hits = self.find_bytes(text, extra);
         text::to_char_spans(text, &hits)
     }
 
     /// `text` with each identifier replaced by its kind's placeholder.
     pub fn redact(&self, text: &str) -> Redacted {
-        let hits = self.find_bytes(text);
+        self.redact_with(text, &[])
+    }
+
+    /// Like [`redact`](Self::redact), with `extra` candidates merged in.
+    pub fn redact_with(&self, text: &str, extra: &[Span]) -> Redacted {
+        let hits = self.find_bytes(text, extra);
         let mut out = String::with_capacity(text.len() + 16);
         let mut at = 0;
         for h in &hits {
@@ -257,7 +274,12 @@ impl Redactor {
     /// numbers keep their last four digits ("XXXX-XXXX-XXXX-1234",
     /// "XXXX1234") so that staff can tell them apart.
     pub fn mask(&self, text: &str) -> String {
-        let hits = self.find_bytes(text);
+        self.mask_with(text, &[])
+    }
+
+    /// Like [`mask`](Self::mask), with `extra` candidates merged in.
+    pub fn mask_with(&self, text: &str, extra: &[Span]) -> String {
+        let hits = self.find_bytes(text, extra);
         let mut out = String::with_capacity(text.len() + 16);
         let mut at = 0;
         for h in &hits {
@@ -282,7 +304,7 @@ impl Redactor {
 
     /// All layers, merged, in byte offsets: the form redact and mask splice
     /// with, so that only `find` pays for the char conversion.
-    fn find_bytes(&self, text: &str) -> Vec<Hit> {
+    fn find_bytes(&self, text: &str, extra: &[Span]) -> Vec<Hit> {
         if text.is_empty() {
             return Vec::new();
         }
@@ -290,14 +312,22 @@ impl Redactor {
         self.patterns.scan(text, self.lexicon, &mut hits);
         self.context.scan(text, self.lexicon, &mut hits);
         self.lexicon.scan(text, &mut hits);
+        // Model candidates (passed in, or from plugged-in detectors) are
+        // checked against clinical text the rules already know to leave.
+        let mut model = Vec::new();
+        text::char_spans_to_hits(text, extra, &mut model);
         if !self.extra.is_empty() {
             let mut spans = Vec::new();
             for d in &self.extra {
                 d.detect(text, &mut spans);
             }
-            text::char_spans_to_hits(text, &spans, &mut hits);
+            text::char_spans_to_hits(text, &spans, &mut model);
         }
-        merge(hits)
+        clinical::get().veto(text, &mut model);
+        hits.append(&mut model);
+        let mut hits = merge(hits);
+        take_word_before(text, &mut hits, Kind::Address, &UNIT_WORDS);
+        join_neighbours(text, hits)
     }
 }
 
@@ -318,37 +348,143 @@ fn last_four_digits(s: &str) -> Option<&str> {
 
 /// One non-overlapping set from overlapping candidates.
 ///
-/// Overlapping candidates of the same kind are first joined, because two
-/// layers that found parts of the same phone number should hide all of it;
-/// then, across kinds, the higher score wins and then the longer span.
+/// Overlapping candidates are joined into one span covering them all: a
+/// character that any layer flagged stays hidden, so two layers that found
+/// parts of the same address hide all of it. The joined span takes the kind
+/// of its highest-scoring candidate (then the longest).
 fn merge(mut hits: Vec<Hit>) -> Vec<Hit> {
     hits.retain(|h| h.start < h.end);
     if hits.len() <= 1 {
         return hits;
     }
-    hits.sort_by_key(|h| (h.kind as u8, h.start));
-    let mut joined: Vec<Hit> = Vec::with_capacity(hits.len());
+    hits.sort_by_key(|h| (h.start, std::cmp::Reverse(h.end)));
+    let mut out: Vec<Hit> = Vec::with_capacity(hits.len());
+    // The candidate that names the current joined span's kind.
+    let mut lead = hits[0];
     for h in hits {
-        match joined.last_mut() {
-            Some(last) if last.kind == h.kind && h.start < last.end => {
+        match out.last_mut() {
+            Some(last) if h.start < last.end => {
                 last.end = last.end.max(h.end);
+                let longer = h.end - h.start > lead.end - lead.start;
+                if h.score > lead.score || (h.score == lead.score && longer) {
+                    lead = h;
+                    last.kind = h.kind;
+                }
                 last.score = last.score.max(h.score);
             }
-            _ => joined.push(h),
+            _ => {
+                out.push(h);
+                lead = h;
+            }
         }
     }
-    joined.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then((b.end - b.start).cmp(&(a.end - a.start)))
-            .then(a.start.cmp(&b.start))
-    });
-    let mut kept: Vec<Hit> = Vec::with_capacity(joined.len());
-    for h in joined {
-        if kept.iter().all(|k| h.end <= k.start || k.end <= h.start) {
-            kept.push(h);
+    out
+}
+
+/// Kinds that make up one postal address when written together.
+fn is_place(kind: Kind) -> bool {
+    matches!(kind, Kind::Address | Kind::Location | Kind::Zip)
+}
+
+/// Joins neighbouring spans that are parts of one thing, so that the
+/// punctuation between them does not stay behind as a trace of the layout
+/// ("[ADDRESS], [LOCATION] IL [ZIP]" becomes one "[ADDRESS]"):
+///
+/// - place spans (street, town, region, ZIP) separated only by spaces,
+///   line breaks, commas, full stops, hyphens or a two-letter region code;
+/// - name spans separated only by spaces, hyphens or full stops.
+fn join_neighbours(text: &str, hits: Vec<Hit>) -> Vec<Hit> {
+    let mut out: Vec<Hit> = Vec::with_capacity(hits.len());
+    for h in hits {
+        if let Some(last) = out.last_mut() {
+            let gap = &text[last.end..h.start];
+            // "the corner of Main St and 5th Ave" is one place.
+            let corner = last.kind == Kind::Address
+                && h.kind == Kind::Address
+                && matches!(gap.trim(), "and" | "&")
+                && gap.len() <= 5;
+            let places = is_place(last.kind) && is_place(h.kind) && (place_gap(gap) || corner);
+            let names = last.kind == Kind::Name
+                && h.kind == Kind::Name
+                && gap
+                    .chars()
+                    .all(|c| matches!(c, ' ' | '-' | '.' | '\u{feff}'));
+            if places || names {
+                if places && last.kind != h.kind {
+                    last.kind = Kind::Address;
+                }
+                last.end = h.end;
+                last.score = last.score.max(h.score);
+                continue;
+            }
+        }
+        out.push(h);
+    }
+    // An intersection names a place as well as a house number does.
+    for h in out.iter_mut().filter(|h| h.kind == Kind::Address) {
+        let before = &text[..h.start];
+        for phrase in ["the corner of ", "corner of "] {
+            if before.len() >= phrase.len()
+                && before.is_char_boundary(before.len() - phrase.len())
+                && before[before.len() - phrase.len()..].eq_ignore_ascii_case(phrase)
+            {
+                h.start -= phrase.len();
+                break;
+            }
         }
     }
-    kept.sort_by_key(|h| h.start);
-    kept
+    out
+}
+
+/// Whether `gap` holds only what separates the parts of one address.
+fn place_gap(gap: &str) -> bool {
+    gap.len() <= 12
+        && gap
+            .split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '-'))
+            .all(|w| w.is_empty() || (w.len() == 2 && w.bytes().all(|b| b.is_ascii_uppercase())))
+}
+
+/// Words that open an address line and belong to the number after them
+/// ("Apt. 4B", "Suite 210").
+const UNIT_WORDS: [&str; 11] = [
+    "apt",
+    "apt.",
+    "apartment",
+    "suite",
+    "ste",
+    "ste.",
+    "unit",
+    "room",
+    "rm",
+    "rm.",
+    "#",
+];
+
+/// Widens spans of `kind` over one of `words` just before them (separated
+/// by spaces only, or glued for "#"), when no other span holds that word.
+fn take_word_before(text: &str, hits: &mut [Hit], kind: Kind, words: &[&str]) {
+    for i in 0..hits.len() {
+        if hits[i].kind != kind {
+            continue;
+        }
+        let before = &text[..hits[i].start];
+        let trimmed = before.trim_end_matches(' ');
+        if trimmed.len() == before.len() && !trimmed.ends_with('#') {
+            continue;
+        }
+        let word_start = trimmed
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| c.is_whitespace() || matches!(c, '(' | '"' | ','))
+            .map_or(0, |(p, c)| p + c.len_utf8());
+        let word = &trimmed[word_start..];
+        let free = i == 0 || hits[i - 1].end <= word_start;
+        if free
+            && !word.is_empty()
+            && word.len() <= 10
+            && words.contains(&word.to_lowercase().as_str())
+        {
+            hits[i].start = word_start;
+        }
+    }
 }

@@ -119,6 +119,9 @@ const SCORE_ZIP: f32 = 0.8;
 const SCORE_CITY: f32 = 0.6;
 const SCORE_COUNTRY: f32 = 0.55;
 
+/// The city and county list, lowercase, one a line (see data/README.md).
+const CITIES: &str = include_str!("../data/cities.txt");
+
 /// Country names that are not also everyday words or given names ("Chad",
 /// "Jordan", "Turkey", "China", "Georgia" and "Guinea" alone are left out).
 /// Safe Harbor does not require them, but a country in a patient's message
@@ -195,6 +198,34 @@ const COUNTRIES: &[&str] = &[
     "honduras",
     "hungary",
     "iceland",
+    "india",
+    "democratic republic of the congo",
+    "republic of the congo",
+    "congo",
+    "people's republic of china",
+    "republic of china",
+    "republic of korea",
+    "korea",
+    "saint vincent and the grenadines",
+    "sao tome and principe",
+    "são tomé and príncipe",
+    "lao people's democratic republic",
+    "syrian arab republic",
+    "libyan arab jamahiriya",
+    "united republic of tanzania",
+    "holy see",
+    "turks and caicos islands",
+    "wallis and futuna",
+    "saint pierre and miquelon",
+    "cocos (keeling) islands",
+    "british indian ocean territory",
+    "united states minor outlying islands",
+    "heard island and mcdonald islands",
+    "south georgia and the south sandwich islands",
+    "svalbard & jan mayen islands",
+    "falkland islands (malvinas)",
+    "palestinian territory",
+    "timor-leste",
     "indonesia",
     "iran",
     "iraq",
@@ -230,6 +261,7 @@ const COUNTRIES: &[&str] = &[
     "mauritius",
     "mexico",
     "micronesia",
+    "federated states of micronesia",
     "moldova",
     "monaco",
     "mongolia",
@@ -241,6 +273,8 @@ const COUNTRIES: &[&str] = &[
     "nauru",
     "nepal",
     "netherlands",
+    "kingdom of the netherlands",
+    "netherlands antilles",
     "new zealand",
     "nicaragua",
     "nigeria",
@@ -351,6 +385,7 @@ pub(crate) struct Patterns {
     city_state_name: Regex,
     vin: Regex,
     countries: AhoCorasick,
+    city_names: AhoCorasick,
     mbi: Regex,
     dea: Regex,
 }
@@ -420,8 +455,8 @@ impl Patterns {
             address: ascii(
                 r"(?i)\b\d{1,6}[a-z]?((?:\s+(?:n|s|e|w|ne|nw|se|sw|north|south|east|west)\.?)?(?:\s+[a-z0-9][a-z0-9'-]*){1,4}?)\s+(street|st|avenue|ave|av|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl|way|terrace|ter|circle|cir|parkway|pkwy|highway|hwy|trail|trl|square|sq|alley|aly|loop|crescent|cres|pike|plaza)\b(?:\s+(?:nw|ne|sw|se)\b)?(?:,?\s*(?:apt|apartment|suite|ste|unit|fl|floor|bldg|\#)\.?\s*\#?\s*[a-z0-9-]{1,6}\b)?",
             ),
-            military: ascii(
-                r"\b(?:(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{1,5}|USS\s+[A-Z][a-z]+)\s*\n?\s*(?:APO|FPO|DPO)\s+(?:AA|AE|AP)\s+\d{5}\b",
+            military: unicode(
+                r"\b(?:(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{1,5}|(?:USS|USNS|USNV|USCGC)\s+\p{Lu}\p{Ll}+)\s*\n?\s*(?i:APO|FPO|DPO)\s+(?i:AA|AE|AP)\s+\d{5}\b",
             ),
             street_intl: unicode(
                 r"(?:^|[\s,>:(])((?:(?i:via|viale|rua|rue|calle|avenida|strada|ul\.|ulica|trg|carrer|piazza|praça|largo|travessa|estrada|chaussée|chemin|allée)\s+(?:\p{Lu}[\p{L}'.-]*\s+|(?:de|da|do|dos|das|del|la|le|les|des|di|du|van|von|der)\s+){0,4}\p{Lu}[\p{L}'.-]*\.?|(?:\p{Lu}[\p{L}-]*\s+){0,2}\p{Lu}\p{L}{2,}(?:straße|strasse|str\.|weg|vej|vägen|gatan|gata|laan|straat|plein|dreef|steenweg|veien|vegen|katu)|(?:\p{Lu}[\p{L}-]*\s+){1,2}(?:út|utca|ulica|straße|strasse|str\.))\s+\d{1,4}[a-z]?)(?:$|[\s,.;)])",
@@ -448,6 +483,11 @@ impl Patterns {
                 .match_kind(MatchKind::LeftmostLongest)
                 .build(COUNTRIES)
                 .unwrap_or_else(|e| panic!("country list: {e}")),
+            city_names: AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(CITIES.lines().filter(|l| !l.is_empty()))
+                .unwrap_or_else(|e| panic!("city list: {e}")),
             mbi: ascii(r"\b[1-9][A-Z][A-Z0-9]\d-?[A-Z][A-Z0-9]\d-?[A-Z]{2}\d{2}\b"),
             dea: ascii(r"\b[A-Z][A-Z9]\d{7}\b"),
         }
@@ -465,6 +505,7 @@ impl Patterns {
             self.cities(text, lex, out);
         }
         self.countries(text, out);
+        self.city_list(text, out);
         // Everything below needs a digit; most chat messages have none.
         if !bytes.iter().any(u8::is_ascii_digit) {
             return;
@@ -835,6 +876,16 @@ impl Patterns {
                         SCORE_CITY,
                     ));
                 }
+            }
+        }
+    }
+
+    /// Cities of 15,000 people or more, and US counties, as whole words
+    /// (`data/cities.txt`; names that are also everyday words are left out).
+    fn city_list(&self, text: &str, out: &mut Vec<Hit>) {
+        for m in self.city_names.find_iter(text) {
+            if word_bounded(text, m.start(), m.end()) {
+                out.push(Hit::new(m.start(), m.end(), Kind::Location, SCORE_CITY));
             }
         }
     }

@@ -369,20 +369,30 @@ fn plugged_in_detector_is_merged() {
 }
 
 #[test]
-fn merge_prefers_score_then_length_and_joins_same_kind() {
+fn merge_joins_overlaps_and_takes_the_strongest_kind() {
     use crate::text::Hit;
     let merged = crate::merge(vec![
+        // A character any layer flagged stays hidden: the SSN inside the
+        // phone candidate names the joined span, which covers both.
         Hit::new(0, 10, Kind::Phone, 0.5),
         Hit::new(5, 8, Kind::Ssn, 0.9),
         Hit::new(20, 25, Kind::Name, 0.6),
         Hit::new(22, 30, Kind::Name, 0.6),
+        // Equal scores: the longer candidate names the span.
         Hit::new(40, 45, Kind::Date, 0.8),
         Hit::new(40, 48, Kind::Id, 0.8),
+        // Touching is not overlapping.
+        Hit::new(48, 50, Kind::Zip, 0.8),
     ]);
     let got: Vec<(usize, usize, Kind)> = merged.iter().map(|h| (h.start, h.end, h.kind)).collect();
     assert_eq!(
         got,
-        vec![(5, 8, Kind::Ssn), (20, 30, Kind::Name), (40, 48, Kind::Id)]
+        vec![
+            (0, 10, Kind::Ssn),
+            (20, 30, Kind::Name),
+            (40, 48, Kind::Id),
+            (48, 50, Kind::Zip)
+        ]
     );
 }
 

@@ -65,16 +65,19 @@ pub fn carechat() -> &'static Path {
         let status = cmd.status().expect("running cargo build");
         assert!(status.success(), "building carechat failed");
         let bin = profile_dir.join("carechat");
-        let out = Command::new(&bin)
-            .args(["models", "pull", "--models-dir"])
-            .arg(models_dir())
-            .output()
-            .expect("running carechat models pull");
-        assert!(
-            out.status.success(),
-            "carechat models pull failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        // The sentence encoder and the PII model, once; later runs find them.
+        for model in ["default", "pii-ner"] {
+            let out = Command::new(&bin)
+                .args(["models", "pull", model, "--models-dir"])
+                .arg(models_dir())
+                .output()
+                .expect("running carechat models pull");
+            assert!(
+                out.status.success(),
+                "carechat models pull {model} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         bin
     })
 }

@@ -192,7 +192,7 @@ impl AppState {
         sender: Sender,
         text: &str,
     ) -> Result<Message, ApiError> {
-        let redacted = self.bot()?.redactor().redact(text).text;
+        let redacted = self.bot()?.scrubber().redact(text).await?.text;
         self.say(conversation, sender, redacted, text, None).await
     }
 
@@ -494,7 +494,7 @@ impl AppState {
             return Err(ApiError::Forbidden("take the chat before replying"));
         }
         // Clinicians type PHI too (confirming a date of birth, say).
-        let redacted = self.bot()?.redactor().redact(text).text;
+        let redacted = self.bot()?.scrubber().redact(text).await?.text;
         let m = self
             .say(conversation, Sender::Clinician, redacted, text, Some(user))
             .await?;

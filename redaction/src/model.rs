@@ -1,0 +1,393 @@
+//! The model layer: a BERT token classifier for PII, run with Candle.
+//!
+//! Rules find what has a shape; names, streets and towns mostly do not, and
+//! no dictionary holds every surname a patient may type. A token classifier
+//! reads the words around them instead ("my neighbour Okonkwo drove me").
+//! The model tags each word piece with a BIO label (GIVEN_NAME, SURNAME,
+//! STREET_NAME, CITY, ...); here the labels become [`Kind`]s, a tagged piece
+//! widens to its whole word, and neighbouring words of one kind join into one
+//! span, so "John Smith" is one `[NAME]` and "12 Oak Street, Apt 4" one
+//! `[ADDRESS]`.
+//!
+//! The layer is pure: it is built from the model files' bytes (the caller
+//! reads them) and runs on the calling thread. Batch with
+//! [`NerModel::detect_batch`]; a single text goes through the [`Detector`]
+//! impl. The model has no DATE, AGE or MRN labels: the rules cover those.
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{Linear, Module, VarBuilder};
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::Tokenizer;
+
+use crate::{Detector, Kind, Span};
+
+/// Word pieces per window, [CLS] and [SEP] included: the model's limit.
+const MAX_WINDOW: usize = 512;
+/// Windows for long texts: short enough to keep the attention cost down,
+/// overlapping so that an entity cut by one window is whole in the next.
+const WINDOW: usize = 256;
+const OVERLAP: usize = 64;
+/// Windows per forward pass.
+const MAX_BATCH: usize = 32;
+/// A piece is part of an identifier when its likeliest entity label has at
+/// least this probability, even where "O" is likelier: the redactor leans
+/// towards hiding. Chosen on presidio-research's data (docs/redaction.md).
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
+/// A model span's score is its probability times this, so that a validated
+/// pattern (a checksummed card number, a dated "DOB") wins an overlap.
+const SCORE_SCALE: f32 = 0.75;
+
+/// Why the model could not be built or run.
+#[derive(Debug)]
+pub struct ModelError(String);
+
+impl std::fmt::Display for ModelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+impl From<candle_core::Error> for ModelError {
+    fn from(e: candle_core::Error) -> Self {
+        ModelError(format!("model: {e}"))
+    }
+}
+
+fn err(what: &str, e: impl std::fmt::Display) -> ModelError {
+    ModelError(format!("{what}: {e}"))
+}
+
+/// The label set's entity types, as this crate's kinds. Labels outside it
+/// (and "O") are ignored.
+fn kind_of(entity: &str) -> Option<Kind> {
+    Some(match entity {
+        "GIVEN_NAME" | "SURNAME" => Kind::Name,
+        "EMAIL" => Kind::Email,
+        "PHONE" => Kind::Phone,
+        "URL" => Kind::Url,
+        "TAX_ID" => Kind::Ssn,
+        "BANK_ACCOUNT" => Kind::Account,
+        "ROUTING_NUMBER" => Kind::Routing,
+        "GOVERNMENT_ID" | "PASSPORT" => Kind::Id,
+        "DRIVERS_LICENSE" => Kind::License,
+        "BUILDING_NUMBER" | "STREET_NAME" | "SECONDARY_ADDRESS" => Kind::Address,
+        "CITY" | "STATE" => Kind::Location,
+        "ZIP_CODE" => Kind::Zip,
+        _ => return None,
+    })
+}
+
+/// Per-piece output of one text, for checking the model against another
+/// runtime: the pieces, their byte offsets, and the logits over the labels.
+#[derive(Debug, Clone)]
+pub struct TokenLogits {
+    pub tokens: Vec<String>,
+    pub offsets: Vec<(usize, usize)>,
+    pub logits: Vec<Vec<f32>>,
+}
+
+pub struct NerModel {
+    bert: BertModel,
+    classifier: Linear,
+    tokenizer: Tokenizer,
+    /// Label index → kind (None for "O" and unknown labels).
+    kinds: Vec<Option<Kind>>,
+    labels: Vec<String>,
+    cls: u32,
+    sep: u32,
+    threshold: f32,
+    device: Device,
+}
+
+impl std::fmt::Debug for NerModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NerModel")
+            .field("labels", &self.labels.len())
+            .field("threshold", &self.threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One window of one text's pieces.
+struct Window {
+    text: usize,
+    /// Range into that text's pieces.
+    from: usize,
+    to: usize,
+}
+
+impl NerModel {
+    /// Builds the model from a Hugging Face `BertForTokenClassification`
+    /// directory's files: `config.json` (with `id2label`), `tokenizer.json`
+    /// and f32 `model.safetensors`.
+    pub fn from_bytes(
+        config_json: &[u8],
+        tokenizer_json: &[u8],
+        weights: Vec<u8>,
+    ) -> Result<NerModel, ModelError> {
+        let config: Config =
+            serde_json::from_slice(config_json).map_err(|e| err("config.json", e))?;
+        let raw: serde_json::Value =
+            serde_json::from_slice(config_json).map_err(|e| err("config.json", e))?;
+        let id2label = raw
+            .get("id2label")
+            .and_then(|v| v.as_object())
+            .ok_or_else(|| ModelError("config.json has no id2label".into()))?;
+        let mut labels = vec![String::new(); id2label.len()];
+        for (id, label) in id2label {
+            let i: usize = id.parse().map_err(|e| err("id2label", e))?;
+            let label = label.as_str().unwrap_or_default();
+            *labels
+                .get_mut(i)
+                .ok_or_else(|| ModelError(format!("id2label: id {i} out of range")))? =
+                label.to_string();
+        }
+        let kinds = labels
+            .iter()
+            .map(|l| {
+                l.strip_prefix("B-")
+                    .or_else(|| l.strip_prefix("I-"))
+                    .and_then(kind_of)
+            })
+            .collect();
+        let mut tokenizer =
+            Tokenizer::from_bytes(tokenizer_json).map_err(|e| err("tokenizer.json", e))?;
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| err("tokenizer.json", e))?;
+        let special = |t: &str| {
+            tokenizer
+                .token_to_id(t)
+                .ok_or_else(|| ModelError(format!("tokenizer.json has no {t}")))
+        };
+        let (cls, sep) = (special("[CLS]")?, special("[SEP]")?);
+        let device = Device::Cpu;
+        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)?;
+        let bert = BertModel::load(vb.pp("bert"), &config)?;
+        let classifier = candle_nn::linear(config.hidden_size, labels.len(), vb.pp("classifier"))?;
+        Ok(NerModel {
+            bert,
+            classifier,
+            tokenizer,
+            kinds,
+            labels,
+            cls,
+            sep,
+            threshold: DEFAULT_THRESHOLD,
+            device,
+        })
+    }
+
+    /// The lowest entity-label probability that counts
+    /// ([`DEFAULT_THRESHOLD`] by default).
+    pub fn with_threshold(mut self, threshold: f32) -> NerModel {
+        self.threshold = threshold;
+        self
+    }
+
+    /// The label names, by index.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// Identifiers in each of `texts`, as char-offset spans (unmerged with
+    /// the rules; [`crate::Redactor::find_with`] does that).
+    pub fn detect_batch(&self, texts: &[&str]) -> Result<Vec<Vec<Span>>, ModelError> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), false)
+            .map_err(|e| err("tokenizing", e))?;
+        let mut windows = Vec::new();
+        for (t, e) in encodings.iter().enumerate() {
+            let n = e.get_ids().len();
+            if n == 0 {
+                continue;
+            }
+            if n <= MAX_WINDOW - 2 {
+                windows.push(Window {
+                    text: t,
+                    from: 0,
+                    to: n,
+                });
+                continue;
+            }
+            let mut from = 0;
+            loop {
+                let to = (from + WINDOW - 2).min(n);
+                windows.push(Window { text: t, from, to });
+                if to == n {
+                    break;
+                }
+                from = to - OVERLAP;
+            }
+        }
+        // Per text and piece: the likeliest entity label (never "O") and its
+        // probability, the highest any window gave.
+        let mut best: Vec<Vec<(f32, usize)>> = encodings
+            .iter()
+            .map(|e| vec![(0.0, 0); e.get_ids().len()])
+            .collect();
+        windows.sort_by_key(|w| w.to - w.from);
+        for chunk in windows.chunks(MAX_BATCH) {
+            let probs = self.forward(chunk, &encodings)?;
+            for (w, rows) in chunk.iter().zip(probs) {
+                for (piece, row) in (w.from..w.to).zip(rows) {
+                    let top = row
+                        .iter()
+                        .copied()
+                        .enumerate()
+                        .filter(|&(label, _)| self.kinds[label].is_some())
+                        .max_by(|a, b| a.1.total_cmp(&b.1));
+                    let slot = &mut best[w.text][piece];
+                    if let Some((label, p)) = top.filter(|&(_, p)| p > slot.0) {
+                        *slot = (p, label);
+                    }
+                }
+            }
+        }
+        Ok(texts
+            .iter()
+            .zip(&encodings)
+            .zip(&best)
+            .map(|((text, e), best)| self.spans(text, e, best))
+            .collect())
+    }
+
+    /// Label probabilities for each piece of each window, as rows.
+    fn forward(
+        &self,
+        windows: &[Window],
+        encodings: &[tokenizers::Encoding],
+    ) -> Result<Vec<Vec<Vec<f32>>>, ModelError> {
+        let len = windows.iter().map(|w| w.to - w.from).max().unwrap_or(0) + 2;
+        let mut ids = Vec::with_capacity(windows.len() * len);
+        let mut mask = Vec::with_capacity(windows.len() * len);
+        for w in windows {
+            let n = w.to - w.from;
+            ids.push(self.cls);
+            ids.extend_from_slice(&encodings[w.text].get_ids()[w.from..w.to]);
+            ids.push(self.sep);
+            ids.extend(std::iter::repeat_n(0u32, len - n - 2));
+            mask.extend(std::iter::repeat_n(1u32, n + 2));
+            mask.extend(std::iter::repeat_n(0u32, len - n - 2));
+        }
+        let ids = Tensor::from_vec(ids, (windows.len(), len), &self.device)?;
+        let mask = Tensor::from_vec(mask, (windows.len(), len), &self.device)?;
+        let types = ids.zeros_like()?;
+        let hidden = self.bert.forward(&ids, &types, Some(&mask))?;
+        let logits = self.classifier.forward(&hidden)?;
+        let probs = candle_nn::ops::softmax_last_dim(&logits)?.to_vec3::<f32>()?;
+        Ok(windows
+            .iter()
+            .zip(probs)
+            .map(|(w, rows)| rows.into_iter().skip(1).take(w.to - w.from).collect())
+            .collect())
+    }
+
+    /// Turns per-piece labels into spans: a labelled piece tags its whole
+    /// word, and neighbouring words of one kind (with only spaces between)
+    /// join.
+    fn spans(&self, text: &str, e: &tokenizers::Encoding, best: &[(f32, usize)]) -> Vec<Span> {
+        let offsets = e.get_offsets();
+        let words = e.get_word_ids();
+        // Byte spans with kind and probability, one per tagged word.
+        let mut tagged: Vec<(usize, usize, Kind, f32)> = Vec::new();
+        let mut i = 0;
+        while i < offsets.len() {
+            // The pieces of one word: [i, j).
+            let mut j = i + 1;
+            while j < offsets.len() && words[j].is_some() && words[j] == words[i] {
+                j += 1;
+            }
+            let top = (i..j)
+                .filter(|&k| best[k].0 >= self.threshold)
+                .filter_map(|k| Some((self.kinds[best[k].1]?, best[k].0)))
+                .max_by(|a, b| a.1.total_cmp(&b.1));
+            if let Some((kind, p)) = top {
+                let (start, end) = (offsets[i].0, offsets[j - 1].1);
+                match tagged.last_mut() {
+                    Some(last)
+                        if last.2 == kind
+                            && text
+                                .get(last.1..start)
+                                .is_some_and(|gap| gap.chars().all(char::is_whitespace)) =>
+                    {
+                        last.1 = last.1.max(end);
+                        last.3 = last.3.max(p);
+                    }
+                    _ => tagged.push((start, end, kind, p)),
+                }
+            }
+            i = j;
+        }
+        tagged
+            .into_iter()
+            .filter_map(|(s, e, kind, p)| {
+                // Offsets are bytes on char boundaries; the API speaks chars.
+                let start = text.get(..s)?.chars().count();
+                let end = start + text.get(s..e)?.chars().count();
+                (start < end).then_some(Span {
+                    start,
+                    end,
+                    kind,
+                    score: p * SCORE_SCALE,
+                })
+            })
+            .collect()
+    }
+
+    /// Raw logits for one short text (no windowing), for checking a
+    /// conversion against the original runtime.
+    pub fn logits(&self, text: &str) -> Result<TokenLogits, ModelError> {
+        let e = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| err("tokenizing", e))?;
+        let ids = Tensor::new(e.get_ids(), &self.device)?.unsqueeze(0)?;
+        let types = ids.zeros_like()?;
+        let mask = ids.ones_like()?;
+        let hidden = self.bert.forward(&ids, &types, Some(&mask))?;
+        let logits = self.classifier.forward(&hidden)?.squeeze(0)?.to_vec2()?;
+        Ok(TokenLogits {
+            tokens: e.get_tokens().to_vec(),
+            offsets: e.get_offsets().to_vec(),
+            logits,
+        })
+    }
+}
+
+impl Detector for NerModel {
+    /// A model failure leaves the rules' result standing (the trait cannot
+    /// report errors); use [`NerModel::detect_batch`] to see them.
+    fn detect(&self, text: &str, out: &mut Vec<Span>) {
+        if let Ok(mut spans) = self.detect_batch(&[text]) {
+            out.append(&mut spans[0]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_label_family_maps_to_a_kind_and_o_to_none() {
+        for (entity, kind) in [
+            ("GIVEN_NAME", Kind::Name),
+            ("SURNAME", Kind::Name),
+            ("STREET_NAME", Kind::Address),
+            ("SECONDARY_ADDRESS", Kind::Address),
+            ("CITY", Kind::Location),
+            ("ZIP_CODE", Kind::Zip),
+            ("TAX_ID", Kind::Ssn),
+            ("DRIVERS_LICENSE", Kind::License),
+        ] {
+            assert_eq!(kind_of(entity), Some(kind), "{entity}");
+        }
+        assert_eq!(kind_of("O"), None);
+        assert_eq!(kind_of("DATE"), None);
+    }
+}
