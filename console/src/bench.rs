@@ -174,14 +174,15 @@ pub async fn bench_bot(config: &Config, concurrency: usize, messages: usize) -> 
     Ok(())
 }
 
-/// Passes over a data set for each timing; the best is reported, since the
-/// slower ones measure the machine's other work rather than the redactor.
-const REDACT_PASSES: usize = 3;
+/// Timed passes over a data set, for each configuration; the median pass
+/// is reported (with the fastest and slowest), since this machine's other
+/// work makes single passes noisy.
+const REDACT_PASSES: usize = 5;
 
 /// `carechat bench redact`: for each data set, redaction throughput with the
 /// rules only, on one thread, and with the PII model, batched as the server
-/// batches (the model's matrix products use every core). Prints one JSON
-/// object.
+/// batches (the model's matrix products and fused passes use every core).
+/// Prints one JSON object.
 pub fn bench_redact(config: &Config, files: &[std::path::PathBuf]) -> anyhow::Result<()> {
     use std::hint::black_box;
     let redactor = redaction::Redactor::new();
@@ -192,42 +193,47 @@ pub fn bench_redact(config: &Config, files: &[std::path::PathBuf]) -> anyhow::Re
         let texts = crate::eval_redact::load_texts(path)?;
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let bytes: usize = texts.iter().map(String::len).sum();
-        let rate = |secs: f64, threads: usize| {
-            let secs = secs.max(f64::MIN_POSITIVE);
+        let rate = |mut passes: Vec<f64>, threads: usize| {
+            passes.sort_by(f64::total_cmp);
+            let per_s = |secs: f64| texts.len() as f64 / secs.max(f64::MIN_POSITIVE);
+            let median = passes[passes.len() / 2];
             json!({
-                "messages_per_s": round1(texts.len() as f64 / secs),
-                "mb_per_s": round2(bytes as f64 / 1e6 / secs),
-                "messages_per_s_per_core": round1(texts.len() as f64 / secs / threads as f64),
-                "mb_per_s_per_core": round2(bytes as f64 / 1e6 / secs / threads as f64),
+                "messages_per_s": round1(per_s(median)),
+                "messages_per_s_range": [round1(per_s(passes[passes.len() - 1])), round1(per_s(passes[0]))],
+                "mb_per_s": round2(bytes as f64 / 1e6 / median),
+                "messages_per_s_per_core": round1(per_s(median) / threads as f64),
+                "mb_per_s_per_core": round2(bytes as f64 / 1e6 / median / threads as f64),
                 "threads": threads,
+                "passes": passes.len(),
             })
         };
         // Warm the rule tables, then time.
         for t in &refs {
             black_box(redactor.find(t));
         }
-        let mut best = f64::MAX;
-        for _ in 0..REDACT_PASSES {
-            let started = Instant::now();
-            for t in &refs {
-                black_box(redactor.find(black_box(t)));
-            }
-            best = best.min(started.elapsed().as_secs_f64());
-        }
-        let rules = rate(best, 1);
+        let passes = (0..REDACT_PASSES)
+            .map(|_| {
+                let started = Instant::now();
+                for t in &refs {
+                    black_box(redactor.find(black_box(t)));
+                }
+                started.elapsed().as_secs_f64()
+            })
+            .collect();
+        let rules = rate(passes, 1);
         let with_model = match &model {
             None => Value::Null,
             Some(m) => {
-                let mut best = f64::MAX;
-                for _ in 0..REDACT_PASSES.min(2) {
+                let mut passes = Vec::new();
+                for _ in 0..REDACT_PASSES {
                     let started = Instant::now();
                     let extra = crate::eval_redact::model_spans(m, &refs)?;
                     for (t, e) in refs.iter().zip(&extra) {
                         black_box(redactor.find_with(t, e));
                     }
-                    best = best.min(started.elapsed().as_secs_f64());
+                    passes.push(started.elapsed().as_secs_f64());
                 }
-                rate(best, cores)
+                rate(passes, cores)
             }
         };
         sets.push(json!({
@@ -240,7 +246,7 @@ pub fn bench_redact(config: &Config, files: &[std::path::PathBuf]) -> anyhow::Re
     }
     let report = json!({
         "cores": cores,
-        "model_batch": 32,
+        "model_batch": crate::eval_redact::MODEL_BATCH,
         "datasets": sets,
     });
     println!("{}", serde_json::to_string_pretty(&report)?);

@@ -51,7 +51,7 @@ const HIPAA_TYPES: [&str; 19] = [
 ];
 
 /// Texts per model forward pass, as the server batches them.
-const MODEL_BATCH: usize = 32;
+pub const MODEL_BATCH: usize = 32;
 
 /// One sentence of presidio-research's generated JSON (other fields, such as
 /// `masked` and `template_id`, are ignored).

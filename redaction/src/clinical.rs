@@ -16,6 +16,7 @@ use std::sync::LazyLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::Regex;
 
+use crate::Kind;
 use crate::text::{Hit, word_bounded};
 
 /// Shapes of numbers that clinical text is full of.
@@ -66,6 +67,14 @@ const WORDS: &[&str] = &[
     "united healthcare",
     "kaiser permanente",
     "oscar health",
+    // Roles, not names ("Hey Doc").
+    "doc",
+    "doctor",
+    "nurse",
+    "dentist",
+    "hygienist",
+    "pharmacist",
+    "receptionist",
     // Common drugs, generic and brand.
     "acetaminophen",
     "albuterol",
@@ -162,17 +171,56 @@ impl Clinical {
                     .map(|m| (m.start(), m.end())),
             );
         }
-        if ranges.is_empty() {
-            return;
+        if !ranges.is_empty() {
+            hits.retain(|h| !ranges.iter().any(|&(s, e)| h.start < e && s < h.end));
         }
-        hits.retain(|h| !ranges.iter().any(|&(s, e)| h.start < e && s < h.end));
+        // A short number or code standing alone ("at 3", "in 2 places",
+        // "D3") is no address, however the model reads it; one next to
+        // another part of an address is a house or unit number.
+        let places: Vec<(usize, usize)> = hits
+            .iter()
+            .filter(|h| is_place(h.kind))
+            .map(|h| (h.start, h.end))
+            .collect();
+        hits.retain(|h| {
+            let lone = is_place(h.kind)
+                && is_short_code(&text[h.start..h.end])
+                && !places.iter().any(|&(s, e)| {
+                    (s, e) != (h.start, h.end) && near(text, (s, e), (h.start, h.end))
+                });
+            !lone
+        });
     }
+}
+
+fn is_place(kind: Kind) -> bool {
+    matches!(kind, Kind::Address | Kind::Location | Kind::Zip)
+}
+
+/// At most four characters of digits, or a letter and a digit or two.
+fn is_short_code(s: &str) -> bool {
+    let s = s.trim_matches(|c: char| !c.is_alphanumeric());
+    let digits = s.bytes().filter(u8::is_ascii_digit).count();
+    let letters = s.chars().filter(|c| c.is_alphabetic()).count();
+    !s.is_empty() && s.len() <= 4 && digits >= 1 && letters <= 1 && s.is_ascii()
+}
+
+/// Whether two spans are separated only by a few spaces or punctuation.
+fn near(text: &str, a: (usize, usize), b: (usize, usize)) -> bool {
+    let (first, second) = if a.0 <= b.0 { (a, b) } else { (b, a) };
+    if second.0 < first.1 {
+        return true;
+    }
+    let gap = &text[first.1..second.0];
+    gap.len() <= 3
+        && gap
+            .chars()
+            .all(|c| c.is_whitespace() || matches!(c, ',' | '.' | '#' | '-'))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Kind;
 
     /// The byte range of `needle` in `text` as a model candidate.
     fn hit(text: &str, needle: &str) -> Hit {
@@ -202,6 +250,10 @@ mod tests {
             ("call Tyler about my 500 mg dose", "Tyler", true),
             ("unit 3, 45 Main St", "45 Main St", true),
             ("my son Ty is sick", "Ty", true),
+            ("Hey Doc, quick question", "Doc", false),
+            // Lone short numbers are no address; alone in the text they go.
+            ("group therapy at 3", "3", false),
+            ("vitamin D3 1000 IU", "D3", false),
         ];
         let c = get();
         for &(text, flagged, kept) in cases {
@@ -209,5 +261,10 @@ mod tests {
             c.veto(text, &mut hits);
             assert_eq!(!hits.is_empty(), kept, "{text:?} / {flagged:?}");
         }
+        // A house number next to a street the model also found stays.
+        let text = "I live at 42 Elm, Springfield";
+        let mut hits = vec![hit(text, "42"), hit(text, "Elm")];
+        c.veto(text, &mut hits);
+        assert_eq!(hits.len(), 2);
     }
 }

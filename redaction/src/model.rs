@@ -14,9 +14,7 @@
 //! [`NerModel::detect_batch`]; a single text goes through the [`Detector`]
 //! impl. The model has no DATE, AGE or MRN labels: the rules cover those.
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::{Linear, Module, VarBuilder};
-use candle_transformers::models::bert::{BertModel, Config};
+use bert::Bert;
 use tokenizers::Tokenizer;
 
 use crate::{Detector, Kind, Span};
@@ -32,7 +30,7 @@ const MAX_BATCH: usize = 32;
 /// A piece is part of an identifier when its likeliest entity label has at
 /// least this probability, even where "O" is likelier: the redactor leans
 /// towards hiding. Chosen on presidio-research's data (docs/redaction.md).
-pub const DEFAULT_THRESHOLD: f32 = 0.5;
+pub const DEFAULT_THRESHOLD: f32 = 0.3;
 /// A model span's score is its probability times this, so that a validated
 /// pattern (a checksummed card number, a dated "DOB") wins an overlap.
 const SCORE_SCALE: f32 = 0.75;
@@ -49,8 +47,8 @@ impl std::fmt::Display for ModelError {
 
 impl std::error::Error for ModelError {}
 
-impl From<candle_core::Error> for ModelError {
-    fn from(e: candle_core::Error) -> Self {
+impl From<bert::BertError> for ModelError {
+    fn from(e: bert::BertError) -> Self {
         ModelError(format!("model: {e}"))
     }
 }
@@ -89,8 +87,8 @@ pub struct TokenLogits {
 }
 
 pub struct NerModel {
-    bert: BertModel,
-    classifier: Linear,
+    bert: Bert,
+    classifier: bert::Linear,
     tokenizer: Tokenizer,
     /// Label index → kind (None for "O" and unknown labels).
     kinds: Vec<Option<Kind>>,
@@ -98,7 +96,6 @@ pub struct NerModel {
     cls: u32,
     sep: u32,
     threshold: f32,
-    device: Device,
 }
 
 impl std::fmt::Debug for NerModel {
@@ -127,8 +124,7 @@ impl NerModel {
         tokenizer_json: &[u8],
         weights: Vec<u8>,
     ) -> Result<NerModel, ModelError> {
-        let config: Config =
-            serde_json::from_slice(config_json).map_err(|e| err("config.json", e))?;
+        let config = bert::Config::from_json(config_json)?;
         let raw: serde_json::Value =
             serde_json::from_slice(config_json).map_err(|e| err("config.json", e))?;
         let id2label = raw
@@ -164,10 +160,22 @@ impl NerModel {
                 .ok_or_else(|| ModelError(format!("tokenizer.json has no {t}")))
         };
         let (cls, sep) = (special("[CLS]")?, special("[SEP]")?);
-        let device = Device::Cpu;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)?;
-        let bert = BertModel::load(vb.pp("bert"), &config)?;
-        let classifier = candle_nn::linear(config.hidden_size, labels.len(), vb.pp("classifier"))?;
+        let tensors = bert::load_safetensors(&weights)?;
+        let bert = Bert::load(config, &tensors)?;
+        let tensor = |name: &str| {
+            tensors
+                .get(name)
+                .ok_or_else(|| ModelError(format!("the weights have no {name}")))
+        };
+        let classifier =
+            bert::Linear::new(tensor("classifier.weight")?, tensor("classifier.bias")?)?;
+        if classifier.outputs() != labels.len() {
+            return Err(ModelError(format!(
+                "the classifier has {} outputs for {} labels",
+                classifier.outputs(),
+                labels.len()
+            )));
+        }
         Ok(NerModel {
             bert,
             classifier,
@@ -177,7 +185,6 @@ impl NerModel {
             cls,
             sep,
             threshold: DEFAULT_THRESHOLD,
-            device,
         })
     }
 
@@ -262,28 +269,28 @@ impl NerModel {
         windows: &[Window],
         encodings: &[tokenizers::Encoding],
     ) -> Result<Vec<Vec<Vec<f32>>>, ModelError> {
-        let len = windows.iter().map(|w| w.to - w.from).max().unwrap_or(0) + 2;
-        let mut ids = Vec::with_capacity(windows.len() * len);
-        let mut mask = Vec::with_capacity(windows.len() * len);
-        for w in windows {
-            let n = w.to - w.from;
-            ids.push(self.cls);
-            ids.extend_from_slice(&encodings[w.text].get_ids()[w.from..w.to]);
-            ids.push(self.sep);
-            ids.extend(std::iter::repeat_n(0u32, len - n - 2));
-            mask.extend(std::iter::repeat_n(1u32, n + 2));
-            mask.extend(std::iter::repeat_n(0u32, len - n - 2));
-        }
-        let ids = Tensor::from_vec(ids, (windows.len(), len), &self.device)?;
-        let mask = Tensor::from_vec(mask, (windows.len(), len), &self.device)?;
-        let types = ids.zeros_like()?;
-        let hidden = self.bert.forward(&ids, &types, Some(&mask))?;
-        let logits = self.classifier.forward(&hidden)?;
-        let probs = candle_nn::ops::softmax_last_dim(&logits)?.to_vec3::<f32>()?;
-        Ok(windows
+        let inputs: Vec<Vec<u32>> = windows
             .iter()
-            .zip(probs)
-            .map(|(w, rows)| rows.into_iter().skip(1).take(w.to - w.from).collect())
+            .map(|w| {
+                let mut ids = Vec::with_capacity(w.to - w.from + 2);
+                ids.push(self.cls);
+                ids.extend_from_slice(&encodings[w.text].get_ids()[w.from..w.to]);
+                ids.push(self.sep);
+                ids
+            })
+            .collect();
+        let refs: Vec<&[u32]> = inputs.iter().map(Vec::as_slice).collect();
+        let hidden = self.bert.forward(&refs)?;
+        let labels = self.classifier.outputs();
+        Ok((0..windows.len())
+            .map(|i| {
+                let n = refs[i].len() - 2;
+                let logits = self.classifier.apply(hidden.rows(i).skip(1).take(n));
+                logits
+                    .chunks_exact(labels)
+                    .map(|row| softmax(row.to_vec()))
+                    .collect()
+            })
             .collect())
     }
 
@@ -346,17 +353,30 @@ impl NerModel {
             .tokenizer
             .encode(text, true)
             .map_err(|e| err("tokenizing", e))?;
-        let ids = Tensor::new(e.get_ids(), &self.device)?.unsqueeze(0)?;
-        let types = ids.zeros_like()?;
-        let mask = ids.ones_like()?;
-        let hidden = self.bert.forward(&ids, &types, Some(&mask))?;
-        let logits = self.classifier.forward(&hidden)?.squeeze(0)?.to_vec2()?;
+        let hidden = self.bert.forward(&[e.get_ids()])?;
+        let logits = self.classifier.apply(hidden.rows(0));
         Ok(TokenLogits {
             tokens: e.get_tokens().to_vec(),
             offsets: e.get_offsets().to_vec(),
-            logits,
+            logits: logits
+                .chunks_exact(self.classifier.outputs())
+                .map(<[f32]>::to_vec)
+                .collect(),
         })
     }
+}
+
+fn softmax(mut xs: Vec<f32>) -> Vec<f32> {
+    let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for x in &mut xs {
+        *x = (*x - max).exp();
+        sum += *x;
+    }
+    for x in &mut xs {
+        *x /= sum;
+    }
+    xs
 }
 
 impl Detector for NerModel {

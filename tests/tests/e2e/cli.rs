@@ -101,3 +101,68 @@ fn classify_answers_escalates_flags_and_blocks() {
         assert!((-1.0..=1.0).contains(&c), "{v}");
     }
 }
+
+/// The redactor's table of cases (`redaction/testdata/cases.jsonl`), through
+/// `carechat redact` with the PII model on: every identifier the rules find
+/// stays hidden, and clinical text stays untouched. Where the model rightly
+/// differs from the rules ("Maria called yesterday": the rules leave a lone
+/// name at the start of a sentence), the row says so in `with_model`.
+#[test]
+fn redact_with_the_model_keeps_the_table_of_cases() {
+    let table =
+        std::fs::read_to_string(repo_root().join("redaction/testdata/cases.jsonl")).unwrap();
+    let cases: Vec<Value> = table
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let input: String = cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{}\n", serde_json::json!({"id": i, "text": c["text"]})))
+        .collect();
+    let models = models_dir();
+    let (out, _) = run(
+        &["redact", "--models-dir", models.to_str().unwrap()],
+        &input,
+    );
+    assert_eq!(out.len(), cases.len());
+    let mut failures = Vec::new();
+    for (c, r) in cases.iter().zip(&out) {
+        let text: Vec<char> = c["text"].as_str().unwrap().chars().collect();
+        let expect = c
+            .get("with_model")
+            .unwrap_or(&c["expect"])
+            .as_array()
+            .unwrap();
+        let mut hidden = vec![false; text.len()];
+        let mut got = Vec::new();
+        for s in r["spans"].as_array().unwrap() {
+            let (a, b) = (
+                s["start"].as_u64().unwrap() as usize,
+                s["end"].as_u64().unwrap() as usize,
+            );
+            hidden[a..b].iter_mut().for_each(|h| *h = true);
+            got.push(text[a..b].iter().collect::<String>());
+        }
+        let ok = if expect.is_empty() {
+            got.is_empty()
+        } else {
+            expect.iter().all(|e| {
+                let want: Vec<char> = e[1].as_str().unwrap().chars().collect();
+                (0..=text.len().saturating_sub(want.len()))
+                    .find(|&i| text[i..i + want.len()] == want[..])
+                    .is_some_and(|i| hidden[i..i + want.len()].iter().all(|&h| h))
+            })
+        };
+        if !ok {
+            failures.push(format!("{:?}: expected {expect:?}, got {got:?}", c["text"]));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} case(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,311 @@
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor};
+
+use super::*;
+
+/// xorshift64*, for reproducible random weights without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next_f32(&mut self) -> f32 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let x = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        (x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+
+    fn tensor(&mut self, shape: &[usize], scale: f32) -> Tensor {
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| self.next_f32() * scale).collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+}
+
+const CONFIG: &str = r#"{
+    "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+    "intermediate_size": 128, "vocab_size": 97, "max_position_embeddings": 80,
+    "type_vocab_size": 2, "layer_norm_eps": 1e-12, "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1, "initializer_range": 0.02, "pad_token_id": 0,
+    "classifier_dropout": null, "model_type": "bert"
+}"#;
+
+/// A checkpoint with random weights, under `prefix` (as a Hugging Face
+/// `BertModel` names them).
+fn random_weights(prefix: &str, seed: u64) -> HashMap<String, Tensor> {
+    let mut rng = Rng(seed);
+    let (h, f, v, p) = (64, 128, 97, 80);
+    let mut m = HashMap::new();
+    let mut put = |name: &str, t: Tensor| {
+        m.insert(format!("{prefix}{name}"), t);
+    };
+    put(
+        "embeddings.word_embeddings.weight",
+        rng.tensor(&[v, h], 1.0),
+    );
+    put(
+        "embeddings.position_embeddings.weight",
+        rng.tensor(&[p, h], 0.5),
+    );
+    put(
+        "embeddings.token_type_embeddings.weight",
+        rng.tensor(&[2, h], 0.5),
+    );
+    put(
+        "embeddings.LayerNorm.weight",
+        rng.tensor(&[h], 0.2).affine(1.0, 1.0).unwrap(),
+    );
+    put("embeddings.LayerNorm.bias", rng.tensor(&[h], 0.1));
+    for i in 0..2 {
+        let l = format!("encoder.layer.{i}");
+        for which in ["query", "key", "value"] {
+            put(
+                &format!("{l}.attention.self.{which}.weight"),
+                rng.tensor(&[h, h], 0.25),
+            );
+            put(
+                &format!("{l}.attention.self.{which}.bias"),
+                rng.tensor(&[h], 0.1),
+            );
+        }
+        put(
+            &format!("{l}.attention.output.dense.weight"),
+            rng.tensor(&[h, h], 0.2),
+        );
+        put(
+            &format!("{l}.attention.output.dense.bias"),
+            rng.tensor(&[h], 0.1),
+        );
+        put(
+            &format!("{l}.attention.output.LayerNorm.weight"),
+            rng.tensor(&[h], 0.2).affine(1.0, 1.0).unwrap(),
+        );
+        put(
+            &format!("{l}.attention.output.LayerNorm.bias"),
+            rng.tensor(&[h], 0.1),
+        );
+        put(
+            &format!("{l}.intermediate.dense.weight"),
+            rng.tensor(&[f, h], 0.2),
+        );
+        put(
+            &format!("{l}.intermediate.dense.bias"),
+            rng.tensor(&[f], 0.1),
+        );
+        put(
+            &format!("{l}.output.dense.weight"),
+            rng.tensor(&[h, f], 0.15),
+        );
+        put(&format!("{l}.output.dense.bias"), rng.tensor(&[h], 0.1));
+        put(
+            &format!("{l}.output.LayerNorm.weight"),
+            rng.tensor(&[h], 0.2).affine(1.0, 1.0).unwrap(),
+        );
+        put(&format!("{l}.output.LayerNorm.bias"), rng.tensor(&[h], 0.1));
+    }
+    m
+}
+
+/// The reference: candle-transformers' BertModel, one text at a time.
+fn reference(
+    json: &str,
+    weights: &HashMap<String, Tensor>,
+    prefix: &str,
+    ids: &[u32],
+) -> Vec<Vec<f32>> {
+    use candle_transformers::models::bert::{BertModel, Config as RefConfig};
+    let config: RefConfig = serde_json::from_str(json).unwrap();
+    let vb = candle_nn::VarBuilder::from_tensors(weights.clone(), DType::F32, &Device::Cpu);
+    let vb = if prefix.is_empty() {
+        vb
+    } else {
+        vb.pp(prefix.trim_end_matches('.'))
+    };
+    let model = BertModel::load(vb, &config).unwrap();
+    let input = Tensor::new(ids, &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let types = input.zeros_like().unwrap();
+    model
+        .forward(&input, &types, None)
+        .unwrap()
+        .squeeze(0)
+        .unwrap()
+        .to_vec2()
+        .unwrap()
+}
+
+fn texts() -> Vec<Vec<u32>> {
+    let mut rng = Rng(7);
+    // Lengths on both sides of the parallel-heads cut-off, and one piece.
+    [5usize, 1, 17, 70, 9]
+        .iter()
+        .map(|&n| {
+            (0..n)
+                .map(|_| ((rng.next_f32() + 1.0) * 48.0) as u32 % 97)
+                .collect()
+        })
+        .collect()
+}
+
+/// The test model with `heads` attention heads (head size 64 / heads).
+fn config_json(heads: usize) -> String {
+    CONFIG.replace(
+        "\"num_attention_heads\": 4",
+        &format!("\"num_attention_heads\": {heads}"),
+    )
+}
+
+#[test]
+fn packed_batch_matches_candle_transformers_text_by_text() {
+    // Head sizes 16, 32 (the production models') and 8 (the generic path),
+    // with and without a checkpoint prefix.
+    for (prefix, heads) in [("", 4), ("bert.", 4), ("", 2), ("", 8)] {
+        let json = config_json(heads);
+        let weights = random_weights(prefix, 42);
+        let bert = Bert::load(Config::from_json(json.as_bytes()).unwrap(), &weights).unwrap();
+        let texts = texts();
+        let refs: Vec<&[u32]> = texts.iter().map(Vec::as_slice).collect();
+        let hidden = bert.forward(&refs).unwrap();
+        assert_eq!(hidden.texts(), texts.len());
+        let mut worst = 0f32;
+        for (i, ids) in texts.iter().enumerate() {
+            let expected = reference(&json, &weights, prefix, ids);
+            let got: Vec<&[f32]> = hidden.rows(i).collect();
+            assert_eq!(got.len(), expected.len());
+            for (g, e) in got.iter().zip(&expected) {
+                for (a, b) in g.iter().zip(e) {
+                    worst = worst.max((a - b).abs());
+                }
+            }
+        }
+        assert!(
+            worst < 1e-4,
+            "max |difference| {worst}, prefix {prefix:?}, {heads} heads"
+        );
+    }
+}
+
+#[test]
+fn a_text_does_not_depend_on_its_batch() {
+    let weights = random_weights("", 3);
+    let bert = Bert::load(Config::from_json(CONFIG.as_bytes()).unwrap(), &weights).unwrap();
+    let texts = texts();
+    let all: Vec<&[u32]> = texts.iter().map(Vec::as_slice).collect();
+    let batch = bert.forward(&all).unwrap();
+    let alone = bert.forward(&[texts[2].as_slice()]).unwrap();
+    let a: Vec<f32> = batch.rows(2).flatten().copied().collect();
+    let b: Vec<f32> = alone.rows(0).flatten().copied().collect();
+    assert_eq!(a.len(), b.len());
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-5, "{worst}");
+    // Mean pooling gives unit vectors.
+    let v = batch.mean_pooled(3);
+    let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-5);
+}
+
+#[test]
+fn bad_input_is_an_error_not_a_panic() {
+    let weights = random_weights("", 1);
+    let bert = Bert::load(Config::from_json(CONFIG.as_bytes()).unwrap(), &weights).unwrap();
+    let too_long = vec![1u32; 81];
+    assert!(matches!(
+        bert.forward(&[&too_long]),
+        Err(BertError::Input(_))
+    ));
+    assert!(matches!(
+        bert.forward(&[&[96, 97]]),
+        Err(BertError::Input(_))
+    ));
+    let empty = bert.forward(&[]).unwrap();
+    assert_eq!(empty.texts(), 0);
+    let one_empty = bert.forward(&[&[], &[3, 4]]).unwrap();
+    assert_eq!(one_empty.rows(0).count(), 0);
+    assert_eq!(one_empty.rows(1).count(), 2);
+}
+
+#[test]
+fn missing_or_misshapen_weights_are_named() {
+    let mut weights = random_weights("", 1);
+    let config = Config::from_json(CONFIG.as_bytes()).unwrap();
+    weights.remove("encoder.layer.1.output.dense.bias");
+    let err = Bert::load(config.clone(), &weights)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("encoder.layer.1.output.dense.bias"), "{err}");
+    let mut weights = random_weights("", 1);
+    weights.insert(
+        "encoder.layer.0.intermediate.dense.weight".into(),
+        Tensor::zeros((64, 64), DType::F32, &Device::Cpu).unwrap(),
+    );
+    let err = Bert::load(config, &weights).unwrap_err().to_string();
+    assert!(err.contains("shape"), "{err}");
+}
+
+#[test]
+fn config_reads_bert_and_roberta_and_refuses_what_it_cannot_run() {
+    let c = Config::from_json(CONFIG.as_bytes()).unwrap();
+    assert_eq!(
+        (c.hidden, c.heads, c.position_offset, c.max_len()),
+        (64, 4, 0, 80)
+    );
+    let roberta = CONFIG
+        .replace("\"bert\"", "\"xlm-roberta\"")
+        .replace("\"pad_token_id\": 0", "\"pad_token_id\": 1");
+    let c = Config::from_json(roberta.as_bytes()).unwrap();
+    assert_eq!((c.position_offset, c.max_len()), (2, 78));
+    let tanh = CONFIG.replace("\"gelu\"", "\"gelu_new\"");
+    assert!(Config::from_json(tanh.as_bytes()).is_err());
+    let odd = CONFIG.replace("\"num_attention_heads\": 4", "\"num_attention_heads\": 5");
+    assert!(Config::from_json(odd.as_bytes()).is_err());
+}
+
+#[test]
+fn exp_and_erf_approximations_are_f32_accurate() {
+    let mut worst_exp = 0f64;
+    let mut worst_erf = 0f64;
+    let mut x = -30.0f32;
+    while x < 30.0 {
+        let e = (x as f64).exp();
+        worst_exp = worst_exp.max(((ops::exp(x) as f64) - e).abs() / e);
+        x += 0.0137;
+    }
+    let mut x = -6.0f32;
+    while x < 6.0 {
+        worst_erf = worst_erf.max((ops::erf(x) as f64 - erf_reference(x as f64)).abs());
+        x += 0.0011;
+    }
+    assert!(worst_exp < 5e-7, "exp relative error {worst_exp}");
+    assert!(worst_erf < 1e-6, "erf absolute error {worst_erf}");
+    assert_eq!(ops::exp(-200.0), ops::exp(-87.0));
+    assert!(ops::gelu(0.0).abs() < 1e-12);
+}
+
+/// erf by its Taylor series (x small) or continued fraction (x large), in f64.
+fn erf_reference(x: f64) -> f64 {
+    let ax = x.abs();
+    let y = if ax < 3.0 {
+        let mut term = ax;
+        let mut sum = ax;
+        for n in 1..200 {
+            term *= -ax * ax / n as f64;
+            sum += term / (2 * n + 1) as f64;
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    } else {
+        // erfc(x) = exp(-x²)/(x√π) · 1/(1 + 1/(2x²)/(1 + 2/(2x²)/(1 + ...)))
+        let mut f = 0.0;
+        for k in (1..60).rev() {
+            f = (k as f64 / 2.0) / (ax + f);
+        }
+        1.0 - (-ax * ax).exp() / std::f64::consts::PI.sqrt() / (ax + f)
+    };
+    y.copysign(x)
+}
