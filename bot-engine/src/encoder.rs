@@ -1,27 +1,24 @@
-//! The sentence encoder: a BERT-family model run with Candle, mean-pooled and
-//! L2-normalised, on a thread of its own.
+//! The sentence encoder: a BERT-family model (the `bert` crate's packed
+//! forward pass), mean-pooled and L2-normalised, on a thread of its own.
 //!
 //! [`EncoderHandle`] runs it on a [`Worker`] thread: batched, bounded,
 //! "busy" when full.
 
 use crate::worker::{BatchModel, Worker};
 use crate::{EngineError, Result};
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use bert::Bert;
 use std::path::Path;
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
-/// Texts per forward pass. Larger batches pad more; this is where the CPU
-/// throughput curve flattens for short chat messages.
+/// Texts per forward pass (packed, so longer batches cost no padding; this
+/// is where the CPU throughput curve flattens for short chat messages).
 const MAX_BATCH: usize = 32;
 /// Longest input in tokens. Chat messages are short; long ones are truncated.
 const MAX_TOKENS: usize = 256;
 
 pub struct Encoder {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
-    device: Device,
     dim: usize,
     prefix: String,
     id: String,
@@ -39,9 +36,8 @@ impl Encoder {
     /// `model.safetensors`. A `carechat.json` beside them may name an input
     /// prefix (e5 models want `"query: "`).
     pub fn load(dir: &Path) -> Result<Encoder> {
-        let config: Config = serde_json::from_slice(&read(&dir.join("config.json"))?)
-            .map_err(|e| EngineError::Config(e.to_string()))?;
-        let dim = hidden_size(&read(&dir.join("config.json"))?)?;
+        let config = bert::Config::from_json(&read(&dir.join("config.json"))?)?;
+        let dim = config.hidden;
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
         // The shipped tokenizer pads every input to 128 tokens: mean pooling
@@ -54,12 +50,10 @@ impl Encoder {
                 ..Default::default()
             }))
             .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
-        let device = Device::Cpu;
         // Read rather than mmap: the workspace forbids unsafe code, and the
         // model is small enough to hold in memory once.
         let weights = read(&dir.join("model.safetensors"))?;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)?;
-        let model = BertModel::load(vb, &config)?;
+        let model = Bert::from_safetensors(config, &weights)?;
         let prefix = match std::fs::read(dir.join("carechat.json")) {
             Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
@@ -74,7 +68,6 @@ impl Encoder {
         Ok(Encoder {
             model,
             tokenizer,
-            device,
             dim,
             prefix,
             id,
@@ -92,7 +85,7 @@ impl Encoder {
 
     /// Unit-length embeddings, one per text, in order.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        // Sort by length so each batch pads as little as possible.
+        // Sort by length so that texts of a size share a batch.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| texts[i].len());
         let mut out = vec![Vec::new(); texts.len()];
@@ -117,39 +110,10 @@ impl Encoder {
             .tokenizer
             .encode_batch(inputs, true)
             .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
-        let len = encodings
-            .iter()
-            .map(|e| e.get_ids().len())
-            .max()
-            .unwrap_or(1)
-            .max(1);
-        let mut ids = Vec::with_capacity(texts.len() * len);
-        let mut mask = Vec::with_capacity(texts.len() * len);
-        for e in &encodings {
-            let n = e.get_ids().len();
-            ids.extend_from_slice(e.get_ids());
-            ids.extend(std::iter::repeat_n(0u32, len - n));
-            mask.extend(std::iter::repeat_n(1u32, n));
-            mask.extend(std::iter::repeat_n(0u32, len - n));
-        }
-        let ids = Tensor::from_vec(ids, (texts.len(), len), &self.device)?;
-        let mask = Tensor::from_vec(mask, (texts.len(), len), &self.device)?;
-        let type_ids = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &type_ids, Some(&mask))?;
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let mean = summed.broadcast_div(&mask.sum(1)?)?;
-        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?;
-        Ok(mean.broadcast_div(&norm)?.to_vec2::<f32>()?)
+        let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+        let hidden = self.model.forward(&ids)?;
+        Ok((0..texts.len()).map(|i| hidden.mean_pooled(i)).collect())
     }
-}
-
-fn hidden_size(config: &[u8]) -> Result<usize> {
-    serde_json::from_slice::<serde_json::Value>(config)
-        .ok()
-        .and_then(|v| v.get("hidden_size")?.as_u64())
-        .map(|n| n as usize)
-        .ok_or_else(|| EngineError::Config("config.json has no hidden_size".into()))
 }
 
 impl BatchModel for Encoder {

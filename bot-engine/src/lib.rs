@@ -41,7 +41,7 @@ pub use worker::{BatchModel, Worker};
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("model: {0}")]
-    Model(#[from] candle_core::Error),
+    Model(#[from] bert::BertError),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     #[error("reading {path}: {source}")]

@@ -200,9 +200,9 @@ pub fn bench_redact(config: &Config, files: &[std::path::PathBuf]) -> anyhow::Re
             json!({
                 "messages_per_s": round1(per_s(median)),
                 "messages_per_s_range": [round1(per_s(passes[passes.len() - 1])), round1(per_s(passes[0]))],
-                "mb_per_s": round2(bytes as f64 / 1e6 / median),
+                "mb_per_s": round3(bytes as f64 / 1e6 / median),
                 "messages_per_s_per_core": round1(per_s(median) / threads as f64),
-                "mb_per_s_per_core": round2(bytes as f64 / 1e6 / median / threads as f64),
+                "mb_per_s_per_core": round3(bytes as f64 / 1e6 / median / threads as f64),
                 "threads": threads,
                 "passes": passes.len(),
             })
@@ -257,6 +257,6 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }

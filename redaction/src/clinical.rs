@@ -154,8 +154,10 @@ pub(crate) fn get() -> &'static Clinical {
 }
 
 impl Clinical {
-    /// Drops the candidates in `hits` that overlap clinical text.
-    pub(crate) fn veto(&self, text: &str, hits: &mut Vec<Hit>) {
+    /// Drops the model candidates in `hits` that overlap clinical text, or
+    /// that are short numbers standing alone (no other place candidate, of
+    /// the model's or in `rules`, next to them).
+    pub(crate) fn veto(&self, text: &str, hits: &mut Vec<Hit>, rules: &[Hit]) {
         if hits.is_empty() {
             return;
         }
@@ -179,6 +181,7 @@ impl Clinical {
         // another part of an address is a house or unit number.
         let places: Vec<(usize, usize)> = hits
             .iter()
+            .chain(rules)
             .filter(|h| is_place(h.kind))
             .map(|h| (h.start, h.end))
             .collect();
@@ -187,7 +190,8 @@ impl Clinical {
                 && is_short_code(&text[h.start..h.end])
                 && !places.iter().any(|&(s, e)| {
                     (s, e) != (h.start, h.end) && near(text, (s, e), (h.start, h.end))
-                });
+                })
+                && !reads_as_address(text, h.start, h.end);
             !lone
         });
     }
@@ -203,6 +207,60 @@ fn is_short_code(s: &str) -> bool {
     let digits = s.bytes().filter(u8::is_ascii_digit).count();
     let letters = s.chars().filter(|c| c.is_alphabetic()).count();
     !s.is_empty() && s.len() <= 4 && digits >= 1 && letters <= 1 && s.is_ascii()
+}
+
+/// Words that make the number after them a unit of an address.
+const UNIT_WORDS: &[&str] = &[
+    "apt",
+    "apt.",
+    "apartment",
+    "suite",
+    "ste",
+    "ste.",
+    "unit",
+    "room",
+    "rm",
+    "rm.",
+    "floor",
+    "fl",
+    "fl.",
+    "box",
+    "#",
+    "no",
+    "no.",
+    "nr",
+    "nr.",
+    "number",
+    "bldg",
+    "building",
+];
+
+/// Whether the short code at `[s, e)` reads as part of an address by its
+/// neighbours: a unit word before it ("Apt. 580"), or, for a house number,
+/// a capitalised word or another number right after it ("85 Trg
+/// revolucije", "08 251 Charilaou").
+fn reads_as_address(text: &str, s: usize, e: usize) -> bool {
+    let before = text[..s].trim_end();
+    let prev = before
+        .rsplit(|c: char| c.is_whitespace())
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    if before.len() < s && UNIT_WORDS.contains(&prev.as_str()) {
+        return true;
+    }
+    let code = &text[s..e];
+    if !code.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let after = &text[e..];
+    let rest = after.trim_start_matches(' ');
+    rest.len() < after.len()
+        && after.len() - rest.len() <= 2
+        && rest
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
 }
 
 /// Whether two spans are separated only by a few spaces or punctuation.
@@ -254,17 +312,26 @@ mod tests {
             // Lone short numbers are no address; alone in the text they go.
             ("group therapy at 3", "3", false),
             ("vitamin D3 1000 IU", "D3", false),
+            ("it is broken in 2 places", "2", false),
+            // A unit or house number by its neighbours stays.
+            ("Kromwater 38\n Apt. 705\n Zoete", "705", true),
+            ("my address: 85 Trg revolucije 12", "85", true),
         ];
         let c = get();
         for &(text, flagged, kept) in cases {
             let mut hits = vec![hit(text, flagged)];
-            c.veto(text, &mut hits);
+            c.veto(text, &mut hits, &[]);
             assert_eq!(!hits.is_empty(), kept, "{text:?} / {flagged:?}");
         }
         // A house number next to a street the model also found stays.
         let text = "I live at 42 Elm, Springfield";
         let mut hits = vec![hit(text, "42"), hit(text, "Elm")];
-        c.veto(text, &mut hits);
+        c.veto(text, &mut hits, &[]);
         assert_eq!(hits.len(), 2);
+        // So does one before a street only the rules found.
+        let text = "his address: 85 Trg revolucije 12";
+        let mut hits = vec![hit(text, "85")];
+        c.veto(text, &mut hits, &[hit(text, "Trg revolucije 12")]);
+        assert_eq!(hits.len(), 1);
     }
 }

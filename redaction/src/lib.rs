@@ -24,11 +24,14 @@
 //!    towns no rule or list knows. It can run inside the redactor
 //!    ([`Redactor::with_detector`]), or elsewhere, batched, with its spans
 //!    merged in through [`Redactor::find_with`] and
-//!    [`Redactor::redact_with`].
+//!    [`Redactor::redact_with`]. Its candidates pass a clinical veto first
+//!    (`clinical.rs`): readings, doses, tooth numbers and drug names that a
+//!    model trained on generic PII mistakes for addresses and surnames.
 //!
 //! Every layer proposes scored candidates; overlapping candidates are merged
-//! into one sorted, non-overlapping set, preferring the higher score and then
-//! the longer span. The layers lean towards redacting: a false positive costs
+//! into one sorted, non-overlapping set covering all of them (a character
+//! any layer flagged stays hidden), named by the strongest candidate, and
+//! neighbouring parts of one address or name are joined. The layers lean towards redacting: a false positive costs
 //! a word of context, a false negative puts PHI on disk.
 
 pub mod checksum;
@@ -323,7 +326,7 @@ impl Redactor {
             }
             text::char_spans_to_hits(text, &spans, &mut model);
         }
-        clinical::get().veto(text, &mut model);
+        clinical::get().veto(text, &mut model, &hits);
         hits.append(&mut model);
         let mut hits = merge(hits);
         take_word_before(text, &mut hits, Kind::Address, &UNIT_WORDS);

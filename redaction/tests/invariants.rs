@@ -240,9 +240,53 @@ fn edge_cases_keep_the_contract() {
 ///   show as "XXXX-XXXX-XXXX-1234" or "XXXX1234", where 1234 are the digits
 ///   that end the number.
 fn check(redactor: &Redactor, text: &str) {
-    let found = redactor.find(text);
-    let redacted = redactor.redact(text);
-    let masked = redactor.mask(text);
+    check_with(redactor, text, &[]);
+    check_with(redactor, text, &model_like(text));
+}
+
+/// Candidates of the kind a model passes in (through `find_with` and
+/// friends): every word, with kinds in turn, and one span past the end, so
+/// that the clinical veto, the merge and the joining see overlapping,
+/// adjacent and out-of-range input.
+fn model_like(text: &str) -> Vec<Span> {
+    const KINDS: [Kind; 5] = [
+        Kind::Name,
+        Kind::Address,
+        Kind::Location,
+        Kind::Zip,
+        Kind::Phone,
+    ];
+    let mut spans = Vec::new();
+    let mut start = None;
+    let n = text.chars().count();
+    for (i, c) in text.chars().chain([' ']).enumerate() {
+        match (c.is_whitespace(), start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                spans.push(Span {
+                    start: s,
+                    end: i,
+                    kind: KINDS[spans.len() % KINDS.len()],
+                    score: 0.3,
+                });
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    spans.push(Span {
+        start: n.saturating_sub(1),
+        end: n + 5,
+        kind: Kind::Name,
+        score: 0.9,
+    });
+    spans
+}
+
+fn check_with(redactor: &Redactor, text: &str, extra: &[Span]) {
+    let found = redactor.find_with(text, extra);
+    let redacted = redactor.redact_with(text, extra);
+    let masked = redactor.mask_with(text, extra);
     let chars: Vec<char> = text.chars().collect();
 
     for s in &found {
