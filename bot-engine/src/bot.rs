@@ -6,7 +6,7 @@ use redaction::Span;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    EncoderHandle, IntentIndex, LanguageDetector, RedFlags, Result, Scored, Scrubber, SpamScorer,
+    EncoderHandle, IntentModel, LanguageDetector, RedFlags, Result, Scored, Scrubber, SpamScorer,
     Whitelist, whitelist::Messages,
 };
 
@@ -35,8 +35,10 @@ pub enum Reason {
 
 #[derive(Debug, Clone)]
 pub struct BotConfig {
-    /// The lowest intent score the bot answers on. Below it, a person helps.
-    pub threshold: f32,
+    /// The lowest intent score the bot answers on; below it, a person
+    /// helps. `None`: calibrated at start-up on the whitelist's held-out
+    /// phrasings ([`calibrate`]).
+    pub threshold: Option<f32>,
     /// When the two best intents score within this of each other the
     /// message is ambiguous: a person decides rather than the bot guessing.
     pub margin: f32,
@@ -46,10 +48,8 @@ pub struct BotConfig {
 
 impl Default for BotConfig {
     fn default() -> Self {
-        // Chosen on the default whitelist's held-out `validation` phrasings
-        // with all-MiniLM-L6-v2; see docs/bot.md for the figures.
         BotConfig {
-            threshold: 0.62,
+            threshold: None,
             // Measured no better than 0 on the default whitelist (docs/bot.md).
             margin: 0.0,
             spam_threshold: 0.9,
@@ -57,12 +57,99 @@ impl Default for BotConfig {
     }
 }
 
+/// The threshold used when there is nothing to calibrate on (a whitelist
+/// without validation phrasings or out-of-scope questions).
+pub const UNCALIBRATED_THRESHOLD: f32 = 0.62;
+
+/// How much worse a wrong answer is than a needless escalation. A wrong
+/// canned reply misleads a patient (a wrong time, a wrong form, a reply to
+/// a question that was not asked); an escalation costs a person a minute.
+pub const WRONG_ANSWER_COST: f64 = 4.0;
+
+/// The decision threshold and what it gave on the calibration phrasings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Calibration {
+    pub threshold: f32,
+    pub in_scope: usize,
+    pub out_of_scope: usize,
+    /// Shares of the in-scope phrasings answered rightly, answered wrongly
+    /// and escalated, and of the out-of-scope ones answered.
+    pub in_scope_correct: f64,
+    pub in_scope_wrong: f64,
+    pub in_scope_escalated: f64,
+    pub out_of_scope_answered: f64,
+}
+
+/// The policy in one place. For each held-out phrasing the bot knows its
+/// best score and, for in-scope ones, whether the best intent was right.
+/// Every candidate threshold is priced at [`WRONG_ANSWER_COST`] per share
+/// of in-scope phrasings answered wrongly and per share of out-of-scope
+/// phrasings answered, and 1 per share of in-scope phrasings escalated
+/// that would have been answered rightly; the cheapest wins, the higher of
+/// equals (escalating is preferred to guessing). Shares rather than counts,
+/// so that how many out-of-scope examples a whitelist has does not tilt it.
+pub fn calibrate(in_scope: &[(f32, bool)], out_of_scope: &[f32]) -> Option<Calibration> {
+    if in_scope.is_empty() && out_of_scope.is_empty() {
+        return None;
+    }
+    let share = |n: usize, of: usize| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+    let measure = |t: f32| {
+        let answered = |s: f32| s >= t;
+        let right = in_scope
+            .iter()
+            .filter(|(s, ok)| *ok && answered(*s))
+            .count();
+        let wrong = in_scope
+            .iter()
+            .filter(|(s, ok)| !*ok && answered(*s))
+            .count();
+        let oos = out_of_scope.iter().filter(|s| answered(**s)).count();
+        Calibration {
+            threshold: t,
+            in_scope: in_scope.len(),
+            out_of_scope: out_of_scope.len(),
+            in_scope_correct: share(right, in_scope.len()),
+            in_scope_wrong: share(wrong, in_scope.len()),
+            in_scope_escalated: share(in_scope.len() - right - wrong, in_scope.len()),
+            out_of_scope_answered: share(oos, out_of_scope.len()),
+        }
+    };
+    let cost = |c: &Calibration| {
+        WRONG_ANSWER_COST * (c.in_scope_wrong + c.out_of_scope_answered)
+            + (c.in_scope_escalated
+                - share(
+                    in_scope
+                        .iter()
+                        .filter(|(s, ok)| !*ok && *s < c.threshold)
+                        .count(),
+                    in_scope.len(),
+                ))
+    };
+    // Thresholds just above each observed score, and at the lowest one.
+    let mut candidates: Vec<f32> = in_scope
+        .iter()
+        .map(|(s, _)| *s)
+        .chain(out_of_scope.iter().copied())
+        .flat_map(|s| [s, s.next_up()])
+        .collect();
+    candidates.sort_by(f32::total_cmp);
+    candidates.dedup();
+    let mut best: Option<(f64, Calibration)> = None;
+    for t in candidates {
+        let c = measure(t);
+        let k = cost(&c);
+        if best.as_ref().is_none_or(|(b, _)| k <= *b) {
+            best = Some((k, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
 impl BotConfig {
-    /// The policy in one place: answer only on a high score that is also
-    /// clearly ahead of the next intent. Escalating costs a person a minute;
-    /// a wrong canned reply misleads a patient.
-    pub fn confident(&self, top: f32, runner_up: f32) -> bool {
-        top >= self.threshold && top - runner_up >= self.margin
+    /// Answer only on a score at or above `threshold` that is also clearly
+    /// ahead of the next intent.
+    pub fn confident(&self, threshold: f32, top: f32, runner_up: f32) -> bool {
+        top >= threshold && top - runner_up >= self.margin
     }
 }
 
@@ -105,7 +192,9 @@ pub struct Assessment {
 
 pub struct Bot {
     whitelist: Arc<Whitelist>,
-    index: IntentIndex,
+    model: IntentModel,
+    threshold: f32,
+    calibration: Option<Calibration>,
     encoder: EncoderHandle,
     scrubber: Scrubber,
     red_flags: RedFlags,
@@ -115,12 +204,15 @@ pub struct Bot {
 }
 
 impl Bot {
-    /// Embeds every example in the whitelist and builds the index.
+    /// Embeds every example in the whitelist (or takes the embeddings from
+    /// `cache`), trains the head, and calibrates the threshold on the
+    /// held-out phrasings unless `config` sets one.
     pub async fn build(
         whitelist: Arc<Whitelist>,
         encoder: EncoderHandle,
         scrubber: Scrubber,
         config: BotConfig,
+        cache: &dyn EmbeddingCache,
     ) -> Result<Bot> {
         let mut examples = Vec::new();
         let mut labels = Vec::new();
@@ -130,20 +222,12 @@ impl Bot {
                 labels.push(i);
             }
         }
-        // Examples go through the same redaction as patients' messages, so
-        // "my name is [NAME]" matches what the encoder will be shown.
-        let texts = scrubber
-            .redact_all(&examples)
-            .await?
-            .into_iter()
-            .map(|r| r.text)
-            .collect();
-        let vectors = encoder.embed_all(texts).await?;
-        let index = IntentIndex::new(
+        let vectors = embed_cached(&encoder, &scrubber, examples, cache).await?;
+        let model = IntentModel::train(
             whitelist.intents.iter().map(|i| i.id.clone()).collect(),
             labels.into_iter().zip(vectors).collect(),
             encoder.dim(),
-        );
+        )?;
         let red_flags = RedFlags::new(
             whitelist
                 .intents
@@ -151,16 +235,79 @@ impl Bot {
                 .filter(|i| i.urgent)
                 .flat_map(|i| i.triggers.iter().map(String::as_str)),
         );
-        Ok(Bot {
+        let mut bot = Bot {
             whitelist,
-            index,
+            model,
+            threshold: config.threshold.unwrap_or(UNCALIBRATED_THRESHOLD),
+            calibration: None,
             encoder,
             scrubber,
             red_flags,
             spam: SpamScorer::new(),
             language: LanguageDetector::new(),
             config,
-        })
+        };
+        let calibration = bot.calibration_on_held_out(cache).await?;
+        if bot.config.threshold.is_none()
+            && let Some(c) = &calibration
+        {
+            bot.threshold = c.threshold;
+        }
+        bot.calibration = calibration;
+        Ok(bot)
+    }
+
+    /// What the held-out phrasings (each intent's `validation`, and the
+    /// whitelist's out-of-scope questions) say about thresholds.
+    async fn calibration_on_held_out(
+        &self,
+        cache: &dyn EmbeddingCache,
+    ) -> Result<Option<Calibration>> {
+        let mut texts = Vec::new();
+        let mut expected = Vec::new();
+        for intent in &self.whitelist.intents {
+            for v in &intent.validation {
+                texts.push(v.clone());
+                expected.push(Some(intent.id.as_str()));
+            }
+        }
+        for q in &self.whitelist.out_of_scope {
+            texts.push(q.clone());
+            expected.push(None);
+        }
+        if texts.is_empty() {
+            return Ok(None);
+        }
+        let vectors = embed_cached(&self.encoder, &self.scrubber, texts, cache).await?;
+        let mut in_scope = Vec::new();
+        let mut out_of_scope = Vec::new();
+        for (v, want) in vectors.iter().zip(expected) {
+            let ranked = self.model.rank(v);
+            let Some(top) = ranked.first() else { continue };
+            // A near tie is escalated whatever the score: it counts as not
+            // answered at any threshold.
+            let runner_up = ranked.get(1).map_or(f32::MIN, |s| s.confidence);
+            let score = if top.confidence - runner_up >= self.config.margin {
+                top.confidence
+            } else {
+                f32::MIN
+            };
+            match want {
+                Some(id) => in_scope.push((score, top.intent == id)),
+                None => out_of_scope.push(score),
+            }
+        }
+        Ok(calibrate(&in_scope, &out_of_scope))
+    }
+
+    /// The threshold in use (configured, or calibrated at start-up).
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// What calibration found, when there were held-out phrasings.
+    pub fn calibration(&self) -> Option<&Calibration> {
+        self.calibration.as_ref()
     }
 
     pub fn whitelist(&self) -> &Arc<Whitelist> {
@@ -216,7 +363,7 @@ impl Bot {
             return Ok(a);
         }
         let query = self.encoder.embed(vec![a.redacted.clone()]).await?;
-        let ranked = self.index.rank(&query[0]);
+        let ranked = self.model.rank(&query[0]);
         a.alternatives = ranked.iter().skip(1).take(3).cloned().collect();
         a.top = ranked.first().cloned();
         let Some(top) = ranked.first() else {
@@ -224,7 +371,10 @@ impl Bot {
         };
         a.confidence = top.confidence;
         let runner_up = ranked.get(1).map_or(f32::MIN, |s| s.confidence);
-        if !self.config.confident(top.confidence, runner_up) {
+        if !self
+            .config
+            .confident(self.threshold, top.confidence, runner_up)
+        {
             return Ok(self.low_confidence(a));
         }
         let intent = self
@@ -274,8 +424,75 @@ impl Bot {
     /// for evaluation tools. `text` must already be redacted.
     pub async fn rank_redacted(&self, text: &str) -> Result<Vec<Scored>> {
         let query = self.encoder.embed(vec![text.to_string()]).await?;
-        Ok(self.index.rank(&query[0]))
+        Ok(self.model.rank(&query[0]))
     }
+
+    /// Ranks many already-redacted texts in one go (batched through the
+    /// encoder's queue): for evaluation tools.
+    pub async fn rank_all_redacted(&self, texts: Vec<String>) -> Result<Vec<Vec<Scored>>> {
+        let vectors = self.encoder.embed_all(texts).await?;
+        Ok(vectors.iter().map(|v| self.model.rank(v)).collect())
+    }
+}
+
+/// Where example embeddings are kept between starts, so that a restart (or
+/// a second evaluation run) does not redact and embed thousands of
+/// phrasings again. The engine does no I/O: the server implements this.
+pub trait EmbeddingCache: Send + Sync {
+    fn load(&self, key: &str) -> Option<Vec<Vec<f32>>>;
+    fn store(&self, key: &str, vectors: &[Vec<f32>]);
+}
+
+/// No cache: embed every time.
+pub struct NoCache;
+
+impl EmbeddingCache for NoCache {
+    fn load(&self, _: &str) -> Option<Vec<Vec<f32>>> {
+        None
+    }
+    fn store(&self, _: &str, _: &[Vec<f32>]) {}
+}
+
+/// The cache key of `texts` as this encoder and scrubber would embed them:
+/// a SHA-256 over the model's name, the redaction set-up and every text.
+pub fn cache_key(encoder: &EncoderHandle, scrubber: &Scrubber, texts: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"carechat-embeddings-v1\0");
+    h.update(encoder.id().as_bytes());
+    h.update(b"\0");
+    h.update(scrubber.id().as_bytes());
+    for t in texts {
+        h.update(b"\0");
+        h.update(t.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `texts` redacted as patients' messages are (so "my name is [NAME]" is
+/// compared with "my name is [NAME]") and embedded, through `cache`.
+async fn embed_cached(
+    encoder: &EncoderHandle,
+    scrubber: &Scrubber,
+    texts: Vec<String>,
+    cache: &dyn EmbeddingCache,
+) -> Result<Vec<Vec<f32>>> {
+    let key = cache_key(encoder, scrubber, &texts);
+    if let Some(v) = cache.load(&key)
+        && v.len() == texts.len()
+        && v.iter().all(|x| x.len() == encoder.dim())
+    {
+        return Ok(v);
+    }
+    let redacted = scrubber
+        .redact_all(&texts)
+        .await?
+        .into_iter()
+        .map(|r| r.text)
+        .collect();
+    let vectors = encoder.embed_all(redacted).await?;
+    cache.store(&key, &vectors);
+    Ok(vectors)
 }
 
 #[cfg(test)]
@@ -285,13 +502,37 @@ mod tests {
     #[test]
     fn answers_only_high_and_clear_scores() {
         let c = BotConfig {
-            threshold: 0.6,
+            threshold: Some(0.6),
             margin: 0.05,
             spam_threshold: 0.9,
         };
-        assert!(c.confident(0.8, 0.5));
-        assert!(!c.confident(0.59, 0.1), "below the threshold");
-        assert!(!c.confident(0.8, 0.77), "a near tie");
-        assert!(c.confident(0.8, f32::MIN), "a single intent");
+        assert!(c.confident(0.6, 0.8, 0.5));
+        assert!(!c.confident(0.6, 0.59, 0.1), "below the threshold");
+        assert!(!c.confident(0.6, 0.8, 0.77), "a near tie");
+        assert!(c.confident(0.6, 0.8, f32::MIN), "a single intent");
+    }
+
+    #[test]
+    fn calibration_prices_wrong_answers_above_escalations() {
+        // Right answers score high, wrong ones and out-of-scope in between.
+        let in_scope = [
+            (0.9, true),
+            (0.85, true),
+            (0.8, true),
+            (0.7, false),
+            (0.65, true),
+        ];
+        let oos = [0.6, 0.5, 0.72];
+        let c = calibrate(&in_scope, &oos).unwrap();
+        // Above 0.72 nothing wrong is answered; losing the 0.65 right answer
+        // (cost 1/5) is cheaper than answering 0.7 wrongly (4/5).
+        assert!(c.threshold > 0.72 && c.threshold <= 0.8, "{c:?}");
+        assert_eq!(c.out_of_scope_answered, 0.0);
+        assert_eq!(c.in_scope_wrong, 0.0);
+        assert!((c.in_scope_correct - 0.6).abs() < 1e-9);
+        // With nothing out of scope and every answer right, answer all.
+        let c = calibrate(&[(0.3, true), (0.5, true)], &[]).unwrap();
+        assert!(c.threshold <= 0.3, "{c:?}");
+        assert!(calibrate(&[], &[]).is_none());
     }
 }

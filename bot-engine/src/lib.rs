@@ -26,8 +26,11 @@ mod whisper;
 mod whitelist;
 mod worker;
 
-pub use bot::{Action, Assessment, Bot, BotConfig, Context, Reason};
-pub use classifier::{IntentIndex, Scored};
+pub use bot::{
+    Action, Assessment, Bot, BotConfig, Calibration, Context, EmbeddingCache, NoCache, Reason,
+    UNCALIBRATED_THRESHOLD, WRONG_ANSWER_COST, cache_key, calibrate,
+};
+pub use classifier::{Head, IntentIndex, IntentModel, Scored};
 pub use encoder::{Encoder, EncoderHandle};
 pub use language::{LanguageDetector, primary_subtag};
 pub use redflag::RedFlags;
@@ -42,6 +45,8 @@ pub use worker::{BatchModel, Worker};
 pub enum EngineError {
     #[error("model: {0}")]
     Model(#[from] bert::BertError),
+    #[error("training the intent head: {0}")]
+    Head(#[from] candle_core::Error),
     #[error("tokenizer: {0}")]
     Tokenizer(String),
     #[error("reading {path}: {source}")]

@@ -50,6 +50,8 @@ pub fn load_pii_model(dir: &Path) -> Result<NerModel> {
 pub struct Scrubber {
     redactor: Arc<Redactor>,
     model: Option<Worker<Vec<Span>>>,
+    /// What redacts, for caches keyed by it ("rules", "rules+pii-ner@0.3").
+    id: String,
 }
 
 impl Scrubber {
@@ -58,15 +60,22 @@ impl Scrubber {
         Scrubber {
             redactor,
             model: None,
+            id: "rules".into(),
         }
     }
 
     /// Rules plus `model` on its own thread with a queue of `capacity`.
     pub fn with_model(redactor: Arc<Redactor>, model: NerModel, capacity: usize) -> Scrubber {
+        let id = format!("rules+pii-ner@{}", model.threshold());
         Scrubber {
             redactor,
             model: Some(Worker::spawn(model, "carechat-pii", capacity, MAX_BATCH)),
+            id,
         }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     pub fn has_model(&self) -> bool {

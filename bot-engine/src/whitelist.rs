@@ -83,10 +83,20 @@ impl Messages {
 }
 
 /// The whole whitelist: intents plus bot-wide messages.
+/// `out_of_scope.toml`: questions the bot must not answer, for calibrating
+/// its threshold (never indexed).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutOfScope {
+    questions: Vec<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Whitelist {
     pub intents: Vec<Intent>,
     pub messages: Messages,
+    /// Questions outside every intent (`out_of_scope.toml`), for calibration.
+    pub out_of_scope: Vec<String>,
 }
 
 impl Whitelist {
@@ -96,6 +106,7 @@ impl Whitelist {
     pub fn parse<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Whitelist> {
         let mut intents = Vec::new();
         let mut messages = None;
+        let mut out_of_scope = Vec::new();
         for (name, text) in files {
             let Some(stem) = name.strip_suffix(".toml") else {
                 continue;
@@ -105,6 +116,12 @@ impl Whitelist {
                     toml::from_str::<Messages>(text)
                         .map_err(|e| EngineError::Whitelist(format!("{name}: {e}")))?,
                 );
+                continue;
+            }
+            if stem == "out_of_scope" {
+                out_of_scope = toml::from_str::<OutOfScope>(text)
+                    .map_err(|e| EngineError::Whitelist(format!("{name}: {e}")))?
+                    .questions;
                 continue;
             }
             let intent: Intent =
@@ -137,7 +154,11 @@ impl Whitelist {
                 pair[0].id
             )));
         }
-        Ok(Whitelist { intents, messages })
+        Ok(Whitelist {
+            intents,
+            messages,
+            out_of_scope,
+        })
     }
 
     pub fn intent(&self, id: &str) -> Option<&Intent> {

@@ -16,27 +16,15 @@ use crate::config::Config;
 pub async fn eval_whitelist(config: &Config, oos: Option<&Path>) -> anyhow::Result<()> {
     let bot = crate::engine::start_bot(config).await?;
     let whitelist = bot.whitelist().clone();
-    let scrubber = bot.scrubber().clone();
-    // (expected intent or None for out of scope, top intent, score, runner-up score)
-    let mut rows: Vec<(Option<String>, String, f32, f32)> = Vec::new();
-    let row = |expected: Option<String>, ranked: &[bot_engine::Scored]| {
-        let runner_up = ranked.get(1).map_or(f32::MIN, |s| s.confidence);
-        (
-            expected,
-            ranked[0].intent.clone(),
-            ranked[0].confidence,
-            runner_up,
-        )
-    };
+    let mut texts = Vec::new();
+    let mut expected = Vec::new();
     for intent in &whitelist.intents {
         for text in &intent.validation {
-            let ranked = bot
-                .rank_redacted(&scrubber.redact(text).await?.text)
-                .await?;
-            rows.push(row(Some(intent.id.clone()), &ranked));
+            texts.push(text.clone());
+            expected.push(Some(intent.id.clone()));
         }
     }
-    let in_scope = rows.len();
+    let in_scope = texts.len();
     if let Some(path) = oos {
         let data: Value = serde_json::from_slice(
             &std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
@@ -48,25 +36,45 @@ pub async fn eval_whitelist(config: &Config, oos: Option<&Path>) -> anyhow::Resu
             let text = pair[0]
                 .as_str()
                 .context("oos_val items are [text, label]")?;
-            let ranked = bot
-                .rank_redacted(&scrubber.redact(text).await?.text)
-                .await?;
-            rows.push(row(None, &ranked));
+            texts.push(text.to_string());
+            expected.push(None);
         }
     }
-    let out_of_scope = rows.len() - in_scope;
+    let out_of_scope = texts.len() - in_scope;
+    let redacted = bot
+        .scrubber()
+        .redact_all(&texts)
+        .await?
+        .into_iter()
+        .map(|r| r.text)
+        .collect();
+    // (expected intent or None for out of scope, top intent, score, runner-up score)
+    let rows: Vec<(Option<String>, String, f32, f32)> = bot
+        .rank_all_redacted(redacted)
+        .await?
+        .into_iter()
+        .zip(expected)
+        .map(|(ranked, expected)| {
+            let runner_up = ranked.get(1).map_or(f32::MIN, |s| s.confidence);
+            (
+                expected,
+                ranked[0].intent.clone(),
+                ranked[0].confidence,
+                runner_up,
+            )
+        })
+        .collect();
     let mut sweep = Vec::new();
     for margin in [0.0f32, 0.03] {
-        let mut t = 0.40f32;
+        let mut t = 0.30f32;
         while t <= 0.851 {
             let policy = bot_engine::BotConfig {
-                threshold: t,
                 margin,
                 ..Default::default()
             };
             let (mut right, mut wrong, mut escalated, mut oos_answered) = (0, 0, 0, 0);
             for (expected, top, score, runner_up) in &rows {
-                let answered = policy.confident(*score, *runner_up);
+                let answered = policy.confident(t, *score, *runner_up);
                 match expected {
                     Some(_) if !answered => escalated += 1,
                     Some(e) if e == top => right += 1,
@@ -91,6 +99,8 @@ pub async fn eval_whitelist(config: &Config, oos: Option<&Path>) -> anyhow::Resu
         serde_json::to_string_pretty(&json!({
             "model": config.model,
             "configured_threshold": config.threshold,
+            "threshold_in_use": bot.threshold(),
+            "calibration": bot.calibration(),
             "configured_margin": config.margin,
             "in_scope_phrasings": in_scope,
             "out_of_scope_phrasings": out_of_scope,

@@ -20,8 +20,9 @@ pub struct Config {
     pub model: String,
     /// The intent whitelist; the defaults built into the binary when absent.
     pub intents_dir: PathBuf,
-    /// Lowest intent score the bot answers on.
-    pub threshold: f32,
+    /// Lowest intent score the bot answers on; absent, it is calibrated at
+    /// start-up on the whitelist's held-out phrasings.
+    pub threshold: Option<f32>,
     /// How far the best intent must lead the next one for the bot to answer.
     pub margin: f32,
     /// Requests waiting for the encoder before new ones are told "busy".
@@ -113,7 +114,7 @@ impl Config {
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
         anyhow::ensure!(
-            (0.0..=1.0).contains(&config.threshold),
+            config.threshold.is_none_or(|t| (0.0..=1.0).contains(&t)),
             "configuration: threshold must be between 0 and 1"
         );
         anyhow::ensure!(
@@ -146,7 +147,7 @@ mod tests {
             let file = PathBuf::from("c.toml");
             let c = Config::load(Some(&file), &Overrides::default()).unwrap();
             assert_eq!(c.db, "from-env.db");
-            assert_eq!(c.threshold, 0.5);
+            assert_eq!(c.threshold, Some(0.5));
             assert_eq!(c.listen.port(), 9000);
             let flags = Overrides {
                 db: Some("from-flag.db".into()),

@@ -120,9 +120,19 @@ pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
             margin: config.margin,
             ..BotConfig::default()
         },
+        &crate::cache::FileCache::new(&config.models_dir),
     )
     .await
     .context("embedding the whitelist")?;
+    match bot.calibration() {
+        Some(c) if config.threshold.is_none() => tracing::info!(
+            threshold = c.threshold,
+            in_scope = c.in_scope,
+            out_of_scope = c.out_of_scope,
+            "calibrated the answer threshold"
+        ),
+        _ => tracing::info!(threshold = bot.threshold(), "answer threshold"),
+    }
     for _ in 0..3 {
         handle.embed(vec!["warming up the encoder".into()]).await?;
     }

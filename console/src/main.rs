@@ -7,6 +7,7 @@
 
 mod auth;
 mod bench;
+mod cache;
 mod cli;
 mod config;
 mod engine;

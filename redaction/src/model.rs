@@ -197,6 +197,11 @@ impl NerModel {
         self
     }
 
+    /// The decision threshold in use.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
     /// The label names, by index.
     pub fn labels(&self) -> &[String] {
         &self.labels
