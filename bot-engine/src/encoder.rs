@@ -10,9 +10,11 @@ use bert::Bert;
 use std::path::Path;
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
-/// Texts per forward pass (packed, so longer batches cost no padding; this
-/// is where the CPU throughput curve flattens for short chat messages).
-const MAX_BATCH: usize = 32;
+/// Tokens per forward pass. The pass is packed (no padding), so its cost
+/// follows its tokens; about 32 chat messages, where the CPU throughput
+/// curve flattens, and few enough that a patient queued behind a batch
+/// waits one short pass.
+const BATCH_TOKENS: usize = 768;
 /// Longest input in tokens. Chat messages are short; long ones are truncated.
 const MAX_TOKENS: usize = 256;
 
@@ -85,20 +87,6 @@ impl Encoder {
 
     /// Unit-length embeddings, one per text, in order.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        // Sort by length so that texts of a size share a batch.
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
-        let mut out = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(MAX_BATCH) {
-            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            for (&i, v) in chunk.iter().zip(self.embed_batch(&batch)?) {
-                out[i] = v;
-            }
-        }
-        Ok(out)
-    }
-
-    fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -110,9 +98,37 @@ impl Encoder {
             .tokenizer
             .encode_batch(inputs, true)
             .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
-        let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
-        let hidden = self.model.forward(&ids)?;
-        Ok((0..texts.len()).map(|i| hidden.mean_pooled(i)).collect())
+        // Sorted by length, so that each pass holds texts of a size, and cut
+        // into passes under the token budget.
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| encodings[i].len());
+        let mut out = vec![Vec::new(); texts.len()];
+        let mut start = 0;
+        while start < order.len() {
+            let mut end = start;
+            let mut tokens = 0;
+            while end < order.len()
+                && (end == start || tokens + encodings[order[end]].len() <= BATCH_TOKENS)
+            {
+                tokens += encodings[order[end]].len();
+                end += 1;
+            }
+            let pass = &order[start..end];
+            let ids: Vec<&[u32]> = pass.iter().map(|&i| encodings[i].get_ids()).collect();
+            let hidden = self.model.forward(&ids)?;
+            for (k, &i) in pass.iter().enumerate() {
+                out[i] = hidden.mean_pooled(k);
+            }
+            start = end;
+        }
+        Ok(out)
+    }
+
+    /// How many tokens `text` takes (prefix and special tokens included).
+    pub fn tokens(&self, text: &str) -> usize {
+        self.tokenizer
+            .encode(format!("{}{text}", self.prefix), true)
+            .map_or(MAX_TOKENS, |e| e.len())
     }
 }
 
@@ -120,6 +136,9 @@ impl BatchModel for Encoder {
     type Output = Vec<f32>;
     fn run(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         self.embed(texts)
+    }
+    fn cost(&self, text: &str) -> usize {
+        self.tokens(text)
     }
 }
 
@@ -136,7 +155,7 @@ impl EncoderHandle {
     pub fn spawn(encoder: Encoder, capacity: usize) -> EncoderHandle {
         let dim = encoder.dim();
         let id = encoder.id().to_string();
-        let worker = Worker::spawn(encoder, "carechat-encoder", capacity, MAX_BATCH);
+        let worker = Worker::spawn(encoder, "carechat-encoder", capacity, BATCH_TOKENS);
         EncoderHandle { worker, dim, id }
     }
 

@@ -16,14 +16,17 @@ use redaction::{Redacted, Redactor, Span};
 use crate::worker::{BatchModel, Worker};
 use crate::{EngineError, Result};
 
-/// Windows per forward pass of the PII model.
-const MAX_BATCH: usize = 32;
+/// Word pieces per batch of the PII model's worker (about 32 chat messages).
+const BATCH_PIECES: usize = 1024;
 
 impl BatchModel for NerModel {
     type Output = Vec<Span>;
     fn run(&self, texts: &[&str]) -> Result<Vec<Vec<Span>>> {
         self.detect_batch(texts)
             .map_err(|e| EngineError::Config(e.to_string()))
+    }
+    fn cost(&self, text: &str) -> usize {
+        self.pieces(text)
     }
 }
 
@@ -69,7 +72,7 @@ impl Scrubber {
         let id = format!("rules+pii-ner@{}", model.threshold());
         Scrubber {
             redactor,
-            model: Some(Worker::spawn(model, "carechat-pii", capacity, MAX_BATCH)),
+            model: Some(Worker::spawn(model, "carechat-pii", capacity, BATCH_PIECES)),
             id,
         }
     }

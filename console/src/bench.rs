@@ -270,3 +270,103 @@ fn round1(x: f64) -> f64 {
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
+
+/// `carechat eval red-flags FILE`: JSON lines `{text, lang, category,
+/// urgent}` through the whole pipeline, one at a time. Recall (urgent
+/// messages that got the emergency reply) overall, by language and by
+/// category, which layer caught each (a trigger phrase, or the classifier
+/// matching the emergency intent), and false alarms on the non-urgent ones.
+/// The texts are written test phrasings, not patients' messages, so the
+/// misses are printed to be read.
+pub async fn eval_red_flags(config: &Config, file: &Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut rows = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: Value = serde_json::from_str(line)
+            .with_context(|| format!("{} line {}: not JSON", file.display(), n + 1))?;
+        let (Some(text), Some(urgent)) = (v["text"].as_str(), v["urgent"].as_bool()) else {
+            anyhow::bail!(
+                "{} line {}: needs `text` and `urgent`",
+                file.display(),
+                n + 1
+            );
+        };
+        let lang = v["lang"].as_str().unwrap_or("?").to_string();
+        let category = v["category"].as_str().unwrap_or("?").to_string();
+        rows.push((text.to_string(), lang, category, urgent));
+    }
+    anyhow::ensure!(!rows.is_empty(), "no phrasings in {}", file.display());
+    let bot = crate::engine::start_bot(config).await?;
+    // (urgent phrasings, caught) by group, and what caught them.
+    let mut by: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    let (mut by_trigger, mut by_classifier) = (0, 0);
+    let (mut negatives, mut false_alarms) = (0, 0);
+    let mut missed = Vec::new();
+    let mut alarms = Vec::new();
+    for (text, lang, category, urgent) in &rows {
+        let a = bot.assess(text, &bot_engine::Context::default()).await?;
+        let caught = a.action == bot_engine::Action::Urgent;
+        if *urgent {
+            for key in [
+                "all".to_string(),
+                format!("lang:{lang}"),
+                format!("category:{category}"),
+            ] {
+                let e = by.entry(key).or_default();
+                e.0 += 1;
+                e.1 += usize::from(caught);
+            }
+            if caught {
+                if a.red_flag.is_some() {
+                    by_trigger += 1;
+                } else {
+                    by_classifier += 1;
+                }
+            } else {
+                missed.push(json!({
+                    "text": text,
+                    "action": a.action,
+                    "top": a.top.as_ref().map(|s| &s.intent),
+                    "confidence": a.confidence,
+                }));
+            }
+        } else {
+            negatives += 1;
+            if caught {
+                false_alarms += 1;
+                alarms.push(json!({"text": text, "trigger": a.red_flag}));
+            }
+        }
+    }
+    let recall: serde_json::Map<String, Value> = by
+        .into_iter()
+        .map(|(k, (n, c))| {
+            (
+                k,
+                json!({"urgent": n, "caught": c, "recall": round3(c as f64 / n as f64)}),
+            )
+        })
+        .collect();
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "data": file.display().to_string(),
+            "model": config.model,
+            "threshold_in_use": bot.threshold(),
+            "recall": recall,
+            "caught_by_trigger": by_trigger,
+            "caught_by_classifier": by_classifier,
+            "not_urgent": negatives,
+            "false_alarms": false_alarms,
+            "false_alarm_rate": if negatives > 0 { json!(round3(false_alarms as f64 / negatives as f64)) } else { Value::Null },
+            "missed": missed,
+            "false_alarm_phrasings": alarms,
+        }))?
+    );
+    Ok(())
+}

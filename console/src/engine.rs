@@ -15,6 +15,14 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/default_intents.rs"));
 }
 
+/// One file of the built-in whitelist, by name (`messages.toml`, ...).
+pub fn default_file(name: &str) -> Option<&'static str> {
+    embedded::DEFAULT_INTENTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
+}
+
 /// The whitelist from `dir`, or the defaults built into the binary when `dir`
 /// does not exist.
 pub fn load_whitelist(dir: &Path) -> anyhow::Result<Whitelist> {

@@ -9,6 +9,7 @@ mod auth;
 mod bench;
 mod cache;
 mod cli;
+mod clinc;
 mod config;
 mod engine;
 mod eval_redact;
@@ -79,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         command: EvalCommand,
     },
+    /// Manage the intent whitelist.
+    Intents {
+        #[command(subcommand)]
+        command: IntentsCommand,
+    },
     /// Measure speed.
     Bench {
         #[command(subcommand)]
@@ -103,6 +109,18 @@ enum EvalCommand {
     /// checking the converted weights against onnxruntime (dev/check_pii_ner.py).
     #[command(hide = true)]
     NerLogits,
+    /// In-scope accuracy, out-of-scope recall and precision, and latency of
+    /// the whole pipeline on a CLINC150-format file (its `test` and
+    /// `oos_test` halves, else the held-out half of `val` and `oos_val`).
+    Intents {
+        /// The whitelist directory (e.g. made by `carechat intents import`).
+        dir: PathBuf,
+        #[arg(long)]
+        test: PathBuf,
+    },
+    /// Recall of the emergency path on written English and Spanish
+    /// phrasings (`bot-engine/testdata/red_flags.jsonl`), and its false alarms.
+    RedFlags { file: PathBuf },
     /// Threshold sweep: the whitelist's validation phrasings, and out-of-scope
     /// questions from a CLINC150-format JSON file (its `oos_val`).
     Whitelist {
@@ -110,6 +128,25 @@ enum EvalCommand {
         intents: Option<PathBuf>,
         #[arg(long)]
         oos: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum IntentsCommand {
+    /// Turn a public intent data set into a whitelist directory.
+    Import {
+        /// The data set's format.
+        #[arg(long, value_parser = ["clinc150"])]
+        format: String,
+        /// The data file (CLINC150: JSON with `train`, `val`, `oos_train`, ...).
+        file: PathBuf,
+        /// The whitelist directory to write (new or empty).
+        #[arg(long)]
+        out: PathBuf,
+        /// Calibrate on every `val` phrasing, not the even-numbered half
+        /// (when the evaluation runs on a separate test half).
+        #[arg(long)]
+        all_val: bool,
     },
 }
 
@@ -293,6 +330,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
             runtime()?.block_on(bench::eval_whitelist(&config, oos.as_deref()))
         }
+        Command::Eval {
+            command: EvalCommand::Intents { dir, test },
+        } => {
+            overrides.intents_dir = Some(dir);
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            runtime()?.block_on(clinc::eval(&config, &test))
+        }
+        Command::Eval {
+            command: EvalCommand::RedFlags { file },
+        } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            runtime()?.block_on(bench::eval_red_flags(&config, &file))
+        }
+        Command::Intents {
+            command:
+                IntentsCommand::Import {
+                    format: _,
+                    file,
+                    out,
+                    all_val,
+                },
+        } => clinc::import(&file, &out, all_val),
         Command::Bench {
             command:
                 BenchCommand::Bot {

@@ -202,6 +202,14 @@ impl NerModel {
         self.threshold
     }
 
+    /// Word pieces in `text` ([CLS] and [SEP] included): what it costs a
+    /// forward pass.
+    pub fn pieces(&self, text: &str) -> usize {
+        self.tokenizer
+            .encode(text, true)
+            .map_or(text.len(), |e| e.len())
+    }
+
     /// The label names, by index.
     pub fn labels(&self) -> &[String] {
         &self.labels
