@@ -370,6 +370,18 @@ impl Bot {
             return Ok(self.low_confidence(a));
         };
         a.confidence = top.confidence;
+        // The emergency intent ranked first is never merely "unsure": the
+        // chat would go to a person anyway, and it goes as urgent (a false
+        // alarm costs a nurse a look; a missed emergency costs far more).
+        if self
+            .whitelist
+            .intent(&top.intent)
+            .is_some_and(|intent| intent.urgent)
+        {
+            a.intent = Some(top.intent.clone());
+            self.urgent(&mut a, top.confidence);
+            return Ok(a);
+        }
         let runner_up = ranked.get(1).map_or(f32::MIN, |s| s.confidence);
         if !self
             .config

@@ -144,7 +144,7 @@ pub fn import(file: &Path, out: &Path, all_val: bool) -> anyhow::Result<()> {
         };
         let text = format!(
             "# Imported from CLINC150 (CC BY 3.0; Larson et al., EMNLP 2019) by `carechat intents import`.\n{}",
-            toml::to_string(&file)?
+            toml::to_string_pretty(&file)?
         );
         std::fs::write(out.join(format!("{id}.toml")), text)?;
     }
@@ -153,7 +153,7 @@ pub fn import(file: &Path, out: &Path, all_val: bool) -> anyhow::Result<()> {
         out.join("out_of_scope.toml"),
         format!(
             "# CLINC150 `oos_train`: questions the bot must not answer, for calibration.\n{}",
-            toml::to_string(&OutOfScopeFile { questions })?
+            toml::to_string_pretty(&OutOfScopeFile { questions })?
         ),
     )?;
     let messages = crate::engine::default_file("messages.toml")
@@ -245,6 +245,10 @@ pub async fn eval(config: &Config, test: &Path) -> anyhow::Result<()> {
     let (mut right, mut wrong, mut escalated, mut blocked) = (0, 0, 0, 0);
     let (mut oos_total, mut oos_declined, mut declined) = (0, 0, 0);
     let mut latencies = Vec::with_capacity(items.len());
+    // For the trade-off curve: in-scope (score, best intent right), and
+    // out-of-scope scores; a red flag or spam block counts as it was decided.
+    let mut curve_in: Vec<(f32, bool)> = Vec::new();
+    let mut curve_oos: Vec<f32> = Vec::new();
     let context = bot_engine::Context::default();
     for (text, want) in &items {
         let started = Instant::now();
@@ -261,6 +265,20 @@ pub async fn eval(config: &Config, test: &Path) -> anyhow::Result<()> {
         if answered.is_none() {
             declined += 1;
         }
+        let score = match a.action {
+            bot_engine::Action::Urgent => f32::INFINITY,
+            bot_engine::Action::Block => f32::NEG_INFINITY,
+            _ => a.confidence,
+        };
+        let top = a
+            .top
+            .as_ref()
+            .map(|t| t.intent.as_str())
+            .or(a.intent.as_deref());
+        match want {
+            Some(w) => curve_in.push((score, top == Some(w.as_str()))),
+            None => curve_oos.push(score),
+        }
         match (want, answered) {
             (Some(w), Some(got)) if w == got => right += 1,
             (Some(_), Some(_)) => wrong += 1,
@@ -274,6 +292,28 @@ pub async fn eval(config: &Config, test: &Path) -> anyhow::Result<()> {
         }
     }
     latencies.sort_by(f64::total_cmp);
+    let raw_accuracy = ratio(curve_in.iter().filter(|c| c.1).count(), curve_in.len());
+    curve_oos.sort_by(f32::total_cmp);
+    let operating_points: Vec<Value> = [0.8, 0.9, 0.95]
+        .iter()
+        .filter(|_| !curve_oos.is_empty())
+        .map(|&r| {
+            // The lowest threshold that declines a share `r` of the
+            // out-of-scope phrasings.
+            let k = ((curve_oos.len() as f64 * r).ceil() as usize).min(curve_oos.len());
+            let t = if k == 0 {
+                f32::NEG_INFINITY
+            } else {
+                curve_oos[k - 1].next_up()
+            };
+            let right = curve_in.iter().filter(|(s, ok)| *ok && *s >= t).count();
+            json!({
+                "oos_recall": ratio(curve_oos.iter().filter(|s| **s < t).count(), curve_oos.len()),
+                "threshold": t,
+                "in_scope_accuracy": ratio(right, curve_in.len()),
+            })
+        })
+        .collect();
     let in_scope_n = items.len() - oos_total;
     let round = |x: f64| (x * 100.0).round() / 100.0;
     println!(
@@ -294,6 +334,8 @@ pub async fn eval(config: &Config, test: &Path) -> anyhow::Result<()> {
             "oos_recall": ratio(oos_declined, oos_total),
             "oos_precision": ratio(oos_declined, declined),
             "blocked_as_spam": blocked,
+            "in_scope_accuracy_without_threshold": raw_accuracy,
+            "operating_points_chosen_on_this_set": operating_points,
             "phrasings_also_in_whitelist": overlap,
             "latency_ms": {
                 "messages": latencies.len(),
