@@ -98,6 +98,15 @@ impl Encoder {
         Ok(out)
     }
 
+    /// The pieces `text` becomes, prefix and start and end tokens included.
+    pub fn pieces(&self, text: &str) -> Result<Vec<String>> {
+        let encoding = self
+            .tokenizer
+            .encode(format!("{}{text}", self.prefix), true)
+            .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
+        Ok(encoding.get_tokens().to_vec())
+    }
+
     fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Ok(Vec::new());

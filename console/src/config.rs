@@ -16,7 +16,9 @@ pub struct Config {
     pub db: String,
     /// Where model directories live.
     pub models_dir: PathBuf,
-    /// The sentence encoder, a directory under `models_dir`.
+    /// The sentence encoder, a directory under `models_dir` (or its
+    /// `carechat models pull` name): `all-MiniLM-L6-v2` (English, the
+    /// default) or `multilingual-e5-small` (alias `multilingual`).
     pub model: String,
     /// The intent whitelist; the defaults built into the binary when absent.
     pub intents_dir: PathBuf,
@@ -62,6 +64,8 @@ pub struct Overrides {
     pub models_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intents_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 impl Config {

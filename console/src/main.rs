@@ -36,6 +36,10 @@ struct Cli {
     /// Directory holding the models.
     #[arg(long, global = true)]
     models_dir: Option<PathBuf>,
+    /// The sentence encoder: all-MiniLM-L6-v2 (English, default) or
+    /// multilingual (multilingual-e5-small).
+    #[arg(long, global = true)]
+    model: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -102,6 +106,11 @@ enum EvalCommand {
     /// checking the converted weights against onnxruntime (dev/check_pii_ner.py).
     #[command(hide = true)]
     NerLogits,
+    /// The sentence encoder's embedding of each line of stdin, as JSON lines
+    /// with its pieces: for checking a converted encoder against its
+    /// original engine (dev/check_e5.py).
+    #[command(hide = true)]
+    Embed,
     /// Threshold sweep: the whitelist's validation phrasings, and out-of-scope
     /// questions from a CLINC150-format JSON file (its `oos_val`).
     Whitelist {
@@ -190,6 +199,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let mut overrides = config::Overrides {
         db: cli.db,
         models_dir: cli.models_dir,
+        model: cli.model,
         ..Default::default()
     };
     let runtime = || {
@@ -284,6 +294,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let model = engine::load_pii_model(&config)?
                 .context("the PII model is switched off (redaction_model = false)")?;
             cli::ner_logits(&model)
+        }
+        Command::Eval {
+            command: EvalCommand::Embed,
+        } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            runtime()?.block_on(cli::embed(&config))
         }
         Command::Eval {
             command: EvalCommand::Whitelist { intents, oos },
