@@ -58,7 +58,7 @@ pub async fn eval_whitelist(config: &Config, oos: Option<&Path>) -> anyhow::Resu
     let mut sweep = Vec::new();
     for margin in [0.0f32, 0.03] {
         let mut t = 0.40f32;
-        while t <= 0.851 {
+        while t <= 0.951 {
             let policy = bot_engine::BotConfig {
                 threshold: t,
                 margin,

@@ -85,7 +85,9 @@ impl Config {
         file: Option<&PathBuf>,
         overrides: &Overrides,
     ) -> anyhow::Result<(Config, Vec<String>)> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        // The layers above the defaults, on their own: which keys were given
+        // decides which model-dependent defaults apply.
+        let mut given = Figment::new();
         match file {
             Some(path) => {
                 anyhow::ensure!(
@@ -93,29 +95,46 @@ impl Config {
                     "config file {} does not exist",
                     path.display()
                 );
-                figment = figment.merge(Toml::file(path));
+                given = given.merge(Toml::file(path));
             }
-            None => figment = figment.merge(Toml::file("carechat.toml")),
+            None => given = given.merge(Toml::file("carechat.toml")),
         }
         // CARECHAT_LOG and CARECHAT_CONFIG steer logging and the file
         // choice, not the configuration itself.
-        let figment = figment
+        let given = given
             .merge(
                 Env::prefixed("CARECHAT_")
                     .ignore(&["log", "config"])
                     .split("__"),
             )
             .merge(Serialized::defaults(overrides));
-        let known = serde_json::to_value(Config::default())?;
-        let unknown = figment
+        let given_keys = given
             .extract::<figment::value::Dict>()
-            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?
-            .into_keys()
-            .filter(|k| known.get(k).is_none())
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        let known = serde_json::to_value(Config::default())?;
+        let unknown = given_keys
+            .keys()
+            .filter(|k| known.get(k.as_str()).is_none())
+            .cloned()
             .collect();
-        let config: Config = figment
+        let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(given)
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        // Each sentence encoder spreads its similarities differently (e5's
+        // sit far higher than MiniLM's), so an unset threshold or margin is
+        // the one calibrated for the configured model (docs/bot.md).
+        if let Some((threshold, margin)) = crate::models::spec(&config.model)
+            .ok()
+            .and_then(|s| s.bot_policy)
+        {
+            if !given_keys.contains_key("threshold") {
+                config.threshold = threshold;
+            }
+            if !given_keys.contains_key("margin") {
+                config.margin = margin;
+            }
+        }
         anyhow::ensure!(
             (0.0..=1.0).contains(&config.threshold),
             "configuration: threshold must be between 0 and 1"
@@ -180,6 +199,36 @@ mod tests {
             assert!(
                 Config::load(Some(&PathBuf::from("missing.toml")), &Overrides::default()).is_err()
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn threshold_defaults_follow_the_model_unless_set() {
+        figment::Jail::expect_with(|jail| {
+            let multilingual = Overrides {
+                model: Some("multilingual".into()),
+                ..Default::default()
+            };
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(c.threshold, bot_engine::BotConfig::default().threshold);
+            let c = Config::load(None, &multilingual).unwrap();
+            let (t, m) = crate::models::spec("multilingual")
+                .unwrap()
+                .bot_policy
+                .unwrap();
+            assert_eq!((c.threshold, c.margin), (t, m));
+            assert_ne!(t, bot_engine::BotConfig::default().threshold);
+            // Set anywhere, the clinic's value wins.
+            jail.set_env("CARECHAT_THRESHOLD", "0.5");
+            let c = Config::load(None, &multilingual).unwrap();
+            assert_eq!((c.threshold, c.margin), (0.5, m));
+            jail.create_file(
+                "carechat.toml",
+                "margin = 0.07\nmodel = \"multilingual-e5-small\"",
+            )?;
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!((c.threshold, c.margin), (0.5, 0.07));
             Ok(())
         });
     }

