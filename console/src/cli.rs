@@ -161,6 +161,7 @@ pub async fn classify(config: &Config) -> anyhow::Result<()> {
                 "spam": a.spam,
                 "spam_score": a.spam_score,
                 "action": a.action,
+                "reply": a.reply,
             }))
         })
     })
