@@ -132,6 +132,17 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2000)]
         messages: usize,
     },
+    /// Sentence encoder speed, models side by side: texts/s one at a time
+    /// and batched, on the whitelist's phrasings.
+    Encoder {
+        #[arg(long)]
+        intents: Option<PathBuf>,
+        /// Encoders to compare (pulled first if missing).
+        #[arg(default_values = ["all-MiniLM-L6-v2", "multilingual-e5-small"])]
+        models: Vec<String>,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+    },
     /// Redaction throughput, rules only (one core) and with the PII model
     /// (all cores, batched), on data sets in presidio-research's format.
     Redact {
@@ -319,6 +330,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             overrides.intents_dir = intents;
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
             runtime()?.block_on(bench::bench_bot(&config, concurrency, messages))
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Encoder {
+                    intents,
+                    models,
+                    batch,
+                },
+        } => {
+            overrides.intents_dir = intents;
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            bench::bench_encoder(&config, &models, batch)
         }
         Command::Bench {
             command: BenchCommand::Redact { data },
