@@ -666,9 +666,9 @@ mod tests {
 
     #[test]
     fn q4_0_low_nibbles_first_then_high() {
-        // q = i for element i (mod 16): elements 0..16 sit in low nibbles,
-        // 16..32 in high nibbles, value = (q - 8) * scale.
-        let q: [u8; 32] = std::array::from_fn(|i| (i % 16) as u8);
+        // Elements 0..16 sit in low nibbles, 16..32 in high nibbles (not
+        // interleaved), value = (q - 8) * scale.
+        let q: [u8; 32] = std::array::from_fn(|i| if i < 16 { i as u8 } else { 31 - i as u8 });
         let q2: [u8; 32] = std::array::from_fn(|i| if i < 16 { 15 } else { 0 });
         let mut blocks = q4_block(0x3800, &q); // scale 0.5
         blocks.extend(q4_block(0xc000, &q2)); // scale -2
@@ -676,8 +676,9 @@ mod tests {
         dequantize_q4_0(&blocks, &mut out).unwrap();
         let v = floats(&out);
         assert_eq!(v.len(), 64);
-        for i in 0..32 {
-            assert_eq!(v[i], ((i % 16) as f32 - 8.0) * 0.5, "element {i}");
+        for (i, &x) in v[..32].iter().enumerate() {
+            let q = if i < 16 { i } else { 31 - i };
+            assert_eq!(x, (q as f32 - 8.0) * 0.5, "element {i}");
         }
         assert_eq!(v[32..48], [-14.0; 16]);
         assert_eq!(v[48..], [16.0; 16]);
