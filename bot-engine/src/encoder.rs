@@ -85,6 +85,15 @@ impl Encoder {
         &self.id
     }
 
+    /// The pieces `text` becomes, prefix and start and end tokens included.
+    pub fn pieces(&self, text: &str) -> Result<Vec<String>> {
+        let encoding = self
+            .tokenizer
+            .encode(format!("{}{text}", self.prefix), true)
+            .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
+        Ok(encoding.get_tokens().to_vec())
+    }
+
     /// Unit-length embeddings, one per text, in order.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {

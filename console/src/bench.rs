@@ -67,7 +67,7 @@ pub async fn eval_whitelist(config: &Config, oos: Option<&Path>) -> anyhow::Resu
     let mut sweep = Vec::new();
     for margin in [0.0f32, 0.03] {
         let mut t = 0.30f32;
-        while t <= 0.851 {
+        while t <= 0.951 {
             let policy = bot_engine::BotConfig {
                 margin,
                 ..Default::default()
@@ -179,6 +179,80 @@ pub async fn bench_bot(config: &Config, concurrency: usize, messages: usize) -> 
                 "p99": percentile(&all, 0.99),
                 "max": all.last().copied().unwrap_or(f64::NAN),
             },
+        }))?
+    );
+    Ok(())
+}
+
+/// `carechat bench encoder`: the sentence encoders side by side, on the
+/// whitelist's examples and validation phrasings (as redacted text would
+/// be: chat-length), one text per call and in batches of `batch`, on the
+/// calling thread. Each encoder named is pulled first if missing.
+pub fn bench_encoder(config: &Config, names: &[String], batch: usize) -> anyhow::Result<()> {
+    use std::hint::black_box;
+    let whitelist = crate::engine::load_whitelist(&config.intents_dir)?;
+    let texts: Vec<String> = whitelist
+        .intents
+        .iter()
+        .flat_map(|i| i.examples.iter().chain(&i.validation).cloned())
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let mut rows = Vec::new();
+    for name in names {
+        let spec = crate::models::spec(name)?;
+        if !spec.is_installed(&config.models_dir) {
+            crate::models::pull(spec, &config.models_dir, None)?;
+        }
+        let started = Instant::now();
+        let encoder = bot_engine::Encoder::load(&config.models_dir.join(spec.name))
+            .with_context(|| format!("loading {}", spec.name))?;
+        let load_s = started.elapsed().as_secs_f64();
+        // Warm up, then time the median of REDACT_PASSES passes each way.
+        encoder.embed(&refs[..refs.len().min(64)])?;
+        let timed = |f: &dyn Fn() -> anyhow::Result<()>| -> anyhow::Result<f64> {
+            let mut passes = Vec::new();
+            for _ in 0..REDACT_PASSES {
+                let t0 = Instant::now();
+                f()?;
+                passes.push(t0.elapsed().as_secs_f64());
+            }
+            passes.sort_by(f64::total_cmp);
+            Ok(refs.len() as f64 / passes[passes.len() / 2])
+        };
+        let single = timed(&|| {
+            for t in &refs {
+                black_box(encoder.embed(&[t])?);
+            }
+            Ok(())
+        })?;
+        let batched = timed(&|| {
+            for chunk in refs.chunks(batch.max(1)) {
+                black_box(encoder.embed(chunk)?);
+            }
+            Ok(())
+        })?;
+        let pieces: usize = refs
+            .iter()
+            .map(|t| encoder.pieces(t).map(|p| p.len()))
+            .sum::<Result<usize, _>>()?;
+        rows.push(json!({
+            "model": spec.name,
+            "layers": serde_json::from_slice::<Value>(&std::fs::read(config.models_dir.join(spec.name).join("config.json"))?)?["num_hidden_layers"],
+            "load_s": round3(load_s),
+            "mean_pieces": round1(pieces as f64 / refs.len() as f64),
+            "texts_per_s_one_at_a_time": round1(single),
+            "texts_per_s_batched": round1(batched),
+            "ms_per_text_one_at_a_time": round3(1000.0 / single),
+        }));
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
+            "texts": refs.len(),
+            "batch": batch,
+            "passes": REDACT_PASSES,
+            "encoders": rows,
         }))?
     );
     Ok(())

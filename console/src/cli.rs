@@ -124,6 +124,29 @@ pub fn ner_logits(model: &NerModel) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Each line of stdin through the configured sentence encoder, exactly as
+/// the bot embeds a message (prefix, tokenizer, pooling), with its pieces.
+pub async fn embed(config: &Config) -> anyhow::Result<()> {
+    let dir = crate::engine::ensure_model(crate::models::spec(&config.model)?, &config.models_dir)
+        .await?;
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let encoder = bot_engine::Encoder::load(&dir).context("loading the sentence encoder")?;
+        let mut stdout = std::io::stdout().lock();
+        for line in std::io::stdin().lock().lines() {
+            let line = line?;
+            let embedding = encoder.embed(&[line.as_str()])?.remove(0);
+            let pieces = encoder.pieces(&line)?;
+            serde_json::to_writer(
+                &mut stdout,
+                &json!({"text": line, "pieces": pieces, "embedding": embedding}),
+            )?;
+            stdout.write_all(b"\n")?;
+        }
+        Ok(())
+    })
+    .await?
+}
+
 pub async fn classify(config: &Config) -> anyhow::Result<()> {
     let bot = crate::engine::start_bot(config).await?;
     let runtime = tokio::runtime::Handle::current();
@@ -138,6 +161,7 @@ pub async fn classify(config: &Config) -> anyhow::Result<()> {
                 "spam": a.spam,
                 "spam_score": a.spam_score,
                 "action": a.action,
+                "reply": a.reply,
             }))
         })
     })

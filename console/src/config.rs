@@ -16,7 +16,9 @@ pub struct Config {
     pub db: String,
     /// Where model directories live.
     pub models_dir: PathBuf,
-    /// The sentence encoder, a directory under `models_dir`.
+    /// The sentence encoder, a directory under `models_dir` (or its
+    /// `carechat models pull` name): `all-MiniLM-L6-v2` (English, the
+    /// default) or `multilingual-e5-small` (alias `multilingual`).
     pub model: String,
     /// The intent whitelist; the defaults built into the binary when absent.
     pub intents_dir: PathBuf,
@@ -63,6 +65,8 @@ pub struct Overrides {
     pub models_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intents_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 impl Config {
@@ -82,7 +86,9 @@ impl Config {
         file: Option<&PathBuf>,
         overrides: &Overrides,
     ) -> anyhow::Result<(Config, Vec<String>)> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        // The layers above the defaults, on their own: which keys were given
+        // decides which model-dependent defaults apply.
+        let mut given = Figment::new();
         match file {
             Some(path) => {
                 anyhow::ensure!(
@@ -90,29 +96,41 @@ impl Config {
                     "config file {} does not exist",
                     path.display()
                 );
-                figment = figment.merge(Toml::file(path));
+                given = given.merge(Toml::file(path));
             }
-            None => figment = figment.merge(Toml::file("carechat.toml")),
+            None => given = given.merge(Toml::file("carechat.toml")),
         }
         // CARECHAT_LOG and CARECHAT_CONFIG steer logging and the file
         // choice, not the configuration itself.
-        let figment = figment
+        let given = given
             .merge(
                 Env::prefixed("CARECHAT_")
                     .ignore(&["log", "config"])
                     .split("__"),
             )
             .merge(Serialized::defaults(overrides));
-        let known = serde_json::to_value(Config::default())?;
-        let unknown = figment
+        let given_keys = given
             .extract::<figment::value::Dict>()
-            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?
-            .into_keys()
-            .filter(|k| known.get(k).is_none())
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        let known = serde_json::to_value(Config::default())?;
+        let unknown = given_keys
+            .keys()
+            .filter(|k| known.get(k.as_str()).is_none())
+            .cloned()
             .collect();
-        let config: Config = figment
+        let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(given)
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        // An unset margin is the one measured for the configured model
+        // (docs/bot.md); an unset threshold is calibrated at start-up.
+        if let Some(margin) = crate::models::spec(&config.model)
+            .ok()
+            .and_then(|s| s.bot_margin)
+            && !given_keys.contains_key("margin")
+        {
+            config.margin = margin;
+        }
         anyhow::ensure!(
             config.threshold.is_none_or(|t| (0.0..=1.0).contains(&t)),
             "configuration: threshold must be between 0 and 1"
@@ -177,6 +195,29 @@ mod tests {
             assert!(
                 Config::load(Some(&PathBuf::from("missing.toml")), &Overrides::default()).is_err()
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn threshold_is_calibrated_unless_set() {
+        figment::Jail::expect_with(|jail| {
+            let multilingual = Overrides {
+                model: Some("multilingual".into()),
+                ..Default::default()
+            };
+            let c = Config::load(None, &multilingual).unwrap();
+            assert_eq!(c.threshold, None);
+            // Set anywhere, the clinic's value wins.
+            jail.set_env("CARECHAT_THRESHOLD", "0.5");
+            let c = Config::load(None, &multilingual).unwrap();
+            assert_eq!(c.threshold, Some(0.5));
+            jail.create_file(
+                "carechat.toml",
+                "margin = 0.07\nmodel = \"multilingual-e5-small\"",
+            )?;
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!((c.threshold, c.margin), (Some(0.5), 0.07));
             Ok(())
         });
     }

@@ -38,6 +38,10 @@ struct Cli {
     /// Directory holding the models.
     #[arg(long, global = true)]
     models_dir: Option<PathBuf>,
+    /// The sentence encoder: all-MiniLM-L6-v2 (English, default) or
+    /// multilingual (multilingual-e5-small).
+    #[arg(long, global = true)]
+    model: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -121,6 +125,11 @@ enum EvalCommand {
     /// Recall of the emergency path on written English and Spanish
     /// phrasings (`bot-engine/testdata/red_flags.jsonl`), and its false alarms.
     RedFlags { file: PathBuf },
+    /// The sentence encoder's embedding of each line of stdin, as JSON lines
+    /// with its pieces: for checking a converted encoder against its
+    /// original engine (dev/check_e5.py).
+    #[command(hide = true)]
+    Embed,
     /// Threshold sweep: the whitelist's validation phrasings, and out-of-scope
     /// questions from a CLINC150-format JSON file (its `oos_val`).
     Whitelist {
@@ -160,6 +169,17 @@ enum BenchCommand {
         concurrency: usize,
         #[arg(long, default_value_t = 2000)]
         messages: usize,
+    },
+    /// Sentence encoder speed, models side by side: texts/s one at a time
+    /// and batched, on the whitelist's phrasings.
+    Encoder {
+        #[arg(long)]
+        intents: Option<PathBuf>,
+        /// Encoders to compare (pulled first if missing).
+        #[arg(default_values = ["all-MiniLM-L6-v2", "multilingual-e5-small"])]
+        models: Vec<String>,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
     },
     /// Redaction throughput, rules only (one core) and with the PII model
     /// (all cores, batched), on data sets in presidio-research's format.
@@ -228,6 +248,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let mut overrides = config::Overrides {
         db: cli.db,
         models_dir: cli.models_dir,
+        model: cli.model,
         ..Default::default()
     };
     let runtime = || {
@@ -324,6 +345,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli::ner_logits(&model)
         }
         Command::Eval {
+            command: EvalCommand::Embed,
+        } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            runtime()?.block_on(cli::embed(&config))
+        }
+        Command::Eval {
             command: EvalCommand::Whitelist { intents, oos },
         } => {
             overrides.intents_dir = intents;
@@ -363,6 +390,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             overrides.intents_dir = intents;
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
             runtime()?.block_on(bench::bench_bot(&config, concurrency, messages))
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Encoder {
+                    intents,
+                    models,
+                    batch,
+                },
+        } => {
+            overrides.intents_dir = intents;
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            bench::bench_encoder(&config, &models, batch)
         }
         Command::Bench {
             command: BenchCommand::Redact { data },

