@@ -215,6 +215,7 @@ impl AppState {
             browser_language: conv.browser_language.clone(),
             repeats,
             recent,
+            known_bad_sender: false,
         };
         let a = bot.assess(text, &ctx).await?;
         self.hub.set_language(conversation, &a.language);
