@@ -122,7 +122,7 @@ pub fn eval(data: &Path, clinic: Option<&Path>, show: bool) -> anyhow::Result<()
         held_out.len(),
         examples.len()
     );
-    score(&scorer, &held_out, false);
+    score(&scorer, &held_out, show);
     if let Some(clinic) = clinic {
         let set = read(clinic)?;
         println!("{}: all {} messages", clinic.display(), set.len());

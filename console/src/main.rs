@@ -116,7 +116,7 @@ enum EvalCommand {
         data: PathBuf,
         #[arg(long)]
         clinic: Option<PathBuf>,
-        /// Print the clinic set's misclassified messages.
+        /// Print the misclassified messages.
         #[arg(long)]
         show: bool,
     },

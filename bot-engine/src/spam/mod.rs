@@ -19,12 +19,13 @@ mod model;
 
 pub use model::{
     CLINIC_TRAINING, Example, ModelError, Part, TextModel, TrainOptions, TrainReport, parse_tsv,
-    part, train,
+    part,
 };
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use regex::Regex;
 use std::sync::{Arc, LazyLock};
+
+use model::URL;
 
 /// The score at or above which a message is spam: the text model's own
 /// threshold when no other signal fires.
@@ -35,11 +36,6 @@ static EMBEDDED: &[u8] = include_bytes!("../../data/spam.model");
 
 static EMBEDDED_MODEL: LazyLock<Arc<TextModel>> = LazyLock::new(|| {
     Arc::new(TextModel::from_bytes(EMBEDDED).expect("the embedded spam model is valid"))
-});
-
-static URL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:https?://|www\.)[^\s<>]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|co|us|ru|xyz|top|biz|info|click|shop|online|site|ly|me)\b(?:/[^\s<>]*)?")
-        .expect("url regex")
 });
 
 /// Link shorteners and the top-level domains that spam prefers: a link there
@@ -157,6 +153,20 @@ fn on_domain(host: &str, domain: &str) -> bool {
     host == domain || host.ends_with(&format!(".{domain}"))
 }
 
+/// Trains the text model (see [`model::train`]) with the threshold chosen
+/// on the whole first-message score: model plus links and pitch phrases.
+pub fn train(
+    examples: &[Example],
+    extra: &[Example],
+    options: &TrainOptions,
+) -> (TextModel, TrainReport) {
+    let signals = SpamScorer::with_model(Arc::new(TextModel::empty()));
+    model::train(examples, extra, options, &|text| {
+        let (links, shady, _) = signals.links(text);
+        signals.text_signals(text, links, shady)
+    })
+}
+
 impl SpamScorer {
     /// The scorer with the embedded model.
     pub fn new() -> Self {
@@ -209,19 +219,7 @@ impl SpamScorer {
     }
 
     pub fn assess(&self, text: &str, signals: &Signals) -> SpamScore {
-        let mut links = 0usize;
-        let mut shady = false;
-        let mut trusted_spans = Vec::new();
-        for m in URL.find_iter(text) {
-            let h = host(m.as_str());
-            if self.trusted.iter().any(|d| on_domain(&h, d)) {
-                trusted_spans.push(m.range());
-                continue;
-            }
-            links += 1;
-            shady |= SHADY_HOSTS.iter().any(|s| on_domain(&h, s))
-                || SHADY_TLDS.iter().any(|t| h.ends_with(t));
-        }
+        let (links, shady, trusted_spans) = self.links(text);
         let model_text = if trusted_spans.is_empty() {
             std::borrow::Cow::Borrowed(text)
         } else {
@@ -235,22 +233,9 @@ impl SpamScorer {
             std::borrow::Cow::Owned(kept)
         };
         let text_margin = self.model.logit(&model_text) - self.model.threshold();
-
-        // Each signal is capped: together they can outweigh an ordinary
-        // message's margin, alone they cannot.
-        let mut z = 0f32;
-        z += self.pitch_weight(text).min(6.0);
-        z += (0.75 * links as f32).min(1.5);
-        if shady {
-            z += 1.0;
-        }
-        let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
-        if letters.len() >= 20 {
-            let upper = letters.iter().filter(|c| c.is_uppercase()).count();
-            if upper * 10 >= letters.len() * 7 {
-                z += 0.5;
-            }
-        }
+        let mut z = self.text_signals(text, links, shady);
+        // No bonus for shouting: the text model sees capitals already, and a
+        // frightened patient shouts.
         z += (0.75 * signals.repeats as f32).min(2.25);
         if signals.recent > 8 {
             z += (0.4 * (signals.recent - 8) as f32).min(2.0);
@@ -264,6 +249,37 @@ impl SpamScorer {
             text_margin,
             signals: z,
         }
+    }
+
+    /// Links not on a trusted domain, whether any is shady, and where the
+    /// trusted ones are.
+    fn links(&self, text: &str) -> (usize, bool, Vec<std::ops::Range<usize>>) {
+        let mut links = 0usize;
+        let mut shady = false;
+        let mut trusted_spans = Vec::new();
+        for m in URL.find_iter(text) {
+            let h = host(m.as_str());
+            if self.trusted.iter().any(|d| on_domain(&h, d)) {
+                trusted_spans.push(m.range());
+                continue;
+            }
+            links += 1;
+            shady |= SHADY_HOSTS.iter().any(|s| on_domain(&h, s))
+                || SHADY_TLDS.iter().any(|t| h.ends_with(t));
+        }
+        (links, shady, trusted_spans)
+    }
+
+    /// What the text says beyond the model: pitch phrases and links. Each
+    /// signal is capped: together they can outweigh an ordinary message's
+    /// margin, alone they cannot.
+    fn text_signals(&self, text: &str, links: usize, shady: bool) -> f32 {
+        let mut z = self.pitch_weight(text).min(6.0);
+        z += (0.75 * links as f32).min(1.5);
+        if shady {
+            z += 1.0;
+        }
+        z
     }
 
     fn pitch_weight(&self, text: &str) -> f32 {
@@ -293,6 +309,91 @@ impl SpamScorer {
 mod tests {
     use super::*;
 
+    fn flagged(s: &SpamScorer, text: &str, signals: &Signals) -> bool {
+        s.assess(text, signals).score >= DEFAULT_THRESHOLD
+    }
+
+    fn clinic_set() -> Vec<Example> {
+        parse_tsv(include_str!("../../testdata/spam_clinic.tsv")).unwrap()
+    }
+
+    /// Legitimate clinic messages the scorer still flags, measured and kept
+    /// here so that a fix and a regression both fail this test. See
+    /// docs/bot.md (Spam).
+    const KNOWN_FLAGGED_HAM: &[&str] =
+        &["Do you offer payment plans for implants? The price on your website seemed high"];
+
+    #[test]
+    fn clinic_patients_are_not_flagged() {
+        let s = SpamScorer::new();
+        let mut wrong = Vec::new();
+        for e in clinic_set().iter().filter(|e| !e.spam) {
+            let is_flagged = flagged(&s, &e.text, &Signals::default());
+            if is_flagged != KNOWN_FLAGGED_HAM.contains(&e.text.as_str()) {
+                wrong.push(format!("{:.3} {}", s.score(&e.text, 0, 1), e.text));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
+
+    #[test]
+    fn clinic_website_spam_is_flagged() {
+        let s = SpamScorer::new();
+        let missed: Vec<_> = clinic_set()
+            .into_iter()
+            .filter(|e| e.spam && !flagged(&s, &e.text, &Signals::default()))
+            .map(|e| e.text)
+            .collect();
+        assert!(missed.is_empty(), "{missed:#?}");
+    }
+
+    #[test]
+    #[ignore = "fails: three repeats of \"is the 2-for-1 whitening offer still on\" block it (docs/bot.md, Spam)"]
+    fn a_single_weak_signal_never_blocks_a_patient() {
+        let s = SpamScorer::new();
+        let alone = [
+            (
+                "a repeat",
+                Signals {
+                    repeats: 3,
+                    ..Default::default()
+                },
+            ),
+            (
+                "a burst",
+                Signals {
+                    recent: 30,
+                    ..Default::default()
+                },
+            ),
+        ];
+        for e in clinic_set().iter().filter(|e| !e.spam) {
+            if KNOWN_FLAGGED_HAM.contains(&e.text.as_str()) {
+                continue;
+            }
+            for (what, signals) in &alone {
+                assert!(!flagged(&s, &e.text, signals), "{what}: {}", e.text);
+            }
+            let with_link = format!("{} https://www.example.com/page", e.text);
+            assert!(
+                !flagged(&s, &with_link, &Signals::default()),
+                "a link: {with_link}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_clinics_own_links_count_for_nothing() {
+        let s = SpamScorer::new().with_trusted_domains(["brightsmilesdental.com"]);
+        let text = "saw the offer at https://www.brightsmilesdental.com/offers and www.brightsmilesdental.com/book";
+        let own = s.assess(text, &Signals::default());
+        let bare = s.assess("saw the offer at and", &Signals::default());
+        assert_eq!(own.signals, 0.0);
+        assert_eq!(own.text_margin, bare.text_margin);
+        let other = SpamScorer::new().assess(text, &Signals::default());
+        assert!(other.signals > 0.0, "an unknown domain is a link");
+    }
+
     #[test]
     fn patients_score_low() {
         let s = SpamScorer::new();
@@ -321,9 +422,101 @@ mod tests {
     }
 
     #[test]
-    fn repetition_raises_the_score() {
+    fn repetition_speed_and_a_bad_sender_raise_the_score() {
         let s = SpamScorer::new();
         let text = "check out my page www.example.xyz";
-        assert!(s.score(text, 3, 12) > s.score(text, 0, 1));
+        let base = s.score(text, 0, 1);
+        assert!(s.score(text, 3, 1) > base);
+        assert!(s.score(text, 0, 12) > base);
+        let bad = s.assess(
+            text,
+            &Signals {
+                known_bad: true,
+                ..Default::default()
+            },
+        );
+        assert!(bad.score > base);
+    }
+
+    #[test]
+    fn the_score_stays_in_zero_to_one() {
+        let s = SpamScorer::new();
+        let worst = "SEO backlinks crypto bitcoin casino viagra www.a.xyz bit.ly/x ".repeat(20);
+        for (text, signals) in [
+            ("", Signals::default()),
+            (
+                worst.as_str(),
+                Signals {
+                    repeats: 1000,
+                    recent: 1000,
+                    known_bad: true,
+                },
+            ),
+        ] {
+            let score = s.assess(text, &signals).score;
+            assert!((0.0..=1.0).contains(&score), "{score}");
+        }
+    }
+
+    /// The SMS Spam Collection, where the workspace's sibling `shared/data`
+    /// has it (never copied into the repository: CC BY 4.0).
+    fn sms_collection() -> Option<Vec<Example>> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/data/spam/sms_spam_train.tsv");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Some(parse_tsv(&text).unwrap()),
+            Err(_) => {
+                eprintln!(
+                    "SKIPPED: {} is not there (the SMS Spam Collection is not in the repository)",
+                    path.display()
+                );
+                None
+            }
+        }
+    }
+
+    /// The issue's target, on the fifth of the collection the model never
+    /// saw: recall at least 95% with at most 0.5% of legitimate messages
+    /// flagged.
+    #[test]
+    #[ignore = "target not met yet: 94.06% recall at 0.27% flagged (docs/bot.md, Spam)"]
+    fn held_out_sms_meets_the_target() {
+        let Some(examples) = sms_collection() else {
+            return;
+        };
+        let s = SpamScorer::new();
+        let (mut caught, mut spam, mut flagged_ham, mut ham) = (0, 0, 0, 0);
+        for e in examples.iter().filter(|e| part(&e.text) == Part::Test) {
+            let f = flagged(&s, &e.text, &Signals::default());
+            if e.spam {
+                spam += 1;
+                caught += usize::from(f);
+            } else {
+                ham += 1;
+                flagged_ham += usize::from(f);
+            }
+        }
+        let recall = caught as f64 / spam as f64;
+        let fpr = flagged_ham as f64 / ham as f64;
+        assert!(recall >= 0.95, "recall {recall:.4} ({caught}/{spam})");
+        assert!(
+            fpr <= 0.005,
+            "legitimate flagged {fpr:.4} ({flagged_ham}/{ham})"
+        );
+    }
+
+    /// The committed weights are what `carechat train spam` writes from the
+    /// collection: nothing was edited by hand.
+    #[test]
+    fn the_embedded_model_is_reproducible_from_the_data() {
+        let Some(examples) = sms_collection() else {
+            return;
+        };
+        let clinic = parse_tsv(CLINIC_TRAINING).unwrap();
+        let (model, _) = train(&examples, &clinic, &TrainOptions::default());
+        assert!(
+            model.to_bytes() == EMBEDDED,
+            "bot-engine/data/spam.model is stale: run carechat train spam"
+        );
     }
 }
