@@ -87,7 +87,7 @@ pub enum Part {
 
 /// 80% train, 20% test, by a hash of the text.
 pub fn part(text: &str) -> Part {
-    if mix(fnv1a(b"split", text.as_bytes())) % 5 == 0 {
+    if mix(fnv1a(b"split", text.as_bytes())).is_multiple_of(5) {
         Part::Test
     } else {
         Part::Train
@@ -169,8 +169,8 @@ fn features(text: &str, bits: u32) -> Vec<(u32, f32)> {
     // What lower-casing and tokenising lose: shouting, symbols, length.
     let letters = text.chars().filter(|c| c.is_alphabetic()).count();
     let upper = text.chars().filter(|c| c.is_uppercase()).count();
-    if letters > 0 {
-        add(b"caps", &(upper * 5 / letters).to_string());
+    if let Some(share) = (upper * 5).checked_div(letters) {
+        add(b"caps", &share.to_string());
     }
     for symbol in ['£', '$', '€', '!', '&', '%', '*', '+', '/'] {
         if text.contains(symbol) {
