@@ -19,6 +19,8 @@ struct ConvMemory {
     language: Option<String>,
     recent: Vec<Instant>,
     texts: Vec<u64>,
+    /// A message of this conversation was already blocked as spam.
+    caught: bool,
 }
 
 /// One open socket: its id (to deregister exactly it) and its outbound queue.
@@ -125,6 +127,21 @@ impl Hub {
             m.texts.remove(0);
         }
         (repeats, m.recent.len())
+    }
+
+    /// Whether this conversation already had a message blocked as spam: a
+    /// known-bad sender, for the spam scorer.
+    pub fn known_bad(&self, conversation: &str) -> bool {
+        lock(&self.memory)
+            .get(conversation)
+            .is_some_and(|m| m.caught)
+    }
+
+    pub fn mark_spam(&self, conversation: &str) {
+        lock(&self.memory)
+            .entry(conversation.to_string())
+            .or_default()
+            .caught = true;
     }
 
     pub fn language(&self, conversation: &str) -> Option<String> {

@@ -215,9 +215,13 @@ impl AppState {
             browser_language: conv.browser_language.clone(),
             repeats,
             recent,
+            known_bad_sender: self.hub.known_bad(conversation),
         };
         let a = bot.assess(text, &ctx).await?;
         self.hub.set_language(conversation, &a.language);
+        if a.action == Action::Block {
+            self.hub.mark_spam(conversation);
+        }
         let stored = self
             .store
             .add_message(NewMessage {

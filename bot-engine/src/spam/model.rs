@@ -1,0 +1,561 @@
+//! The learned half of the spam score: logistic regression over hashed word
+//! and character n-grams.
+//!
+//! Plain Rust, no framework: the model is one weight per hash bucket and a
+//! bias, small enough to commit (`bot-engine/data/spam.model`) and embed, so
+//! the scorer runs without the data it was trained on. Training is
+//! deterministic (fixed hash, fixed shuffle seed, no threads), so
+//! `carechat train spam` on the same file writes the same bytes.
+//!
+//! The corpus is split by a hash of each message's text, never by position:
+//! the same text always falls on the same side, whatever order the file is
+//! in. One fifth is held out for `carechat eval spam` and never trained on;
+//! the decision threshold is chosen on out-of-fold scores of the other four
+//! fifths.
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// A link, with or without a scheme.
+pub(crate) static URL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:https?://|www\.)[^\s<>]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|co|us|ru|xyz|top|biz|info|click|shop|online|site|ly|me)\b(?:/[^\s<>]*)?")
+        .expect("url regex")
+});
+
+/// What a model file starts with; the digit is the format version.
+const MAGIC: &[u8; 8] = b"CCSPAM01";
+/// magic, bucket bits, bias, threshold, weight scale.
+const HEADER: usize = 8 + 4 + 4 + 4 + 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("not a spam model file (bad magic or version)")]
+    Magic,
+    #[error("spam model file: {0}")]
+    Corrupt(&'static str),
+    #[error("line {line}: {what}")]
+    Data { line: usize, what: &'static str },
+}
+
+/// One labelled message.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub spam: bool,
+    pub text: String,
+}
+
+/// Reads the SMS Spam Collection's format: `ham` or `spam`, a TAB, the text.
+/// Blank lines are skipped; anything else is an error naming the line.
+pub fn parse_tsv(data: &str) -> Result<Vec<Example>, ModelError> {
+    let mut out = Vec::new();
+    for (n, line) in data.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (label, text) = line.split_once('\t').ok_or(ModelError::Data {
+            line: n + 1,
+            what: "expected a label, a TAB and the text",
+        })?;
+        let spam = match label.trim() {
+            "spam" => true,
+            "ham" => false,
+            _ => {
+                return Err(ModelError::Data {
+                    line: n + 1,
+                    what: "the label must be ham or spam",
+                });
+            }
+        };
+        out.push(Example {
+            spam,
+            text: text.to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// Which side of the split a message falls on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Trained on; its folds choose the threshold.
+    Train,
+    /// Held out: only `carechat eval spam` and the held-out test read it.
+    Test,
+}
+
+/// 80% train, 20% test, by a hash of the text.
+pub fn part(text: &str) -> Part {
+    if mix(fnv1a(b"split", text.as_bytes())).is_multiple_of(5) {
+        Part::Test
+    } else {
+        Part::Train
+    }
+}
+
+/// The cross-validation fold (0..folds) of a training message.
+fn fold(text: &str, folds: u64) -> usize {
+    (mix(fnv1a(b"fold", text.as_bytes())) % folds) as usize
+}
+
+fn fnv1a(namespace: &[u8], bytes: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for &b in namespace.iter().chain([0u8].iter()).chain(bytes) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// splitmix64's finaliser: FNV's low bits alone are poorly mixed.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The hashed features of a message: (bucket, value) pairs, each bucket once,
+/// L2-normalised so long messages do not score high for their length alone.
+fn features(text: &str, bits: u32) -> Vec<(u32, f32)> {
+    let mask = (1u64 << bits) - 1;
+    let mut buckets: Vec<u32> = Vec::with_capacity(text.len() * 4);
+    let mut add = |ns: &[u8], s: &str| buckets.push((mix(fnv1a(ns, s.as_bytes())) & mask) as u32);
+
+    // Links are left to the scorer's capped link signal: in SMS nearly every
+    // link is spam, so a model that saw them would block a patient for
+    // pasting the clinic's own address.
+    let lower = URL.replace_all(text, " ").to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    // Digits as a shape: "08712460324" and "150p" say more as "00000000000"
+    // and "000p" than as themselves.
+    let shaped: Vec<String> = words
+        .iter()
+        .map(|w| {
+            w.chars()
+                .map(|c| if c.is_ascii_digit() { '0' } else { c })
+                .collect()
+        })
+        .collect();
+    for (w, s) in words.iter().zip(&shaped) {
+        add(b"w", w);
+        if s != w {
+            add(b"s", s);
+        }
+    }
+    for pair in shaped.windows(2) {
+        add(b"b", &format!("{} {}", pair[0], pair[1]));
+    }
+    let chars: Vec<char> = std::iter::once(' ')
+        .chain(
+            lower
+                .split_whitespace()
+                .flat_map(|w| w.chars().chain([' '])),
+        )
+        .collect();
+    let mut gram = String::new();
+    // Short grams: longer ones (to 5 or 6) scored lower on the validation
+    // folds, being mostly words again.
+    for n in 2..=3 {
+        for window in chars.windows(n) {
+            gram.clear();
+            gram.extend(window);
+            add(b"c", &gram);
+        }
+    }
+    // What lower-casing and tokenising lose: shouting, symbols, length.
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let upper = text.chars().filter(|c| c.is_uppercase()).count();
+    if let Some(share) = (upper * 5).checked_div(letters) {
+        add(b"caps", &share.to_string());
+    }
+    for symbol in ['£', '$', '€', '!', '&', '%', '*', '+', '/'] {
+        if text.contains(symbol) {
+            add(b"sym", symbol.encode_utf8(&mut [0; 4]));
+        }
+    }
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    add(b"digits", &digits.min(20).div_ceil(5).to_string());
+    add(b"len", &(text.chars().count() / 40).min(6).to_string());
+
+    buckets.sort_unstable();
+    buckets.dedup();
+    let v = 1.0 / (buckets.len().max(1) as f32).sqrt();
+    buckets.into_iter().map(|b| (b, v)).collect()
+}
+
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// A trained text model.
+#[derive(Clone, PartialEq)]
+pub struct TextModel {
+    bits: u32,
+    bias: f32,
+    /// The logit at or above which the text alone counts as spam.
+    threshold: f32,
+    weights: Vec<f32>,
+}
+
+impl fmt::Debug for TextModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TextModel")
+            .field("bits", &self.bits)
+            .field("bias", &self.bias)
+            .field("threshold", &self.threshold)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TextModel {
+    /// The log-odds that `text` is spam, before the threshold.
+    pub fn logit(&self, text: &str) -> f32 {
+        self.bias
+            + features(text, self.bits)
+                .iter()
+                .map(|&(i, v)| self.weights[i as usize] * v)
+                .sum::<f32>()
+    }
+
+    /// A model that knows nothing (logit 0 everywhere).
+    pub(crate) fn empty() -> TextModel {
+        TextModel {
+            bits: 8,
+            bias: 0.0,
+            threshold: 0.0,
+            weights: vec![0.0; 256],
+        }
+    }
+
+    /// The text logit chosen as the decision threshold.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// The file format, little-endian: `CCSPAM01`, bucket bits (u32), bias,
+    /// threshold and weight scale (f32), then one i16 per bucket (weight =
+    /// value × scale). 16 bits per weight lose nothing that matters to a
+    /// decision and halve the file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let max = self.weights.iter().fold(0f32, |m, w| m.max(w.abs()));
+        let scale = if max > 0.0 {
+            max / f32::from(i16::MAX)
+        } else {
+            1.0
+        };
+        let mut out = Vec::with_capacity(HEADER + 2 * self.weights.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&self.bits.to_le_bytes());
+        out.extend_from_slice(&self.bias.to_le_bytes());
+        out.extend_from_slice(&self.threshold.to_le_bytes());
+        out.extend_from_slice(&scale.to_le_bytes());
+        for w in &self.weights {
+            out.extend_from_slice(&((w / scale).round() as i16).to_le_bytes());
+        }
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<TextModel, ModelError> {
+        if bytes.len() < HEADER || &bytes[..8] != MAGIC {
+            return Err(ModelError::Magic);
+        }
+        let word = |at: usize| <[u8; 4]>::try_from(&bytes[at..at + 4]).expect("4 bytes");
+        let bits = u32::from_le_bytes(word(8));
+        if !(8..=24).contains(&bits) {
+            return Err(ModelError::Corrupt("bucket bits out of range"));
+        }
+        let bias = f32::from_le_bytes(word(12));
+        let threshold = f32::from_le_bytes(word(16));
+        let scale = f32::from_le_bytes(word(20));
+        let body = &bytes[HEADER..];
+        if body.len() != 2 << bits {
+            return Err(ModelError::Corrupt("wrong number of weights"));
+        }
+        if ![bias, threshold, scale].iter().all(|x| x.is_finite()) {
+            return Err(ModelError::Corrupt("a header value is not finite"));
+        }
+        let weights = body
+            .chunks_exact(2)
+            .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) * scale)
+            .collect();
+        Ok(TextModel {
+            bits,
+            bias,
+            threshold,
+            weights,
+        })
+    }
+}
+
+/// How `train` learns. The defaults are what the committed model was
+/// trained with.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// log2 of the number of hash buckets.
+    pub bits: u32,
+    pub epochs: usize,
+    /// AdaGrad's base learning rate.
+    pub learning_rate: f32,
+    /// L2 penalty on the weights a message touches.
+    pub l2: f32,
+    /// Cross-validation folds over the training part, for the threshold.
+    pub folds: usize,
+    /// The threshold is the lowest at which at most this share of the
+    /// validation folds' legitimate messages is flagged. Half the 0.5% the
+    /// target allows: a blocked patient costs more than a missed spam.
+    pub max_false_positive_rate: f64,
+    pub seed: u64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            bits: 17,
+            epochs: 12,
+            learning_rate: 0.5,
+            l2: 1e-5,
+            folds: 5,
+            max_false_positive_rate: 0.0025,
+            seed: 0x5eed_c4ec,
+        }
+    }
+}
+
+/// What training saw on its validation folds.
+#[derive(Debug, Clone)]
+pub struct TrainReport {
+    pub train_spam: usize,
+    pub train_ham: usize,
+    pub threshold: f32,
+    /// Out-of-fold recall and false-positive rate at `threshold`.
+    pub validation_recall: f64,
+    pub validation_false_positive_rate: f64,
+}
+
+/// Clinic-website messages written for this project, trained on whole:
+/// the SMS corpus has no patient asking about an offer and no vendor
+/// pitching SEO. The test set (`bot-engine/testdata/spam_clinic.tsv`) is
+/// written apart from it.
+pub const CLINIC_TRAINING: &str = include_str!("../../data/spam_clinic_train.tsv");
+
+/// Trains on the [`Part::Train`] messages of `examples` (the others are
+/// ignored) and all of `extra`, choosing the threshold on out-of-fold scores.
+/// `offset` is what the rest of the scorer adds to a message's logit (its
+/// links and pitch phrases): the threshold is chosen for the whole score,
+/// the one that decides.
+pub fn train(
+    examples: &[Example],
+    extra: &[Example],
+    options: &TrainOptions,
+    offset: &dyn Fn(&str) -> f32,
+) -> (TextModel, TrainReport) {
+    let train: Vec<Row> = examples
+        .iter()
+        .filter(|e| part(&e.text) == Part::Train)
+        .chain(extra)
+        .map(|e| {
+            (
+                features(&e.text, options.bits),
+                e.spam,
+                fold(&e.text, options.folds as u64),
+                offset(&e.text),
+            )
+        })
+        .collect();
+    let mut out_of_fold: Vec<(f32, bool)> = Vec::with_capacity(train.len());
+    for k in 0..options.folds {
+        let fit: Vec<_> = train.iter().filter(|t| t.2 != k).collect();
+        let (bias, weights) = fit_logistic(&fit, options);
+        for (x, spam, _, offset) in train.iter().filter(|t| t.2 == k) {
+            out_of_fold.push((logit(bias, &weights, x) + offset, *spam));
+        }
+    }
+    let (threshold, recall, fpr) = choose_threshold(&out_of_fold, options.max_false_positive_rate);
+    let all: Vec<_> = train.iter().collect();
+    let (bias, weights) = fit_logistic(&all, options);
+    let report = TrainReport {
+        train_spam: train.iter().filter(|t| t.1).count(),
+        train_ham: train.iter().filter(|t| !t.1).count(),
+        threshold,
+        validation_recall: recall,
+        validation_false_positive_rate: fpr,
+    };
+    let model = TextModel {
+        bits: options.bits,
+        bias,
+        threshold,
+        weights,
+    };
+    // What is written is what is scored: round-trip through the file format
+    // so training and the embedded model agree to the bit.
+    let model = TextModel::from_bytes(&model.to_bytes()).expect("a model just written");
+    (model, report)
+}
+
+fn logit(bias: f32, weights: &[f32], x: &[(u32, f32)]) -> f32 {
+    bias + x.iter().map(|&(i, v)| weights[i as usize] * v).sum::<f32>()
+}
+
+/// Logistic regression by AdaGrad, in a seeded order.
+type Row = (Vec<(u32, f32)>, bool, usize, f32);
+
+fn fit_logistic(data: &[&Row], o: &TrainOptions) -> (f32, Vec<f32>) {
+    let n = 1usize << o.bits;
+    let mut w = vec![0f32; n];
+    let mut g2 = vec![0f32; n];
+    let (mut bias, mut bias_g2) = (0f32, 0f32);
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    let mut rng = o.seed;
+    for _ in 0..o.epochs {
+        // Fisher-Yates with splitmix64.
+        for i in (1..order.len()).rev() {
+            rng = rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let j = (mix(rng) % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+        for &i in &order {
+            let (x, spam, _, _) = data[i];
+            let p = sigmoid(logit(bias, &w, x));
+            let err = p - if *spam { 1.0 } else { 0.0 };
+            for &(j, v) in x {
+                let j = j as usize;
+                let g = err * v + o.l2 * w[j];
+                g2[j] += g * g;
+                w[j] -= o.learning_rate * g / (g2[j].sqrt() + 1e-8);
+            }
+            bias_g2 += err * err;
+            bias -= o.learning_rate * err / (bias_g2.sqrt() + 1e-8);
+        }
+    }
+    (bias, w)
+}
+
+/// The lowest threshold whose false-positive rate is within `max_fpr`, with
+/// its recall and false-positive rate. Thresholds sit halfway between
+/// neighbouring scores, so the choice does not hang on one message's exact
+/// score.
+fn choose_threshold(scored: &[(f32, bool)], max_fpr: f64) -> (f32, f64, f64) {
+    let mut s = scored.to_vec();
+    s.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let spam = s.iter().filter(|x| x.1).count().max(1) as f64;
+    let ham = s.iter().filter(|x| !x.1).count().max(1) as f64;
+    let allowed = (max_fpr * ham).floor() as usize;
+    let (mut caught, mut flagged) = (0usize, 0usize);
+    let mut best = (s.first().map_or(0.0, |x| x.0 + 1.0), 0.0, 0.0);
+    for (i, &(score, is_spam)) in s.iter().enumerate() {
+        if is_spam {
+            caught += 1;
+        } else {
+            flagged += 1;
+        }
+        if flagged > allowed {
+            break;
+        }
+        // Only between distinct scores: everything at this score is in.
+        let next = s.get(i + 1).map(|x| x.0);
+        if next.is_some_and(|n| n == score) {
+            continue;
+        }
+        let t = next.map_or(score - 1.0, |n| (score + n) / 2.0);
+        best = (t, caught as f64 / spam, flagged as f64 / ham);
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_split_is_by_text_and_about_one_fifth() {
+        let texts: Vec<String> = (0..5000).map(|i| format!("message number {i}")).collect();
+        let test = texts.iter().filter(|t| part(t) == Part::Test).count();
+        assert!((900..1100).contains(&test), "{test}");
+        assert_eq!(part("same text"), part("same text"));
+    }
+
+    #[test]
+    fn parse_tsv_names_the_bad_line() {
+        let ok = parse_tsv("ham\thello\n\nspam\tWIN now\n").unwrap();
+        assert_eq!(ok.len(), 2);
+        assert!(ok[1].spam && !ok[0].spam);
+        assert!(matches!(
+            parse_tsv("ham\tfine\nmaybe\ttext\n"),
+            Err(ModelError::Data { line: 2, .. })
+        ));
+        assert!(matches!(
+            parse_tsv("no tab here"),
+            Err(ModelError::Data { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn threshold_respects_the_false_positive_budget() {
+        // Five spam above, one ham among them, then ham.
+        let mut scored = vec![(9.0, true), (8.0, true), (7.0, false), (6.0, true)];
+        scored.extend((0..100).map(|i| (-(i as f32), false)));
+        let (t, recall, fpr) = choose_threshold(&scored, 0.0);
+        assert!(t > 7.0 && t < 8.0, "{t}");
+        assert_eq!((recall, fpr), (2.0 / 3.0, 0.0));
+        let (t, recall, _) = choose_threshold(&scored, 0.01);
+        assert!(t > 0.0 && t < 6.0, "{t}");
+        assert_eq!(recall, 1.0);
+    }
+
+    #[test]
+    fn training_is_deterministic_and_the_file_round_trips() {
+        let mut examples = Vec::new();
+        for i in 0..60 {
+            examples.push(Example {
+                spam: true,
+                text: format!("WIN a £{i}00 prize! Text CLAIM to 8{i}123 now"),
+            });
+            examples.push(Example {
+                spam: false,
+                text: format!("see you at {i} o'clock, shall I bring anything?"),
+            });
+        }
+        let options = TrainOptions {
+            bits: 12,
+            ..TrainOptions::default()
+        };
+        let (a, _) = train(&examples, &[], &options, &|_| 0.0);
+        let (b, _) = train(&examples, &[], &options, &|_| 0.0);
+        assert_eq!(a.to_bytes(), b.to_bytes());
+        let back = TextModel::from_bytes(&a.to_bytes()).unwrap();
+        assert_eq!(back, a);
+        assert!(a.logit("WIN a £500 prize! Text CLAIM to 81234") > a.threshold());
+        assert!(a.logit("see you at 7, shall I bring anything?") < a.threshold());
+    }
+
+    #[test]
+    fn the_clinic_training_set_parses() {
+        let set = parse_tsv(CLINIC_TRAINING).unwrap();
+        assert!(set.iter().filter(|e| e.spam).count() >= 20);
+        assert!(set.iter().filter(|e| !e.spam).count() >= 30);
+    }
+
+    #[test]
+    fn corrupt_files_are_refused() {
+        assert!(matches!(
+            TextModel::from_bytes(b"nonsense"),
+            Err(ModelError::Magic)
+        ));
+        let mut bytes = TextModel {
+            bits: 8,
+            bias: 0.0,
+            threshold: 0.0,
+            weights: vec![0.0; 256],
+        }
+        .to_bytes();
+        bytes.pop();
+        assert!(matches!(
+            TextModel::from_bytes(&bytes),
+            Err(ModelError::Corrupt(_))
+        ));
+    }
+}
