@@ -48,12 +48,15 @@ fn read(path: &Path) -> anyhow::Result<Value> {
 /// Splits `val` per intent by position: the even-numbered phrasings of each
 /// intent calibrate, the odd-numbered ones are held out. Import and
 /// evaluation share this, so they always agree on the halves.
-fn split_val(val: &[(String, String)]) -> (Vec<&(String, String)>, Vec<&(String, String)>) {
+/// A `[text, intent]` pair.
+type Pair = (String, String);
+
+fn split_val(val: &[Pair]) -> (Vec<&Pair>, Vec<&Pair>) {
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let (mut calibrate, mut held_out) = (Vec::new(), Vec::new());
     for pair in val {
         let k = seen.entry(pair.1.as_str()).or_default();
-        if *k % 2 == 0 {
+        if k.is_multiple_of(2) {
             calibrate.push(pair);
         } else {
             held_out.push(pair);

