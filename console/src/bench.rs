@@ -110,7 +110,8 @@ pub async fn eval_whitelist(config: &Config, oos: Option<&Path>) -> anyhow::Resu
     Ok(())
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+/// The value at quantile `p` of an ascending list.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

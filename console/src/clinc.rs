@@ -17,6 +17,7 @@ use anyhow::{Context as _, bail, ensure};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::bench::percentile;
 use crate::config::Config;
 
 /// CLINC150's label for out-of-scope phrasings.
@@ -172,13 +173,6 @@ pub fn import(file: &Path, out: &Path, all_val: bool) -> anyhow::Result<()> {
         out.display()
     );
     Ok(())
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn ratio(n: usize, of: usize) -> Value {
