@@ -385,15 +385,15 @@ impl Bot {
             return Ok(self.low_confidence(a));
         };
         a.confidence = top.confidence;
+        let intent = self
+            .whitelist
+            .intent(&top.intent)
+            .expect("index and whitelist agree");
         // The emergency intent ranked first is never merely "unsure": the
         // chat would go to a person anyway, and it goes as urgent (a false
         // alarm costs a nurse a look; a missed emergency costs far more).
-        if self
-            .whitelist
-            .intent(&top.intent)
-            .is_some_and(|intent| intent.urgent)
-        {
-            a.intent = Some(top.intent.clone());
+        if intent.urgent {
+            a.intent = Some(intent.id.clone());
             self.urgent(&mut a, top.confidence);
             return Ok(a);
         }
@@ -404,15 +404,7 @@ impl Bot {
         {
             return Ok(self.low_confidence(a));
         }
-        let intent = self
-            .whitelist
-            .intent(&top.intent)
-            .expect("index and whitelist agree");
         a.intent = Some(intent.id.clone());
-        if intent.urgent {
-            self.urgent(&mut a, top.confidence);
-            return Ok(a);
-        }
         a.reply = intent.reply(&a.language).1.to_string();
         if intent.handoff {
             a.action = Action::Escalate;

