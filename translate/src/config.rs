@@ -83,7 +83,7 @@ pub(crate) fn load(path: &Path) -> Result<marian::Config> {
         ("encoder_attention_heads", hf.encoder_attention_heads),
         ("decoder_attention_heads", hf.decoder_attention_heads),
     ] {
-        if heads == 0 || hf.d_model % heads != 0 {
+        if heads == 0 || !hf.d_model.is_multiple_of(heads) {
             return Err(invalid(
                 path,
                 format!("d_model {} is not a multiple of {name} {heads}", hf.d_model),

@@ -9,7 +9,18 @@
 //!
 //! [`MarianModel`] is one model directory (see [`MarianModel::load`] for
 //! its files and both tokenizer forms); [`Translations`] holds several,
-//! picks one by `(from, to)` and implements [`Translator`].
+//! picks one by `(from, to)` and implements [`Translator`]. A directory
+//! says which pair it translates by a `carechat.json` (`{"from": "es",
+//! "to": "en"}`) or, without one, by a Helsinki-NLP name
+//! (`opus-mt-es-en`):
+//!
+//! ```text
+//! models/translate/opus-mt-es-en/     models/translate/clinic-en-es/
+//!   config.json                         carechat.json   {"from":"en","to":"es"}
+//!   model.safetensors                   config.json
+//!   source.spm  target.spm              model.safetensors
+//!   vocab.json                          tokenizer-source.json  tokenizer-target.json
+//! ```
 //!
 //! Translation is CPU-bound and takes from tens of milliseconds to seconds
 //! per message: the caller must run it off the async runtime

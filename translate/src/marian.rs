@@ -132,10 +132,7 @@ impl MarianModel {
                 limit: positions,
             });
         }
-        let cap = self
-            .max_tokens
-            .min(3 * source.len() + 16)
-            .min(positions);
+        let cap = self.max_tokens.min(3 * source.len() + 16).min(positions);
         // A panic mid-decode leaves only a stale cache, which is reset
         // before every use.
         let mut model = self.model.lock().unwrap_or_else(|p| p.into_inner());
@@ -254,8 +251,8 @@ fn load_weights(config: &marian::Config, bytes: &[u8], path: &Path) -> Result<MT
         }
     }
     if !tensors.contains_key("final_logits_bias") {
-        let zeros =
-            Tensor::zeros((1, config.vocab_size), DType::F32, &Device::Cpu).map_err(weights_error)?;
+        let zeros = Tensor::zeros((1, config.vocab_size), DType::F32, &Device::Cpu)
+            .map_err(weights_error)?;
         tensors.insert("final_logits_bias".into(), zeros);
     }
     let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);

@@ -29,6 +29,10 @@ struct Entry {
 /// `es-MX` and `ES` both mean `es`. There is no pivoting (es→en→de) and no
 /// identity "translation": a pair is supported when a model translates
 /// exactly it.
+///
+/// Its [`Translator`] impl blocks for as long as the model runs (CPU-bound,
+/// up to seconds for a long message): call it from `spawn_blocking` or an
+/// inference thread, never on an async worker.
 #[derive(Default)]
 pub struct Translations {
     entries: Vec<Entry>,
@@ -129,7 +133,9 @@ impl Translations {
 
     /// The `(from, to)` pairs there are models for, in loading order.
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|e| (e.from.as_str(), e.to.as_str()))
+        self.entries
+            .iter()
+            .map(|e| (e.from.as_str(), e.to.as_str()))
     }
 
     /// Whether no model is loaded.
@@ -173,9 +179,15 @@ mod tests {
     fn pairs_come_from_the_directory_name_or_carechat_json() {
         let p = |name: &str| pair_of(Path::new("/nonexistent").join(name).as_path());
         assert_eq!(p("opus-mt-es-en").unwrap(), ("es".into(), "en".into()));
-        assert_eq!(p("opus-mt-tc-big-fr-en").unwrap(), ("fr".into(), "en".into()));
+        assert_eq!(
+            p("opus-mt-tc-big-fr-en").unwrap(),
+            ("fr".into(), "en".into())
+        );
         let err = p("spanish-model").unwrap_err().to_string();
-        assert!(err.contains("spanish-model") && err.contains(PAIR_FILE), "{err}");
+        assert!(
+            err.contains("spanish-model") && err.contains(PAIR_FILE),
+            "{err}"
+        );
         assert!(p("opus-mt-en").is_err());
         assert_eq!(language(" es-MX "), "es");
         assert_eq!(language("PT_br"), "pt");

@@ -223,9 +223,7 @@ mod tests {
         // An unknown fixed64 field inside the piece.
         piece.push(9 << 3 | 1);
         piece.extend_from_slice(&[0; 8]);
-        let mut trainer = Vec::new();
-        trainer.push(3 << 3);
-        trainer.push(2);
+        let trainer = [3 << 3, 2];
         let normalizer = [3 << 3, 0, 4 << 3, 0];
         let mut model = Vec::new();
         len_field(1, &piece, &mut model);

@@ -90,12 +90,7 @@ impl Tokenizers {
         )
     }
 
-    fn from_json(
-        source: &Path,
-        target: &Path,
-        vocab_size: usize,
-        eos: u32,
-    ) -> Result<Tokenizers> {
+    fn from_json(source: &Path, target: &Path, vocab_size: usize, eos: u32) -> Result<Tokenizers> {
         let load = |path: &Path| -> Result<Tokenizer> {
             let bytes = crate::read(path)?;
             let tokenizer = Tokenizer::from_bytes(&bytes).map_err(|e| tokenizer_error(path, e))?;
@@ -237,9 +232,12 @@ fn source_tokenizer(path: &Path, model: &SpmModel) -> Result<Tokenizer> {
     if model.remove_extra_whitespaces {
         steps.push(Strip::new(true, true).into());
         steps.push(
-            Replace::new(tokenizers::normalizers::replace::ReplacePattern::Regex(" {2,}".into()), " ")
-                .map_err(|e| tokenizer_error(path, e))?
-                .into(),
+            Replace::new(
+                tokenizers::normalizers::replace::ReplacePattern::Regex(" {2,}".into()),
+                " ",
+            )
+            .map_err(|e| tokenizer_error(path, e))?
+            .into(),
         );
     }
     tokenizer
@@ -252,7 +250,11 @@ fn source_tokenizer(path: &Path, model: &SpmModel) -> Result<Tokenizer> {
 
 /// The target side: every id of the shared vocabulary, in id order, so
 /// that the model's output ids decode directly.
-fn target_tokenizer(path: &Path, model: &SpmModel, vocab: &HashMap<String, u32>) -> Result<Tokenizer> {
+fn target_tokenizer(
+    path: &Path,
+    model: &SpmModel,
+    vocab: &HashMap<String, u32>,
+) -> Result<Tokenizer> {
     let scores: HashMap<&str, f32> = model
         .pieces
         .iter()
