@@ -44,6 +44,9 @@ pub struct BotConfig {
     pub margin: f32,
     /// Spam score at or above which a message is blocked.
     pub spam_threshold: f32,
+    /// The clinic's own web domains: a patient pasting a link to one (a
+    /// booking page, a form) is not dropping a link.
+    pub trusted_domains: Vec<String>,
 }
 
 impl Default for BotConfig {
@@ -55,6 +58,7 @@ impl Default for BotConfig {
             // The text model's own threshold, chosen on validation folds
             // of the SMS Spam Collection (docs/bot.md, Spam).
             spam_threshold: crate::DEFAULT_SPAM_THRESHOLD,
+            trusted_domains: Vec::new(),
         }
     }
 }
@@ -248,7 +252,7 @@ impl Bot {
             encoder,
             scrubber,
             red_flags,
-            spam: SpamScorer::new(),
+            spam: SpamScorer::new().with_trusted_domains(&config.trusted_domains),
             language: LanguageDetector::new(),
             config,
         };
@@ -524,6 +528,7 @@ mod tests {
             threshold: Some(0.6),
             margin: 0.05,
             spam_threshold: 0.9,
+            trusted_domains: Vec::new(),
         };
         assert!(c.confident(0.6, 0.8, 0.5));
         assert!(!c.confident(0.6, 0.59, 0.1), "below the threshold");

@@ -132,6 +132,7 @@
     renderList();
     connectSocket();
     refresh();
+    loadBlocks();
   }
 
   $('login-form').addEventListener('submit', async function (e) {
@@ -415,6 +416,7 @@
 
     $('take').hidden = c.state !== 'queued';
     $('close').hidden = !mine;
+    $('block').hidden = !(me && me.role === 'admin' && c.state !== 'closed');
     var input = $('reply-input');
     input.disabled = !mine;
     $('reply-send').disabled = !mine;
@@ -532,6 +534,59 @@
     } finally {
       b.disabled = false;
       refresh();
+    }
+  });
+
+  // ---------- admin: blocking senders ----------
+
+  async function loadBlocks() {
+    if (!me || me.role !== 'admin') return;
+    $('blocks-section').hidden = false;
+    var r;
+    try { r = await api('GET', '/api/blocks'); } catch (e) { return fail(e); }
+    var ul = $('blocks');
+    ul.textContent = '';
+    $('blocks-count').textContent = String(r.blocks.length);
+    r.blocks.forEach(function (b) {
+      var li = el('li', 'item');
+      li.setAttribute('data-testid', 'blocked');
+      li.appendChild(el('span', null, 'By ' + b.kind + (b.conversation_id ? ' · chat ' + b.conversation_id : '') +
+        (b.reason ? ' · ' + b.reason : '') + ' · ' + age(b.created_at)));
+      var u = el('button', 'ghost small', 'Unblock');
+      u.type = 'button';
+      u.setAttribute('data-testid', 'unblock');
+      u.addEventListener('click', async function () {
+        u.disabled = true;
+        try { await api('DELETE', '/api/blocks/' + b.id); } catch (e) { fail(e); }
+        loadBlocks();
+      });
+      li.appendChild(u);
+      ul.appendChild(li);
+    });
+  }
+
+  $('block').addEventListener('click', async function () {
+    var id = openId, b = this;
+    if (!id) return;
+    var reason = window.prompt('Block this sender? They will not be able to chat again until unblocked. Reason (optional, staff only):', '');
+    if (reason === null) return;
+    b.disabled = true;
+    try {
+      try {
+        await api('POST', '/api/conversations/' + encodeURIComponent(id) + '/block', { reason: reason });
+      } catch (e) {
+        // A shared address: offer the browser alone rather than locking others out.
+        if (e.status !== 409 || !window.confirm(e.message + '\n\nBlock this browser only?')) throw e;
+        await api('POST', '/api/conversations/' + encodeURIComponent(id) + '/block', { reason: reason, by: ['fingerprint'] });
+      }
+      banner('Sender blocked.');
+    } catch (e) {
+      fail(e);
+    } finally {
+      b.disabled = false;
+      refresh();
+      loadBlocks();
+      if (openId === id) loadDetail(id, true);
     }
   });
 

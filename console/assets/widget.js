@@ -29,6 +29,19 @@
     try { return v === undefined ? sessionStorage.getItem('carechat.' + k) : v === null ? sessionStorage.removeItem('carechat.' + k) : sessionStorage.setItem('carechat.' + k, v); } catch (e) { return null; }
   };
 
+  // A random id for this browser, kept across visits. The server stores only
+  // a keyed hash of it, so that an admin can block a spammer's browser.
+  var fp = function () {
+    try {
+      var v = localStorage.getItem('carechat.fp');
+      if (!v) {
+        v = Array.prototype.map.call(crypto.getRandomValues(new Uint8Array(16)), function (b) { return (b + 256).toString(16).slice(1); }).join('');
+        localStorage.setItem('carechat.fp', v);
+      }
+      return v;
+    } catch (e) { return ''; }
+  };
+
   var host = d.createElement('div');
   host.id = 'carechat-widget';
   var root = host.attachShadow({ mode: 'open' });
@@ -71,7 +84,7 @@
   list.setAttribute('aria-label', T[4]);
   $('small').textContent = T[14];
 
-  var ws, timer, last, tries = 0, online = false, was = false, started = false, state = '', closed = false, replay = false;
+  var ws, timer, last, tries = 0, online = false, was = false, started = false, state = '', closed = false, replay = false, barred = false;
 
   function add(from, text, name, at) {
     var g = d.createElement('div'), p = d.createElement('p');
@@ -122,7 +135,8 @@
 
   function connect() {
     clearTimeout(timer);
-    var url = WS + '?lang=' + encodeURIComponent(lang), r = store('resume'), s;
+    if (barred) return;
+    var url = WS + '?lang=' + encodeURIComponent(lang) + '&fp=' + fp(), r = store('resume'), s;
     if (r) url += '&resume=' + encodeURIComponent(r);
     try { s = ws = new WebSocket(url); } catch (e) { return retry(); }
     s.onmessage = function (ev) {
@@ -184,7 +198,12 @@
           : f.state == 'assigned' ? T[12] + (f.clinician || T[7]) : T[6];
       }
     } else if (f.type == 'error') {
-      if (f.code == 'closed') shut();
+      if (f.code == 'sender_blocked') {
+        // Blocked by the clinic: say so once, and stop reconnecting.
+        barred = closed = true;
+        state = T[13];
+        notice(f.message || T[17].blocked);
+      } else if (f.code == 'closed') shut();
       else {
         // The last frame was not delivered: mark it and give the text back to retry or shorten.
         if (last) {

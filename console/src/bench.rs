@@ -119,10 +119,22 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
+/// How `carechat bench bot` loads the bot.
+#[derive(Debug, Clone, Copy)]
+pub enum Load {
+    /// `n` patients, each sending its next message when the last is answered.
+    Closed { concurrency: usize },
+    /// Messages arriving as a Poisson process at `rate` per second (seeded),
+    /// whatever the bot's speed, as patients' messages do. Each latency
+    /// counts from the message's arrival, so time spent queued behind
+    /// earlier messages counts too.
+    Open { rate: f64 },
+}
+
 /// `carechat bench bot`: the whole per-message pipeline (spam, language,
-/// redaction, red flags, encoder, classifier) under `concurrency` concurrent
-/// patients, `messages` messages in all.
-pub async fn bench_bot(config: &Config, concurrency: usize, messages: usize) -> anyhow::Result<()> {
+/// redaction, red flags, encoder, classifier) under `load`, `messages`
+/// messages in all.
+pub async fn bench_bot(config: &Config, load: Load, messages: usize) -> anyhow::Result<()> {
     let bot = crate::engine::start_bot(config).await?;
     let texts: Arc<Vec<String>> = Arc::new(
         bot.whitelist()
@@ -136,12 +148,53 @@ pub async fn bench_bot(config: &Config, concurrency: usize, messages: usize) -> 
         "the whitelist has no validation phrasings to send"
     );
     let started = Instant::now();
+    let (mut all, busy) = match load {
+        Load::Closed { concurrency } => closed_loop(&bot, &texts, concurrency, messages).await?,
+        Load::Open { rate } => {
+            anyhow::ensure!(rate > 0.0 && rate.is_finite(), "--rate must be positive");
+            open_loop(&bot, &texts, rate, messages).await?
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    let (concurrency, rate) = match load {
+        Load::Closed { concurrency } => (Some(concurrency), None),
+        Load::Open { rate } => (None, Some(rate)),
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "model": config.model,
+            "concurrency": concurrency,
+            "arrival_rate_per_s": rate,
+            "messages": all.len(),
+            "busy": busy,
+            "throughput_msgs_per_s": all.len() as f64 / elapsed,
+            "latency_ms": {
+                "p50": percentile(&all, 0.50),
+                "p90": percentile(&all, 0.90),
+                "p99": percentile(&all, 0.99),
+                "max": all.last().copied().unwrap_or(f64::NAN),
+            },
+        }))?
+    );
+    Ok(())
+}
+
+type Latencies = (Vec<f64>, usize);
+
+async fn closed_loop(
+    bot: &Arc<bot_engine::Bot>,
+    texts: &Arc<Vec<String>>,
+    concurrency: usize,
+    messages: usize,
+) -> anyhow::Result<Latencies> {
+    let concurrency = concurrency.max(1);
     let mut tasks = Vec::new();
-    for worker in 0..concurrency.max(1) {
+    for worker in 0..concurrency {
         let bot = bot.clone();
         let texts = texts.clone();
-        let share =
-            messages / concurrency.max(1) + usize::from(worker < messages % concurrency.max(1));
+        let share = messages / concurrency + usize::from(worker < messages % concurrency);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(share);
             let mut busy = 0usize;
@@ -164,25 +217,48 @@ pub async fn bench_bot(config: &Config, concurrency: usize, messages: usize) -> 
         all.extend(l);
         busy += b;
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort_by(f64::total_cmp);
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&json!({
-            "model": config.model,
-            "concurrency": concurrency,
-            "messages": all.len(),
-            "busy": busy,
-            "throughput_msgs_per_s": all.len() as f64 / elapsed,
-            "latency_ms": {
-                "p50": percentile(&all, 0.50),
-                "p90": percentile(&all, 0.90),
-                "p99": percentile(&all, 0.99),
-                "max": all.last().copied().unwrap_or(f64::NAN),
-            },
-        }))?
-    );
-    Ok(())
+    Ok((all, busy))
+}
+
+async fn open_loop(
+    bot: &Arc<bot_engine::Bot>,
+    texts: &Arc<Vec<String>>,
+    rate: f64,
+    messages: usize,
+) -> anyhow::Result<Latencies> {
+    // xorshift64*, seeded: the same arrival times on every run.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut uniform = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let start = tokio::time::Instant::now();
+    let mut at = 0.0f64;
+    let mut tasks = Vec::with_capacity(messages);
+    for k in 0..messages {
+        at += -(1.0 - uniform()).ln() / rate;
+        let arrival = start + std::time::Duration::from_secs_f64(at);
+        tokio::time::sleep_until(arrival).await;
+        let bot = bot.clone();
+        let texts = texts.clone();
+        tasks.push(tokio::spawn(async move {
+            let text = &texts[(k * 7919) % texts.len()];
+            let result = bot.assess(text, &bot_engine::Context::default()).await;
+            (result, arrival.elapsed().as_secs_f64() * 1000.0)
+        }));
+    }
+    let mut all = Vec::with_capacity(messages);
+    let mut busy = 0;
+    for t in tasks {
+        match t.await? {
+            (Ok(_), ms) => all.push(ms),
+            (Err(bot_engine::EngineError::Busy), _) => busy += 1,
+            (Err(e), _) => return Err(e.into()),
+        }
+    }
+    Ok((all, busy))
 }
 
 /// `carechat bench encoder`: the sentence encoders side by side, on the

@@ -35,6 +35,17 @@ pub struct Config {
     /// The PII model's decision threshold: the lowest entity-label
     /// probability that redacts a word.
     pub redaction_threshold: f32,
+    /// The key that browser ids and IP addresses are hashed under before
+    /// they are stored (created on first start). Absent: `<db>.key` beside
+    /// the database file; a fresh key per run for an in-memory database.
+    pub key_file: Option<PathBuf>,
+    /// Reverse proxies (TLS terminators) in front of the server, whose
+    /// `X-Forwarded-For` header names the real client. Without them, every
+    /// patient behind the proxy has the proxy's address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The clinic's own web domains (`example-clinic.com`; subdomains
+    /// included): links to them do not count towards a message's spam score.
+    pub trusted_domains: Vec<String>,
 }
 
 impl Default for Config {
@@ -50,6 +61,9 @@ impl Default for Config {
             encoder_queue: 256,
             redaction_model: true,
             redaction_threshold: redaction::model::DEFAULT_THRESHOLD,
+            key_file: None,
+            trusted_proxies: Vec::new(),
+            trusted_domains: Vec::new(),
         }
     }
 }
@@ -70,6 +84,23 @@ pub struct Overrides {
 }
 
 impl Config {
+    /// Where the identity key lives, or `None` for an in-memory database.
+    pub fn key_path(&self) -> Option<PathBuf> {
+        if let Some(path) = &self.key_file {
+            return Some(path.clone());
+        }
+        if self.db.contains(":memory:") {
+            return None;
+        }
+        let file = self
+            .db
+            .strip_prefix("sqlite://")
+            .or_else(|| self.db.strip_prefix("sqlite:"))
+            .unwrap_or(&self.db);
+        let file = file.split('?').next().unwrap_or(file);
+        Some(PathBuf::from(format!("{file}.key")))
+    }
+
     /// `file` is read when given (it must exist then), else `carechat.toml`
     /// when present in the working directory.
     pub fn load(file: Option<&PathBuf>, overrides: &Overrides) -> anyhow::Result<Config> {
@@ -218,6 +249,35 @@ mod tests {
             )?;
             let c = Config::load(None, &Overrides::default()).unwrap();
             assert_eq!((c.threshold, c.margin), (Some(0.5), 0.07));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn key_file_sits_beside_the_database() {
+        let with_db = |db: &str| Config {
+            db: db.into(),
+            ..Config::default()
+        };
+        assert_eq!(
+            with_db("carechat.db").key_path(),
+            Some("carechat.db.key".into())
+        );
+        assert_eq!(
+            with_db("sqlite:///var/lib/carechat/c.db?mode=rwc").key_path(),
+            Some("/var/lib/carechat/c.db.key".into())
+        );
+        assert_eq!(with_db("sqlite::memory:").key_path(), None);
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "carechat.toml",
+                "key_file = \"/etc/carechat/key\"\ntrusted_proxies = [\"10.0.0.2\", \"::1\"]",
+            )?;
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(c.key_path(), Some("/etc/carechat/key".into()));
+            assert_eq!(c.trusted_proxies.len(), 2);
+            jail.create_file("carechat.toml", "trusted_proxies = [\"not an address\"]")?;
+            assert!(Config::load(None, &Overrides::default()).is_err());
             Ok(())
         });
     }

@@ -126,6 +126,7 @@ pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
         BotConfig {
             threshold: config.threshold,
             margin: config.margin,
+            trusted_domains: config.trusted_domains.clone(),
             ..BotConfig::default()
         },
         &crate::cache::FileCache::new(&config.models_dir),

@@ -198,8 +198,13 @@ enum BenchCommand {
     Bot {
         #[arg(long)]
         intents: Option<PathBuf>,
+        /// Closed loop: this many patients, each waiting for its answer.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Open loop instead: messages arrive at this rate per second
+        /// (Poisson, seeded), however fast the bot answers.
+        #[arg(long)]
+        rate: Option<f64>,
         #[arg(long, default_value_t = 2000)]
         messages: usize,
     },
@@ -423,12 +428,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 BenchCommand::Bot {
                     intents,
                     concurrency,
+                    rate,
                     messages,
                 },
         } => {
             overrides.intents_dir = intents;
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
-            runtime()?.block_on(bench::bench_bot(&config, concurrency, messages))
+            let load = match rate {
+                Some(rate) => bench::Load::Open { rate },
+                None => bench::Load::Closed { concurrency },
+            };
+            runtime()?.block_on(bench::bench_bot(&config, load, messages))
         }
         Command::Bench {
             command:

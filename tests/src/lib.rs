@@ -317,6 +317,15 @@ impl Clinician {
         )
     }
 
+    pub fn delete(&self, path: &str) -> (u16, Value) {
+        call(
+            agent()
+                .delete(&format!("{}{path}", self.base))
+                .header("cookie", &self.cookie)
+                .call(),
+        )
+    }
+
     pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
         call(
             agent()
@@ -372,6 +381,27 @@ impl Patient {
         // The server always follows `welcome` with the conversation's state.
         p.next_where(|f| f["type"] == "status").await;
         p
+    }
+
+    /// Opens a patient socket the server is expected to refuse: the first
+    /// frame it sends, and whether it then closed the socket.
+    pub async fn refused(server: &Server, query: &str) -> (Value, bool) {
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async(server.ws_url(&format!("/ws/patient{query}")))
+                .await
+                .expect("patient websocket");
+        let first = loop {
+            match tokio::time::timeout(Duration::from_secs(30), socket.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => break serde_json::from_str(&t).unwrap(),
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("no frame from the server: {other:?}"),
+            }
+        };
+        let closed = matches!(
+            tokio::time::timeout(Duration::from_secs(10), socket.next()).await,
+            Ok(None | Some(Ok(Message::Close(_))) | Some(Err(_)))
+        );
+        (first, closed)
     }
 
     pub async fn send(&mut self, text: &str) {

@@ -76,6 +76,7 @@ pub async fn login(State(s): State<Shared>, Json(body): Json<Login>) -> Result<R
     s.store
         .create_session(&token_hash(&token.0), user.id, unix_now() + SESSION_SECS)
         .await?;
+    s.store.audit(Some(user.id), "login", "", "").await?;
     s.sync_clinician(&user).await;
     let cookie = format!(
         "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={SESSION_SECS}",
@@ -202,6 +203,38 @@ pub async fn close(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let summary = s.close(&id, &user).await.map_err(conv_not_found)?;
     Ok(Json(json!({"conversation": summary})))
+}
+
+pub async fn block(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+    Path(id): Path<String>,
+    Json(body): Json<super::moderation::BlockRequest>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let blocks = s.block_sender(&id, &user, body).await?;
+    Ok((StatusCode::CREATED, Json(json!({"blocks": blocks}))))
+}
+
+pub async fn blocks(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(json!({"blocks": s.blocks(&user).await?})))
+}
+
+pub async fn unblock(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(json!({"block": s.unblock(id, &user).await?})))
+}
+
+pub async fn audit(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(s.audit_log(&user).await?))
 }
 
 pub async fn ws(ws: WebSocketUpgrade, State(s): State<Shared>, Authed(user): Authed) -> Response {

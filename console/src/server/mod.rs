@@ -7,6 +7,7 @@ mod api;
 mod assets;
 mod error;
 mod hub;
+mod moderation;
 mod patient;
 mod service;
 
@@ -36,6 +37,10 @@ pub struct AppState {
     pub bot: OnceLock<Arc<Bot>>,
     pub whitelist: Arc<Whitelist>,
     pub hub: Hub,
+    /// Hashes browser ids and addresses before they are stored.
+    pub identity_key: crate::auth::IdentityKey,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -67,6 +72,10 @@ pub fn app(state: Shared) -> Router {
         .route("/api/conversations/{id}/take", post(api::take))
         .route("/api/conversations/{id}/messages", post(api::send))
         .route("/api/conversations/{id}/close", post(api::close))
+        .route("/api/conversations/{id}/block", post(api::block))
+        .route("/api/blocks", get(api::blocks))
+        .route("/api/blocks/{id}", axum::routing::delete(api::unblock))
+        .route("/api/audit", get(api::audit))
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .layer(CatchPanicLayer::new())
         .layer(
@@ -104,11 +113,17 @@ async fn readyz(State(s): State<Shared>) -> (StatusCode, &'static str) {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let whitelist = Arc::new(crate::engine::load_whitelist(&config.intents_dir)?);
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.db).await?);
+    let identity_key = match config.key_path() {
+        Some(path) => crate::auth::IdentityKey::load_or_create(&path)?,
+        None => crate::auth::IdentityKey::random(),
+    };
     let state = Arc::new(AppState {
         store,
         bot: OnceLock::new(),
         whitelist,
         hub: Hub::default(),
+        identity_key,
+        trusted_proxies: config.trusted_proxies.clone(),
     });
     service::restore(&state).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -127,7 +142,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     });
-    axum::serve(listener, app(state))
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -10,14 +10,17 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::hub::OUTBOUND;
+use super::moderation::{ClientAddr, Identity};
 use super::{ApiError, Shared};
 use crate::auth::{new_token, token_hash};
-use crate::store::{ConvState, StoreError};
+use crate::store::{ConvState, NewConversation, StoreError};
 
 #[derive(Deserialize)]
 pub struct PatientQuery {
     lang: Option<String>,
     resume: Option<String>,
+    /// The widget's random browser id (see [`super::moderation`]).
+    fp: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -31,9 +34,11 @@ pub async fn ws(
     ws: WebSocketUpgrade,
     Query(q): Query<PatientQuery>,
     State(s): State<Shared>,
+    ClientAddr(addr): ClientAddr,
 ) -> Response {
+    let who = s.identity(q.fp.as_deref(), addr);
     ws.max_message_size(64 * 1024)
-        .on_upgrade(move |socket| session(s, socket, q))
+        .on_upgrade(move |socket| session(s, socket, q, who))
 }
 
 /// Deregisters the socket however the session ends.
@@ -51,6 +56,7 @@ impl Drop for Registration<'_> {
 
 fn error_frame(e: &ApiError) -> serde_json::Value {
     let code = match e {
+        ApiError::Forbidden(BLOCKED) => "sender_blocked",
         ApiError::BadRequest(_) => "bad_frame",
         ApiError::Conflict(_) => "closed",
         e => e.code(),
@@ -58,14 +64,30 @@ fn error_frame(e: &ApiError) -> serde_json::Value {
     json!({"type": "error", "code": code, "message": e.to_string()})
 }
 
-/// The conversation, its resume token, and whether it was resumed.
+const BLOCKED: &str = "blocked";
+
+/// The conversation, its resume token, and whether it was resumed. A blocked
+/// browser or address gets neither a new conversation nor an old one back.
 async fn open(
     s: &Shared,
     q: &PatientQuery,
+    who: &Identity,
 ) -> Result<(crate::store::Conversation, String, bool), ApiError> {
+    if s.blocked(who).await? {
+        return Err(ApiError::Forbidden(BLOCKED));
+    }
     if let Some(token) = q.resume.as_deref().filter(|t| t.len() == 64) {
         match s.store.conversation_by_resume(&token_hash(token)).await {
-            Ok(c) => return Ok((c, token.to_string(), true)),
+            Ok(c) => {
+                let theirs = Identity {
+                    fingerprint: c.fingerprint.clone(),
+                    address: c.address.clone(),
+                };
+                if s.blocked(&theirs).await? {
+                    return Err(ApiError::Forbidden(BLOCKED));
+                }
+                return Ok((c, token.to_string(), true));
+            }
             Err(StoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
         }
@@ -78,19 +100,37 @@ async fn open(
         .map(|l| l.chars().take(35).collect::<String>());
     let c = s
         .store
-        .create_conversation(&id, &token_hash(&resume.0), lang.as_deref())
+        .create_conversation(NewConversation {
+            id,
+            resume_hash: token_hash(&resume.0),
+            browser_language: lang,
+            fingerprint: who.fingerprint.clone(),
+            address: who.address.clone(),
+        })
         .await?;
     Ok((c, resume.0, false))
 }
 
-async fn session(s: Shared, socket: WebSocket, q: PatientQuery) {
+async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
     let (mut sink, mut stream) = socket.split();
-    let (conv, resume, resumed) = match open(&s, &q).await {
+    let (conv, resume, resumed) = match open(&s, &q, &who).await {
         Ok(x) => x,
         Err(e) => {
-            let _ = sink
-                .send(WsMessage::Text(error_frame(&e).to_string().into()))
-                .await;
+            let mut frame = error_frame(&e);
+            if matches!(e, ApiError::Forbidden(BLOCKED)) {
+                let language = q
+                    .lang
+                    .as_deref()
+                    .and_then(bot_engine::primary_subtag)
+                    .unwrap_or_else(|| "en".into());
+                frame["message"] = json!(Messages::render(
+                    &s.whitelist.messages.blocked,
+                    &language,
+                    &[]
+                ));
+            }
+            let _ = sink.send(WsMessage::Text(frame.to_string().into())).await;
+            let _ = sink.send(WsMessage::Close(None)).await;
             return;
         }
     };

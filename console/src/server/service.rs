@@ -14,7 +14,7 @@ use crate::store::{ConvState, ConvUpdate, Conversation, Message, NewMessage, Sen
 
 pub const MAX_MESSAGE_CHARS: usize = 2000;
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -411,7 +411,7 @@ impl AppState {
         Ok(self.summary(&conv).await)
     }
 
-    async fn apply(&self, assignments: Vec<Assignment>) {
+    pub(super) async fn apply_assignments(&self, assignments: Vec<Assignment>) {
         for a in assignments {
             if let Err(e) = self.assigned(&a.conversation, a.clinician).await {
                 tracing::error!(conversation = %a.conversation, error = %e, "recording an assignment");
@@ -425,7 +425,7 @@ impl AppState {
     pub async fn sync_clinician(&self, user: &User) {
         let assignments = self.know(user);
         if !assignments.is_empty() {
-            self.apply(assignments).await;
+            self.apply_assignments(assignments).await;
             self.broadcast_queue().await;
         }
     }
@@ -446,7 +446,7 @@ impl AppState {
             .set_presence(user.id, presence, now_ms())
             .map_err(|e| ApiError::Internal(e.into()))?;
         assignments.extend(more);
-        self.apply(assignments).await;
+        self.apply_assignments(assignments).await;
         self.broadcast_queue().await;
         Ok(())
     }
@@ -467,7 +467,7 @@ impl AppState {
             }
             _ => {}
         }
-        self.apply(self.know(user)).await;
+        self.apply_assignments(self.know(user)).await;
         let taken = self.hub.router().take(conversation, user.id, now_ms());
         match taken {
             Ok(()) => {}
@@ -477,6 +477,9 @@ impl AppState {
             Err(e) => return Err(ApiError::Internal(e.into())),
         }
         let summary = self.assigned(conversation, user.id).await?;
+        self.store
+            .audit(Some(user.id), "take", conversation, "")
+            .await?;
         self.broadcast_queue().await;
         Ok(summary)
     }
@@ -539,6 +542,9 @@ impl AppState {
                 },
             )
             .await?;
+        self.store
+            .audit(Some(user.id), "close", conversation, "")
+            .await?;
         let language = conv.language.clone().unwrap_or_else(|| "en".into());
         let text = Messages::render(&self.whitelist.messages.closed, &language, &[]);
         if self.bot.get().is_some() {
@@ -547,7 +553,7 @@ impl AppState {
         self.hub
             .to_patient(conversation, &json!({"type": "status", "state": "closed"}));
         self.hub.forget(conversation);
-        self.apply(freed).await;
+        self.apply_assignments(freed).await;
         self.broadcast_queue().await;
         Ok(self.summary(&conv).await)
     }

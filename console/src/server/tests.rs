@@ -33,6 +33,8 @@ async fn state() -> Arc<AppState> {
         bot: OnceLock::new(),
         whitelist: Arc::new(whitelist),
         hub: Hub::default(),
+        identity_key: crate::auth::IdentityKey::random(),
+        trusted_proxies: Vec::new(),
     })
 }
 
@@ -235,4 +237,218 @@ fn the_dummy_hash_costs_a_real_verification() {
         t.elapsed() > std::time::Duration::from_millis(1),
         "no real argon2 work was done"
     );
+}
+
+async fn admin_cookie(state: &Arc<AppState>) -> String {
+    state
+        .store
+        .create_user(NewUser {
+            username: "ada".into(),
+            display_name: "Ada".into(),
+            role: Role::Admin,
+            password_hash: hash_password(&Secret("another long password".into())).unwrap(),
+            skills: vec![],
+            languages: vec!["en".into()],
+            max_chats: 4,
+        })
+        .await
+        .unwrap();
+    let (status, cookie, body) = send(
+        state,
+        post(
+            "/api/login",
+            json!({"username": "ada", "password": "another long password"}),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    cookie.unwrap().split(';').next().unwrap().to_string()
+}
+
+async fn conversation_from(state: &Arc<AppState>, id: &str, browser: &str, ip: &str) {
+    let who = state.identity(Some(browser), Some(ip.parse().unwrap()));
+    state
+        .store
+        .create_conversation(crate::store::NewConversation {
+            id: id.into(),
+            resume_hash: format!("resume-{id}"),
+            fingerprint: who.fingerprint,
+            address: who.address,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+fn delete(path: &str, cookie: &str) -> Request<Body> {
+    Request::delete(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_admin_blocks_and_unblocks_a_sender_and_it_is_audited() {
+    let s = state().await;
+    let admin = admin_cookie(&s).await;
+    let nurse = login(&s).await;
+    let spammer = "0123456789abcdef0123456789abcdef";
+    conversation_from(&s, "c_spam", spammer, "203.0.113.9").await;
+    let who = s.identity(Some(spammer), Some("203.0.113.9".parse().unwrap()));
+    let elsewhere = s.identity(Some(spammer), Some("198.51.100.1".parse().unwrap()));
+    let neighbour = s.identity(
+        Some("ffffffffffffffffffffffffffffffff"),
+        Some("203.0.113.9".parse().unwrap()),
+    );
+    assert!(!s.blocked(&who).await.unwrap());
+
+    // A clinician may not block.
+    let (status, _, _) = send(
+        &s,
+        post("/api/conversations/c_spam/block", json!({}), Some(&nurse)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = send(&s, get("/api/blocks", Some(&nurse))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = send(&s, get("/api/audit", Some(&nurse))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, _, body) = send(
+        &s,
+        post("/api/conversations/c_spam/block", json!({}), Some(&admin)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["blocks"].as_array().unwrap().len(), 2);
+    // The hashes stay in the database.
+    assert!(
+        !body
+            .to_string()
+            .contains(who.fingerprint.as_deref().unwrap())
+    );
+    // Both identities are blocked, each on its own.
+    assert!(s.blocked(&who).await.unwrap());
+    assert!(
+        s.blocked(&elsewhere).await.unwrap(),
+        "same browser, new address"
+    );
+    assert!(
+        s.blocked(&neighbour).await.unwrap(),
+        "same address, new browser"
+    );
+    let conv = s.store.conversation("c_spam").await.unwrap();
+    assert_eq!(conv.state, crate::store::ConvState::Closed);
+
+    // Blocking again adds nothing.
+    let (status, _, body) = send(
+        &s,
+        post("/api/conversations/c_spam/block", json!({}), Some(&admin)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(body["blocks"].as_array().unwrap().is_empty());
+
+    let (_, _, body) = send(&s, get("/api/blocks", Some(&admin))).await;
+    let ids: Vec<i64> = body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    for id in &ids {
+        let (status, _, body) = send(&s, delete(&format!("/api/blocks/{id}"), &admin)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, _, _) = send(&s, delete(&format!("/api/blocks/{}", ids[0]), &admin)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!s.blocked(&who).await.unwrap());
+
+    let (_, _, body) = send(&s, get("/api/audit", Some(&admin))).await;
+    let actions: Vec<&str> = body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["unblock", "unblock", "block", "block", "login", "login"]
+    );
+}
+
+#[tokio::test]
+async fn a_shared_address_is_blocked_only_when_the_admin_insists() {
+    let s = state().await;
+    let admin = admin_cookie(&s).await;
+    // Seven browsers behind one address (a clinic's own network, say).
+    for i in 0..7 {
+        conversation_from(&s, &format!("c_{i}"), &format!("{i:032x}"), "192.0.2.1").await;
+    }
+    let (status, _, body) = send(
+        &s,
+        post("/api/conversations/c_3/block", json!({}), Some(&admin)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("7 different browsers")
+    );
+    assert!(
+        s.store.active_blocks().await.unwrap().is_empty(),
+        "nothing half-done"
+    );
+
+    let (status, _, body) = send(
+        &s,
+        post(
+            "/api/conversations/c_3/block",
+            json!({"by": ["fingerprint"]}),
+            Some(&admin),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let other = s.identity(
+        Some(&format!("{:032x}", 4)),
+        Some("192.0.2.1".parse().unwrap()),
+    );
+    assert!(
+        !s.blocked(&other).await.unwrap(),
+        "the neighbours still chat"
+    );
+
+    let (status, _, body) = send(
+        &s,
+        post(
+            "/api/conversations/c_3/block",
+            json!({"by": ["address"], "force": true}),
+            Some(&admin),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(s.blocked(&other).await.unwrap());
+
+    let (status, _, _) = send(
+        &s,
+        post("/api/conversations/c_nope/block", json!({}), Some(&admin)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = send(
+        &s,
+        post(
+            "/api/conversations/c_3/block",
+            json!({"by": []}),
+            Some(&admin),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

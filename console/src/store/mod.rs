@@ -110,8 +110,83 @@ pub struct Conversation {
     pub assigned_to: Option<i64>,
     /// JSON of the bot's whisper, redacted.
     pub whisper: Option<String>,
+    /// Keyed hash of the widget's browser id (see [`crate::auth::IdentityKey`]).
+    pub fingerprint: Option<String>,
+    /// Keyed hash of the client's IP address.
+    pub address: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// A conversation as the patient's socket opens it.
+#[derive(Debug, Clone, Default)]
+pub struct NewConversation {
+    pub id: String,
+    pub resume_hash: String,
+    pub browser_language: Option<String>,
+    pub fingerprint: Option<String>,
+    pub address: Option<String>,
+}
+
+/// What an admin's block matches a sender by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockKind {
+    Fingerprint,
+    Address,
+}
+
+impl BlockKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockKind::Fingerprint => "fingerprint",
+            BlockKind::Address => "address",
+        }
+    }
+    fn parse(s: &str) -> BlockKind {
+        if s == "address" {
+            BlockKind::Address
+        } else {
+            BlockKind::Fingerprint
+        }
+    }
+}
+
+/// A block, active or lifted. The matched value (a keyed hash) stays in the
+/// database: nothing outside needs it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Block {
+    pub id: i64,
+    pub kind: BlockKind,
+    pub conversation_id: Option<String>,
+    pub reason: String,
+    pub created_by: i64,
+    pub created_at: String,
+    pub lifted_by: Option<i64>,
+    pub lifted_at: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBlock {
+    pub kind: BlockKind,
+    /// The keyed hash to match.
+    pub value: String,
+    pub conversation_id: Option<String>,
+    /// Must already be redacted.
+    pub reason: String,
+    pub created_by: i64,
+}
+
+/// One line of the audit trail. `detail` holds ids and kinds, never message
+/// text.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    pub actor_id: Option<i64>,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -195,12 +270,7 @@ pub trait Store: Send + Sync + 'static {
     async fn session_user(&self, token_hash: &str, now: i64) -> StoreResult<User>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
 
-    async fn create_conversation(
-        &self,
-        id: &str,
-        resume_hash: &str,
-        browser_language: Option<&str>,
-    ) -> StoreResult<Conversation>;
+    async fn create_conversation(&self, new: NewConversation) -> StoreResult<Conversation>;
     async fn conversation(&self, id: &str) -> StoreResult<Conversation>;
     async fn conversation_by_resume(&self, resume_hash: &str) -> StoreResult<Conversation>;
     /// Conversations that are queued or assigned, oldest first.
@@ -209,6 +279,35 @@ pub trait Store: Send + Sync + 'static {
 
     async fn add_message(&self, message: NewMessage) -> StoreResult<Message>;
     async fn messages(&self, conversation_id: &str) -> StoreResult<Vec<Message>>;
+
+    /// Records a block and its audit line in one transaction. `Conflict` when
+    /// an active block of the same kind already matches the same value.
+    async fn block(&self, block: NewBlock) -> StoreResult<Block>;
+    /// Lifts an active block (and audits it); `NotFound` if there is no such
+    /// active block.
+    async fn lift_block(&self, id: i64, by: i64) -> StoreResult<Block>;
+    /// Active blocks, newest first.
+    async fn active_blocks(&self) -> StoreResult<Vec<Block>>;
+    /// Distinct browser fingerprints that have opened a conversation from
+    /// `address`.
+    async fn browsers_at(&self, address: &str) -> StoreResult<i64>;
+    /// Whether an active block matches either identity.
+    async fn is_blocked(
+        &self,
+        fingerprint: Option<&str>,
+        address: Option<&str>,
+    ) -> StoreResult<bool>;
+
+    /// Appends a line to the audit trail.
+    async fn audit(
+        &self,
+        actor_id: Option<i64>,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> StoreResult<()>;
+    /// The newest `limit` audit lines, newest first.
+    async fn audit_log(&self, limit: i64) -> StoreResult<Vec<AuditEntry>>;
 }
 
 /// Seconds since the Unix epoch.

@@ -17,7 +17,9 @@ pub struct SqliteStore {
 const USER_COLUMNS: &str =
     "id, username, display_name, role, password_hash, skills, languages, max_chats";
 const CONV_COLUMNS: &str = "id, resume_hash, state, urgent, language, browser_language, skill, \
-                            assigned_to, whisper, created_at, updated_at";
+                            assigned_to, whisper, fingerprint, address, created_at, updated_at";
+const BLOCK_COLUMNS: &str =
+    "id, kind, conversation_id, reason, created_by, created_at, lifted_by, lifted_at";
 const MESSAGE_COLUMNS: &str = "id, sender, user_id, text, intent, confidence, created_at";
 
 fn split_list(s: &str) -> Vec<String> {
@@ -51,6 +53,8 @@ fn conversation_from(row: &SqliteRow) -> Result<Conversation, sqlx::Error> {
         skill: row.try_get("skill")?,
         assigned_to: row.try_get("assigned_to")?,
         whisper: row.try_get("whisper")?,
+        fingerprint: row.try_get("fingerprint")?,
+        address: row.try_get("address")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -68,6 +72,37 @@ fn message_from(row: &SqliteRow) -> Result<Message, sqlx::Error> {
             .map(|c| c as f32),
         created_at: row.try_get("created_at")?,
     })
+}
+
+fn block_from(row: &SqliteRow) -> Result<Block, sqlx::Error> {
+    Ok(Block {
+        id: row.try_get("id")?,
+        kind: BlockKind::parse(row.try_get("kind")?),
+        conversation_id: row.try_get("conversation_id")?,
+        reason: row.try_get("reason")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        lifted_by: row.try_get("lifted_by")?,
+        lifted_at: row.try_get("lifted_at")?,
+    })
+}
+
+async fn audit_in(
+    conn: &mut sqlx::SqliteConnection,
+    actor_id: Option<i64>,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO audit (at, actor_id, action, subject, detail) VALUES (?, ?, ?, ?, ?)")
+        .bind(rfc3339(unix_now()))
+        .bind(actor_id)
+        .bind(action)
+        .bind(subject)
+        .bind(detail)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 fn not_found(e: sqlx::Error) -> StoreError {
@@ -196,25 +231,23 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn create_conversation(
-        &self,
-        id: &str,
-        resume_hash: &str,
-        browser_language: Option<&str>,
-    ) -> StoreResult<Conversation> {
+    async fn create_conversation(&self, new: NewConversation) -> StoreResult<Conversation> {
         let now = rfc3339(unix_now());
         sqlx::query(
-            "INSERT INTO conversations (id, resume_hash, state, browser_language, created_at, updated_at)
-             VALUES (?, ?, 'bot', ?, ?, ?)",
+            "INSERT INTO conversations
+             (id, resume_hash, state, browser_language, fingerprint, address, created_at, updated_at)
+             VALUES (?, ?, 'bot', ?, ?, ?, ?, ?)",
         )
-        .bind(id)
-        .bind(resume_hash)
-        .bind(browser_language)
+        .bind(&new.id)
+        .bind(&new.resume_hash)
+        .bind(&new.browser_language)
+        .bind(&new.fingerprint)
+        .bind(&new.address)
         .bind(&now)
         .bind(&now)
         .execute(&self.pool)
         .await?;
-        self.conversation(id).await
+        self.conversation(&new.id).await
     }
 
     async fn conversation(&self, id: &str) -> StoreResult<Conversation> {
@@ -336,6 +369,149 @@ impl Store for SqliteStore {
         .await?;
         Ok(rows.iter().map(message_from).collect::<Result<_, _>>()?)
     }
+
+    async fn block(&self, b: NewBlock) -> StoreResult<Block> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "INSERT INTO blocks (kind, value, conversation_id, reason, created_by, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(b.kind.as_str())
+        .bind(&b.value)
+        .bind(&b.conversation_id)
+        .bind(&b.reason)
+        .bind(b.created_by)
+        .bind(rfc3339(unix_now()))
+        .execute(&mut *tx)
+        .await;
+        let id = match result {
+            Ok(r) => r.last_insert_rowid(),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::Conflict);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let detail = format!(
+            "{} conversation={}",
+            b.kind.as_str(),
+            b.conversation_id.as_deref().unwrap_or("-")
+        );
+        audit_in(
+            &mut tx,
+            Some(b.created_by),
+            "block",
+            &format!("block:{id}"),
+            &detail,
+        )
+        .await?;
+        let row = sqlx::query(&format!("SELECT {BLOCK_COLUMNS} FROM blocks WHERE id = ?"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(block_from(&row)?)
+    }
+
+    async fn lift_block(&self, id: i64, by: i64) -> StoreResult<Block> {
+        let mut tx = self.pool.begin().await?;
+        let lifted = sqlx::query(
+            "UPDATE blocks SET lifted_by = ?, lifted_at = ? WHERE id = ? AND lifted_at IS NULL",
+        )
+        .bind(by)
+        .bind(rfc3339(unix_now()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if lifted.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let row = sqlx::query(&format!("SELECT {BLOCK_COLUMNS} FROM blocks WHERE id = ?"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let block = block_from(&row)?;
+        audit_in(
+            &mut tx,
+            Some(by),
+            "unblock",
+            &format!("block:{id}"),
+            block.kind.as_str(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(block)
+    }
+
+    async fn active_blocks(&self) -> StoreResult<Vec<Block>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {BLOCK_COLUMNS} FROM blocks WHERE lifted_at IS NULL ORDER BY id DESC"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(block_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn browsers_at(&self, address: &str) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT fingerprint) FROM conversations WHERE address = ?",
+        )
+        .bind(address)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn is_blocked(
+        &self,
+        fingerprint: Option<&str>,
+        address: Option<&str>,
+    ) -> StoreResult<bool> {
+        if fingerprint.is_none() && address.is_none() {
+            return Ok(false);
+        }
+        let hit: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM blocks WHERE lifted_at IS NULL AND
+             ((kind = 'fingerprint' AND value = ?) OR (kind = 'address' AND value = ?)) LIMIT 1",
+        )
+        .bind(fingerprint)
+        .bind(address)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(hit.is_some())
+    }
+
+    async fn audit(
+        &self,
+        actor_id: Option<i64>,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        audit_in(&mut conn, actor_id, action, subject, detail).await?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, at, actor_id, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    id: r.try_get("id")?,
+                    at: r.try_get("at")?,
+                    actor_id: r.try_get("actor_id")?,
+                    action: r.try_get("action")?,
+                    subject: r.try_get("subject")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
 }
 
 #[cfg(test)]
@@ -395,7 +571,12 @@ mod tests {
     async fn conversations_and_messages() {
         let s = store().await;
         let c = s
-            .create_conversation("c1", "r1", Some("es-MX"))
+            .create_conversation(NewConversation {
+                id: "c1".into(),
+                resume_hash: "r1".into(),
+                browser_language: Some("es-MX".into()),
+                ..Default::default()
+            })
             .await
             .unwrap();
         assert_eq!(c.state, ConvState::Bot);
@@ -438,5 +619,73 @@ mod tests {
             s.conversation("nope").await,
             Err(StoreError::NotFound)
         ));
+    }
+
+    #[tokio::test]
+    async fn blocks_match_either_identity_and_lifting_is_audited() {
+        let s = store().await;
+        let admin = s.create_user(new_user("ada")).await.unwrap();
+        s.create_conversation(NewConversation {
+            id: "c1".into(),
+            resume_hash: "r1".into(),
+            fingerprint: Some("fp1".into()),
+            address: Some("ip1".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        assert!(!s.is_blocked(Some("fp1"), Some("ip1")).await.unwrap());
+        assert_eq!(s.browsers_at("ip1").await.unwrap(), 1);
+        assert_eq!(s.browsers_at("ip2").await.unwrap(), 0);
+        let b = s
+            .block(NewBlock {
+                kind: BlockKind::Fingerprint,
+                value: "fp1".into(),
+                conversation_id: Some("c1".into()),
+                reason: "SEO pitch".into(),
+                created_by: admin.id,
+            })
+            .await
+            .unwrap();
+        // Matched by fingerprint whatever the address; a fingerprint value
+        // does not match as an address.
+        assert!(s.is_blocked(Some("fp1"), Some("other")).await.unwrap());
+        assert!(!s.is_blocked(Some("other"), Some("fp1")).await.unwrap());
+        assert!(!s.is_blocked(None, None).await.unwrap());
+        let again = s
+            .block(NewBlock {
+                kind: BlockKind::Fingerprint,
+                value: "fp1".into(),
+                conversation_id: None,
+                reason: String::new(),
+                created_by: admin.id,
+            })
+            .await;
+        assert!(matches!(again, Err(StoreError::Conflict)));
+        assert_eq!(s.active_blocks().await.unwrap().len(), 1);
+
+        let lifted = s.lift_block(b.id, admin.id).await.unwrap();
+        assert_eq!(lifted.lifted_by, Some(admin.id));
+        assert!(!s.is_blocked(Some("fp1"), None).await.unwrap());
+        assert!(s.active_blocks().await.unwrap().is_empty());
+        assert!(matches!(
+            s.lift_block(b.id, admin.id).await,
+            Err(StoreError::NotFound)
+        ));
+        // Once lifted, the same sender can be blocked again.
+        s.block(NewBlock {
+            kind: BlockKind::Fingerprint,
+            value: "fp1".into(),
+            conversation_id: None,
+            reason: String::new(),
+            created_by: admin.id,
+        })
+        .await
+        .unwrap();
+        let log = s.audit_log(10).await.unwrap();
+        let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["block", "unblock", "block"]);
+        assert_eq!(log[1].subject, format!("block:{}", b.id));
+        assert_eq!(log[2].detail, "fingerprint conversation=c1");
     }
 }

@@ -154,3 +154,76 @@ async fn patient_bad_frames_get_errors_and_the_socket_stays_open() {
     let other = Patient::connect(&server, &format!("?resume={}", "0".repeat(64))).await;
     assert_ne!(other.conversation, patient.conversation);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_blocks_a_spammer_who_then_cannot_chat_until_unblocked() {
+    let server = Server::start();
+    server.add_user("ada", "admin", "", "en", "a long password");
+    let ada = server.login("ada", "a long password");
+    let browser = "?fp=5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5";
+    let mut spammer = Patient::connect(&server, browser).await;
+    spammer
+        .send("Boost your clinic's Google ranking today, reply for a free SEO audit")
+        .await;
+    spammer.next_where(|f| f["type"] == "message").await;
+
+    let path = format!("/api/conversations/{}/block", spammer.conversation);
+    // The reason is redacted before it is stored.
+    let (code, body) = ada.post(&path, json!({"reason": "SEO pitch from John Carter"}));
+    assert_eq!(code, 201, "{body}");
+    let kinds: Vec<&str> = body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["fingerprint", "address"]);
+    let reason = body["blocks"][0]["reason"].as_str().unwrap();
+    assert!(!reason.contains("Carter"), "{reason}");
+    // The open socket is told, in the clinic's words.
+    let told = spammer.next_where(|f| f["type"] == "error").await;
+    assert_eq!(told["code"], "sender_blocked");
+    assert!(
+        told["message"].as_str().unwrap().contains("call us"),
+        "{told}"
+    );
+
+    // The same browser cannot come back, new chat or resumed; nor can another
+    // browser from the blocked address.
+    let (first, closed) = Patient::refused(&server, browser).await;
+    assert_eq!(first["code"], "sender_blocked", "{first}");
+    assert!(closed, "the server closes a blocked sender's socket");
+    let resume = format!("?resume={}", spammer.resume);
+    assert_eq!(
+        Patient::refused(&server, &resume).await.0["code"],
+        "sender_blocked"
+    );
+    assert_eq!(
+        Patient::refused(&server, "?fp=99999999999999999999999999999999")
+            .await
+            .0["code"],
+        "sender_blocked"
+    );
+
+    let (_, blocks) = ada.get("/api/blocks");
+    for b in blocks["blocks"].as_array().unwrap() {
+        let (code, body) = ada.delete(&format!("/api/blocks/{}", b["id"]));
+        assert_eq!(code, 200, "{body}");
+    }
+    let again = Patient::connect(&server, browser).await;
+    assert_ne!(again.conversation, spammer.conversation);
+
+    let (code, audit) = ada.get("/api/audit");
+    assert_eq!(code, 200);
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["unblock", "unblock", "block", "block", "login"]);
+    // Neither the address nor the browser id reaches the log or the audit.
+    let log = server.log();
+    assert!(!log.contains("5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5"));
+    assert!(!audit.to_string().contains("127.0.0.1"));
+}
