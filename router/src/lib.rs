@@ -21,6 +21,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+mod translate;
+
+pub use translate::{TranslateError, Translator};
+
 #[cfg(test)]
 mod simulation;
 #[cfg(test)]
