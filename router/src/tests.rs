@@ -52,6 +52,7 @@ fn assignment(conversation: &str, clinician: ClinicianId) -> Assignment {
     Assignment {
         conversation: conversation.to_owned(),
         clinician,
+        offer_expires_at: None,
     }
 }
 
@@ -140,11 +141,13 @@ fn fewest_open_chats_wins() {
     }
 }
 
+/// Deliberately changed from "language only breaks ties": not speaking the
+/// patient's language now costs as much as four open chats (`Weights`).
 #[test]
-fn language_breaks_ties_but_not_load() {
+fn language_outweighs_load_up_to_its_weight() {
     // (case, request language, [(languages, open chats)] for ids 1, 2, expected)
     type Row<'a> = (&'a str, &'a str, [(&'a [&'a str], usize); 2], ClinicianId);
-    let cases: [Row; 5] = [
+    let cases: [Row; 8] = [
         (
             "speaker preferred on a tie",
             "es",
@@ -153,9 +156,27 @@ fn language_breaks_ties_but_not_load() {
         ),
         ("case-insensitive", "ES", [(&["en"], 0), (&["es"], 0)], 2),
         (
-            "fewer chats beats language",
+            "speaker with one more chat still wins",
             "es",
             [(&["en"], 0), (&["es"], 1)],
+            2,
+        ),
+        (
+            "speaker with three more chats still wins",
+            "es",
+            [(&["en"], 0), (&["es"], 3)],
+            2,
+        ),
+        (
+            "equal cost at four more: the speaker",
+            "es",
+            [(&["en"], 0), (&["es"], 4)],
+            2,
+        ),
+        (
+            "five more chats outweigh the language",
+            "es",
+            [(&["en"], 0), (&["es"], 5)],
             1,
         ),
         (
@@ -165,16 +186,16 @@ fn language_breaks_ties_but_not_load() {
             1,
         ),
         (
-            "both speak it: lowest id",
+            "both speak it: fewer chats",
             "en",
-            [(&["en"], 0), (&["en"], 0)],
-            1,
+            [(&["en"], 1), (&["en"], 0)],
+            2,
         ),
     ];
     for (case, language, rows, expected) in cases {
         let clinicians: Vec<_> = (1..)
             .zip(rows)
-            .map(|(id, (langs, _))| clin(id, &[], langs))
+            .map(|(id, (langs, _))| clin(id, &[], langs).with_max_chats(8))
             .collect();
         let mut r = router_with(&clinicians);
         for (id, (_, n)) in (1..).zip(rows) {

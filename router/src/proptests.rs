@@ -1,0 +1,1 @@
+//! Property tests of the assignment rules (in progress).

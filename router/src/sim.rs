@@ -1,0 +1,1 @@
+//! Simulation benchmark of routing policies (in progress).
