@@ -400,7 +400,7 @@ fn strongest<'a>(
         .filter(|l| !l.code.eq_ignore_ascii_case(except))
         .collect();
     // Stable, so list order survives among equal levels.
-    langs.sort_by(|a, b| b.level.cmp(&a.level));
+    langs.sort_by_key(|l| std::cmp::Reverse(l.level));
     langs.into_iter()
 }
 
@@ -492,8 +492,10 @@ impl Policy {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.fallback
-            .insert(skill.into(), fallbacks.into_iter().map(Into::into).collect());
+        self.fallback.insert(
+            skill.into(),
+            fallbacks.into_iter().map(Into::into).collect(),
+        );
         self
     }
 
@@ -662,8 +664,8 @@ pub enum TransferTarget {
     /// matter (they agreed, or will hand it on).
     Clinician(ClinicianId),
     /// Back to the queue for this skill group, ahead of chats nobody has
-    /// helped yet, and routed as usual; not back to the sender automatically
-    /// while someone else could take it.
+    /// helped yet, and routed as usual; not back to the sender (or to whoever
+    /// it was offered to) automatically while someone else could take it.
     Skill(String),
 }
 
@@ -1071,8 +1073,12 @@ impl Router {
                 !t.passed.is_empty()
                     && t.last_pass_at
                         .is_none_or(|p| now_ms >= p.saturating_add(restart_after))
-                    && self.best_among(self.clinicians.keys().copied(), t, true).is_none()
-                    && self.best_among(self.clinicians.keys().copied(), t, false).is_some()
+                    && self
+                        .best_among(self.clinicians.keys().copied(), t, true)
+                        .is_none()
+                    && self
+                        .best_among(self.clinicians.keys().copied(), t, false)
+                        .is_some()
             })
             .collect();
         for i in restart {
@@ -1146,7 +1152,7 @@ impl Router {
         if !self.is_known(conversation) {
             return Err(RouteError::UnknownConversation(conversation.to_owned()));
         }
-        let (from, mut ticket) = self.detach(conversation);
+        let (from, offered_to, mut ticket) = self.detach(conversation);
         let (outcome, others) = match &to {
             TransferTarget::Clinician(id) => {
                 self.attach(*id, ticket, now_ms);
@@ -1156,9 +1162,13 @@ impl Router {
                 ticket.skill = Some(skill.clone());
                 ticket.fallen_back = false;
                 ticket.passed.clear();
-                if let Some(from) = from {
+                if from.is_some() {
                     ticket.requeued = true;
-                    ticket.passed.insert(from);
+                }
+                // Neither the sender nor someone whose offer was cut short
+                // gets it straight back.
+                if let Some(id) = from.or(offered_to) {
+                    ticket.passed.insert(id);
                     ticket.last_pass_at = Some(now_ms);
                 }
                 self.enqueue(ticket);
@@ -1323,10 +1333,7 @@ impl Router {
 
     /// All pending offers, by conversation id.
     pub fn offers(&self) -> Vec<Offer> {
-        self.offers
-            .keys()
-            .filter_map(|c| self.offer(c))
-            .collect()
+        self.offers.keys().filter_map(|c| self.offer(c)).collect()
     }
 
     /// Where the chat is: assigned, offered or queued; `None` if unknown.
@@ -1354,9 +1361,10 @@ impl Router {
             .iter()
             .filter(|q| q.skill_key() == key)
             .count();
-        let someone_serves = self.clinicians.values().any(|c| {
-            c.presence == Presence::Available && t.tier(c, &self.policy).is_some()
-        });
+        let someone_serves = self
+            .clinicians
+            .values()
+            .any(|c| c.presence == Presence::Available && t.tier(c, &self.policy).is_some());
         if !someone_serves {
             return None;
         }
@@ -1486,24 +1494,28 @@ impl Router {
         Some(p.clinician)
     }
 
-    /// Takes a known chat out of wherever it is; returns who had it.
-    fn detach(&mut self, conversation: &str) -> (Option<ClinicianId>, QueuedChat) {
+    /// Takes a known chat out of wherever it is; returns who had it and to
+    /// whom it was offered.
+    fn detach(
+        &mut self,
+        conversation: &str,
+    ) -> (Option<ClinicianId>, Option<ClinicianId>, QueuedChat) {
         if let Some(a) = self.assigned.remove(conversation) {
             if let Some(c) = self.clinicians.get_mut(&a.clinician) {
                 c.open_chats.remove(conversation);
             }
-            return (Some(a.clinician), a.ticket);
+            return (Some(a.clinician), None, a.ticket);
         }
         if let Some(p) = self.offers.remove(conversation) {
             if let Some(c) = self.clinicians.get_mut(&p.clinician) {
                 c.offered.remove(conversation);
             }
-            return (None, p.ticket);
+            return (None, Some(p.clinician), p.ticket);
         }
         let index = self
             .queue_index(conversation)
             .expect("detach is only called for known chats");
-        (None, self.queue.remove(index))
+        (None, None, self.queue.remove(index))
     }
 
     /// The best of `candidates` who can take `ticket` automatically now; see
@@ -1552,9 +1564,10 @@ impl Router {
         if let (Some(skills), None) = (skills, &ticket.license_state) {
             return !skills.contains(skill);
         }
-        !self.clinicians.values().any(|c| {
-            c.presence == Presence::Available && ticket.tier(c, &self.policy) == Some(0)
-        })
+        !self
+            .clinicians
+            .values()
+            .any(|c| c.presence == Presence::Available && ticket.tier(c, &self.policy) == Some(0))
     }
 
     fn refresh_fallbacks(&mut self) {
@@ -1679,7 +1692,11 @@ impl Router {
                 Some(clinician) => {
                     let ticket = self.queue.remove(index);
                     assignments.push(self.place(clinician, ticket, now_ms));
-                    if !self.clinicians.get(&clinician).is_some_and(Clinician::has_room) {
+                    if !self
+                        .clinicians
+                        .get(&clinician)
+                        .is_some_and(Clinician::has_room)
+                    {
                         free.retain(|&f| f != clinician);
                     }
                 }

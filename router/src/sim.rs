@@ -122,12 +122,7 @@ fn weights(items: &[(&str, f64)]) -> Vec<(String, f64)> {
 fn groups(items: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
     items
         .iter()
-        .map(|(k, v)| {
-            (
-                (*k).to_owned(),
-                v.iter().map(|s| (*s).to_owned()).collect(),
-            )
-        })
+        .map(|(k, v)| ((*k).to_owned(), v.iter().map(|s| (*s).to_owned()).collect()))
         .collect()
 }
 
@@ -406,8 +401,7 @@ impl World {
                 } else {
                     rng.below(window_ms.max(1))
                 };
-                let handle_s =
-                    config.handle_median_s * (config.handle_sigma * rng.normal()).exp();
+                let handle_s = config.handle_median_s * (config.handle_sigma * rng.normal()).exp();
                 SimChat {
                     at_ms,
                     skill: rng.weighted(&config.chat_skills).to_owned(),
@@ -573,7 +567,12 @@ impl Teams {
         }
         let mut rotation = vec![VecDeque::new(); n];
         for (i, c) in world.clinicians.iter().enumerate() {
-            let mut mine: Vec<usize> = c.skills.iter().filter_map(|s| team_of.get(s)).copied().collect();
+            let mut mine: Vec<usize> = c
+                .skills
+                .iter()
+                .filter_map(|s| team_of.get(s))
+                .copied()
+                .collect();
             mine.sort_unstable();
             mine.dedup();
             for t in mine {
@@ -745,7 +744,11 @@ fn simulate(
     }
 
     let waits_ms: Vec<u64> = (0..n)
-        .map(|i| assigned_at[i].unwrap_or(now).saturating_sub(world.chats[i].at_ms))
+        .map(|i| {
+            assigned_at[i]
+                .unwrap_or(now)
+                .saturating_sub(world.chats[i].at_ms)
+        })
         .collect();
     let unassigned = assigned_at.iter().filter(|a| a.is_none()).count();
     let mut per_clinician = vec![0u64; world.clinicians.len()];
@@ -760,7 +763,13 @@ fn simulate(
         }
     }
     let sla_ms = config.sla_s * 1000;
-    let pct = |k: usize, of: usize| if of == 0 { 0.0 } else { 100.0 * k as f64 / of as f64 };
+    let pct = |k: usize, of: usize| {
+        if of == 0 {
+            0.0
+        } else {
+            100.0 * k as f64 / of as f64
+        }
+    };
     PolicyReport {
         policy: name.to_owned(),
         chats: n,
@@ -848,7 +857,10 @@ mod tests {
         let b = run(&small(), &mut fake_clock());
         assert_eq!(a, b);
         assert_eq!(
-            a.policies.iter().map(|p| p.policy.as_str()).collect::<Vec<_>>(),
+            a.policies
+                .iter()
+                .map(|p| p.policy.as_str())
+                .collect::<Vec<_>>(),
             POLICIES
         );
         for p in &a.policies {
@@ -859,13 +871,7 @@ mod tests {
             // The fake clock advances 1 µs per reading, so each call "takes" 1 µs.
             assert_eq!(p.assign_us_p99, 1.0);
         }
-        let other = run(
-            &SimConfig {
-                seed: 7,
-                ..small()
-            },
-            &mut fake_clock(),
-        );
+        let other = run(&SimConfig { seed: 7, ..small() }, &mut fake_clock());
         assert_ne!(a, other, "the seed matters");
     }
 
@@ -900,7 +906,11 @@ mod tests {
         assert!((share(&|c| c.language == "en") - 0.70).abs() < 0.02);
         assert!((share(&|c| c.language == "es") - 0.20).abs() < 0.02);
         assert!((share(&|c| c.skill == "front_desk") - 0.45).abs() < 0.02);
-        let single = world.clinicians.iter().filter(|c| c.skills.len() == 1).count();
+        let single = world
+            .clinicians
+            .iter()
+            .filter(|c| c.skills.len() == 1)
+            .count();
         assert!((60..140).contains(&single), "{single} with one skill");
         assert!(world.chats.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
     }

@@ -306,7 +306,9 @@ fn run(seed: u64, steps: usize) -> Coverage {
                         seen.routed_queued += 1;
                         (true, Vec::new())
                     }
-                    Ok(other) => panic!("{ctx}: the default policy neither offers nor turns away: {other:?}"),
+                    Ok(other) => {
+                        panic!("{ctx}: the default policy neither offers nor turns away: {other:?}")
+                    }
                     Err(e) => {
                         assert_eq!(e, RouteError::AlreadyRouted(conv.clone()), "{ctx}");
                         assert!(live.contains(&conv), "{ctx}: {e}");

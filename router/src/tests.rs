@@ -751,7 +751,8 @@ fn busy_is_online_but_gets_no_automatic_chats() {
 fn language_levels_and_their_serde_forms() {
     let c = Clinician::new(1, "x").with_languages(["en", "ES"]);
     assert_eq!(c.level("es"), Some(Fluency::Fluent), "bare code is fluent");
-    let c = Clinician::new(1, "x").with_languages([("es", Fluency::Basic), ("en", Fluency::Native)]);
+    let c =
+        Clinician::new(1, "x").with_languages([("es", Fluency::Basic), ("en", Fluency::Native)]);
     assert_eq!(c.level("ES"), Some(Fluency::Basic));
     assert_eq!(c.level("fr"), None);
     let json = r#"{"id":1,"display_name":"x","languages":["en",{"code":"es","level":"basic"},{"code":"fr"}]}"#;
@@ -812,7 +813,11 @@ fn translatable_pairs_lower_the_language_penalty() {
         preload(&mut r, 1, 1, 1);
         r.route(req("c", None, "es", false, 2)).unwrap()
     };
-    assert_eq!(setup(Policy::default()), Routed::Assigned(2), "load decides");
+    assert_eq!(
+        setup(Policy::default()),
+        Routed::Assigned(2),
+        "load decides"
+    );
     let mut policy = Policy::default();
     policy.allow_translation("ES", "en");
     // 1: load 1 + translated 2 = 3 against 2: 0 + 4.
@@ -827,7 +832,11 @@ fn licensed_state_is_a_hard_rule() {
     let got = r
         .route(req("c", Some("nursing"), "en", false, 1).with_license_state("ca"))
         .unwrap();
-    assert_eq!(got, Routed::Assigned(1), "case-insensitive, only the CA nurse");
+    assert_eq!(
+        got,
+        Routed::Assigned(1),
+        "case-insensitive, only the CA nurse"
+    );
     let got = r
         .route(req("d", Some("nursing"), "en", false, 2).with_license_state("TX"))
         .unwrap();
@@ -867,7 +876,10 @@ fn offered(conversation: &str, clinician: ClinicianId, expires_at: u64) -> Assig
 
 #[test]
 fn offer_accept_and_expiry_rules() {
-    let mut r = offering(&[clin(1, &[], &["en"]).with_max_chats(1), clin(2, &[], &["en"])]);
+    let mut r = offering(&[
+        clin(1, &[], &["en"]).with_max_chats(1),
+        clin(2, &[], &["en"]),
+    ]);
     let got = r.route(req("c", None, "en", false, 100)).unwrap();
     assert_eq!(
         got,
@@ -931,12 +943,19 @@ fn offer_accept_and_expiry_rules() {
 
 #[test]
 fn decline_and_expiry_move_the_offer_on() {
-    let mut r = offering(&[clin(1, &[], &["en"]), clin(2, &[], &["en"]), clin(3, &[], &["en"])]);
+    let mut r = offering(&[
+        clin(1, &[], &["en"]),
+        clin(2, &[], &["en"]),
+        clin(3, &[], &["en"]),
+    ]);
     assert!(matches!(
         r.route(req("c", None, "en", false, 0)).unwrap(),
         Routed::Offered { clinician: 1, .. }
     ));
-    assert_eq!(r.decline("c", 1, 10).unwrap(), [offered("c", 2, 10 + OFFER_MS)]);
+    assert_eq!(
+        r.decline("c", 1, 10).unwrap(),
+        [offered("c", 2, 10 + OFFER_MS)]
+    );
     assert_eq!(r.clinician(1).unwrap().load(), 0);
     // Nothing has expired yet.
     assert!(r.tick(10 + OFFER_MS - 1).is_empty());
@@ -958,7 +977,10 @@ fn decline_and_expiry_move_the_offer_on() {
 fn a_lone_clinician_gets_the_chat_again_after_a_timeout() {
     let mut r = offering(&[clin(1, &[], &["en"])]);
     r.route(req("c", None, "en", false, 0)).unwrap();
-    assert!(r.decline("c", 1, 5).unwrap().is_empty(), "not straight back");
+    assert!(
+        r.decline("c", 1, 5).unwrap().is_empty(),
+        "not straight back"
+    );
     assert_eq!(r.position("c"), Some(1));
     assert!(r.tick(5 + OFFER_MS - 1).is_empty());
     assert_eq!(
@@ -1034,7 +1056,9 @@ fn fallback_when_nobody_with_the_skill_is_available() {
     ];
     for (case, policy, clinicians, expected) in rows {
         let mut r = with_policy(policy, &clinicians);
-        if r.clinician(2).is_some_and(|c| c.presence() == Presence::Available) {
+        if r.clinician(2)
+            .is_some_and(|c| c.presence() == Presence::Available)
+        {
             preload(&mut r, 2, 3, 0);
         }
         assert_eq!(
@@ -1054,19 +1078,24 @@ fn fallback_after_waiting_and_when_the_last_holder_leaves() {
         policy,
         &[
             (clin(1, &["front_desk"], &["en"]), Presence::Available),
-            (clin(2, &["billing"], &["en"]).with_max_chats(0), Presence::Available),
+            (
+                clin(2, &["billing"], &["en"]).with_max_chats(0),
+                Presence::Available,
+            ),
         ],
     );
     // The biller is available but full: the chat waits for them at first.
     assert_eq!(
-        r.route(req("b", Some("billing"), "en", false, 1_000)).unwrap(),
+        r.route(req("b", Some("billing"), "en", false, 1_000))
+            .unwrap(),
         Routed::Queued { position: 1 }
     );
     assert!(r.tick(120_999).is_empty());
     assert_eq!(r.tick(121_000), [Event::Assigned(assignment("b", 1))]);
 
     // State, not time: the biller going away lets the next chat fall back.
-    r.route(req("b2", Some("billing"), "en", false, 200_000)).unwrap();
+    r.route(req("b2", Some("billing"), "en", false, 200_000))
+        .unwrap();
     assert_eq!(r.position("b2"), Some(1));
     assert_eq!(
         r.set_presence(2, Presence::Away, 200_001).unwrap(),
@@ -1084,7 +1113,11 @@ fn offline_form_when_nobody_online_could_serve() {
     for (case, presence, expected) in [
         ("offline", Presence::Offline, Routed::Offline),
         ("away", Presence::Away, Routed::Offline),
-        ("busy counts as online", Presence::Busy, Routed::Queued { position: 1 }),
+        (
+            "busy counts as online",
+            Presence::Busy,
+            Routed::Queued { position: 1 },
+        ),
         (
             "available but full",
             Presence::Available,
@@ -1105,12 +1138,22 @@ fn offline_form_when_nobody_online_could_serve() {
     let mut r = with_policy(policy.clone(), &[(desk.clone(), Presence::Busy)]);
     r.route(req("b", Some("billing"), "en", false, 1)).unwrap();
     r.set_presence(1, Presence::Offline, 2).unwrap();
-    assert_eq!(r.tick(3), [Event::Offline { conversation: "b".into() }]);
+    assert_eq!(
+        r.tick(3),
+        [Event::Offline {
+            conversation: "b".into()
+        }]
+    );
     assert!(r.queue().is_empty());
     r.set_presence(1, Presence::Busy, 4).unwrap();
     r.route(req("c", Some("billing"), "en", false, 10)).unwrap();
     assert!(r.tick(600_009).is_empty());
-    assert_eq!(r.tick(600_010), [Event::Offline { conversation: "c".into() }]);
+    assert_eq!(
+        r.tick(600_010),
+        [Event::Offline {
+            conversation: "c".into()
+        }]
+    );
 }
 
 // ---- Transfer, start ----
@@ -1122,7 +1165,8 @@ fn transfer_to_a_colleague_or_a_skill_group() {
         clin(2, &["nursing"], &["en"]),
         clin(3, &["nursing"], &["en"]),
     ]);
-    r.route(req("c", Some("front_desk"), "en", false, 1)).unwrap();
+    r.route(req("c", Some("front_desk"), "en", false, 1))
+        .unwrap();
     r.route(req("waiting", Some("front_desk"), "en", false, 2))
         .unwrap();
     assert_eq!(r.assignee("c"), Some(1));
@@ -1165,7 +1209,8 @@ fn transfer_to_a_colleague_or_a_skill_group() {
 #[test]
 fn transfer_to_a_skill_goes_ahead_of_new_chats() {
     let mut r = router_with(&[clin(1, &["front_desk"], &["en"])]);
-    r.route(req("c", Some("front_desk"), "en", false, 5)).unwrap();
+    r.route(req("c", Some("front_desk"), "en", false, 5))
+        .unwrap();
     r.route(req("new", Some("dental"), "en", false, 1)).unwrap();
     let t = r
         .transfer("c", TransferTarget::Skill("dental".into()), None, 10)
@@ -1206,7 +1251,8 @@ fn wait_estimate_from_the_observed_rate() {
         r.route(req(&format!("a{i}"), Some("billing"), "en", false, i))
             .unwrap();
     }
-    r.route(req("other", Some("dental"), "en", false, 4)).unwrap();
+    r.route(req("other", Some("dental"), "en", false, 4))
+        .unwrap();
     assert_eq!(r.wait_estimate("a3", 10), None, "no departures yet");
 
     // Four more departures, one every 60 s: five in all, from t=0.
@@ -1220,7 +1266,10 @@ fn wait_estimate_from_the_observed_rate() {
     assert_eq!(queue_ids(&r), ["other", "b1", "b2", "b3"]);
     // 5 departures over 300 s since the oldest: one per 60 s.
     let e = r.wait_estimate("b1", 300_000).unwrap();
-    assert_eq!((e.position, e.ahead, e.samples, e.estimate_ms), (2, 0, 5, 60_000));
+    assert_eq!(
+        (e.position, e.ahead, e.samples, e.estimate_ms),
+        (2, 0, 5, 60_000)
+    );
     let e = r.wait_estimate("b3", 300_000).unwrap();
     assert_eq!((e.ahead, e.estimate_ms), (2, 180_000));
     // Chats of another skill are not counted, and have no basis of their own.
@@ -1237,22 +1286,48 @@ fn wait_estimate_from_the_observed_rate() {
 
 #[test]
 fn translation_plan_rules() {
-    let c = |langs: &[(&str, Fluency)]| Clinician::new(1, "x").with_languages(langs.iter().copied());
+    let c =
+        |langs: &[(&str, Fluency)]| Clinician::new(1, "x").with_languages(langs.iter().copied());
     use Fluency::*;
     // (case, patient language, clinician languages, expected)
-    type Row<'a> = (&'a str, &'a str, &'a [(&'a str, Fluency)], Option<(&'a str, &'a str)>);
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a [(&'a str, Fluency)],
+        Option<(&'a str, &'a str)>,
+    );
     let rows: [Row; 7] = [
-        ("fluent: none", "es", &[("en", Native), ("es", Fluent)], None),
+        (
+            "fluent: none",
+            "es",
+            &[("en", Native), ("es", Fluent)],
+            None,
+        ),
         ("native: none, any case", "ES", &[("es", Native)], None),
-        ("not spoken: to their language", "es", &[("en", Native)], Some(("es", "en"))),
-        ("basic: translated", "es", &[("es", Basic), ("en", Fluent)], Some(("es", "en"))),
+        (
+            "not spoken: to their language",
+            "es",
+            &[("en", Native)],
+            Some(("es", "en")),
+        ),
+        (
+            "basic: translated",
+            "es",
+            &[("es", Basic), ("en", Fluent)],
+            Some(("es", "en")),
+        ),
         (
             "strongest target, list order among equals",
             "vi",
             &[("fr", Fluent), ("en", Native), ("es", Native)],
             Some(("vi", "en")),
         ),
-        ("only basic elsewhere too: none", "es", &[("es", Basic), ("fr", Basic)], None),
+        (
+            "only basic elsewhere too: none",
+            "es",
+            &[("es", Basic), ("fr", Basic)],
+            None,
+        ),
         ("no languages: none", "es", &[], None),
     ];
     for (case, patient, langs, expected) in rows {
