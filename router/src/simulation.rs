@@ -68,7 +68,7 @@ impl ModelClinician {
             id: c.id,
             available: c.presence() == Presence::Available,
             skills: c.skills.clone(),
-            languages: c.languages.clone(),
+            languages: c.languages.iter().map(|l| l.code.clone()).collect(),
             max_chats: c.max_chats,
             open: c.open_count(),
             last: c.last_assigned_at(),
@@ -92,10 +92,13 @@ fn model_best(clinicians: &[ModelClinician], skill: Option<&str>, language: &str
                 && skill.is_none_or(|s| c.skills.iter().any(|k| k == s))
         })
         .collect();
+    // The default weights: not speaking the language costs as much as four
+    // open chats, and on equal cost the speaker wins.
+    let cost = |c: &ModelClinician| c.open + if speaks(c) { 0 } else { 4 };
     eligible.sort_by(|&i, &j| {
         let (a, b) = (&clinicians[i], &clinicians[j]);
-        a.open
-            .cmp(&b.open)
+        cost(a)
+            .cmp(&cost(b))
             .then(speaks(b).cmp(&speaks(a)))
             .then(idle(a.last, b.last))
             .then(a.id.cmp(&b.id))
@@ -133,6 +136,7 @@ fn check_drain(before: &Router, after: &Router, got: &[Assignment], now: u64, ct
             expected.push(Assignment {
                 conversation: ticket.conversation.clone(),
                 clinician: c.id,
+                offer_expires_at: None,
             });
         }
     }
@@ -302,6 +306,9 @@ fn run(seed: u64, steps: usize) -> Coverage {
                         seen.routed_queued += 1;
                         (true, Vec::new())
                     }
+                    Ok(other) => {
+                        panic!("{ctx}: the default policy neither offers nor turns away: {other:?}")
+                    }
                     Err(e) => {
                         assert_eq!(e, RouteError::AlreadyRouted(conv.clone()), "{ctx}");
                         assert!(live.contains(&conv), "{ctx}: {e}");
@@ -360,6 +367,7 @@ fn run(seed: u64, steps: usize) -> Coverage {
                 let presence = *rng.pick(&[
                     Presence::Available,
                     Presence::Available,
+                    Presence::Busy,
                     Presence::Away,
                     Presence::Offline,
                 ]);
@@ -432,6 +440,7 @@ fn run(seed: u64, steps: usize) -> Coverage {
                                 assert_eq!(r.position(c), Some(position), "{ctx}");
                                 assert!(r.queue[position - 1].requeued, "{ctx}");
                             }
+                            other => panic!("{ctx}: no offers in the default policy: {other:?}"),
                         }
                     }
                     let got: Vec<Assignment> = moved
@@ -440,6 +449,7 @@ fn run(seed: u64, steps: usize) -> Coverage {
                             Routed::Assigned(to) => Some(Assignment {
                                 conversation: c.clone(),
                                 clinician: *to,
+                                offer_expires_at: None,
                             }),
                             _ => None,
                         })
@@ -452,6 +462,7 @@ fn run(seed: u64, steps: usize) -> Coverage {
                             drained_total.push(Assignment {
                                 conversation: conv.clone(),
                                 clinician: to,
+                                offer_expires_at: None,
                             });
                         }
                     }

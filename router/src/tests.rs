@@ -52,6 +52,7 @@ fn assignment(conversation: &str, clinician: ClinicianId) -> Assignment {
     Assignment {
         conversation: conversation.to_owned(),
         clinician,
+        offer_expires_at: None,
     }
 }
 
@@ -140,11 +141,13 @@ fn fewest_open_chats_wins() {
     }
 }
 
+/// Deliberately changed from "language only breaks ties": not speaking the
+/// patient's language now costs as much as four open chats (`Weights`).
 #[test]
-fn language_breaks_ties_but_not_load() {
+fn language_outweighs_load_up_to_its_weight() {
     // (case, request language, [(languages, open chats)] for ids 1, 2, expected)
     type Row<'a> = (&'a str, &'a str, [(&'a [&'a str], usize); 2], ClinicianId);
-    let cases: [Row; 5] = [
+    let cases: [Row; 8] = [
         (
             "speaker preferred on a tie",
             "es",
@@ -153,9 +156,27 @@ fn language_breaks_ties_but_not_load() {
         ),
         ("case-insensitive", "ES", [(&["en"], 0), (&["es"], 0)], 2),
         (
-            "fewer chats beats language",
+            "speaker with one more chat still wins",
             "es",
             [(&["en"], 0), (&["es"], 1)],
+            2,
+        ),
+        (
+            "speaker with three more chats still wins",
+            "es",
+            [(&["en"], 0), (&["es"], 3)],
+            2,
+        ),
+        (
+            "equal cost at four more: the speaker",
+            "es",
+            [(&["en"], 0), (&["es"], 4)],
+            2,
+        ),
+        (
+            "five more chats outweigh the language",
+            "es",
+            [(&["en"], 0), (&["es"], 5)],
             1,
         ),
         (
@@ -165,16 +186,16 @@ fn language_breaks_ties_but_not_load() {
             1,
         ),
         (
-            "both speak it: lowest id",
+            "both speak it: fewer chats",
             "en",
-            [(&["en"], 0), (&["en"], 0)],
-            1,
+            [(&["en"], 1), (&["en"], 0)],
+            2,
         ),
     ];
     for (case, language, rows, expected) in cases {
         let clinicians: Vec<_> = (1..)
             .zip(rows)
-            .map(|(id, (langs, _))| clin(id, &[], langs))
+            .map(|(id, (langs, _))| clin(id, &[], langs).with_max_chats(8))
             .collect();
         let mut r = router_with(&clinicians);
         for (id, (_, n)) in (1..).zip(rows) {
@@ -703,4 +724,660 @@ fn unknown_ids_are_errors() {
         Err(RouteError::UnknownConversation("x".into()))
     );
     assert_eq!(r, Router::new());
+}
+
+// ---- Presence, languages, licences ----
+
+#[test]
+fn busy_is_online_but_gets_no_automatic_chats() {
+    let mut r = router_with(&[clin(1, &[], &["en"])]);
+    assert!(r.set_presence(1, Presence::Busy, 1).unwrap().is_empty());
+    assert!(Presence::Busy.is_online() && Presence::Available.is_online());
+    assert!(!Presence::Away.is_online() && !Presence::Offline.is_online());
+    assert_eq!(
+        r.route(req("c", None, "en", false, 2)).unwrap(),
+        Routed::Queued { position: 1 }
+    );
+    // By hand it still works, and becoming available later hands out the rest.
+    r.take("c", 1, 3).unwrap();
+    r.route(req("d", None, "en", false, 4)).unwrap();
+    assert_eq!(
+        r.set_presence(1, Presence::Available, 5).unwrap(),
+        [assignment("d", 1)]
+    );
+}
+
+#[test]
+fn language_levels_and_their_serde_forms() {
+    let c = Clinician::new(1, "x").with_languages(["en", "ES"]);
+    assert_eq!(c.level("es"), Some(Fluency::Fluent), "bare code is fluent");
+    let c =
+        Clinician::new(1, "x").with_languages([("es", Fluency::Basic), ("en", Fluency::Native)]);
+    assert_eq!(c.level("ES"), Some(Fluency::Basic));
+    assert_eq!(c.level("fr"), None);
+    let json = r#"{"id":1,"display_name":"x","languages":["en",{"code":"es","level":"basic"},{"code":"fr"}]}"#;
+    let c: Clinician = serde_json::from_str(json).unwrap();
+    assert_eq!(
+        c.languages,
+        [
+            Language::fluent("en"),
+            Language::from(("es", Fluency::Basic)),
+            Language::fluent("fr")
+        ]
+    );
+
+    // A fluent speaker beats a basic one at equal load; basic beats none.
+    // (case, [languages of 1, 2], expected)
+    type Row<'a> = (&'a str, [&'a [(&'a str, Fluency)]; 2], ClinicianId);
+    let rows: [Row; 3] = [
+        (
+            "fluent over basic",
+            [&[("es", Fluency::Basic)], &[("es", Fluency::Fluent)]],
+            2,
+        ),
+        (
+            "native and fluent are equal: lowest id",
+            [&[("es", Fluency::Fluent)], &[("es", Fluency::Native)]],
+            1,
+        ),
+        (
+            "basic over none",
+            [&[("en", Fluency::Native)], &[("es", Fluency::Basic)]],
+            2,
+        ),
+    ];
+    for (case, langs, expected) in rows {
+        let clinicians: Vec<_> = (1..)
+            .zip(langs)
+            .map(|(id, l)| Clinician::new(id, "x").with_languages(l.iter().copied()))
+            .collect();
+        let mut r = router_with(&clinicians);
+        assert_eq!(
+            r.route(req("c", None, "es", false, 1)).unwrap(),
+            Routed::Assigned(expected),
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn translatable_pairs_lower_the_language_penalty() {
+    // Clinician 1 has one chat and speaks only English; 2 is empty and speaks
+    // only Vietnamese. A Spanish patient: neither speaks it.
+    let setup = |policy: Policy| {
+        let mut r = Router::with_policy(policy);
+        for c in [clin(1, &[], &["en"]), clin(2, &[], &["vi"])] {
+            r.upsert_clinician(c.clone(), 0);
+            r.set_presence(c.id, Presence::Available, 0).unwrap();
+        }
+        preload(&mut r, 1, 1, 1);
+        r.route(req("c", None, "es", false, 2)).unwrap()
+    };
+    assert_eq!(
+        setup(Policy::default()),
+        Routed::Assigned(2),
+        "load decides"
+    );
+    let mut policy = Policy::default();
+    policy.allow_translation("ES", "en");
+    // 1: load 1 + translated 2 = 3 against 2: 0 + 4.
+    assert_eq!(setup(policy), Routed::Assigned(1), "translation helps");
+}
+
+#[test]
+fn licensed_state_is_a_hard_rule() {
+    let ca = clin(1, &["nursing"], &["en"]).with_licensed_states(["CA"]);
+    let ny = clin(2, &["nursing"], &["en"]).with_licensed_states(["NY"]);
+    let mut r = router_with(&[ny.clone(), ca.clone()]);
+    let got = r
+        .route(req("c", Some("nursing"), "en", false, 1).with_license_state("ca"))
+        .unwrap();
+    assert_eq!(
+        got,
+        Routed::Assigned(1),
+        "case-insensitive, only the CA nurse"
+    );
+    let got = r
+        .route(req("d", Some("nursing"), "en", false, 2).with_license_state("TX"))
+        .unwrap();
+    assert_eq!(got, Routed::Queued { position: 1 });
+
+    // Fallback never relaxes the licence.
+    let policy = Policy::default().with_fallback("nursing", ["front_desk"]);
+    let mut r = Router::with_policy(policy);
+    r.upsert_clinician(clin(3, &["front_desk"], &["en"]), 0);
+    r.set_presence(3, Presence::Available, 0).unwrap();
+    let got = r
+        .route(req("e", Some("nursing"), "en", false, 1).with_license_state("CA"))
+        .unwrap();
+    assert_eq!(got, Routed::Queued { position: 1 });
+}
+
+// ---- Offers ----
+
+const OFFER_MS: u64 = 30_000;
+
+fn offering(clinicians: &[Clinician]) -> Router {
+    let mut r = Router::with_policy(Policy::default().with_offer_timeout_ms(OFFER_MS));
+    for c in clinicians {
+        r.upsert_clinician(c.clone(), 0);
+        r.set_presence(c.id, Presence::Available, 0).unwrap();
+    }
+    r
+}
+
+fn offered(conversation: &str, clinician: ClinicianId, expires_at: u64) -> Assignment {
+    Assignment {
+        conversation: conversation.to_owned(),
+        clinician,
+        offer_expires_at: Some(expires_at),
+    }
+}
+
+#[test]
+fn offer_accept_and_expiry_rules() {
+    let mut r = offering(&[
+        clin(1, &[], &["en"]).with_max_chats(1),
+        clin(2, &[], &["en"]),
+    ]);
+    let got = r.route(req("c", None, "en", false, 100)).unwrap();
+    assert_eq!(
+        got,
+        Routed::Offered {
+            clinician: 1,
+            expires_at: 100 + OFFER_MS
+        }
+    );
+    assert_eq!(r.assignee("c"), None);
+    assert_eq!(r.position("c"), None);
+    assert_eq!(r.offer("c").unwrap().clinician, 1);
+    // The offer holds clinician 1's only place.
+    assert_eq!(r.clinician(1).unwrap().load(), 1);
+    assert_eq!(
+        r.route(req("d", None, "en", false, 101)).unwrap(),
+        Routed::Offered {
+            clinician: 2,
+            expires_at: 101 + OFFER_MS
+        }
+    );
+
+    let before = r.clone();
+    let not_offered = RouteError::NotOffered {
+        conversation: "c".into(),
+        clinician: 2,
+    };
+    assert_eq!(r.accept("c", 2, 200), Err(not_offered.clone()));
+    assert_eq!(r.decline("c", 2, 200), Err(not_offered));
+    assert_eq!(
+        r.accept("c", 1, 100 + OFFER_MS),
+        Err(RouteError::OfferExpired {
+            conversation: "c".into(),
+            expired_at: 100 + OFFER_MS
+        }),
+        "expired even before a tick"
+    );
+    assert_eq!(
+        r.take("c", 2, 200),
+        Err(RouteError::Offered {
+            conversation: "c".into(),
+            offered_to: 1
+        })
+    );
+    assert_eq!(r, before, "refusals change nothing");
+
+    r.accept("c", 1, 200).unwrap();
+    assert_eq!(r.assignee("c"), Some(1));
+    assert_eq!(r.offer("c"), None);
+    r.accept("c", 1, 201).unwrap();
+    assert_eq!(
+        r.accept("c", 2, 201),
+        Err(RouteError::Conflict {
+            conversation: "c".into(),
+            assigned_to: 1
+        })
+    );
+    // Taking one's own offer accepts it.
+    r.take("d", 2, 202).unwrap();
+    assert_eq!(r.assignee("d"), Some(2));
+}
+
+#[test]
+fn decline_and_expiry_move_the_offer_on() {
+    let mut r = offering(&[
+        clin(1, &[], &["en"]),
+        clin(2, &[], &["en"]),
+        clin(3, &[], &["en"]),
+    ]);
+    assert!(matches!(
+        r.route(req("c", None, "en", false, 0)).unwrap(),
+        Routed::Offered { clinician: 1, .. }
+    ));
+    assert_eq!(
+        r.decline("c", 1, 10).unwrap(),
+        [offered("c", 2, 10 + OFFER_MS)]
+    );
+    assert_eq!(r.clinician(1).unwrap().load(), 0);
+    // Nothing has expired yet.
+    assert!(r.tick(10 + OFFER_MS - 1).is_empty());
+    let events = r.tick(10 + OFFER_MS);
+    assert_eq!(
+        events,
+        [
+            Event::OfferExpired {
+                conversation: "c".into(),
+                clinician: 2
+            },
+            Event::Assigned(offered("c", 3, 10 + 2 * OFFER_MS)),
+        ],
+        "to 3: neither 1 (declined) nor 2 (expired) again"
+    );
+}
+
+#[test]
+fn a_lone_clinician_gets_the_chat_again_after_a_timeout() {
+    let mut r = offering(&[clin(1, &[], &["en"])]);
+    r.route(req("c", None, "en", false, 0)).unwrap();
+    assert!(
+        r.decline("c", 1, 5).unwrap().is_empty(),
+        "not straight back"
+    );
+    assert_eq!(r.position("c"), Some(1));
+    assert!(r.tick(5 + OFFER_MS - 1).is_empty());
+    assert_eq!(
+        r.tick(5 + OFFER_MS),
+        [Event::Assigned(offered("c", 1, 5 + 2 * OFFER_MS))],
+        "a new round"
+    );
+}
+
+#[test]
+fn going_away_withdraws_offers() {
+    let mut r = offering(&[clin(1, &[], &["en"]), clin(2, &[], &["en"])]);
+    r.route(req("c", None, "en", false, 0)).unwrap();
+    assert_eq!(r.offer("c").unwrap().clinician, 1);
+    let got = r.set_presence(1, Presence::Busy, 7).unwrap();
+    assert_eq!(got, [offered("c", 2, 7 + OFFER_MS)]);
+    assert_eq!(r.clinician(1).unwrap().offered_chats().len(), 0);
+    // Removing a clinician puts their offers back too.
+    let moved = r.remove_clinician(2, 8).unwrap();
+    assert_eq!(moved, [("c".to_owned(), Routed::Queued { position: 1 })]);
+    assert!(!r.queue()[0].requeued, "an offer is not help already given");
+}
+
+// ---- Fallback and the offline form ----
+
+fn with_policy(policy: Policy, clinicians: &[(Clinician, Presence)]) -> Router {
+    let mut r = Router::with_policy(policy);
+    for (c, p) in clinicians {
+        r.upsert_clinician(c.clone(), 0);
+        r.set_presence(c.id, *p, 0).unwrap();
+    }
+    r
+}
+
+#[test]
+fn fallback_when_nobody_with_the_skill_is_available() {
+    let desk = clin(1, &["front_desk"], &["en"]);
+    let biller = clin(2, &["billing"], &["en"]);
+    let policy = Policy::default().with_fallback("billing", ["front_desk"]);
+    // (case, policy, clinicians with presence, expected)
+    type Row<'a> = (&'a str, Policy, Vec<(Clinician, Presence)>, Routed);
+    let rows: Vec<Row> = vec![
+        (
+            "no fallback configured: waits",
+            Policy::default(),
+            vec![(desk.clone(), Presence::Available)],
+            Routed::Queued { position: 1 },
+        ),
+        (
+            "fallback to the front desk",
+            policy.clone(),
+            vec![(desk.clone(), Presence::Available)],
+            Routed::Assigned(1),
+        ),
+        (
+            "a busy biller does not stop the fallback",
+            policy.clone(),
+            vec![
+                (desk.clone(), Presence::Available),
+                (biller.clone(), Presence::Busy),
+            ],
+            Routed::Assigned(1),
+        ),
+        (
+            "an available biller is preferred even with more load",
+            policy.clone(),
+            vec![
+                (desk.clone(), Presence::Available),
+                (biller.clone().with_max_chats(9), Presence::Available),
+            ],
+            Routed::Assigned(2),
+        ),
+    ];
+    for (case, policy, clinicians, expected) in rows {
+        let mut r = with_policy(policy, &clinicians);
+        if r.clinician(2)
+            .is_some_and(|c| c.presence() == Presence::Available)
+        {
+            preload(&mut r, 2, 3, 0);
+        }
+        assert_eq!(
+            r.route(req("b", Some("billing"), "en", false, 1)).unwrap(),
+            expected,
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn fallback_after_waiting_and_when_the_last_holder_leaves() {
+    let policy = Policy::default()
+        .with_fallback("billing", ["front_desk"])
+        .with_fallback_after_ms(120_000);
+    let mut r = with_policy(
+        policy,
+        &[
+            (clin(1, &["front_desk"], &["en"]), Presence::Available),
+            (
+                clin(2, &["billing"], &["en"]).with_max_chats(0),
+                Presence::Available,
+            ),
+        ],
+    );
+    // The biller is available but full: the chat waits for them at first.
+    assert_eq!(
+        r.route(req("b", Some("billing"), "en", false, 1_000))
+            .unwrap(),
+        Routed::Queued { position: 1 }
+    );
+    assert!(r.tick(120_999).is_empty());
+    assert_eq!(r.tick(121_000), [Event::Assigned(assignment("b", 1))]);
+
+    // State, not time: the biller going away lets the next chat fall back.
+    r.route(req("b2", Some("billing"), "en", false, 200_000))
+        .unwrap();
+    assert_eq!(r.position("b2"), Some(1));
+    assert_eq!(
+        r.set_presence(2, Presence::Away, 200_001).unwrap(),
+        [assignment("b2", 1)]
+    );
+}
+
+#[test]
+fn offline_form_when_nobody_online_could_serve() {
+    let policy = Policy::default()
+        .with_fallback("billing", ["front_desk"])
+        .with_offline_form(Some(600_000));
+    let desk = clin(1, &["front_desk"], &["en"]).with_max_chats(0);
+    // (case, presence of the front desk clinician, expected)
+    for (case, presence, expected) in [
+        ("offline", Presence::Offline, Routed::Offline),
+        ("away", Presence::Away, Routed::Offline),
+        (
+            "busy counts as online",
+            Presence::Busy,
+            Routed::Queued { position: 1 },
+        ),
+        (
+            "available but full",
+            Presence::Available,
+            Routed::Queued { position: 1 },
+        ),
+    ] {
+        let mut r = with_policy(policy.clone(), &[(desk.clone(), presence)]);
+        let got = r.route(req("b", Some("billing"), "en", false, 1)).unwrap();
+        assert_eq!(got, expected, "{case}");
+        if got == Routed::Offline {
+            assert_eq!(r.outcome("b"), None, "{case}: the router keeps nothing");
+            assert!(r.route(req("b", Some("billing"), "en", false, 2)).is_ok());
+        }
+    }
+
+    // Queued, then the last capable clinician logs off: the next tick sends
+    // the chat to the form. Another waits out offline_after_ms.
+    let mut r = with_policy(policy.clone(), &[(desk.clone(), Presence::Busy)]);
+    r.route(req("b", Some("billing"), "en", false, 1)).unwrap();
+    r.set_presence(1, Presence::Offline, 2).unwrap();
+    assert_eq!(
+        r.tick(3),
+        [Event::Offline {
+            conversation: "b".into()
+        }]
+    );
+    assert!(r.queue().is_empty());
+    r.set_presence(1, Presence::Busy, 4).unwrap();
+    r.route(req("c", Some("billing"), "en", false, 10)).unwrap();
+    assert!(r.tick(600_009).is_empty());
+    assert_eq!(
+        r.tick(600_010),
+        [Event::Offline {
+            conversation: "c".into()
+        }]
+    );
+}
+
+// ---- Transfer, start ----
+
+#[test]
+fn transfer_to_a_colleague_or_a_skill_group() {
+    let mut r = router_with(&[
+        clin(1, &["front_desk"], &["en"]).with_max_chats(1),
+        clin(2, &["nursing"], &["en"]),
+        clin(3, &["nursing"], &["en"]),
+    ]);
+    r.route(req("c", Some("front_desk"), "en", false, 1))
+        .unwrap();
+    r.route(req("waiting", Some("front_desk"), "en", false, 2))
+        .unwrap();
+    assert_eq!(r.assignee("c"), Some(1));
+
+    // To the nursing group: not back to 1, the freed place pulls "waiting".
+    let t = r
+        .transfer(
+            "c",
+            TransferTarget::Skill("nursing".into()),
+            Some("needs a nurse".into()),
+            10,
+        )
+        .unwrap();
+    assert_eq!(t.from, Some(1));
+    assert_eq!(t.outcome, Routed::Assigned(2));
+    assert_eq!(t.note.as_deref(), Some("needs a nurse"));
+    assert_eq!(t.others, [assignment("waiting", 1)]);
+    assert_eq!(r.assigned["c"].ticket.skill.as_deref(), Some("nursing"));
+
+    // To a colleague, by hand: an offline colleague at capacity still gets it.
+    r.set_presence(3, Presence::Offline, 11).unwrap();
+    let t = r
+        .transfer("c", TransferTarget::Clinician(3), None, 12)
+        .unwrap();
+    assert_eq!((t.from, t.outcome), (Some(2), Routed::Assigned(3)));
+    assert_eq!(r.assignee("c"), Some(3));
+
+    let before = r.clone();
+    assert_eq!(
+        r.transfer("c", TransferTarget::Clinician(9), None, 13),
+        Err(RouteError::UnknownClinician(9))
+    );
+    assert_eq!(
+        r.transfer("ghost", TransferTarget::Skill("nursing".into()), None, 13),
+        Err(RouteError::UnknownConversation("ghost".into()))
+    );
+    assert_eq!(r, before);
+}
+
+#[test]
+fn transfer_to_a_skill_goes_ahead_of_new_chats() {
+    let mut r = router_with(&[clin(1, &["front_desk"], &["en"])]);
+    r.route(req("c", Some("front_desk"), "en", false, 5))
+        .unwrap();
+    r.route(req("new", Some("dental"), "en", false, 1)).unwrap();
+    let t = r
+        .transfer("c", TransferTarget::Skill("dental".into()), None, 10)
+        .unwrap();
+    assert_eq!(t.outcome, Routed::Queued { position: 1 }, "already helped");
+    assert_eq!(queue_ids(&r), ["c", "new"]);
+}
+
+#[test]
+fn start_ignores_presence_and_capacity_and_counts() {
+    let mut r = router_with(&[clin(1, &[], &["en"]).with_max_chats(1)]);
+    r.set_presence(1, Presence::Away, 0).unwrap();
+    r.start(Request::new("known", "en", 1), 1, 1).unwrap();
+    r.set_presence(1, Presence::Available, 2).unwrap();
+    assert_eq!(
+        r.route(req("c", None, "en", false, 3)).unwrap(),
+        Routed::Queued { position: 1 },
+        "the started chat fills the one place"
+    );
+    assert_eq!(
+        r.start(Request::new("c", "en", 4), 1, 4),
+        Err(RouteError::AlreadyRouted("c".into()))
+    );
+    assert_eq!(
+        r.start(Request::new("x", "en", 4), 9, 4),
+        Err(RouteError::UnknownClinician(9))
+    );
+    assert_eq!(r.release("known", 5).unwrap(), [assignment("c", 1)]);
+}
+
+// ---- Wait estimate ----
+
+#[test]
+fn wait_estimate_from_the_observed_rate() {
+    let mut r = router_with(&[clin(1, &["billing"], &["en"]).with_max_chats(1)]);
+    r.route(req("a0", Some("billing"), "en", false, 0)).unwrap();
+    for i in 1..=3 {
+        r.route(req(&format!("a{i}"), Some("billing"), "en", false, i))
+            .unwrap();
+    }
+    r.route(req("other", Some("dental"), "en", false, 4))
+        .unwrap();
+    assert_eq!(r.wait_estimate("a3", 10), None, "no departures yet");
+
+    // Four more departures, one every 60 s: five in all, from t=0.
+    for (i, t) in (0..4).zip([60_000u64, 120_000, 180_000, 240_000]) {
+        r.release(&format!("a{i}"), t).unwrap();
+        r.route(req(&format!("b{i}"), Some("billing"), "en", false, t))
+            .unwrap();
+    }
+    // Each release pulled the next billing chat: the queue is now "other"
+    // (dental, oldest) then b1, b2, b3.
+    assert_eq!(queue_ids(&r), ["other", "b1", "b2", "b3"]);
+    // 5 departures over 300 s since the oldest: one per 60 s.
+    let e = r.wait_estimate("b1", 300_000).unwrap();
+    assert_eq!(
+        (e.position, e.ahead, e.samples, e.estimate_ms),
+        (2, 0, 5, 60_000)
+    );
+    let e = r.wait_estimate("b3", 300_000).unwrap();
+    assert_eq!((e.ahead, e.estimate_ms), (2, 180_000));
+    // Chats of another skill are not counted, and have no basis of their own.
+    assert_eq!(r.wait_estimate("other", 300_000), None);
+    // Outside the window, the old departures do not count.
+    assert_eq!(r.wait_estimate("b1", 300_000 + 30 * 60_000), None);
+    // Nobody available to serve: no estimate.
+    r.set_presence(1, Presence::Away, 300_001).unwrap();
+    assert_eq!(r.wait_estimate("b1", 300_002), None);
+    assert_eq!(r.wait_estimate("a3", 300_002), None, "not queued");
+}
+
+// ---- Translation ----
+
+#[test]
+fn translation_plan_rules() {
+    let c =
+        |langs: &[(&str, Fluency)]| Clinician::new(1, "x").with_languages(langs.iter().copied());
+    use Fluency::*;
+    // (case, patient language, clinician languages, expected)
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a [(&'a str, Fluency)],
+        Option<(&'a str, &'a str)>,
+    );
+    let rows: [Row; 7] = [
+        (
+            "fluent: none",
+            "es",
+            &[("en", Native), ("es", Fluent)],
+            None,
+        ),
+        ("native: none, any case", "ES", &[("es", Native)], None),
+        (
+            "not spoken: to their language",
+            "es",
+            &[("en", Native)],
+            Some(("es", "en")),
+        ),
+        (
+            "basic: translated",
+            "es",
+            &[("es", Basic), ("en", Fluent)],
+            Some(("es", "en")),
+        ),
+        (
+            "strongest target, list order among equals",
+            "vi",
+            &[("fr", Fluent), ("en", Native), ("es", Native)],
+            Some(("vi", "en")),
+        ),
+        (
+            "only basic elsewhere too: none",
+            "es",
+            &[("es", Basic), ("fr", Basic)],
+            None,
+        ),
+        ("no languages: none", "es", &[], None),
+    ];
+    for (case, patient, langs, expected) in rows {
+        let got = translation_plan(patient, &c(langs));
+        let expected = expected.map(|(a, b)| (a.to_owned(), b.to_owned()));
+        assert_eq!(got, expected, "{case}");
+    }
+
+    struct OnlyEnEs;
+    impl Translator for OnlyEnEs {
+        fn supports(&self, from: &str, to: &str) -> bool {
+            matches!((from, to), ("es", "en") | ("en", "es"))
+        }
+        fn translate(&self, text: &str, from: &str, to: &str) -> Result<String, TranslateError> {
+            if self.supports(from, to) {
+                Ok(format!("[{to}] {text}"))
+            } else {
+                Err(TranslateError::Unsupported {
+                    from: from.into(),
+                    to: to.into(),
+                })
+            }
+        }
+    }
+    let t: &dyn Translator = &OnlyEnEs;
+    let fr_en = c(&[("fr", Native), ("en", Fluent)]);
+    assert_eq!(
+        translation_plan_with("es", &fr_en, t),
+        Some(("es".into(), "en".into())),
+        "skips French, which the translator lacks"
+    );
+    assert_eq!(translation_plan_with("es", &c(&[("fr", Native)]), t), None);
+    assert_eq!(translation_plan_with("en", &fr_en, t), None, "fluent");
+    assert_eq!(
+        t.translate("hola", "es", "fr").unwrap_err().to_string(),
+        "no model translates es to fr"
+    );
+}
+
+#[test]
+fn state_round_trips_through_serde() {
+    let mut r = offering(&[clin(1, &["billing"], &["en"]), clin(2, &[], &["es"])]);
+    r.route(req("c", Some("billing"), "en", true, 1)).unwrap();
+    r.route(req("d", Some("dental"), "es", false, 2)).unwrap();
+    let json = serde_json::to_string(&r).unwrap();
+    let back: Router = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, r);
+    // And an old state without the new fields still loads.
+    let old = r#"{"clinicians":{"1":{"id":1,"display_name":"A","languages":["en"]}},"queue":[],"assigned":{},"next_seq":0}"#;
+    let r: Router = serde_json::from_str(old).unwrap();
+    assert_eq!(r.clinician(1).unwrap().level("en"), Some(Fluency::Fluent));
+    assert_eq!(r.policy(), &Policy::default());
 }
