@@ -22,7 +22,7 @@ bin=target/release/carechat
 venv=target/bench-venv
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet "sentence-transformers==5.1.2" "torch==2.9.1"
+    "$venv/bin/pip" install --quiet "sentence-transformers==6.3.0" "transformers==5.24.0" "torch==2.15.0"
 fi
 
 rust=$("$bin" bench encoder "$model" --batch "$batch")

@@ -164,6 +164,11 @@ impl BotConfig {
 pub struct Context {
     pub previous_language: Option<String>,
     pub browser_language: Option<String>,
+    /// The skill of the last intent the bot answered in this conversation:
+    /// its topic so far, for intents that [`Intent::inherit_skill`].
+    ///
+    /// [`Intent::inherit_skill`]: crate::Intent::inherit_skill
+    pub previous_skill: Option<String>,
     /// How many times this conversation already sent this exact text.
     pub repeats: usize,
     /// Messages this conversation sent in the last minute.
@@ -413,7 +418,10 @@ impl Bot {
         if intent.handoff {
             a.action = Action::Escalate;
             a.reason = Some(Reason::HandoffIntent);
-            a.skill = Some(intent.skill.clone());
+            a.skill = Some(match &ctx.previous_skill {
+                Some(topic) if intent.inherit_skill => topic.clone(),
+                _ => intent.skill.clone(),
+            });
         } else {
             a.action = Action::Answer;
         }

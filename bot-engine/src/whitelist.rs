@@ -20,6 +20,11 @@ pub struct Intent {
     /// Always goes to a person; the reply only tells the patient so.
     #[serde(default)]
     pub handoff: bool,
+    /// A request for a person on whatever the chat was about ("talk to a
+    /// human" after a billing answer): escalated, it asks for the skill of
+    /// the conversation's earlier topic when there is one, not `skill`.
+    #[serde(default)]
+    pub inherit_skill: bool,
     /// An emergency: the reply goes out at once and the chat jumps the queue.
     #[serde(default)]
     pub urgent: bool,

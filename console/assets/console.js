@@ -133,6 +133,7 @@
     connectSocket();
     refresh();
     loadBlocks();
+    loadTeam();
   }
 
   $('login-form').addEventListener('submit', async function (e) {
@@ -168,12 +169,22 @@
   function renderMe() {
     if (!me) return;
     $('me-name').textContent = me.display_name || me.username || '';
-    var on = me.status === 'available', b = $('availability');
-    b.textContent = on ? 'Available' : 'Away';
+    var on = me.status === 'available', busy = me.status === 'busy', b = $('availability');
+    b.textContent = on ? 'Available' : busy ? 'Busy' : 'Away';
     b.setAttribute('aria-pressed', on ? 'true' : 'false');
-    b.setAttribute('data-status', on ? 'available' : 'away');
+    b.setAttribute('data-status', on ? 'available' : busy ? 'busy' : 'away');
     b.title = on ? 'You receive new chats. Click to go away.' : 'You receive no new chats. Click to become available.';
+    $('busy').hidden = !on;
   }
+
+  $('busy').addEventListener('click', async function () {
+    if (!me) return;
+    try {
+      me = (await api('POST', '/api/me/status', { status: 'busy' })).user;
+      renderMe();
+      refresh();
+    } catch (e) { fail(e); }
+  });
 
   $('availability').addEventListener('click', async function () {
     if (!me) return;
@@ -273,6 +284,24 @@
         unread.add(f.conversation);
         renderList();
       }
+    } else if (f.type === 'offer') {
+      banner('A chat is offered to you (' + f.expires_in_s + ' s to accept).');
+      unread.add(f.conversation);
+      refresh().then(function () {
+        if (!openId && f.conversation) select(f.conversation);
+        else if (openId === f.conversation) loadDetail(openId, true);
+      });
+    } else if (f.type === 'offer_expired') {
+      banner('An offered chat moved on to a colleague.');
+      refresh();
+      if (openId === f.conversation) loadDetail(openId, true);
+    } else if (f.type === 'left_message') {
+      banner('A patient left a message: nobody who could help was online.');
+      refresh();
+    } else if (f.type === 'transfer') {
+      banner(f.from + ' handed you a chat' + (f.note ? ': ' + f.note : '.'));
+    } else if (f.type === 'team_message' && f.message) {
+      teamIncoming(f.message);
     } else if (f.type === 'assigned') {
       unread.add(f.conversation);
       refresh().then(function () {
@@ -338,6 +367,8 @@
       var top = el('span', 'row');
       if (c.urgent) top.appendChild(el('span', 'badge urgent-badge', 'URGENT'));
       if (queue && c.position != null) top.appendChild(el('span', 'pos', '#' + c.position));
+      if (c.offline) top.appendChild(el('span', 'badge', 'Left a message'));
+      if (c.offered_to != null && me && c.offered_to === me.id) top.appendChild(el('span', 'badge', 'Offered to you'));
       top.appendChild(el('span', 'intent', words(w.intent) || 'unclassified'));
       if (w.confidence != null) top.appendChild(el('span', 'conf', pct(w.confidence)));
       if (unread.has(c.id)) top.appendChild(el('span', 'dot', '')).setAttribute('aria-label', 'new messages');
@@ -380,6 +411,7 @@
       $('chat').hidden = false;
       renderHead();
       renderWhisper();
+      renderNotes(r.notes || []);
       (r.messages || []).forEach(appendMessage);
       if (!quiet && window.matchMedia('(max-width: 800px)').matches) $('chat').scrollIntoView({ block: 'start' });
     } catch (e) {
@@ -404,7 +436,9 @@
 
     $('chat-title').textContent = (c.urgent ? 'URGENT · ' : '') + 'Chat ' + c.id;
     var state =
-      c.state === 'queued' ? 'Waiting' + (c.position != null ? ' (#' + c.position + ' in line)' : '') :
+      c.state === 'queued' && c.offline ? 'Left a message for staff' :
+      c.state === 'queued' ? 'Waiting' + (c.position != null ? ' (#' + c.position + ' in line)' : '') +
+        (c.wait_s != null ? ', about ' + Math.max(1, Math.round(c.wait_s / 60)) + ' min' : '') :
       c.state === 'assigned' ? (mine ? 'Assigned to you' : 'Assigned to ' + (c.assigned_name || 'another clinician')) :
       c.state === 'closed' ? 'Closed' :
       c.state === 'bot' ? 'With the assistant' :
@@ -414,7 +448,11 @@
     if (c.created_at) meta.push('Started ' + clock(c.created_at) + ' (' + age(c.created_at) + ')');
     $('chat-meta').textContent = meta.join(' · ');
 
-    $('take').hidden = c.state !== 'queued';
+    var offeredToMe = c.offered_to != null && me && c.offered_to === me.id;
+    $('accept').hidden = $('decline').hidden = !offeredToMe;
+    $('take').hidden = c.state !== 'queued' || offeredToMe;
+    $('start').hidden = !(c.state === 'bot' || c.state === 'closed');
+    $('transfer').hidden = !mine;
     $('close').hidden = !mine;
     $('block').hidden = !(me && me.role === 'admin' && c.state !== 'closed');
     var input = $('reply-input');
@@ -490,6 +528,11 @@
     if (m.at) head.appendChild(el('time', 'at', clock(m.at))).setAttribute('datetime', m.at);
     div.appendChild(head);
     div.appendChild(el('p', 'text', m.text));
+    if (m.translation && m.translation.text) {
+      var t = el('p', 'translation', 'Machine-translated (' + String(m.translation.language).toUpperCase() + '): ' + m.translation.text);
+      t.setAttribute('data-testid', 'translation');
+      div.appendChild(t);
+    }
     var h = $('history');
     h.appendChild(div);
     h.scrollTop = h.scrollHeight;
@@ -535,6 +578,111 @@
       b.disabled = false;
       refresh();
     }
+  });
+
+  function renderNotes(notes) {
+    var box = $('notes');
+    box.textContent = '';
+    box.hidden = !notes.length;
+    if (!notes.length) return;
+    box.appendChild(el('strong', null, 'Staff notes (the patient does not see these)'));
+    notes.forEach(function (n) {
+      box.appendChild(el('p', null, clock(n.created_at) + ' · ' + n.text));
+    });
+  }
+
+  function convAction(button, verb, body) {
+    button.addEventListener('click', async function () {
+      var id = openId, b = this;
+      if (!id) return;
+      var payload = body ? body() : undefined;
+      if (payload === null) return;
+      b.disabled = true;
+      try {
+        var r = await api('POST', '/api/conversations/' + encodeURIComponent(id) + '/' + verb, payload);
+        if (openId === id && r && r.conversation) {
+          openConv = r.conversation;
+          renderHead();
+          renderWhisper();
+        }
+      } catch (e) {
+        fail(e);
+      } finally {
+        b.disabled = false;
+        refresh();
+        if (openId === id) loadDetail(id, true);
+      }
+    });
+  }
+  convAction($('accept'), 'accept');
+  convAction($('decline'), 'decline');
+  convAction($('start'), 'start');
+  convAction($('transfer'), 'transfer', function () {
+    var names = colleagues.map(function (u) { return u.username; }).join(', ');
+    var to = window.prompt('Transfer to a colleague (' + names + ') or a skill group (front_desk, billing, nursing, dental, records):', '');
+    if (!to) return null;
+    to = to.trim();
+    var note = window.prompt('Note for staff (the patient does not see it):', '');
+    if (note === null) return null;
+    var u = colleagues.find(function (x) { return x.username === to; });
+    return { to: u ? { clinician: u.id } : { skill: to }, note: note };
+  });
+
+  // ---------- team chat ----------
+
+  var colleagues = [];
+
+  async function loadTeam() {
+    try { colleagues = (await api('GET', '/api/team')).users || []; } catch (e) { return fail(e); }
+    var sel = $('team-to'), keep = sel.value;
+    sel.textContent = '';
+    colleagues.forEach(function (u) {
+      var o = el('option', null, (u.display_name || u.username) + ' (' + u.status + ')');
+      o.value = String(u.id);
+      sel.appendChild(o);
+    });
+    if (keep) sel.value = keep;
+    loadTeamThread();
+  }
+
+  async function loadTeamThread() {
+    var other = $('team-to').value, log = $('team-log');
+    log.textContent = '';
+    if (!other) return;
+    try {
+      var r = await api('GET', '/api/team/' + encodeURIComponent(other));
+      (r.messages || []).forEach(function (m) { teamLine(m.user_id === me.id ? 'You' : nameOf(m.user_id), m.text); });
+    } catch (e) { fail(e); }
+  }
+
+  function nameOf(id) {
+    var u = colleagues.find(function (x) { return x.id === id; });
+    return u ? (u.display_name || u.username) : 'Colleague';
+  }
+
+  function teamLine(who, text) {
+    var log = $('team-log'), p = el('p', 'text');
+    p.appendChild(el('strong', null, who + ': '));
+    p.appendChild(document.createTextNode(text));
+    log.appendChild(p);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function teamIncoming(m) {
+    if (String(m.from) === $('team-to').value) teamLine(m.name || nameOf(m.from), m.text);
+    else banner('Message from ' + (m.name || nameOf(m.from)) + ': ' + m.text);
+  }
+
+  $('team-to').addEventListener('change', loadTeamThread);
+  $('team-form').addEventListener('submit', async function (e) {
+    e.preventDefault();
+    var to = $('team-to').value, input = $('team-input'), text = input.value.trim();
+    if (!to || !text) return;
+    try {
+      var r = await api('POST', '/api/team/' + encodeURIComponent(to), { text: text });
+      teamLine('You', r.message.text);
+      input.value = '';
+    } catch (x) { fail(x); }
   });
 
   // ---------- admin: blocking senders ----------

@@ -16,13 +16,15 @@
       'Conversation closed', 'Not for emergencies: call your local emergency number.', 'Start a new conversation',
       'A new conversation was started.',
       { too_long: 'Your message is too long (2,000 characters at most).', busy: 'We are busy right now. Please try again in a moment.',
-        closed: 'This conversation is closed.', blocked: 'Your message could not be delivered.', bad_frame: 'Your message could not be sent.' }],
+        closed: 'This conversation is closed.', blocked: 'Your message could not be delivered.', bad_frame: 'Your message could not be sent.' },
+      'Message left for our team', ', about ', ' min', 'Machine-translated. Original: '],
     es: ['Chatee con nosotros', 'Cerrar chat', 'Escriba su mensaje', 'Enviar', 'Mensajes', 'Usted', 'Asistente', 'Miembro del equipo',
       'Conectando…', 'Reconectando…', 'Esperando a un miembro del equipo', ' — usted es el número ', 'Conversando con ',
       'Conversación cerrada', 'No es para emergencias: llame al número de emergencias local.', 'Iniciar una nueva conversación',
       'Se inició una nueva conversación.',
       { too_long: 'Su mensaje es demasiado largo (2.000 caracteres como máximo).', busy: 'Estamos ocupados. Inténtelo de nuevo en un momento.',
-        closed: 'Esta conversación está cerrada.', blocked: 'No se pudo entregar su mensaje.', bad_frame: 'No se pudo enviar su mensaje.' }]
+        closed: 'Esta conversación está cerrada.', blocked: 'No se pudo entregar su mensaje.', bad_frame: 'No se pudo enviar su mensaje.' },
+      'Mensaje dejado para nuestro equipo', ', unos ', ' min', 'Traducción automática. Original: ']
   };
   var T = S[lang.slice(0, 2).toLowerCase()] || S.en;
   var store = function (k, v) {
@@ -62,7 +64,7 @@
     'form{display:flex;gap:8px;padding:10px;border-top:1px solid #e2e8f0}' +
     'textarea{flex:1;resize:none;border:1px solid #94a3b8;border-radius:10px;padding:8px 10px;max-height:120px;color:inherit}' +
     'form button{border:0;border-radius:10px;background:$C;color:#fff;padding:0 16px;font-weight:600;cursor:pointer}button:disabled,textarea:disabled{opacity:.5;cursor:default}' +
-    'small{display:block;padding:0 10px 8px;font-size:11px;color:#64748b;text-align:center}' +
+    'small{display:block;padding:0 10px 8px;font-size:11px;color:#64748b;text-align:center}.g small{padding:2px 0 0;text-align:left}' +
     '@media (max-width:480px){.p{right:0;bottom:0;width:100vw;height:100%;border-radius:0}}</style>').split('$C').join(color) +
     '<button class="l" type="button" data-testid="launcher" aria-expanded="false" aria-controls="p">' +
     '<svg width="28" height="28" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">' +
@@ -86,7 +88,7 @@
 
   var ws, timer, last, tries = 0, online = false, was = false, started = false, state = '', closed = false, replay = false, barred = false;
 
-  function add(from, text, name, at) {
+  function add(from, text, name, at, original) {
     var g = d.createElement('div'), p = d.createElement('p');
     g.className = 'g';
     g.setAttribute('data-testid', 'message');
@@ -99,6 +101,13 @@
     p.textContent = text;
     if (at) p.title = new Date(at).toLocaleTimeString();
     g.appendChild(p);
+    if (original) {
+      // Machine-translated: say so, and keep what was written beside it.
+      var o = d.createElement('small');
+      o.setAttribute('data-testid', 'original');
+      o.textContent = T[21] + original;
+      g.appendChild(o);
+    }
     show(g);
     return g;
   }
@@ -188,14 +197,15 @@
       if (replay) f.messages.forEach(function (m) { add(m.from, m.text, m.name, m.at); });
       replay = false;
     } else if (f.type == 'message') {
-      add(f.from, f.text, f.name, f.at);
+      add(f.from, f.text, f.name, f.at, f.machine_translated && f.original);
       if (panel.hidden) dot.hidden = false;
     } else if (f.type == 'status') {
       if (f.state == 'closed') shut();
       else {
         closed = false;
-        state = f.state == 'queued' ? T[10] + (f.position ? T[11] + f.position : '')
-          : f.state == 'assigned' ? T[12] + (f.clinician || T[7]) : T[6];
+        state = f.state == 'queued' ? T[10] + (f.position ? T[11] + f.position : '') + (f.wait_s ? T[19] + Math.max(1, Math.round(f.wait_s / 60)) + T[20] : '')
+          : f.state == 'assigned' ? T[12] + (f.clinician || T[7])
+          : f.state == 'offline' ? T[18] : T[6];
       }
     } else if (f.type == 'error') {
       if (f.code == 'sender_blocked') {

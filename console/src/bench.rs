@@ -521,3 +521,44 @@ pub async fn eval_red_flags(config: &Config, file: &Path) -> anyhow::Result<()> 
     );
     Ok(())
 }
+
+/// `carechat bench routing`: the routing simulation (`router::sim`), with
+/// the router's decisions timed by this machine's clock. One JSON object
+/// with each policy's figures keyed by its name.
+pub fn bench_routing(
+    seed: Option<u64>,
+    teams_per_skill: bool,
+    json_only: bool,
+) -> anyhow::Result<()> {
+    let mut config = router::sim::SimConfig::default();
+    if let Some(seed) = seed {
+        config.seed = seed;
+    }
+    if teams_per_skill {
+        config.teams = config
+            .chat_skills
+            .iter()
+            .map(|(s, _)| (s.clone(), vec![s.clone()]))
+            .collect();
+    }
+    let start = Instant::now();
+    let mut clock = || u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let report = router::sim::run(&config, &mut clock);
+    let mut policies = serde_json::Map::new();
+    for p in &report.policies {
+        policies.insert(p.policy.clone(), serde_json::to_value(p)?);
+    }
+    let out = json!({
+        "seed": report.seed,
+        "clinicians": config.clinicians,
+        "chats": config.chats,
+        "baseline_teams": if teams_per_skill { "one per skill" } else { "front office and clinical" },
+        "policies": policies,
+    });
+    if json_only {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(())
+}

@@ -46,6 +46,77 @@ pub struct Config {
     /// The clinic's own web domains (`example-clinic.com`; subdomains
     /// included): links to them do not count towards a message's spam score.
     pub trusted_domains: Vec<String>,
+    /// How escalated chats reach clinicians.
+    pub routing: Routing,
+    /// Translation model directories (OPUS-MT, `docs/routing.md`); every
+    /// directory under `<models_dir>/translate/` is loaded as well.
+    pub translation_models: Vec<PathBuf>,
+}
+
+/// The `[routing]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Routing {
+    /// Offer a chat to the best clinician for this many seconds before it
+    /// moves on to the next; 0 assigns at once.
+    pub offer_timeout_secs: u64,
+    /// Skill groups that stand in for a skill when nobody with it is
+    /// available: `billing = ["front_desk"]` (merged key by key with the
+    /// default; `billing = []` turns one off).
+    pub fallback: std::collections::BTreeMap<String, Vec<String>>,
+    /// How long a chat waits for its own skill before the fallback group may
+    /// take it (its clinician may be back from a break in a minute); 0: at
+    /// once whenever nobody with the skill is available.
+    pub fallback_wait_secs: u64,
+    /// When nobody online could serve a chat, even after the fallback, the
+    /// patient leaves a message for staff instead of waiting in the queue.
+    pub offline_form: bool,
+    /// ... and also once a chat has waited this long (0: never for waiting
+    /// alone).
+    pub offline_after_secs: u64,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        let front_desk = || vec!["front_desk".to_string()];
+        Routing {
+            offer_timeout_secs: 0,
+            // The front desk can start on a bill or a records request; a
+            // nursing or dental question needs its own skill.
+            fallback: [
+                ("billing".to_string(), front_desk()),
+                ("records".to_string(), front_desk()),
+            ]
+            .into_iter()
+            .collect(),
+            fallback_wait_secs: 60,
+            offline_form: true,
+            offline_after_secs: 0,
+        }
+    }
+}
+
+impl Routing {
+    /// The router's policy for this configuration.
+    pub fn policy(&self) -> router::Policy {
+        let mut policy = router::Policy::default();
+        if self.offer_timeout_secs > 0 {
+            policy = policy.with_offer_timeout_ms(self.offer_timeout_secs * 1000);
+        }
+        for (skill, fallbacks) in &self.fallback {
+            policy = policy.with_fallback(skill.clone(), fallbacks.clone());
+        }
+        if self.fallback_wait_secs > 0 {
+            policy = policy.with_fallback_after_ms(self.fallback_wait_secs * 1000);
+            policy.fallback_when_unavailable = false;
+        }
+        if self.offline_form {
+            policy = policy.with_offline_form(
+                (self.offline_after_secs > 0).then_some(self.offline_after_secs * 1000),
+            );
+        }
+        policy
+    }
 }
 
 impl Default for Config {
@@ -64,6 +135,8 @@ impl Default for Config {
             key_file: None,
             trusted_proxies: Vec::new(),
             trusted_domains: Vec::new(),
+            routing: Routing::default(),
+            translation_models: Vec::new(),
         }
     }
 }
@@ -278,6 +351,36 @@ mod tests {
             assert_eq!(c.trusted_proxies.len(), 2);
             jail.create_file("carechat.toml", "trusted_proxies = [\"not an address\"]")?;
             assert!(Config::load(None, &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn routing_policy_from_the_table() {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            let p = c.routing.policy();
+            assert_eq!(p.offer_timeout_ms, None);
+            assert_eq!(p.fallback["billing"], ["front_desk"]);
+            assert!(p.offline_form);
+            jail.create_file(
+                "carechat.toml",
+                "[routing]\noffer_timeout_secs = 30\nfallback = { nursing = [\"dental\"], billing = [] }\noffline_form = false",
+            )?;
+            let c = Config::load(None, &Overrides::default()).unwrap();
+            let p = c.routing.policy();
+            assert_eq!(p.offer_timeout_ms, Some(30_000));
+            // Tables merge key by key: a clinic adds skills, or empties one.
+            assert_eq!(p.fallback["nursing"], ["dental"]);
+            assert!(p.fallback["billing"].is_empty());
+            assert_eq!(p.fallback["records"], ["front_desk"]);
+            assert!(!p.offline_form);
+            assert_eq!(
+                p.fallback_after_ms,
+                Some(60_000),
+                "unset keys keep their default"
+            );
+            assert!(!p.fallback_when_unavailable);
             Ok(())
         });
     }

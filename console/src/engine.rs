@@ -147,3 +147,34 @@ pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
     }
     Ok(Arc::new(bot))
 }
+
+/// The translation models: the configured directories and every directory
+/// under `<models_dir>/translate/`. `None` when there are none.
+pub async fn load_translations(
+    config: &Config,
+) -> anyhow::Result<Option<Arc<translate::Translations>>> {
+    let mut dirs = config.translation_models.clone();
+    let shelf = config.models_dir.join("translate");
+    if let Ok(entries) = std::fs::read_dir(&shelf) {
+        let mut found: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        found.sort();
+        dirs.extend(found);
+    }
+    if dirs.is_empty() {
+        return Ok(None);
+    }
+    let translations =
+        tokio::task::spawn_blocking(move || translate::Translations::load_dirs(&dirs))
+            .await?
+            .context("loading the translation models")?;
+    let pairs: Vec<String> = translations
+        .pairs()
+        .map(|(f, t)| format!("{f}->{t}"))
+        .collect();
+    tracing::info!(pairs = %pairs.join(","), "translation models loaded");
+    Ok(Some(Arc::new(translations)))
+}

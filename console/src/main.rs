@@ -219,6 +219,19 @@ enum BenchCommand {
         #[arg(long, default_value_t = 32)]
         batch: usize,
     },
+    /// Routing policies side by side on a simulated clinic (200 clinicians,
+    /// 10,000 chats in bursts): carechat, round_robin (Chatwoot's default),
+    /// least_busy (Rocket.Chat's load balancing).
+    Routing {
+        /// One compact line of JSON instead of pretty-printed.
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Give the baselines one team per skill instead of two coarse teams.
+        #[arg(long)]
+        teams_per_skill: bool,
+    },
     /// Redaction throughput, rules only (one core) and with the PII model
     /// (all cores, batched), on data sets in presidio-research's format.
     Redact {
@@ -452,6 +465,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
             bench::bench_encoder(&config, &models, batch)
         }
+        Command::Bench {
+            command:
+                BenchCommand::Routing {
+                    json,
+                    seed,
+                    teams_per_skill,
+                },
+        } => bench::bench_routing(seed, teams_per_skill, json),
         Command::Bench {
             command: BenchCommand::Redact { data },
         } => {

@@ -446,6 +446,11 @@ pub struct Policy {
     /// with the skill is available (they are all full). `None`: only when no
     /// available clinician has the skill.
     pub fallback_after_ms: Option<u64>,
+    /// Fall back at once when no available clinician holds the skill
+    /// (`true`, the default), or only after [`Policy::fallback_after_ms`]
+    /// (`false`: the chat first waits for its own skill, in case its
+    /// clinician is back from a break soon).
+    pub fallback_when_unavailable: bool,
     /// Turn chats that nobody online could serve into the offline contact
     /// form ([`Routed::Offline`], [`Event::Offline`]) instead of queueing.
     pub offline_form: bool,
@@ -469,6 +474,7 @@ impl Default for Policy {
             offer_timeout_ms: None,
             fallback: BTreeMap::new(),
             fallback_after_ms: None,
+            fallback_when_unavailable: true,
             offline_form: false,
             offline_after_ms: None,
             weights: Weights::default(),
@@ -899,7 +905,8 @@ impl Router {
         }
         let now_ms = req.at_ms;
         let mut ticket = self.ticket(req);
-        ticket.fallen_back = self.lacks_available_primary(&ticket, None);
+        ticket.fallen_back =
+            self.policy.fallback_when_unavailable && self.lacks_available_primary(&ticket, None);
         if self.policy.offline_form && !self.anyone_online_for(&ticket) {
             return Ok(Routed::Offline);
         }
@@ -1571,7 +1578,7 @@ impl Router {
     }
 
     fn refresh_fallbacks(&mut self) {
-        if self.policy.fallback.is_empty() {
+        if self.policy.fallback.is_empty() || !self.policy.fallback_when_unavailable {
             return;
         }
         let skills: BTreeSet<&str> = self
@@ -1591,10 +1598,16 @@ impl Router {
         }
     }
 
+    /// Whether someone online could serve the chat, now or once it falls
+    /// back: a chat that will reach the front desk is not for the contact form.
     fn anyone_online_for(&self, ticket: &QueuedChat) -> bool {
+        let widened = QueuedChat {
+            fallen_back: true,
+            ..ticket.clone()
+        };
         self.clinicians
             .values()
-            .any(|c| c.presence.is_online() && ticket.tier(c, &self.policy).is_some())
+            .any(|c| c.presence.is_online() && widened.tier(c, &self.policy).is_some())
     }
 
     /// Inserts in order and returns the 1-based position.

@@ -1381,3 +1381,51 @@ fn state_round_trips_through_serde() {
     assert_eq!(r.clinician(1).unwrap().level("en"), Some(Fluency::Fluent));
     assert_eq!(r.policy(), &Policy::default());
 }
+
+#[test]
+fn fallback_can_wait_for_the_skill_first() {
+    // The biller is away; the front desk is free. With the immediate rule off
+    // the billing chat waits for a biller until `fallback_after_ms`, and is
+    // not sent to the contact form meanwhile, since the desk will take it.
+    let desk = clin(1, &["front_desk"], &["en"]);
+    let biller = clin(2, &["billing"], &["es"]);
+    let mut policy = Policy::default()
+        .with_fallback("billing", ["front_desk"])
+        .with_fallback_after_ms(3_000)
+        .with_offline_form(None);
+    policy.fallback_when_unavailable = false;
+    let mut r = with_policy(
+        policy,
+        &[(desk, Presence::Available), (biller, Presence::Away)],
+    );
+    let routed = r
+        .route(req("c1", Some("billing"), "es", false, 1_000))
+        .unwrap();
+    assert_eq!(routed, Routed::Queued { position: 1 });
+    assert!(r.tick(3_999).is_empty(), "still waiting for a biller");
+    assert_eq!(r.position("c1"), Some(1));
+    let events = r.tick(4_000);
+    assert_eq!(
+        events,
+        [Event::Assigned(Assignment {
+            conversation: "c1".into(),
+            clinician: 1,
+            offer_expires_at: None,
+        })]
+    );
+    // With the desk gone too, nobody online could ever serve it: the form.
+    let mut r = with_policy(
+        {
+            let mut p = Policy::default()
+                .with_fallback("billing", ["front_desk"])
+                .with_offline_form(None);
+            p.fallback_when_unavailable = false;
+            p
+        },
+        &[(clin(1, &["front_desk"], &["en"]), Presence::Away)],
+    );
+    assert_eq!(
+        r.route(req("c2", Some("billing"), "es", false, 0)).unwrap(),
+        Routed::Offline
+    );
+}

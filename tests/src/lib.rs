@@ -139,6 +139,11 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// A server with extra `CARECHAT_*` configuration in its environment.
+    pub fn start_with(env: &[(&str, &str)]) -> Server {
         let bin = carechat();
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(bin)
@@ -150,6 +155,7 @@ impl Server {
             .arg("--intents")
             .arg(repo_root().join("intents"))
             .env("CARECHAT_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

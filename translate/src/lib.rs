@@ -27,16 +27,15 @@
 //! (`tokio::task::spawn_blocking` or an inference thread of its own), never
 //! on a tokio worker. Reading model files is the only I/O here.
 
-mod api;
 mod config;
 mod marian;
 mod registry;
 mod spm;
 mod tokenize;
 
-pub use api::{TranslateError, Translator};
 pub use marian::{DEFAULT_MAX_TOKENS, MarianModel};
 pub use registry::{PAIR_FILE, Translations, pair_of};
+pub use router::{TranslateError, Translator};
 
 use std::path::PathBuf;
 

@@ -1,8 +1,8 @@
 //! Several models, one per language pair, chosen by `(from, to)`.
 
-use crate::api::{TranslateError, Translator};
 use crate::marian::MarianModel;
 use crate::{Error, Result, invalid};
+use crate::{TranslateError, Translator};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 

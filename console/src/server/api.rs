@@ -126,10 +126,11 @@ pub async fn set_status(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let presence = match body.status.as_str() {
         "available" => Presence::Available,
+        "busy" => Presence::Busy,
         "away" => Presence::Away,
         _ => {
             return Err(ApiError::BadRequest(
-                "status must be available or away".into(),
+                "status must be available, busy or away".into(),
             ));
         }
     };
@@ -157,9 +158,11 @@ pub async fn conversation(
     for m in s.store.messages(&id).await? {
         messages.push(s.message_view(&m).await);
     }
-    Ok(Json(
-        json!({"conversation": s.summary(&conv).await, "messages": messages}),
-    ))
+    Ok(Json(json!({
+        "conversation": s.summary(&conv).await,
+        "messages": messages,
+        "notes": s.notes(&id).await?,
+    })))
 }
 
 fn conv_not_found(e: ApiError) -> ApiError {
@@ -235,6 +238,79 @@ pub async fn audit(
     Authed(user): Authed,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(s.audit_log(&user).await?))
+}
+
+pub async fn accept(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let summary = s.accept(&id, &user).await.map_err(conv_not_found)?;
+    Ok(Json(json!({"conversation": summary})))
+}
+
+pub async fn decline(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.decline(&id, &user).await.map_err(conv_not_found)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn transfer(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+    Path(id): Path<String>,
+    Json(body): Json<super::routing::TransferRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let summary = s.transfer(&id, &user, body).await.map_err(conv_not_found)?;
+    Ok(Json(json!({"conversation": summary})))
+}
+
+pub async fn start(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let summary = s.start_chat(&id, &user).await.map_err(conv_not_found)?;
+    Ok(Json(json!({"conversation": summary})))
+}
+
+/// Colleagues, for team chat and transfers.
+pub async fn team(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let users: Vec<_> = s
+        .store
+        .users()
+        .await?
+        .iter()
+        .filter(|u| u.id != user.id)
+        .map(|u| s.user_view(u))
+        .collect();
+    Ok(Json(json!({"users": users})))
+}
+
+pub async fn team_thread(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+    Path(other): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(
+        json!({"messages": s.team_thread(&user, other).await?}),
+    ))
+}
+
+pub async fn team_send(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+    Path(other): Path<i64>,
+    Json(body): Json<Send>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let message = s.team_send(&user, other, &body.text).await?;
+    Ok((StatusCode::CREATED, Json(json!({"message": message}))))
 }
 
 pub async fn ws(ws: WebSocketUpgrade, State(s): State<Shared>, Authed(user): Authed) -> Response {

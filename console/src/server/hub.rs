@@ -17,6 +17,8 @@ pub const OUTBOUND: usize = 64;
 #[derive(Default)]
 struct ConvMemory {
     language: Option<String>,
+    /// The skill of the last intent the bot answered: the chat's topic.
+    topic: Option<String>,
     recent: Vec<Instant>,
     texts: Vec<u64>,
     /// A message of this conversation was already blocked as spam.
@@ -41,6 +43,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Hub {
+    /// A hub whose router runs `policy`.
+    pub fn with_policy(policy: router::Policy) -> Hub {
+        Hub {
+            router: Mutex::new(router::Router::with_policy(policy)),
+            ..Hub::default()
+        }
+    }
+
     fn next(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
@@ -155,6 +165,19 @@ impl Hub {
             .entry(conversation.to_string())
             .or_default()
             .language = Some(language.to_string());
+    }
+
+    pub fn topic(&self, conversation: &str) -> Option<String> {
+        lock(&self.memory)
+            .get(conversation)
+            .and_then(|m| m.topic.clone())
+    }
+
+    pub fn set_topic(&self, conversation: &str, skill: &str) {
+        lock(&self.memory)
+            .entry(conversation.to_string())
+            .or_default()
+            .topic = Some(skill.to_string());
     }
 
     pub fn forget(&self, conversation: &str) {

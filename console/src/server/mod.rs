@@ -9,6 +9,7 @@ mod error;
 mod hub;
 mod moderation;
 mod patient;
+mod routing;
 mod service;
 
 use std::sync::{Arc, OnceLock};
@@ -41,6 +42,8 @@ pub struct AppState {
     pub identity_key: crate::auth::IdentityKey,
     /// Reverse proxies whose `X-Forwarded-For` names the real client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Translation models, once loaded (none installed: stays empty).
+    pub translator: OnceLock<Arc<translate::Translations>>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -73,6 +76,15 @@ pub fn app(state: Shared) -> Router {
         .route("/api/conversations/{id}/messages", post(api::send))
         .route("/api/conversations/{id}/close", post(api::close))
         .route("/api/conversations/{id}/block", post(api::block))
+        .route("/api/conversations/{id}/accept", post(api::accept))
+        .route("/api/conversations/{id}/decline", post(api::decline))
+        .route("/api/conversations/{id}/transfer", post(api::transfer))
+        .route("/api/conversations/{id}/start", post(api::start))
+        .route("/api/team", get(api::team))
+        .route(
+            "/api/team/{user}",
+            get(api::team_thread).post(api::team_send),
+        )
         .route("/api/blocks", get(api::blocks))
         .route("/api/blocks/{id}", axum::routing::delete(api::unblock))
         .route("/api/audit", get(api::audit))
@@ -121,16 +133,36 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store,
         bot: OnceLock::new(),
         whitelist,
-        hub: Hub::default(),
+        hub: Hub::with_policy(config.routing.policy()),
         identity_key,
         trusted_proxies: config.trusted_proxies.clone(),
+        translator: OnceLock::new(),
     });
     service::restore(&state).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     println!("Carechat is listening on http://{addr}/ (clinician console: http://{addr}/console)");
+    let ticking = state.clone();
+    tokio::spawn(async move {
+        // Offers expire, waits turn into fallbacks or the contact form: the
+        // router's rules that depend on time alone.
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            ticking.tick().await;
+        }
+    });
     let warm = state.clone();
     tokio::spawn(async move {
+        match crate::engine::load_translations(&config).await {
+            Ok(Some(t)) => warm.use_translations(t),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("error: the translation models could not load: {e:#}");
+                std::process::exit(1);
+            }
+        }
         match crate::engine::start_bot(&config).await {
             Ok(bot) => {
                 let _ = warm.bot.set(bot);

@@ -247,6 +247,7 @@ impl AppState {
                     intent: None,
                     confidence: None,
                     spam_score: None,
+                    translation: None,
                 })
                 .await?;
         }

@@ -179,8 +179,12 @@ async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
     }
     let status = match conv.state {
         ConvState::Bot => json!({"type": "status", "state": "bot"}),
-        ConvState::Queued => json!({"type": "status", "state": "queued",
-            "position": s.hub.router().position(&conv.id), "urgent": conv.urgent}),
+        ConvState::Queued if conv.offline => json!({"type": "status", "state": "offline"}),
+        ConvState::Queued => {
+            let position = s.hub.router().position(&conv.id);
+            json!({"type": "status", "state": "queued", "position": position,
+                "urgent": conv.urgent, "wait_s": s.wait_s(&conv.id)})
+        }
         ConvState::Assigned => json!({"type": "status", "state": "assigned",
             "clinician": s.summary(&conv).await.assigned_name}),
         ConvState::Closed => json!({"type": "status", "state": "closed"}),

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use bot_engine::{Action, Assessment, Messages, Whisper};
 use router::{Assignment, Presence, Request, Routed};
+
+use super::routing::{Translation, request_for};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -32,6 +34,12 @@ pub struct Summary {
     pub created_at: String,
     pub updated_at: String,
     pub position: Option<usize>,
+    /// Left through the offline contact form: waits for staff by hand.
+    pub offline: bool,
+    /// A pending offer: to whom.
+    pub offered_to: Option<i64>,
+    /// The router's estimate of the wait, when it has a basis for one.
+    pub wait_s: Option<u64>,
     pub whisper: Option<Value>,
 }
 
@@ -48,6 +56,9 @@ pub struct MessageView {
     pub intent: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f32>,
+    /// A machine translation beside the original.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub translation: Option<Translation>,
 }
 
 #[derive(Debug, Serialize)]
@@ -93,6 +104,11 @@ impl AppState {
             name,
             intent: m.intent.clone(),
             confidence: m.confidence,
+            translation: m.translation.as_ref().map(|(text, language)| Translation {
+                text: text.clone(),
+                language: language.clone(),
+                machine: true,
+            }),
         }
     }
 
@@ -101,6 +117,16 @@ impl AppState {
             Some(id) => self.store.user(id).await.ok().map(|u| u.display_name),
             None => None,
         };
+        // One lock, released before the struct is built: a second
+        // `router()` in the same statement would wait on the first.
+        let (position, offered_to) = {
+            let router = self.hub.router();
+            (
+                router.position(&c.id),
+                router.offer(&c.id).map(|o| o.clinician),
+            )
+        };
+        let wait_s = self.wait_s(&c.id);
         Summary {
             id: c.id.clone(),
             state: c.state,
@@ -110,12 +136,23 @@ impl AppState {
             assigned_name,
             created_at: c.created_at.clone(),
             updated_at: c.updated_at.clone(),
-            position: self.hub.router().position(&c.id),
+            position,
+            offline: c.offline,
+            offered_to,
+            wait_s,
             whisper: c
                 .whisper
                 .as_deref()
                 .and_then(|w| serde_json::from_str(w).ok()),
         }
+    }
+
+    /// The router's wait estimate for a queued chat, in whole seconds.
+    pub fn wait_s(&self, conversation: &str) -> Option<u64> {
+        self.hub
+            .router()
+            .wait_estimate(conversation, now_ms())
+            .map(|w| w.estimate_ms.div_ceil(1000))
     }
 
     /// The queue (urgent first, then oldest) and `user`'s own open chats.
@@ -147,7 +184,8 @@ impl AppState {
             if self.hub.patient_connected(&q.conversation) {
                 self.hub.to_patient(
                     &q.conversation,
-                    &json!({"type": "status", "state": "queued", "position": i + 1, "urgent": q.urgent}),
+                    &json!({"type": "status", "state": "queued", "position": i + 1,
+                        "urgent": q.urgent, "wait_s": self.wait_s(&q.conversation)}),
                 );
             }
         }
@@ -163,6 +201,21 @@ impl AppState {
         shown: &str,
         user: Option<&User>,
     ) -> Result<Message, ApiError> {
+        self.say_translated(conversation, sender, redacted, shown, user, None)
+            .await
+    }
+
+    /// As [`Self::say`], with a machine translation for the patient: they
+    /// get the translation, with the original beside it.
+    async fn say_translated(
+        &self,
+        conversation: &str,
+        sender: Sender,
+        redacted: String,
+        shown: &str,
+        user: Option<&User>,
+        translation: Option<Translation>,
+    ) -> Result<Message, ApiError> {
         let m = self
             .store
             .add_message(NewMessage {
@@ -173,10 +226,18 @@ impl AppState {
                 intent: None,
                 confidence: None,
                 spam_score: None,
+                translation: translation
+                    .as_ref()
+                    .map(|t| (t.text.clone(), t.language.clone())),
             })
             .await?;
         let mut frame =
             json!({"type": "message", "from": sender, "text": shown, "at": m.created_at});
+        if let Some(t) = &translation {
+            frame["text"] = json!(t.text);
+            frame["original"] = json!(shown);
+            frame["machine_translated"] = json!(true);
+        }
         if let Some(u) = user {
             frame["name"] = json!(u.display_name);
         }
@@ -186,7 +247,7 @@ impl AppState {
 
     /// Bot and system texts come from the whitelist, but the clinic may have
     /// written anything there: they are stored redacted like everything else.
-    async fn say_canned(
+    pub(super) async fn say_canned(
         &self,
         conversation: &str,
         sender: Sender,
@@ -213,15 +274,30 @@ impl AppState {
         let ctx = bot_engine::Context {
             previous_language: self.hub.language(conversation).or(conv.language.clone()),
             browser_language: conv.browser_language.clone(),
+            previous_skill: self.hub.topic(conversation),
             repeats,
             recent,
             known_bad_sender: self.hub.known_bad(conversation),
         };
         let a = bot.assess(text, &ctx).await?;
         self.hub.set_language(conversation, &a.language);
+        if a.action == Action::Answer
+            && let Some(intent) = a.intent.as_deref().and_then(|id| self.whitelist.intent(id))
+        {
+            self.hub.set_topic(conversation, &intent.skill);
+        }
         if a.action == Action::Block {
             self.hub.mark_spam(conversation);
         }
+        // For a clinician who does not read the patient's language, a
+        // translation of the redacted text goes beside it.
+        let translation = match (conv.state, conv.assigned_to) {
+            (ConvState::Assigned, Some(user)) => match self.translation_plan(&a.language, user) {
+                Some((from, to)) => self.translate(&a.redacted, &from, &to).await,
+                None => None,
+            },
+            _ => None,
+        };
         let stored = self
             .store
             .add_message(NewMessage {
@@ -232,6 +308,9 @@ impl AppState {
                 intent: a.intent.clone(),
                 confidence: Some(a.confidence),
                 spam_score: Some(a.spam_score),
+                translation: translation
+                    .as_ref()
+                    .map(|t| (t.text.clone(), t.language.clone())),
             })
             .await?;
         tracing::info!(
@@ -260,6 +339,7 @@ impl AppState {
                         name: None,
                         intent: stored.intent.clone(),
                         confidence: stored.confidence,
+                        translation,
                     };
                     self.hub.to_clinician(
                         user,
@@ -325,10 +405,22 @@ impl AppState {
             Ok(Routed::Assigned(user)) => {
                 self.assigned(&conv.id, user).await?;
             }
+            Ok(Routed::Offered {
+                clinician,
+                expires_at,
+            }) => {
+                self.hub.to_patient(
+                    &conv.id,
+                    &json!({"type": "status", "state": "queued", "position": null, "urgent": urgent}),
+                );
+                self.offered(&conv.id, clinician, expires_at);
+            }
+            Ok(Routed::Offline) => self.went_offline(&conv.id).await?,
             Ok(Routed::Queued { position }) => {
                 self.hub.to_patient(
                     &conv.id,
-                    &json!({"type": "status", "state": "queued", "position": position, "urgent": urgent}),
+                    &json!({"type": "status", "state": "queued", "position": position,
+                        "urgent": urgent, "wait_s": self.wait_s(&conv.id)}),
                 );
                 let messages = &self.whitelist.messages;
                 let text = if self.hub.online_clinicians().is_empty() {
@@ -371,8 +463,16 @@ impl AppState {
                 }
                 router.route(request)
             };
-            if let Ok(Routed::Assigned(user)) = routed {
-                self.assigned(&conv.id, user).await?;
+            match routed {
+                Ok(Routed::Assigned(user)) => {
+                    self.assigned(&conv.id, user).await?;
+                }
+                Ok(Routed::Offered {
+                    clinician,
+                    expires_at,
+                }) => self.offered(&conv.id, clinician, expires_at),
+                Ok(Routed::Offline) => self.went_offline(&conv.id).await?,
+                _ => {}
             }
         }
         self.broadcast_queue().await;
@@ -380,7 +480,11 @@ impl AppState {
     }
 
     /// Records that `user` has the chat and tells both sides.
-    async fn assigned(&self, conversation: &str, user: i64) -> Result<Summary, ApiError> {
+    pub(super) async fn assigned(
+        &self,
+        conversation: &str,
+        user: i64,
+    ) -> Result<Summary, ApiError> {
         let conv = self
             .store
             .update_conversation(
@@ -388,6 +492,7 @@ impl AppState {
                 ConvUpdate {
                     state: Some(ConvState::Assigned),
                     assigned_to: Some(Some(user)),
+                    offline: Some(false),
                     ..Default::default()
                 },
             )
@@ -413,6 +518,10 @@ impl AppState {
 
     pub(super) async fn apply_assignments(&self, assignments: Vec<Assignment>) {
         for a in assignments {
+            if let Some(expires_at) = a.offer_expires_at {
+                self.offered(&a.conversation, a.clinician, expires_at);
+                continue;
+            }
             if let Err(e) = self.assigned(&a.conversation, a.clinician).await {
                 tracing::error!(conversation = %a.conversation, error = %e, "recording an assignment");
             }
@@ -430,7 +539,7 @@ impl AppState {
         }
     }
 
-    fn know(&self, user: &User) -> Vec<Assignment> {
+    pub(super) fn know(&self, user: &User) -> Vec<Assignment> {
         let profile = router::Clinician::new(user.id, &user.display_name)
             .with_skills(user.skills.clone())
             .with_languages(user.languages.clone())
@@ -468,11 +577,25 @@ impl AppState {
             _ => {}
         }
         self.apply_assignments(self.know(user)).await;
-        let taken = self.hub.router().take(conversation, user.id, now_ms());
+        let taken = {
+            let mut router = self.hub.router();
+            if conv.state == ConvState::Queued && router.outcome(conversation).is_none() {
+                // Left through the contact form: the router let it go, so
+                // this is a clinician picking it up by hand.
+                router.start(request_for(&conv), user.id, now_ms())
+            } else {
+                router.take(conversation, user.id, now_ms())
+            }
+        };
         match taken {
             Ok(()) => {}
             Err(router::RouteError::Conflict { .. }) => {
                 return Err(ApiError::Conflict("another clinician has this chat".into()));
+            }
+            Err(router::RouteError::Offered { .. }) => {
+                return Err(ApiError::Conflict(
+                    "this chat is offered to another clinician".into(),
+                ));
             }
             Err(e) => return Err(ApiError::Internal(e.into())),
         }
@@ -502,8 +625,25 @@ impl AppState {
         }
         // Clinicians type PHI too (confirming a date of birth, say).
         let redacted = self.bot()?.scrubber().redact(text).await?.text;
+        // The patient reads their own language: the clinician's message is
+        // translated the other way from the plan for the patient's.
+        let translation = match conv
+            .language
+            .as_deref()
+            .and_then(|l| self.translation_plan(l, user.id))
+        {
+            Some((patient, clinician)) => self.translate(&redacted, &clinician, &patient).await,
+            None => None,
+        };
         let m = self
-            .say(conversation, Sender::Clinician, redacted, text, Some(user))
+            .say_translated(
+                conversation,
+                Sender::Clinician,
+                redacted,
+                text,
+                Some(user),
+                translation.clone(),
+            )
             .await?;
         Ok(MessageView {
             id: m.id,
@@ -513,6 +653,7 @@ impl AppState {
             name: Some(user.display_name.clone()),
             intent: None,
             confidence: None,
+            translation,
         })
     }
 
@@ -568,15 +709,31 @@ pub async fn restore(state: &Arc<AppState>) -> anyhow::Result<()> {
         debug_assert!(assigned.is_empty());
     }
     for c in state.store.open_conversations().await? {
-        let mut router = state.hub.router();
-        let mut request = Request::new(&c.id, c.language.as_deref().unwrap_or("en"), now_ms())
-            .with_urgent(c.urgent);
-        if let Some(skill) = &c.skill {
-            request = request.with_skill(skill);
-        }
-        router.route(request)?;
-        if let (ConvState::Assigned, Some(user)) = (c.state, c.assigned_to) {
-            router.take(&c.id, user, now_ms())?;
+        let routed = {
+            let mut router = state.hub.router();
+            match (c.state, c.assigned_to) {
+                (ConvState::Assigned, Some(user)) => {
+                    router.start(request_for(&c), user, now_ms())?;
+                    continue;
+                }
+                // Waiting for staff by hand already.
+                _ if c.offline => continue,
+                _ => router.route(request_for(&c))?,
+            }
+        };
+        // Everyone is offline after a restart: with the contact form on, a
+        // queued chat is now a message left for staff.
+        if routed == Routed::Offline {
+            state
+                .store
+                .update_conversation(
+                    &c.id,
+                    ConvUpdate {
+                        offline: Some(true),
+                        ..Default::default()
+                    },
+                )
+                .await?;
         }
     }
     Ok(())

@@ -35,6 +35,7 @@ async fn state() -> Arc<AppState> {
         hub: Hub::default(),
         identity_key: crate::auth::IdentityKey::random(),
         trusted_proxies: Vec::new(),
+        translator: OnceLock::new(),
     })
 }
 

@@ -114,6 +114,8 @@ pub struct Conversation {
     pub fingerprint: Option<String>,
     /// Keyed hash of the client's IP address.
     pub address: Option<String>,
+    /// Queued for staff through the offline contact form, not the router.
+    pub offline: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -227,6 +229,8 @@ pub struct Message {
     pub text: String,
     pub intent: Option<String>,
     pub confidence: Option<f32>,
+    /// A machine translation of `text` (redacted too), and its language.
+    pub translation: Option<(String, String)>,
     pub created_at: String,
 }
 
@@ -240,6 +244,20 @@ pub struct NewMessage {
     pub intent: Option<String>,
     pub confidence: Option<f32>,
     pub spam_score: Option<f32>,
+    /// A machine translation (redacted) and its language.
+    pub translation: Option<(String, String)>,
+}
+
+/// A staff-only note on a conversation, or a message between clinicians.
+/// `text` is redacted.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffText {
+    pub id: i64,
+    /// The conversation (notes) or the addressee (team messages).
+    pub about: String,
+    pub user_id: i64,
+    pub text: String,
+    pub created_at: String,
 }
 
 /// A change to a conversation's routing state.
@@ -251,6 +269,7 @@ pub struct ConvUpdate {
     pub skill: Option<Option<String>>,
     pub assigned_to: Option<Option<i64>>,
     pub whisper: Option<String>,
+    pub offline: Option<bool>,
 }
 
 #[async_trait]
@@ -279,6 +298,19 @@ pub trait Store: Send + Sync + 'static {
 
     async fn add_message(&self, message: NewMessage) -> StoreResult<Message>;
     async fn messages(&self, conversation_id: &str) -> StoreResult<Vec<Message>>;
+
+    /// Adds a staff-only note (already redacted).
+    async fn add_note(
+        &self,
+        conversation_id: &str,
+        user_id: i64,
+        text: &str,
+    ) -> StoreResult<StaffText>;
+    async fn notes(&self, conversation_id: &str) -> StoreResult<Vec<StaffText>>;
+    /// A message from one clinician to another (already redacted).
+    async fn add_team_message(&self, from: i64, to: i64, text: &str) -> StoreResult<StaffText>;
+    /// Both directions between two clinicians, oldest first, the last `limit`.
+    async fn team_messages(&self, a: i64, b: i64, limit: i64) -> StoreResult<Vec<StaffText>>;
 
     /// Records a block and its audit line in one transaction. `Conflict` when
     /// an active block of the same kind already matches the same value.

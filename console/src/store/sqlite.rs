@@ -17,10 +17,11 @@ pub struct SqliteStore {
 const USER_COLUMNS: &str =
     "id, username, display_name, role, password_hash, skills, languages, max_chats";
 const CONV_COLUMNS: &str = "id, resume_hash, state, urgent, language, browser_language, skill, \
-                            assigned_to, whisper, fingerprint, address, created_at, updated_at";
+                            assigned_to, whisper, fingerprint, address, offline, created_at, updated_at";
 const BLOCK_COLUMNS: &str =
     "id, kind, conversation_id, reason, created_by, created_at, lifted_by, lifted_at";
-const MESSAGE_COLUMNS: &str = "id, sender, user_id, text, intent, confidence, created_at";
+const MESSAGE_COLUMNS: &str =
+    "id, sender, user_id, text, intent, confidence, translation, translation_language, created_at";
 
 fn split_list(s: &str) -> Vec<String> {
     s.split(',')
@@ -55,6 +56,7 @@ fn conversation_from(row: &SqliteRow) -> Result<Conversation, sqlx::Error> {
         whisper: row.try_get("whisper")?,
         fingerprint: row.try_get("fingerprint")?,
         address: row.try_get("address")?,
+        offline: row.try_get("offline")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -70,6 +72,23 @@ fn message_from(row: &SqliteRow) -> Result<Message, sqlx::Error> {
         confidence: row
             .try_get::<Option<f64>, _>("confidence")?
             .map(|c| c as f32),
+        translation: match (
+            row.try_get::<Option<String>, _>("translation")?,
+            row.try_get::<Option<String>, _>("translation_language")?,
+        ) {
+            (Some(t), Some(l)) => Some((t, l)),
+            _ => None,
+        },
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn staff_text_from(row: &SqliteRow) -> Result<StaffText, sqlx::Error> {
+    Ok(StaffText {
+        id: row.try_get("id")?,
+        about: row.try_get("about")?,
+        user_id: row.try_get("user_id")?,
+        text: row.try_get("text")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -313,10 +332,13 @@ impl Store for SqliteStore {
         if let Some(whisper) = u.whisper {
             c.whisper = Some(whisper);
         }
+        if let Some(offline) = u.offline {
+            c.offline = offline;
+        }
         c.updated_at = rfc3339(unix_now());
         sqlx::query(
             "UPDATE conversations SET state = ?, urgent = ?, language = ?, skill = ?, assigned_to = ?,
-             whisper = ?, updated_at = ? WHERE id = ?",
+             whisper = ?, offline = ?, updated_at = ? WHERE id = ?",
         )
         .bind(c.state.as_str())
         .bind(c.urgent)
@@ -324,6 +346,7 @@ impl Store for SqliteStore {
         .bind(&c.skill)
         .bind(c.assigned_to)
         .bind(&c.whisper)
+        .bind(c.offline)
         .bind(&c.updated_at)
         .bind(id)
         .execute(&mut *tx)
@@ -335,8 +358,9 @@ impl Store for SqliteStore {
     async fn add_message(&self, m: NewMessage) -> StoreResult<Message> {
         let now = rfc3339(unix_now());
         let id = sqlx::query(
-            "INSERT INTO messages (conversation_id, sender, user_id, text, intent, confidence, spam_score, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO messages (conversation_id, sender, user_id, text, intent, confidence, spam_score,
+             translation, translation_language, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&m.conversation_id)
         .bind(m.sender.as_str())
@@ -345,6 +369,8 @@ impl Store for SqliteStore {
         .bind(&m.intent)
         .bind(m.confidence.map(f64::from))
         .bind(m.spam_score.map(f64::from))
+        .bind(m.translation.as_ref().map(|t| &t.0))
+        .bind(m.translation.as_ref().map(|t| &t.1))
         .bind(&now)
         .execute(&self.pool)
         .await?
@@ -356,6 +382,7 @@ impl Store for SqliteStore {
             text: m.redacted_text,
             intent: m.intent,
             confidence: m.confidence,
+            translation: m.translation,
             created_at: now,
         })
     }
@@ -368,6 +395,83 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(message_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn add_note(
+        &self,
+        conversation_id: &str,
+        user_id: i64,
+        text: &str,
+    ) -> StoreResult<StaffText> {
+        let now = rfc3339(unix_now());
+        let id = sqlx::query(
+            "INSERT INTO notes (conversation_id, user_id, text, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(conversation_id)
+        .bind(user_id)
+        .bind(text)
+        .bind(&now)
+        .execute(&self.pool)
+        .await?
+        .last_insert_rowid();
+        Ok(StaffText {
+            id,
+            about: conversation_id.to_string(),
+            user_id,
+            text: text.to_string(),
+            created_at: now,
+        })
+    }
+
+    async fn notes(&self, conversation_id: &str) -> StoreResult<Vec<StaffText>> {
+        let rows = sqlx::query(
+            "SELECT id, conversation_id AS about, user_id, text, created_at FROM notes
+             WHERE conversation_id = ? ORDER BY id",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(staff_text_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn add_team_message(&self, from: i64, to: i64, text: &str) -> StoreResult<StaffText> {
+        let now = rfc3339(unix_now());
+        let id = sqlx::query(
+            "INSERT INTO team_messages (from_user, to_user, text, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(text)
+        .bind(&now)
+        .execute(&self.pool)
+        .await?
+        .last_insert_rowid();
+        Ok(StaffText {
+            id,
+            about: to.to_string(),
+            user_id: from,
+            text: text.to_string(),
+            created_at: now,
+        })
+    }
+
+    async fn team_messages(&self, a: i64, b: i64, limit: i64) -> StoreResult<Vec<StaffText>> {
+        let rows = sqlx::query(
+            "SELECT * FROM (
+                SELECT id, CAST(to_user AS TEXT) AS about, from_user AS user_id, text, created_at
+                FROM team_messages
+                WHERE (from_user = ? AND to_user = ?) OR (from_user = ? AND to_user = ?)
+                ORDER BY id DESC LIMIT ?
+             ) ORDER BY id",
+        )
+        .bind(a)
+        .bind(b)
+        .bind(b)
+        .bind(a)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(staff_text_from).collect::<Result<_, _>>()?)
     }
 
     async fn block(&self, b: NewBlock) -> StoreResult<Block> {
@@ -605,6 +709,7 @@ mod tests {
                 intent: None,
                 confidence: Some(0.5),
                 spam_score: None,
+                translation: None,
             })
             .await
             .unwrap();
@@ -687,5 +792,55 @@ mod tests {
         assert_eq!(actions, ["block", "unblock", "block"]);
         assert_eq!(log[1].subject, format!("block:{}", b.id));
         assert_eq!(log[2].detail, "fingerprint conversation=c1");
+    }
+
+    #[tokio::test]
+    async fn notes_and_team_messages() {
+        let s = store().await;
+        let a = s.create_user(new_user("ana")).await.unwrap();
+        let b = s.create_user(new_user("ben")).await.unwrap();
+        let c = s.create_user(new_user("cy")).await.unwrap();
+        s.create_conversation(NewConversation {
+            id: "c1".into(),
+            resume_hash: "r1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        s.add_note("c1", a.id, "billing question, see [NAME]")
+            .await
+            .unwrap();
+        let notes = s.notes("c1").await.unwrap();
+        assert_eq!(notes.len(), 1);
+        assert_eq!((notes[0].user_id, notes[0].about.as_str()), (a.id, "c1"));
+        assert!(
+            s.messages("c1").await.unwrap().is_empty(),
+            "a note is not a message"
+        );
+
+        for (from, to, text) in [
+            (a.id, b.id, "one"),
+            (b.id, a.id, "two"),
+            (a.id, c.id, "other"),
+            (a.id, b.id, "three"),
+        ] {
+            s.add_team_message(from, to, text).await.unwrap();
+        }
+        let thread: Vec<String> = s
+            .team_messages(b.id, a.id, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(thread, ["one", "two", "three"]);
+        let last: Vec<String> = s
+            .team_messages(a.id, b.id, 2)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(last, ["two", "three"], "the newest, oldest first");
     }
 }

@@ -6,3 +6,4 @@ mod cli;
 mod flow;
 mod http;
 mod multilingual;
+mod routing;
