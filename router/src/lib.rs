@@ -45,7 +45,8 @@
 //!   busy clinician can still take it by hand), [`Router::route`] returns
 //!   [`Routed::Offline`] and keeps nothing; [`Router::tick`] does the same for
 //!   queued chats ([`Event::Offline`]), and also for chats that have waited
-//!   [`Policy::offline_after_ms`].
+//!   [`Policy::offline_after_ms`]. Never for an urgent chat: it stays first in
+//!   line for whoever comes online.
 //! * **By hand**: [`Router::take`], [`Router::start`] and a transfer to a named
 //!   clinician ignore presence, capacity, skills and licence: these are human
 //!   decisions. Offline is allowed too, because the server rebuilds its router
@@ -907,7 +908,10 @@ impl Router {
         let mut ticket = self.ticket(req);
         ticket.fallen_back =
             self.policy.fallback_when_unavailable && self.lacks_available_primary(&ticket, None);
-        if self.policy.offline_form && !self.anyone_online_for(&ticket) {
+        // An urgent chat never goes to the contact form: the patient already
+        // has the emergency reply, and the chat must be first in line for
+        // whoever comes online.
+        if self.policy.offline_form && !ticket.urgent && !self.anyone_online_for(&ticket) {
             return Ok(Routed::Offline);
         }
         match self.best_among(self.clinicians.keys().copied(), &ticket, true) {
@@ -1100,7 +1104,7 @@ impl Router {
                     .policy
                     .offline_after_ms
                     .is_some_and(|after| now_ms >= t.at_ms.saturating_add(after));
-                if waited_out || !self.anyone_online_for(&t) {
+                if !t.urgent && (waited_out || !self.anyone_online_for(&t)) {
                     events.push(Event::Offline {
                         conversation: t.conversation,
                     });

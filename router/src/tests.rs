@@ -1429,3 +1429,25 @@ fn fallback_can_wait_for_the_skill_first() {
         Routed::Offline
     );
 }
+
+#[test]
+fn urgent_chats_never_go_to_the_contact_form() {
+    let mut r = with_policy(
+        Policy::default().with_offline_form(Some(1_000)),
+        &[(clin(1, &["nursing"], &["en"]), Presence::Away)],
+    );
+    assert_eq!(
+        r.route(req("calm", Some("nursing"), "en", false, 0))
+            .unwrap(),
+        Routed::Offline
+    );
+    assert_eq!(
+        r.route(req("chest", Some("nursing"), "en", true, 0))
+            .unwrap(),
+        Routed::Queued { position: 1 }
+    );
+    assert!(r.tick(5_000).is_empty(), "not for waiting either");
+    let assigned = r.set_presence(1, Presence::Available, 6_000).unwrap();
+    assert_eq!(assigned.len(), 1);
+    assert_eq!(assigned[0].conversation, "chest");
+}

@@ -70,7 +70,7 @@ async function main() {
     await w('[data-testid=input]').fill('I need my blood test results, my name is John Smith');
     await w('[data-testid=send]').click();
     step = 'patient: wait for the waiting/chatting status';
-    await w('[data-testid=status]').filter({ hasText: /waiting|queued|chatting/i }).waitFor({ timeout: WAIT });
+    await w('[data-testid=status]').filter({ hasText: /waiting|queued|chatting|message left/i }).waitFor({ timeout: WAIT });
     await shot(patient, 'widget.png');
     const conversation = await patient.evaluate(() => sessionStorage.getItem('carechat.conversation'));
 

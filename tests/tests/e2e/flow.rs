@@ -52,8 +52,9 @@ async fn off_whitelist_question_goes_to_a_person() {
     patient
         .send("Can you recommend a good Italian restaurant near the clinic for dinner tonight?")
         .await;
+    // Nobody is online: the question is kept for staff (the contact form).
     let status = patient.next_where(|f| f["type"] == "status").await;
-    assert_eq!(status["state"], "queued", "{:#?}", patient.frames);
+    assert_eq!(status["state"], "offline", "{:#?}", patient.frames);
     assert!(
         !patient
             .frames
@@ -92,7 +93,7 @@ async fn phi_stays_off_the_disk_and_the_clinician_reply_reaches_the_patient() {
         )
         .await;
     let status = patient.next_where(|f| f["type"] == "status").await;
-    assert_eq!(status["state"], "queued");
+    assert_eq!(status["state"], "offline", "nobody was online");
 
     let nurse = server.login("nurse", "correct horse battery");
     let (code, body) = nurse.get("/api/conversations");
@@ -102,9 +103,10 @@ async fn phi_stays_off_the_disk_and_the_clinician_reply_reaches_the_patient() {
         .unwrap()
         .iter()
         .find(|c| c["id"] == patient.conversation.as_str())
-        .expect("the chat is in the queue")
+        .expect("the chat is listed for staff")
         .clone();
     assert_eq!(queued["state"], "queued");
+    assert_eq!(queued["offline"], true);
     let whisper = &queued["whisper"];
     assert_eq!(whisper["intent"], "test_results", "{whisper}");
     assert_eq!(whisper["reason"], "handoff_intent");

@@ -7,3 +7,4 @@ mod flow;
 mod http;
 mod multilingual;
 mod routing;
+mod translation;
