@@ -223,3 +223,57 @@ async fn transfer_with_a_staff_note_start_a_chat_and_team_chat() {
     let (_, team) = ana.get("/api/team");
     assert_eq!(team["users"].as_array().unwrap().len(), 1, "{team}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offer_not_accepted_in_time_goes_to_the_next_clinician() {
+    let server = Server::start_with(&[("CARECHAT_ROUTING__OFFER_TIMEOUT_SECS", "2")]);
+    server.add_user("ana", "clinician", "front_desk", "en", "a long password");
+    server.add_user("ben", "clinician", "front_desk", "en", "a long password");
+    let ana = server.login("ana", "a long password");
+    let ben = server.login("ben", "a long password");
+    available(&ana);
+    available(&ben);
+    let ids = [my_id(&ana), my_id(&ben)];
+
+    let mut patient = Patient::connect(&server, "?lang=en-US").await;
+    patient.send("Can I talk to a real person?").await;
+    let status = patient.next_where(|f| f["type"] == "status").await;
+    assert_eq!(
+        status["state"], "queued",
+        "offered, not yet taken: {status}"
+    );
+    let base = format!("/api/conversations/{}", patient.conversation);
+    let first = ana.get(&base).1["conversation"]["offered_to"]
+        .as_i64()
+        .expect("offered to someone");
+    let (first_client, second_client, second) = if first == ids[0] {
+        (&ana, &ben, ids[1])
+    } else {
+        (&ben, &ana, ids[0])
+    };
+
+    // The other clinician cannot take a chat offered to a colleague.
+    let (code, _) = second_client.post(&format!("{base}/take"), json!({}));
+    assert_eq!(code, 409);
+    // Nobody accepts: after the timeout it is offered to the other one.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let offered = ana.get(&base).1["conversation"]["offered_to"].as_i64();
+        if offered == Some(second) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the offer never moved on");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (code, _) = first_client.post(&format!("{base}/accept"), json!({}));
+    assert_eq!(code, 409, "the first offer is gone");
+    let (code, body) = second_client.post(&format!("{base}/accept"), json!({}));
+    assert_eq!(code, 200, "{body}");
+    let status = patient
+        .next_where(|f| f["type"] == "status" && f["state"] == "assigned")
+        .await;
+    assert_eq!(
+        status["clinician"],
+        if second == ids[0] { "ana" } else { "ben" }
+    );
+}
