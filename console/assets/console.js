@@ -561,24 +561,6 @@
     }
   });
 
-  $('close').addEventListener('click', async function () {
-    var id = openId, b = this;
-    if (!id) return;
-    b.disabled = true;
-    try {
-      var r = await api('POST', '/api/conversations/' + encodeURIComponent(id) + '/close');
-      if (openId === id && r.conversation) {
-        openConv = r.conversation;
-        renderHead();
-        renderWhisper();
-      }
-    } catch (e) {
-      fail(e);
-    } finally {
-      b.disabled = false;
-      refresh();
-    }
-  });
 
   function renderNotes(notes) {
     var box = $('notes');
@@ -617,6 +599,7 @@
   convAction($('accept'), 'accept');
   convAction($('decline'), 'decline');
   convAction($('start'), 'start');
+  convAction($('close'), 'close');
   convAction($('transfer'), 'transfer', function () {
     var names = colleagues.map(function (u) { return u.username; }).join(', ');
     var to = window.prompt('Transfer to a colleague (' + names + ') or a skill group (front_desk, billing, nursing, dental, records):', '');

@@ -243,6 +243,7 @@ enum BenchCommand {
 #[derive(Subcommand)]
 enum ModelsCommand {
     /// Download, verify and install a model (default: the sentence encoder).
+    /// `opus-mt-<from>-<to>` installs a translation model from `--from DIR`.
     Pull {
         /// Model name.
         #[arg(default_value = models::DEFAULT_MODEL)]
@@ -318,6 +319,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models { command } => {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
             match command {
+                ModelsCommand::Pull { name, from } if name.starts_with("opus-mt-") => {
+                    models::install_translation(&name, &config.models_dir, from.as_deref())?;
+                }
                 ModelsCommand::Pull { name, from } => {
                     models::pull(models::spec(&name)?, &config.models_dir, from.as_deref())?;
                 }

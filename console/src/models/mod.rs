@@ -352,6 +352,69 @@ fn verify_dir(spec: &ModelSpec, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `carechat models pull opus-mt-<from>-<to> --from DIR`: installs an OPUS-MT
+/// translation model directory under `<models_dir>/translate/<name>/` after
+/// loading it and translating a sentence, so a broken copy is refused here
+/// rather than at start-up. Carechat has no pinned, checksummed source for
+/// these models (they live on the model hub, which its own downloads do not
+/// use), so the directory must come from the clinic.
+pub fn install_translation(
+    name: &str,
+    models_dir: &Path,
+    from: Option<&Path>,
+) -> anyhow::Result<PathBuf> {
+    let Some(source) = from else {
+        anyhow::bail!(
+            "{name}: Carechat has no pinned download for translation models; fetch \
+             Helsinki-NLP/{name} (config.json, model.safetensors, source.spm, target.spm, \
+             vocab.json) where the model hub is reachable and install it with --from DIR"
+        );
+    };
+    let (pair_from, pair_to) = translate::pair_of(Path::new(name))
+        .with_context(|| format!("{name}: not an opus-mt-<from>-<to> name"))?;
+    let model = translate::MarianModel::load(source)
+        .with_context(|| format!("loading {}", source.display()))?;
+    model.translate("hello").with_context(|| {
+        format!(
+            "{}: the model loads but does not translate",
+            source.display()
+        )
+    })?;
+    let shelf = models_dir.join("translate");
+    std::fs::create_dir_all(&shelf).with_context(|| format!("creating {}", shelf.display()))?;
+    let target = shelf.join(name);
+    let staging = shelf.join(format!(".{name}.partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging)?;
+    let copied = (|| -> anyhow::Result<()> {
+        for entry in std::fs::read_dir(source)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                std::fs::copy(entry.path(), staging.join(entry.file_name()))?;
+            }
+        }
+        // The directory's own name says the pair; say it in the file too.
+        std::fs::write(
+            staging.join(translate::PAIR_FILE),
+            serde_json::json!({"from": pair_from, "to": pair_to}).to_string(),
+        )?;
+        Ok(())
+    })();
+    if let Err(e) = copied {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e.context(format!("copying {}", source.display())));
+    }
+    if target.exists() {
+        std::fs::remove_dir_all(&target)?;
+    }
+    std::fs::rename(&staging, &target)?;
+    eprintln!(
+        "{name} ({pair_from} to {pair_to}) installed in {}",
+        target.display()
+    );
+    Ok(target)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,7 +156,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let warm = state.clone();
     tokio::spawn(async move {
         match crate::engine::load_translations(&config).await {
-            Ok(Some(t)) => warm.use_translations(t),
+            Ok(Some(t)) => warm.use_translations(t).await,
             Ok(None) => {}
             Err(e) => {
                 eprintln!("error: the translation models could not load: {e:#}");

@@ -21,9 +21,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, AppState, Shared};
-use crate::store::{
-    Block, BlockKind, ConvState, ConvUpdate, NewBlock, Role, Sender, StoreError, User,
-};
+use crate::store::{Block, BlockKind, ConvState, NewBlock, Role, Sender, StoreError, User};
 
 /// Distinct browsers seen from one address above which blocking that address
 /// needs `force`: more than a household, fewer than a shared network.
@@ -217,20 +215,7 @@ impl AppState {
         conversation: &str,
         language: Option<&str>,
     ) -> Result<(), ApiError> {
-        let freed = self
-            .hub
-            .router()
-            .release(conversation, super::service::now_ms())
-            .unwrap_or_default();
-        self.store
-            .update_conversation(
-                conversation,
-                ConvUpdate {
-                    state: Some(ConvState::Closed),
-                    ..Default::default()
-                },
-            )
-            .await?;
+        let (freed, _) = self.end_conversation(conversation).await?;
         let text = Messages::render(
             &self.whitelist.messages.blocked,
             language.unwrap_or("en"),

@@ -84,26 +84,24 @@ fn route_error(e: router::RouteError) -> ApiError {
 impl AppState {
     /// Installs loaded translation models and tells the router which
     /// language pairs it can now bridge.
-    pub fn use_translations(&self, t: Arc<translate::Translations>) {
+    pub async fn use_translations(&self, t: Arc<translate::Translations>) {
+        // The router counts a pair only when both directions are there.
         let pairs: Vec<(String, String)> = t
             .pairs()
+            .filter(|(from, to)| t.supports(to, from))
             .map(|(f, to)| (f.to_string(), to.to_string()))
             .collect();
         let _ = self.translator.set(t);
-        let mut router = self.hub.router();
-        let mut policy = router.policy().clone();
-        for (from, to) in pairs {
-            // The router counts a pair only when both directions are there.
-            if self
-                .translator
-                .get()
-                .is_some_and(|t| t.supports(&to, &from))
-            {
+        let assignments = {
+            let mut router = self.hub.router();
+            let mut policy = router.policy().clone();
+            for (from, to) in pairs {
                 policy.allow_translation(&from, &to);
             }
-        }
-        let assignments = router.set_policy(policy, now_ms());
-        debug_assert!(assignments.is_empty(), "set before anyone is online");
+            router.set_policy(policy, now_ms())
+        };
+        // Clinicians may already be online (a first start pulls models).
+        self.apply_assignments(assignments).await;
     }
 
     /// Runs the router's time-driven rules and acts on what they decided.

@@ -6,11 +6,10 @@ use std::sync::Arc;
 
 use bot_engine::{Action, Assessment, Messages, Whisper};
 use router::{Assignment, Presence, Request, Routed};
-
-use super::routing::{Translation, request_for};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::routing::{Translation, request_for};
 use super::{ApiError, AppState};
 use crate::store::{ConvState, ConvUpdate, Conversation, Message, NewMessage, Sender, User};
 
@@ -400,45 +399,61 @@ impl AppState {
         if let Some(skill) = &a.skill {
             request = request.with_skill(skill);
         }
-        let routed = self.hub.router().route(request);
-        match routed {
-            Ok(Routed::Assigned(user)) => {
-                self.assigned(&conv.id, user).await?;
-            }
-            Ok(Routed::Offered {
-                clinician,
-                expires_at,
-            }) => {
-                self.hub.to_patient(
-                    &conv.id,
-                    &json!({"type": "status", "state": "queued", "position": null, "urgent": urgent}),
-                );
-                self.offered(&conv.id, clinician, expires_at);
-            }
-            Ok(Routed::Offline) => self.went_offline(&conv.id).await?,
-            Ok(Routed::Queued { position }) => {
-                self.hub.to_patient(
-                    &conv.id,
-                    &json!({"type": "status", "state": "queued", "position": position,
-                        "urgent": urgent, "wait_s": self.wait_s(&conv.id)}),
-                );
-                let messages = &self.whitelist.messages;
-                let text = if self.hub.online_clinicians().is_empty() {
-                    Messages::render(&messages.offline, &a.language, &[])
-                } else {
-                    Messages::render(
-                        &messages.queued,
-                        &a.language,
-                        &[("position", &position.to_string())],
-                    )
-                };
-                self.say_canned(&conv.id, Sender::System, &text).await?;
-            }
-            Ok(_) => {}
-            Err(e) => return Err(ApiError::Internal(e.into())),
+        let routed = self
+            .hub
+            .router()
+            .route(request)
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        if let Some(position) = self.carry_out(&conv.id, routed, urgent).await? {
+            self.hub.to_patient(
+                &conv.id,
+                &json!({"type": "status", "state": "queued", "position": position,
+                    "urgent": urgent, "wait_s": self.wait_s(&conv.id)}),
+            );
+            let messages = &self.whitelist.messages;
+            let text = if self.hub.online_clinicians().is_empty() {
+                Messages::render(&messages.offline, &a.language, &[])
+            } else {
+                Messages::render(
+                    &messages.queued,
+                    &a.language,
+                    &[("position", &position.to_string())],
+                )
+            };
+            self.say_canned(&conv.id, Sender::System, &text).await?;
         }
         self.broadcast_queue().await;
         Ok(())
+    }
+
+    /// Carries out what the router decided for a chat that asked for a
+    /// person. A queued chat's position is returned for the caller to tell.
+    async fn carry_out(
+        &self,
+        conversation: &str,
+        routed: Routed,
+        urgent: bool,
+    ) -> Result<Option<usize>, ApiError> {
+        match routed {
+            Routed::Assigned(user) => {
+                self.assigned(conversation, user).await?;
+            }
+            Routed::Offered {
+                clinician,
+                expires_at,
+            } => {
+                // Offered is not yet taken: the patient still waits.
+                self.hub.to_patient(
+                    conversation,
+                    &json!({"type": "status", "state": "queued", "position": null, "urgent": urgent}),
+                );
+                self.offered(conversation, clinician, expires_at);
+            }
+            Routed::Offline => self.went_offline(conversation).await?,
+            Routed::Queued { position } => return Ok(Some(position)),
+            _ => {}
+        }
+        Ok(None)
     }
 
     /// A red flag in a chat a person already has: it jumps the queue.
@@ -463,16 +478,8 @@ impl AppState {
                 }
                 router.route(request)
             };
-            match routed {
-                Ok(Routed::Assigned(user)) => {
-                    self.assigned(&conv.id, user).await?;
-                }
-                Ok(Routed::Offered {
-                    clinician,
-                    expires_at,
-                }) => self.offered(&conv.id, clinician, expires_at),
-                Ok(Routed::Offline) => self.went_offline(&conv.id).await?,
-                _ => {}
+            if let Ok(routed) = routed {
+                self.carry_out(&conv.id, routed, true).await?;
             }
         }
         self.broadcast_queue().await;
@@ -657,17 +664,14 @@ impl AppState {
         })
     }
 
-    pub async fn close(&self, conversation: &str, user: &User) -> Result<Summary, ApiError> {
-        let conv = self.store.conversation(conversation).await?;
-        if conv.state == ConvState::Closed {
-            return Ok(self.summary(&conv).await);
-        }
-        let mine = conv.assigned_to == Some(user.id);
-        if !mine && user.role != crate::store::Role::Admin {
-            return Err(ApiError::Forbidden(
-                "only the clinician who has the chat can close it",
-            ));
-        }
+    /// Takes a chat out of the router (queue, offer or clinician) and marks
+    /// it closed; returns the chats the freed place let the router hand out.
+    pub(super) async fn end_conversation(
+        &self,
+        conversation: &str,
+    ) -> Result<(Vec<Assignment>, Conversation), ApiError> {
+        // A chat the router no longer knows (left through the contact
+        // form) has nothing to release.
         let freed = self
             .hub
             .router()
@@ -683,6 +687,21 @@ impl AppState {
                 },
             )
             .await?;
+        Ok((freed, conv))
+    }
+
+    pub async fn close(&self, conversation: &str, user: &User) -> Result<Summary, ApiError> {
+        let conv = self.store.conversation(conversation).await?;
+        if conv.state == ConvState::Closed {
+            return Ok(self.summary(&conv).await);
+        }
+        let mine = conv.assigned_to == Some(user.id);
+        if !mine && user.role != crate::store::Role::Admin {
+            return Err(ApiError::Forbidden(
+                "only the clinician who has the chat can close it",
+            ));
+        }
+        let (freed, conv) = self.end_conversation(conversation).await?;
         self.store
             .audit(Some(user.id), "close", conversation, "")
             .await?;

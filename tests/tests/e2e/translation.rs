@@ -52,8 +52,8 @@ async fn messages_are_machine_translated_both_ways_with_the_original_kept() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|m| m["from"] == "patient")
-            .last()
+            .rev()
+            .find(|m| m["from"] == "patient")
             .cloned()
             .unwrap();
         if last["text"].as_str().unwrap().contains("martes") {
@@ -91,4 +91,66 @@ async fn messages_are_machine_translated_both_ways_with_the_original_kept() {
         joined["text"].as_str().unwrap().contains("se ha unido"),
         "{joined}"
     );
+}
+
+#[test]
+fn a_translation_model_is_installed_from_a_directory_after_it_loads() {
+    let work = tempfile::tempdir().unwrap();
+    let source = work.path().join("downloaded");
+    std::fs::create_dir_all(&source).unwrap();
+    marian::write_dir(&source, marian::Weights::SaysHola, marian::Form::Spm);
+    let models = work.path().join("models");
+    let models_arg = models.to_str().unwrap();
+    let (_, err) = carechat_e2e::run_carechat(
+        &[
+            "models",
+            "pull",
+            "opus-mt-es-en",
+            "--from",
+            source.to_str().unwrap(),
+            "--models-dir",
+            models_arg,
+        ],
+        "",
+    );
+    assert!(err.contains("es to en"), "{err}");
+    let installed = models.join("translate/opus-mt-es-en");
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "source.spm",
+        "target.spm",
+        "vocab.json",
+    ] {
+        assert!(installed.join(file).exists(), "{file} missing");
+    }
+
+    // No pinned download exists, and a directory that is not a model is
+    // refused before anything is installed.
+    let out = std::process::Command::new(carechat_e2e::carechat())
+        .args([
+            "models",
+            "pull",
+            "opus-mt-en-es",
+            "--models-dir",
+            models_arg,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--from DIR"));
+    let out = std::process::Command::new(carechat_e2e::carechat())
+        .args([
+            "models",
+            "pull",
+            "opus-mt-en-es",
+            "--from",
+            models_arg,
+            "--models-dir",
+            models_arg,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a non-model directory was accepted");
+    assert!(!models.join("translate/opus-mt-en-es").exists());
 }
