@@ -43,6 +43,15 @@ pub async fn user_add(config: &Config, account: NewAccount) -> anyhow::Result<()
     if password.0.chars().count() < 8 {
         bail!("the password must be at least 8 characters");
     }
+    let languages = list(&account.languages);
+    if let Some(bad) = languages
+        .iter()
+        .find(|l| crate::server::clinician_language(l).is_none())
+    {
+        bail!(
+            "{bad:?} is not a language: use ISO 639-1 codes (en, es), optionally with a level (es:basic, es:fluent, es:native)"
+        );
+    }
     let store = SqliteStore::open(&config.db).await?;
     let user = store
         .create_user(NewUser {
@@ -51,7 +60,7 @@ pub async fn user_add(config: &Config, account: NewAccount) -> anyhow::Result<()
             role,
             password_hash: hash_password(&password)?,
             skills: list(&account.skills),
-            languages: list(&account.languages),
+            languages,
             max_chats: account.max_chats,
         })
         .await

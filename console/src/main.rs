@@ -270,7 +270,8 @@ enum UserCommand {
         /// Comma-separated skills, as named by the intents (front_desk, billing, nursing, dental, records).
         #[arg(long, default_value = "front_desk")]
         skills: String,
-        /// Comma-separated ISO 639-1 language codes.
+        /// Comma-separated ISO 639-1 language codes, each optionally with a
+        /// level: `en,es:basic` (levels: basic, fluent, native; default fluent).
         #[arg(long, default_value = "en")]
         languages: String,
         /// Most chats the router assigns at once.

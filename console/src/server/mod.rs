@@ -31,6 +31,7 @@ use crate::store::{SqliteStore, Store};
 
 pub use error::ApiError;
 pub use hub::Hub;
+pub use routing::clinician_language;
 
 pub struct AppState {
     pub store: Arc<dyn Store>,

@@ -44,6 +44,20 @@ pub struct TransferRequest {
     pub note: Option<String>,
 }
 
+/// A clinician's language as accounts store it: `es` (fluent), or with a
+/// level, `es:basic`, `es:fluent`, `es:native`. `None` for anything else.
+pub fn clinician_language(tag: &str) -> Option<router::Language> {
+    let (code, level) = match tag.split_once(':') {
+        Some((code, "basic")) => (code, router::Fluency::Basic),
+        Some((code, "fluent")) => (code, router::Fluency::Fluent),
+        Some((code, "native")) => (code, router::Fluency::Native),
+        Some(_) => return None,
+        None => (tag, router::Fluency::Fluent),
+    };
+    let ok = (2..=3).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase());
+    ok.then(|| (code, level).into())
+}
+
 pub(super) fn request_for(conv: &Conversation) -> Request {
     let mut request = Request::new(&conv.id, conv.language.as_deref().unwrap_or("en"), now_ms())
         .with_urgent(conv.urgent);
@@ -420,5 +434,27 @@ impl AppState {
         let router = self.hub.router();
         let c = router.clinician(clinician)?;
         router::translation_plan_with(patient_language, c, t.as_ref() as &dyn Translator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clinician_languages_take_an_optional_level() {
+        let level = |t: &str| clinician_language(t).map(|l| (l.code, l.level));
+        assert_eq!(level("es"), Some(("es".into(), router::Fluency::Fluent)));
+        assert_eq!(
+            level("es:basic"),
+            Some(("es".into(), router::Fluency::Basic))
+        );
+        assert_eq!(
+            level("fr:native"),
+            Some(("fr".into(), router::Fluency::Native))
+        );
+        for bad in ["es:so-so", "Spanish", "", "e", "ES"] {
+            assert_eq!(level(bad), None, "{bad}");
+        }
     }
 }

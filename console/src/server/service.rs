@@ -549,7 +549,11 @@ impl AppState {
     pub(super) fn know(&self, user: &User) -> Vec<Assignment> {
         let profile = router::Clinician::new(user.id, &user.display_name)
             .with_skills(user.skills.clone())
-            .with_languages(user.languages.clone())
+            .with_languages(
+                user.languages
+                    .iter()
+                    .filter_map(|l| super::routing::clinician_language(l)),
+            )
             .with_max_chats(user.max_chats);
         self.hub.router().upsert_clinician(profile, now_ms())
     }
