@@ -146,6 +146,7 @@
     clearTimeout(timer);
     if (barred) return;
     var url = WS + '?lang=' + encodeURIComponent(lang) + '&fp=' + fp(), r = store('resume'), s;
+    if (attr('state')) url += '&state=' + encodeURIComponent(attr('state'));
     if (r) url += '&resume=' + encodeURIComponent(r);
     try { s = ws = new WebSocket(url); } catch (e) { return retry(); }
     s.onmessage = function (ev) {

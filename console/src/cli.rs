@@ -19,6 +19,12 @@ pub struct NewAccount {
     pub skills: String,
     pub languages: String,
     pub max_chats: usize,
+    pub states: String,
+}
+
+/// A US state or territory code: two capital letters.
+pub fn is_state(s: &str) -> bool {
+    s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())
 }
 
 fn list(s: &str) -> Vec<String> {
@@ -34,15 +40,6 @@ pub async fn user_add(config: &Config, account: NewAccount) -> anyhow::Result<()
     if name.is_empty() || name.len() > 64 || name.chars().any(char::is_whitespace) {
         bail!("the login name must be 1 to 64 characters without spaces");
     }
-    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        eprint!("Password for {name}: ");
-    }
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
-    let password = Secret(line.trim_end_matches(['\r', '\n']).to_string());
-    if password.0.chars().count() < 8 {
-        bail!("the password must be at least 8 characters");
-    }
     let languages = list(&account.languages);
     if let Some(bad) = languages
         .iter()
@@ -51,6 +48,19 @@ pub async fn user_add(config: &Config, account: NewAccount) -> anyhow::Result<()
         bail!(
             "{bad:?} is not a language: use ISO 639-1 codes (en, es), optionally with a level (es:basic, es:fluent, es:native)"
         );
+    }
+    let licensed_states = list(&account.states);
+    if let Some(bad) = licensed_states.iter().find(|s| !is_state(s)) {
+        bail!("{bad:?} is not a state: use two capital letters (CA, NY)");
+    }
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprint!("Password for {name}: ");
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = Secret(line.trim_end_matches(['\r', '\n']).to_string());
+    if password.0.chars().count() < 8 {
+        bail!("the password must be at least 8 characters");
     }
     let store = SqliteStore::open(&config.db).await?;
     let user = store
@@ -62,6 +72,7 @@ pub async fn user_add(config: &Config, account: NewAccount) -> anyhow::Result<()
             skills: list(&account.skills),
             languages,
             max_chats: account.max_chats,
+            licensed_states,
         })
         .await
         .map_err(|e| match e {

@@ -277,6 +277,10 @@ enum UserCommand {
         /// Most chats the router assigns at once.
         #[arg(long, default_value_t = 4)]
         max_chats: usize,
+        /// Comma-separated US states the clinician is licensed in (CA,NY):
+        /// chats from a site that names its state go only to them.
+        #[arg(long, default_value = "")]
+        states: String,
     },
 }
 
@@ -349,6 +353,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     skills,
                     languages,
                     max_chats,
+                    states,
                 } => runtime()?.block_on(cli::user_add(
                     &config,
                     cli::NewAccount {
@@ -358,6 +363,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         skills,
                         languages,
                         max_chats,
+                        states,
                     },
                 )),
             }

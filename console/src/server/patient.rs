@@ -21,6 +21,8 @@ pub struct PatientQuery {
     resume: Option<String>,
     /// The widget's random browser id (see [`super::moderation`]).
     fp: Option<String>,
+    /// The state the clinic's site serves (`data-state`), for licensing.
+    state: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -106,6 +108,7 @@ async fn open(
             browser_language: lang,
             fingerprint: who.fingerprint.clone(),
             address: who.address.clone(),
+            license_state: q.state.clone().filter(|s| crate::cli::is_state(s)),
         })
         .await?;
     Ok((c, resume.0, false))

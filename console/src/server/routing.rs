@@ -64,6 +64,9 @@ pub(super) fn request_for(conv: &Conversation) -> Request {
     if let Some(skill) = &conv.skill {
         request = request.with_skill(skill);
     }
+    if let Some(state) = &conv.license_state {
+        request = request.with_license_state(state);
+    }
     request
 }
 

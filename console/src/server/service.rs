@@ -399,6 +399,9 @@ impl AppState {
         if let Some(skill) = &a.skill {
             request = request.with_skill(skill);
         }
+        if let Some(state) = &conv.license_state {
+            request = request.with_license_state(state);
+        }
         let routed = self
             .hub
             .router()
@@ -475,6 +478,9 @@ impl AppState {
                 let mut request = Request::new(&conv.id, &a.language, now_ms()).with_urgent(true);
                 if let Some(skill) = a.skill.as_ref().or(conv.skill.as_ref()) {
                     request = request.with_skill(skill);
+                }
+                if let Some(state) = &conv.license_state {
+                    request = request.with_license_state(state);
                 }
                 router.route(request)
             };
@@ -554,7 +560,8 @@ impl AppState {
                     .iter()
                     .filter_map(|l| super::routing::clinician_language(l)),
             )
-            .with_max_chats(user.max_chats);
+            .with_max_chats(user.max_chats)
+            .with_licensed_states(user.licensed_states.clone());
         self.hub.router().upsert_clinician(profile, now_ms())
     }
 

@@ -24,6 +24,7 @@ async fn state() -> Arc<AppState> {
             skills: vec!["nursing".into()],
             languages: vec!["en".into()],
             max_chats: 4,
+            licensed_states: vec![],
         })
         .await
         .unwrap();
@@ -251,6 +252,7 @@ async fn admin_cookie(state: &Arc<AppState>) -> String {
             skills: vec![],
             languages: vec!["en".into()],
             max_chats: 4,
+            licensed_states: vec![],
         })
         .await
         .unwrap();

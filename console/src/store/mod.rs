@@ -57,6 +57,8 @@ pub struct User {
     pub skills: Vec<String>,
     pub languages: Vec<String>,
     pub max_chats: usize,
+    /// US states (two letters) the clinician is licensed in.
+    pub licensed_states: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +70,7 @@ pub struct NewUser {
     pub skills: Vec<String>,
     pub languages: Vec<String>,
     pub max_chats: usize,
+    pub licensed_states: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -116,6 +119,8 @@ pub struct Conversation {
     pub address: Option<String>,
     /// Queued for staff through the offline contact form, not the router.
     pub offline: bool,
+    /// The state the chat must be served from, when the clinic's site says.
+    pub license_state: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -128,6 +133,7 @@ pub struct NewConversation {
     pub browser_language: Option<String>,
     pub fingerprint: Option<String>,
     pub address: Option<String>,
+    pub license_state: Option<String>,
 }
 
 /// What an admin's block matches a sender by.

@@ -14,10 +14,10 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-const USER_COLUMNS: &str =
-    "id, username, display_name, role, password_hash, skills, languages, max_chats";
+const USER_COLUMNS: &str = "id, username, display_name, role, password_hash, skills, languages, max_chats, licensed_states";
 const CONV_COLUMNS: &str = "id, resume_hash, state, urgent, language, browser_language, skill, \
-                            assigned_to, whisper, fingerprint, address, offline, created_at, updated_at";
+                            assigned_to, whisper, fingerprint, address, offline, license_state, \
+                            created_at, updated_at";
 const BLOCK_COLUMNS: &str =
     "id, kind, conversation_id, reason, created_by, created_at, lifted_by, lifted_at";
 const MESSAGE_COLUMNS: &str =
@@ -41,6 +41,7 @@ fn user_from(row: &SqliteRow) -> Result<User, sqlx::Error> {
         skills: split_list(row.try_get("skills")?),
         languages: split_list(row.try_get("languages")?),
         max_chats: row.try_get::<i64, _>("max_chats")?.max(0) as usize,
+        licensed_states: split_list(row.try_get("licensed_states")?),
     })
 }
 
@@ -57,6 +58,7 @@ fn conversation_from(row: &SqliteRow) -> Result<Conversation, sqlx::Error> {
         fingerprint: row.try_get("fingerprint")?,
         address: row.try_get("address")?,
         offline: row.try_get("offline")?,
+        license_state: row.try_get("license_state")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -162,8 +164,9 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
         let result = sqlx::query(
-            "INSERT INTO users (username, display_name, role, password_hash, skills, languages, max_chats, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO users (username, display_name, role, password_hash, skills, languages, max_chats,
+             licensed_states, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&user.username)
         .bind(&user.display_name)
@@ -172,6 +175,7 @@ impl Store for SqliteStore {
         .bind(user.skills.join(","))
         .bind(user.languages.join(","))
         .bind(user.max_chats as i64)
+        .bind(user.licensed_states.join(","))
         .bind(rfc3339(unix_now()))
         .execute(&self.pool)
         .await;
@@ -254,14 +258,16 @@ impl Store for SqliteStore {
         let now = rfc3339(unix_now());
         sqlx::query(
             "INSERT INTO conversations
-             (id, resume_hash, state, browser_language, fingerprint, address, created_at, updated_at)
-             VALUES (?, ?, 'bot', ?, ?, ?, ?, ?)",
+             (id, resume_hash, state, browser_language, fingerprint, address, license_state,
+              created_at, updated_at)
+             VALUES (?, ?, 'bot', ?, ?, ?, ?, ?, ?)",
         )
         .bind(&new.id)
         .bind(&new.resume_hash)
         .bind(&new.browser_language)
         .bind(&new.fingerprint)
         .bind(&new.address)
+        .bind(&new.license_state)
         .bind(&now)
         .bind(&now)
         .execute(&self.pool)
@@ -635,6 +641,7 @@ mod tests {
             skills: vec!["billing".into(), "nursing".into()],
             languages: vec!["en".into(), "es".into()],
             max_chats: 3,
+            licensed_states: vec!["CA".into()],
         }
     }
 

@@ -277,3 +277,60 @@ async fn an_offer_not_accepted_in_time_goes_to_the_next_clinician() {
         if second == ids[0] { "ana" } else { "ben" }
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chat_from_a_site_that_names_its_state_goes_to_a_clinician_licensed_there() {
+    let server = Server::start();
+    let db = server.db_path();
+    for (name, states) in [("cal", "CA"), ("newt", "NY,NJ")] {
+        carechat_e2e::run_carechat(
+            &[
+                "user",
+                "add",
+                name,
+                "--role",
+                "clinician",
+                "--skills",
+                "nursing",
+                "--states",
+                states,
+                "--db",
+                db.to_str().unwrap(),
+            ],
+            "a long password\n",
+        );
+    }
+    let cal = server.login("cal", "a long password");
+    let newt = server.login("newt", "a long password");
+    available(&cal);
+    available(&newt);
+    for (state, expected) in [("NY", "newt"), ("CA", "cal"), ("NJ", "newt")] {
+        let mut patient = Patient::connect(&server, &format!("?lang=en-US&state={state}")).await;
+        patient
+            .send("I need my lab test results from last week")
+            .await;
+        let status = patient.next_where(|f| f["type"] == "status").await;
+        assert_eq!(
+            status["clinician"], expected,
+            "{state}: {:#?}",
+            patient.frames
+        );
+    }
+    // A bad state code is refused when the account is made.
+    let out = std::process::Command::new(carechat_e2e::carechat())
+        .args([
+            "user",
+            "add",
+            "x",
+            "--role",
+            "clinician",
+            "--states",
+            "California",
+            "--db",
+            db.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("two capital letters"));
+}
