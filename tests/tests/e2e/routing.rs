@@ -190,18 +190,43 @@ async fn transfer_with_a_staff_note_start_a_chat_and_team_chat() {
     let (code, _) = ana.post(&format!("{base}/messages"), json!({"text": "hi"}));
     assert_eq!(code, 403, "ana no longer has the chat");
 
-    // Ben closes it; ana starts a new chat with the same (known) patient.
-    assert_eq!(ben.post(&format!("{base}/close"), json!({})).0, 200);
+    // Ben hands it to the front desk as a group: it goes to ana, who is
+    // available there, not back to ben.
+    let (code, body) = ben.post(
+        &format!("{base}/transfer"),
+        json!({"to": {"skill": "front_desk"}}),
+    );
+    assert_eq!(code, 200, "{body}");
+    let status = patient
+        .next_where(|f| f["type"] == "status" && f["clinician"] == "ana")
+        .await;
+    assert_eq!(status["state"], "assigned");
+    let (code, _) = ben.post(
+        &format!("{base}/transfer"),
+        json!({"to": {"skill": "astrology"}}),
+    );
+    assert_eq!(code, 403, "ben no longer has it");
+    let (code, body) = ana.post(
+        &format!("{base}/transfer"),
+        json!({"to": {"skill": "astrology"}}),
+    );
+    assert_eq!(code, 400, "no such skill: {body}");
+
+    // Ana closes it; ben starts a new chat with the same (known) patient,
+    // though he is not available for patients.
+    assert_eq!(ana.post(&format!("{base}/close"), json!({})).0, 200);
     patient
         .next_where(|f| f["type"] == "status" && f["state"] == "closed")
         .await;
-    let (code, body) = ana.post(&format!("{base}/start"), json!({}));
+    let (code, body) = ben.post(&format!("{base}/start"), json!({}));
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["conversation"]["state"], "assigned");
     let status = patient
-        .next_where(|f| f["type"] == "status" && f["state"] == "assigned")
+        .next_where(|f| {
+            f["type"] == "status" && f["state"] == "assigned" && f["clinician"] == "ben"
+        })
         .await;
-    assert_eq!(status["clinician"], "ana");
+    assert_eq!(status["clinician"], "ben");
 
     // Team chat: stored redacted, read by the colleague.
     let (code, body) = ana.post(
