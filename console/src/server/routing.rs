@@ -10,7 +10,7 @@ use router::{Event, Request, Routed, TransferTarget, Translator};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::service::{MAX_MESSAGE_CHARS, Summary, now_ms};
+use super::service::{Summary, check_text, now_ms};
 use super::{ApiError, AppState};
 use crate::store::{
     ConvState, ConvUpdate, Conversation, Role, Sender, StaffText, StoreError, User,
@@ -27,6 +27,21 @@ pub struct Translation {
     pub language: String,
     /// Always true: the reader is told a machine translated it.
     pub machine: bool,
+}
+
+impl Translation {
+    /// What the store keeps: the (redacted) text and its language.
+    pub fn stored(&self) -> (String, String) {
+        (self.text.clone(), self.language.clone())
+    }
+
+    pub fn from_stored((text, language): &(String, String)) -> Translation {
+        Translation {
+            text: text.clone(),
+            language: language.clone(),
+            machine: true,
+        }
+    }
 }
 
 /// Where a clinician sends a chat.
@@ -70,17 +85,7 @@ pub(super) fn request_for(conv: &Conversation) -> Request {
     request
 }
 
-fn check_text(text: &str) -> Result<(), ApiError> {
-    if text.trim().is_empty() {
-        return Err(ApiError::BadRequest("the message is empty".into()));
-    }
-    if text.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(ApiError::TooLong);
-    }
-    Ok(())
-}
-
-fn route_error(e: router::RouteError) -> ApiError {
+pub(super) fn route_error(e: router::RouteError) -> ApiError {
     match e {
         router::RouteError::Conflict { .. } => {
             ApiError::Conflict("another clinician has this chat".into())

@@ -9,11 +9,22 @@ use router::{Assignment, Presence, Request, Routed};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::routing::{Translation, request_for};
+use super::routing::{Translation, request_for, route_error};
 use super::{ApiError, AppState};
 use crate::store::{ConvState, ConvUpdate, Conversation, Message, NewMessage, Sender, User};
 
 pub const MAX_MESSAGE_CHARS: usize = 2000;
+
+/// A message anyone may send: not blank, and not over the limit.
+pub(super) fn check_text(text: &str) -> Result<(), ApiError> {
+    if text.trim().is_empty() {
+        return Err(ApiError::BadRequest("the message is empty".into()));
+    }
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(ApiError::TooLong);
+    }
+    Ok(())
+}
 
 pub(super) fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -103,11 +114,7 @@ impl AppState {
             name,
             intent: m.intent.clone(),
             confidence: m.confidence,
-            translation: m.translation.as_ref().map(|(text, language)| Translation {
-                text: text.clone(),
-                language: language.clone(),
-                machine: true,
-            }),
+            translation: m.translation.as_ref().map(Translation::from_stored),
         }
     }
 
@@ -225,9 +232,7 @@ impl AppState {
                 intent: None,
                 confidence: None,
                 spam_score: None,
-                translation: translation
-                    .as_ref()
-                    .map(|t| (t.text.clone(), t.language.clone())),
+                translation: translation.as_ref().map(Translation::stored),
             })
             .await?;
         let mut frame =
@@ -258,12 +263,7 @@ impl AppState {
 
     /// One message from a patient, through the whole pipeline.
     pub async fn patient_message(&self, conversation: &str, text: &str) -> Result<(), ApiError> {
-        if text.trim().is_empty() {
-            return Err(ApiError::BadRequest("the message is empty".into()));
-        }
-        if text.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(ApiError::TooLong);
-        }
+        check_text(text)?;
         let bot = self.bot()?.clone();
         let conv = self.store.conversation(conversation).await?;
         if conv.state == ConvState::Closed {
@@ -307,9 +307,7 @@ impl AppState {
                 intent: a.intent.clone(),
                 confidence: Some(a.confidence),
                 spam_score: Some(a.spam_score),
-                translation: translation
-                    .as_ref()
-                    .map(|t| (t.text.clone(), t.language.clone())),
+                translation: translation.as_ref().map(Translation::stored),
             })
             .await?;
         tracing::info!(
@@ -382,7 +380,8 @@ impl AppState {
     async fn escalate(&self, conv: &Conversation, a: &Assessment) -> Result<(), ApiError> {
         let urgent = a.action == Action::Urgent;
         let whisper = self.whisper_for(&conv.id, a).await?;
-        self.store
+        let queued = self
+            .store
             .update_conversation(
                 &conv.id,
                 ConvUpdate {
@@ -395,17 +394,10 @@ impl AppState {
                 },
             )
             .await?;
-        let mut request = Request::new(&conv.id, &a.language, now_ms()).with_urgent(urgent);
-        if let Some(skill) = &a.skill {
-            request = request.with_skill(skill);
-        }
-        if let Some(state) = &conv.license_state {
-            request = request.with_license_state(state);
-        }
         let routed = self
             .hub
             .router()
-            .route(request)
+            .route(request_for(&queued))
             .map_err(|e| ApiError::Internal(e.into()))?;
         if let Some(position) = self.carry_out(&conv.id, routed, urgent).await? {
             self.hub.to_patient(
@@ -605,18 +597,7 @@ impl AppState {
                 router.take(conversation, user.id, now_ms())
             }
         };
-        match taken {
-            Ok(()) => {}
-            Err(router::RouteError::Conflict { .. }) => {
-                return Err(ApiError::Conflict("another clinician has this chat".into()));
-            }
-            Err(router::RouteError::Offered { .. }) => {
-                return Err(ApiError::Conflict(
-                    "this chat is offered to another clinician".into(),
-                ));
-            }
-            Err(e) => return Err(ApiError::Internal(e.into())),
-        }
+        taken.map_err(route_error)?;
         let summary = self.assigned(conversation, user.id).await?;
         self.store
             .audit(Some(user.id), "take", conversation, "")
@@ -631,12 +612,7 @@ impl AppState {
         user: &User,
         text: &str,
     ) -> Result<MessageView, ApiError> {
-        if text.trim().is_empty() {
-            return Err(ApiError::BadRequest("the message is empty".into()));
-        }
-        if text.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(ApiError::TooLong);
-        }
+        check_text(text)?;
         let conv = self.store.conversation(conversation).await?;
         if conv.state != ConvState::Assigned || conv.assigned_to != Some(user.id) {
             return Err(ApiError::Forbidden("take the chat before replying"));
