@@ -1,5 +1,6 @@
-//! This crate's forward pass against candle-transformers' `BertModel`, side
-//! by side in one run, on the same model, texts and batches.
+//! This crate's forward pass, with f32 and with integer products, against
+//! candle-transformers' `BertModel`, side by side in one run, on the same
+//! model, texts and batches.
 //!
 //! ```text
 //! cargo run --release -p bert --example speed -- models/pii-ner DATA.json [ROUNDS]
@@ -9,10 +10,13 @@
 //! format, as `carechat eval redact` reads). Texts are sorted by length and
 //! cut into batches of 32, as the server batches them; candle-transformers
 //! pads each batch to its longest text, this crate packs it. Each round runs
-//! both implementations over every batch, alternating which goes first; the
-//! report gives the median round for each and their ratio, as one JSON
-//! object. The two outputs are also compared, so a fast wrong answer shows.
-//! `BATCH=N` in the environment changes the batch size.
+//! every implementation over every batch, in a rotating order; the report
+//! gives the median round for each and the ratios, as one JSON object. Then
+//! the same for one text at a time (the first 300 texts, in their file
+//! order: what one patient's message costs), as the median and 99th
+//! percentile over rounds of each text's time. The outputs are compared
+//! with candle-transformers', so a fast wrong answer shows. `BATCH=N` in the
+//! environment changes the batch size.
 
 use std::time::Instant;
 
@@ -52,6 +56,7 @@ fn main() -> Result<(), Error> {
                 .map(|e| e.get_ids().to_vec())
         })
         .collect::<Result<_, _>>()?;
+    let ids_in_order = ids.clone();
     ids.sort_by_key(Vec::len);
     let batch: usize = std::env::var("BATCH")
         .ok()
@@ -60,9 +65,14 @@ fn main() -> Result<(), Error> {
     let batches: Vec<&[Vec<u32>]> = ids.chunks(batch).collect();
     let pieces: usize = ids.iter().map(Vec::len).sum();
 
-    let ours = bert::Bert::from_safetensors(bert::Config::from_json(&config_json)?, &weights)?;
-    let ref_config: RefConfig = serde_json::from_slice(&config_json)?;
     let tensors = bert::load_safetensors(&weights)?;
+    let config = bert::Config::from_json(&config_json)?;
+    let float = bert::Bert::load_with(config.clone(), &tensors, bert::Products::Float)?;
+    let integer = bert::Bert::load_with(config, &tensors, bert::Products::Integer)?;
+    if integer.products() != bert::Products::Integer {
+        eprintln!("this CPU has no AVX-512 VNNI: the integer run below is f32 too");
+    }
+    let ref_config: RefConfig = serde_json::from_slice(&config_json)?;
     let prefix = if tensors.contains_key("bert.embeddings.word_embeddings.weight") {
         "bert"
     } else {
@@ -74,13 +84,15 @@ fn main() -> Result<(), Error> {
         &ref_config,
     )?;
 
-    let run_ours = |b: &[Vec<u32>]| -> Result<Vec<Vec<f32>>, Error> {
+    let ours = |model: &bert::Bert, b: &[Vec<u32>]| -> Result<Vec<Vec<f32>>, Error> {
         let refs: Vec<&[u32]> = b.iter().map(Vec::as_slice).collect();
-        let h = ours.forward(&refs)?;
+        let h = model.forward(&refs)?;
         Ok((0..b.len())
             .map(|i| h.rows(i).flatten().copied().collect())
             .collect())
     };
+    let run_float = |b: &[Vec<u32>]| ours(&float, b);
+    let run_integer = |b: &[Vec<u32>]| ours(&integer, b);
     let run_reference = |b: &[Vec<u32>]| -> Result<Vec<Vec<f32>>, Error> {
         let len = b.iter().map(Vec::len).max().unwrap_or(1);
         let mut flat = Vec::with_capacity(b.len() * len);
@@ -102,39 +114,70 @@ fn main() -> Result<(), Error> {
             .collect())
     };
 
-    // Same answers first (and a warm-up for both).
-    let mut worst = 0f32;
+    // Same answers first (and a warm-up for all three).
+    let (mut worst_float, mut worst_integer) = (0f32, 0f32);
     for b in &batches {
-        for (x, y) in run_ours(b)?.iter().zip(run_reference(b)?) {
-            for (a, c) in x.iter().zip(&y) {
-                worst = worst.max((a - c).abs());
+        let expected = run_reference(b)?;
+        for (worst, got) in [
+            (&mut worst_float, run_float(b)?),
+            (&mut worst_integer, run_integer(b)?),
+        ] {
+            for (x, y) in got.iter().zip(&expected) {
+                for (a, c) in x.iter().zip(y) {
+                    *worst = worst.max((a - c).abs());
+                }
             }
         }
     }
 
-    let time = |f: &Forward| {
+    let runs: [&Forward; 3] = [&run_reference, &run_float, &run_integer];
+    let time = |f: &Forward, batches: &[&[Vec<u32>]]| {
         let started = Instant::now();
-        for b in &batches {
+        for b in batches {
             std::hint::black_box(f(b)?);
         }
         Ok::<f64, Error>(started.elapsed().as_secs_f64())
     };
-    let (mut t_ours, mut t_ref) = (Vec::new(), Vec::new());
-    for round in 0..rounds {
-        if round % 2 == 0 {
-            t_ours.push(time(&run_ours)?);
-            t_ref.push(time(&run_reference)?);
-        } else {
-            t_ref.push(time(&run_reference)?);
-            t_ours.push(time(&run_ours)?);
-        }
-    }
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (m_ours, m_ref) = (median(t_ours), median(t_ref));
+    let mut batched: [Vec<f64>; 3] = Default::default();
+    for round in 0..rounds {
+        for i in 0..3 {
+            let which = (round + i) % 3;
+            batched[which].push(time(runs[which], &batches)?);
+        }
+    }
+    let [m_ref, m_float, m_int] = batched.map(median);
     let rate = |secs: f64| (texts.len() as f64 / secs * 10.0).round() / 10.0;
+
+    // One text at a time: each text's median over the rounds, then the
+    // median and 99th percentile over texts.
+    let singles: Vec<[Vec<u32>; 1]> = ids_in_order.iter().take(300).map(|t| [t.clone()]).collect();
+    let mut per_text: [Vec<Vec<f64>>; 3] = Default::default();
+    for p in &mut per_text {
+        *p = vec![Vec::new(); singles.len()];
+    }
+    for round in 0..rounds {
+        for i in 0..3 {
+            let which = (round + i) % 3;
+            for (t, one) in singles.iter().enumerate() {
+                let started = Instant::now();
+                std::hint::black_box(runs[which](one)?);
+                per_text[which][t].push(started.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    let latency = |p: &Vec<Vec<f64>>| {
+        let mut each: Vec<f64> = p.iter().map(|v| median(v.clone())).collect();
+        each.sort_by(f64::total_cmp);
+        let ms = |x: f64| (x * 100.0).round() / 100.0;
+        serde_json::json!({
+            "p50_ms": ms(each[each.len() / 2]),
+            "p99_ms": ms(each[(each.len() * 99 / 100).min(each.len() - 1)]),
+        })
+    };
     println!(
         "{}",
         serde_json::to_string_pretty(&serde_json::json!({
@@ -144,10 +187,22 @@ fn main() -> Result<(), Error> {
             "mean_pieces": (pieces as f64 / texts.len().max(1) as f64 * 10.0).round() / 10.0,
             "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
             "rounds": rounds,
-            "candle_transformers_texts_per_s": rate(m_ref),
-            "bert_crate_texts_per_s": rate(m_ours),
-            "speedup": (m_ref / m_ours * 100.0).round() / 100.0,
-            "max_abs_difference": worst,
+            "batched_texts_per_s": {
+                "candle_transformers": rate(m_ref),
+                "bert_f32": rate(m_float),
+                "bert_integer": rate(m_int),
+            },
+            "speedup_f32_over_candle": (m_ref / m_float * 100.0).round() / 100.0,
+            "speedup_integer_over_f32": (m_float / m_int * 100.0).round() / 100.0,
+            "one_text_at_a_time": {
+                "candle_transformers": latency(&per_text[0]),
+                "bert_f32": latency(&per_text[1]),
+                "bert_integer": latency(&per_text[2]),
+            },
+            "max_abs_difference_from_candle": {
+                "bert_f32": worst_float,
+                "bert_integer": worst_integer,
+            },
         }))?
     );
     Ok(())

@@ -26,11 +26,18 @@
 //!   below 1e-6, the size of f32 rounding in these sums) that the compiler
 //!   vectorises.
 //!
+//! Where the CPU has AVX-512 VNNI, the linear layers themselves run on
+//! 11-bit integers instead of Candle's f32 product ([`Products::Integer`],
+//! the default of [`Bert::load`]; `quant.rs` says how and why). Elsewhere,
+//! or with [`Products::Float`], they stay f32.
+//!
 //! The crate is pure: it is built from tensors the caller loaded and does no
 //! I/O. Its tests hold it to candle-transformers' `BertModel` on random
 //! weights.
 
 mod ops;
+#[cfg(target_arch = "x86_64")]
+mod quant;
 
 use std::collections::HashMap;
 
@@ -152,16 +159,59 @@ impl Config {
     }
 }
 
+/// How the linear layers multiply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Products {
+    /// Candle's f32 matrix multiply, on every CPU.
+    Float,
+    /// 11-bit integer weights and activations on AVX-512 VNNI (see
+    /// `quant.rs`), where the CPU has it; f32 elsewhere.
+    Integer,
+}
+
+/// A linear layer's weight, `[inputs, outputs]`.
+enum Dense {
+    Float(Tensor),
+    #[cfg(target_arch = "x86_64")]
+    Integer(quant::QLinear),
+}
+
+impl Dense {
+    fn new(weight: Tensor, products: Products) -> Result<Dense> {
+        #[cfg(target_arch = "x86_64")]
+        if products == Products::Integer {
+            let (inputs, outputs) = weight.dims2()?;
+            if let Some(q) = quant::QLinear::new(&floats(&weight)?, inputs, outputs) {
+                return Ok(Dense::Integer(q));
+            }
+        }
+        let _ = products;
+        Ok(Dense::Float(weight))
+    }
+
+    fn is_integer(&self) -> bool {
+        !matches!(self, Dense::Float(_))
+    }
+
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Dense::Float(w) => x.matmul(w)?,
+            #[cfg(target_arch = "x86_64")]
+            Dense::Integer(q) => x.apply_op1_no_bwd(&quant::QMatMul(q))?,
+        })
+    }
+}
+
 struct Layer {
     /// `[hidden, 3 × hidden]`: query, key and value side by side.
-    qkv: Tensor,
+    qkv: Dense,
     qkv_bias: Vec<f32>,
-    attn_out: Tensor,
+    attn_out: Dense,
     attn_out_bias: Vec<f32>,
     attn_norm: ops::Norm,
-    up: Tensor,
+    up: Dense,
     up_bias: Vec<f32>,
-    down: Tensor,
+    down: Dense,
     down_bias: Vec<f32>,
     out_norm: ops::Norm,
 }
@@ -175,12 +225,14 @@ pub struct Bert {
     token_type: Vec<f32>,
     embed_norm: ops::Norm,
     layers: Vec<Layer>,
+    products: Products,
 }
 
 impl std::fmt::Debug for Bert {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bert")
             .field("config", &self.config)
+            .field("products", &self.products)
             .finish_non_exhaustive()
     }
 }
@@ -277,8 +329,18 @@ pub fn load_safetensors(bytes: &[u8]) -> Result<HashMap<String, Tensor>> {
 impl Bert {
     /// Builds the encoder from a checkpoint's tensors (Hugging Face names,
     /// with or without a `bert.`/`roberta.` prefix; heads such as a pooler
-    /// or classifier are ignored).
+    /// or classifier are ignored), with integer products where the CPU has
+    /// them.
     pub fn load(config: Config, tensors: &HashMap<String, Tensor>) -> Result<Bert> {
+        Bert::load_with(config, tensors, Products::Integer)
+    }
+
+    /// [`Bert::load`], choosing how the linear layers multiply.
+    pub fn load_with(
+        config: Config,
+        tensors: &HashMap<String, Tensor>,
+        products: Products,
+    ) -> Result<Bert> {
         let prefix = ["", "bert.", "roberta.", "model."]
             .into_iter()
             .find(|p| tensors.contains_key(&format!("{p}embeddings.word_embeddings.weight")))
@@ -298,7 +360,7 @@ impl Bert {
         };
         let (h, f) = (config.hidden, config.intermediate);
         // Linear weights are stored [out, in]; the products want [in, out].
-        let linear_t = |t: Tensor| -> Result<Tensor> { Ok(t.t()?.contiguous()?) };
+        let linear_t = |t: Tensor| -> Result<Dense> { Dense::new(t.t()?.contiguous()?, products) };
         let norm = |name: &str| -> Result<ops::Norm> {
             Ok(ops::Norm {
                 gamma: floats(&get(&format!("{name}.weight"), &[h])?)?,
@@ -341,6 +403,7 @@ impl Bert {
                 out_norm: norm(&format!("{p}.output.LayerNorm"))?,
             });
         }
+        let integer = layers.iter().any(|l| l.qkv.is_integer());
         Ok(Bert {
             config,
             word,
@@ -348,16 +411,27 @@ impl Bert {
             token_type,
             embed_norm,
             layers,
+            products: if integer {
+                Products::Integer
+            } else {
+                Products::Float
+            },
         })
     }
 
     /// Loads a `model.safetensors` held in memory.
-    pub fn from_safetensors(config: Config, bytes: &[u8]) -> Result<Bert> {
-        Bert::load(config, &load_safetensors(bytes)?)
+    pub fn from_safetensors(config: Config, bytes: &[u8], products: Products) -> Result<Bert> {
+        Bert::load_with(config, &load_safetensors(bytes)?, products)
     }
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// How this model's linear layers multiply: integer only where asked
+    /// for and the CPU has the instructions.
+    pub fn products(&self) -> Products {
+        self.products
     }
 
     /// The final hidden states of `texts` (piece ids, each already wrapped
@@ -405,14 +479,14 @@ impl Bert {
         })?;
         let mut x = x;
         for l in &self.layers {
-            let qkv = x.matmul(&l.qkv)?;
+            let qkv = l.qkv.apply(&x)?;
             let context = qkv.apply_op1_no_bwd(&ops::Attention {
                 bias: &l.qkv_bias,
                 offsets: &offsets,
                 heads: self.config.heads,
                 hidden: h,
             })?;
-            let attended = context.matmul(&l.attn_out)?;
+            let attended = l.attn_out.apply(&context)?;
             attended.inplace_op2(
                 &x,
                 &ops::AddNorm {
@@ -420,9 +494,9 @@ impl Bert {
                     norm: &l.attn_norm,
                 },
             )?;
-            let up = attended.matmul(&l.up)?;
+            let up = l.up.apply(&attended)?;
             up.inplace_op1(&ops::BiasGelu { bias: &l.up_bias })?;
-            let down = up.matmul(&l.down)?;
+            let down = l.down.apply(&up)?;
             down.inplace_op2(
                 &attended,
                 &ops::AddNorm {

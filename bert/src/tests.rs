@@ -165,7 +165,8 @@ fn packed_batch_matches_candle_transformers_text_by_text() {
     for (prefix, heads) in [("", 4), ("bert.", 4), ("", 2), ("", 8)] {
         let json = config_json(heads);
         let weights = random_weights(prefix, 42);
-        let bert = Bert::load(Config::from_json(json.as_bytes()).unwrap(), &weights).unwrap();
+        let config = Config::from_json(json.as_bytes()).unwrap();
+        let bert = Bert::load_with(config, &weights, Products::Float).unwrap();
         let texts = texts();
         let refs: Vec<&[u32]> = texts.iter().map(Vec::as_slice).collect();
         let hidden = bert.forward(&refs).unwrap();
@@ -185,6 +186,43 @@ fn packed_batch_matches_candle_transformers_text_by_text() {
             worst < 1e-4,
             "max |difference| {worst}, prefix {prefix:?}, {heads} heads"
         );
+    }
+}
+
+#[test]
+fn integer_products_stay_close_to_the_f32_pass() {
+    let weights = random_weights("", 42);
+    let config = || Config::from_json(CONFIG.as_bytes()).unwrap();
+    let float = Bert::load_with(config(), &weights, Products::Float).unwrap();
+    let integer = Bert::load(config(), &weights).unwrap();
+    assert_eq!(float.products(), Products::Float);
+    if integer.products() == Products::Float {
+        eprintln!("skipped: this CPU has no AVX-512 VNNI, both passes are f32");
+        return;
+    }
+    let texts = texts();
+    let refs: Vec<&[u32]> = texts.iter().map(Vec::as_slice).collect();
+    let (a, b) = (
+        float.forward(&refs).unwrap(),
+        integer.forward(&refs).unwrap(),
+    );
+    let (mut worst, mut total) = (0f32, 0f32);
+    for (x, y) in a.data.iter().zip(&b.data) {
+        worst = worst.max((x - y).abs());
+        total += (x - y).abs();
+    }
+    let mean = total / a.data.len() as f32;
+    // Hidden states are LayerNorm outputs, of size about 1.
+    assert!(worst < 0.05 && mean < 0.005, "max {worst}, mean {mean}");
+    assert!(worst > 0.0, "the integer pass did not run");
+    for i in 0..texts.len() {
+        let cos: f32 = a
+            .mean_pooled(i)
+            .iter()
+            .zip(b.mean_pooled(i))
+            .map(|(x, y)| x * y)
+            .sum();
+        assert!(cos > 0.9999, "text {i}: cosine {cos}");
     }
 }
 

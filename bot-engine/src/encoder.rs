@@ -36,8 +36,9 @@ fn read(path: &Path) -> Result<Vec<u8>> {
 impl Encoder {
     /// Loads a model directory holding `config.json`, `tokenizer.json` and
     /// `model.safetensors`. A `carechat.json` beside them may name an input
-    /// prefix (e5 models want `"query: "`).
-    pub fn load(dir: &Path) -> Result<Encoder> {
+    /// prefix (e5 models want `"query: "`). `products` says how the linear
+    /// layers multiply.
+    pub fn load(dir: &Path, products: bert::Products) -> Result<Encoder> {
         let config = bert::Config::from_json(&read(&dir.join("config.json"))?)?;
         let dim = config.hidden;
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
@@ -55,7 +56,7 @@ impl Encoder {
         // Read rather than mmap: the workspace forbids unsafe code, and the
         // model is small enough to hold in memory once.
         let weights = read(&dir.join("model.safetensors"))?;
-        let model = Bert::from_safetensors(config, &weights)?;
+        let model = Bert::from_safetensors(config, &weights, products)?;
         let prefix = match std::fs::read(dir.join("carechat.json")) {
             Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
@@ -63,10 +64,15 @@ impl Encoder {
                 .unwrap_or_default(),
             Err(_) => String::new(),
         };
-        let id = dir
+        // The name, and how it multiplies: integer and f32 embeddings differ
+        // in the last digits, so caches keep them apart.
+        let mut id = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        if model.products() == bert::Products::Integer {
+            id.push_str("+integer");
+        }
         Ok(Encoder {
             model,
             tokenizer,

@@ -32,7 +32,7 @@ impl BatchModel for NerModel {
 
 /// Loads a PII token-classifier directory (`config.json`, `tokenizer.json`,
 /// `model.safetensors`).
-pub fn load_pii_model(dir: &Path) -> Result<NerModel> {
+pub fn load_pii_model(dir: &Path, products: bert::Products) -> Result<NerModel> {
     let read = |name: &str| {
         let path = dir.join(name);
         std::fs::read(&path).map_err(|source| EngineError::Io {
@@ -44,6 +44,7 @@ pub fn load_pii_model(dir: &Path) -> Result<NerModel> {
         &read("config.json")?,
         &read("tokenizer.json")?,
         read("model.safetensors")?,
+        products,
     )
     .map_err(|e| EngineError::Config(e.to_string()))
 }
@@ -53,7 +54,8 @@ pub fn load_pii_model(dir: &Path) -> Result<NerModel> {
 pub struct Scrubber {
     redactor: Arc<Redactor>,
     model: Option<Worker<Vec<Span>>>,
-    /// What redacts, for caches keyed by it ("rules", "rules+pii-ner@0.3").
+    /// What redacts, for caches keyed by it ("rules", "rules+pii-ner@0.3",
+    /// "rules+pii-ner@0.3+integer").
     id: String,
 }
 
@@ -69,7 +71,10 @@ impl Scrubber {
 
     /// Rules plus `model` on its own thread with a queue of `capacity`.
     pub fn with_model(redactor: Arc<Redactor>, model: NerModel, capacity: usize) -> Scrubber {
-        let id = format!("rules+pii-ner@{}", model.threshold());
+        let mut id = format!("rules+pii-ner@{}", model.threshold());
+        if model.products() == bert::Products::Integer {
+            id.push_str("+integer");
+        }
         Scrubber {
             redactor,
             model: Some(Worker::spawn(model, "carechat-pii", capacity, BATCH_PIECES)),

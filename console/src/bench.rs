@@ -281,8 +281,9 @@ pub fn bench_encoder(config: &Config, names: &[String], batch: usize) -> anyhow:
             crate::models::pull(spec, &config.models_dir, None)?;
         }
         let started = Instant::now();
-        let encoder = bot_engine::Encoder::load(&config.models_dir.join(spec.name))
-            .with_context(|| format!("loading {}", spec.name))?;
+        let encoder =
+            bot_engine::Encoder::load(&config.models_dir.join(spec.name), config.products())
+                .with_context(|| format!("loading {}", spec.name))?;
         let load_s = started.elapsed().as_secs_f64();
         // Warm up, then time the median of REDACT_PASSES passes each way.
         encoder.embed(&refs[..refs.len().min(64)])?;
@@ -343,11 +344,23 @@ const REDACT_PASSES: usize = 5;
 /// `carechat bench redact`: for each data set, redaction throughput with the
 /// rules only, on one thread, and with the PII model, batched as the server
 /// batches (the model's matrix products and fused passes use every core).
-/// Prints one JSON object.
+/// Where the model runs on integer products, the same model on f32 products
+/// is timed in the same run, passes interleaved, for the ratio. Prints one
+/// JSON object.
 pub fn bench_redact(config: &Config, files: &[std::path::PathBuf]) -> anyhow::Result<()> {
     use std::hint::black_box;
     let redactor = redaction::Redactor::new();
     let model = crate::engine::load_pii_model(config)?;
+    let float_model = match &model {
+        Some(m) if m.products() == bert::Products::Integer => {
+            let float = Config {
+                integer_products: false,
+                ..config.clone()
+            };
+            crate::engine::load_pii_model(&float)?
+        }
+        _ => None,
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut sets = Vec::new();
     for path in files {
@@ -382,27 +395,54 @@ pub fn bench_redact(config: &Config, files: &[std::path::PathBuf]) -> anyhow::Re
             })
             .collect();
         let rules = rate(passes, 1);
+        let pass = |m: &redaction::model::NerModel| -> anyhow::Result<f64> {
+            let started = Instant::now();
+            let extra = crate::eval_redact::model_spans(m, &refs)?;
+            for (t, e) in refs.iter().zip(&extra) {
+                black_box(redactor.find_with(t, e));
+            }
+            Ok(started.elapsed().as_secs_f64())
+        };
+        let (mut passes, mut float_passes) = (Vec::new(), Vec::new());
+        if let Some(m) = &model {
+            for i in 0..REDACT_PASSES {
+                if let Some(f) = &float_model
+                    && i % 2 == 1
+                {
+                    float_passes.push(pass(f)?);
+                }
+                passes.push(pass(m)?);
+                if let Some(f) = &float_model
+                    && i % 2 == 0
+                {
+                    float_passes.push(pass(f)?);
+                }
+            }
+        }
+        let median = |v: &[f64]| {
+            let mut v = v.to_vec();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let speedup = (!float_passes.is_empty())
+            .then(|| (median(&float_passes) / median(&passes) * 100.0).round() / 100.0);
         let with_model = match &model {
             None => Value::Null,
             Some(m) => {
-                let mut passes = Vec::new();
-                for _ in 0..REDACT_PASSES {
-                    let started = Instant::now();
-                    let extra = crate::eval_redact::model_spans(m, &refs)?;
-                    for (t, e) in refs.iter().zip(&extra) {
-                        black_box(redactor.find_with(t, e));
-                    }
-                    passes.push(started.elapsed().as_secs_f64());
-                }
-                rate(passes, cores)
+                let mut r = rate(passes, cores);
+                r["products"] = json!(format!("{:?}", m.products()).to_lowercase());
+                r
             }
         };
+        let with_float = (!float_passes.is_empty()).then(|| rate(float_passes, cores));
         sets.push(json!({
             "dataset": path.display().to_string(),
             "messages": texts.len(),
             "mean_chars": round1(texts.iter().map(|t| t.chars().count()).sum::<usize>() as f64 / texts.len().max(1) as f64),
             "rules": rules,
             "rules_and_model": with_model,
+            "rules_and_model_f32": with_float,
+            "integer_speedup": speedup,
         }));
     }
     let report = json!({

@@ -149,8 +149,10 @@ pub fn ner_logits(model: &NerModel) -> anyhow::Result<()> {
 pub async fn embed(config: &Config) -> anyhow::Result<()> {
     let dir = crate::engine::ensure_model(crate::models::spec(&config.model)?, &config.models_dir)
         .await?;
+    let products = config.products();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let encoder = bot_engine::Encoder::load(&dir).context("loading the sentence encoder")?;
+        let encoder =
+            bot_engine::Encoder::load(&dir, products).context("loading the sentence encoder")?;
         let mut stdout = std::io::stdout().lock();
         for line in std::io::stdin().lock().lines() {
             let line = line?;

@@ -35,6 +35,10 @@ pub struct Config {
     /// The PII model's decision threshold: the lowest entity-label
     /// probability that redacts a word.
     pub redaction_threshold: f32,
+    /// Whether the models' linear layers run on 11-bit integers where the
+    /// CPU has AVX-512 VNNI (faster, same answers within rounding: see
+    /// docs/redaction.md); false runs f32 everywhere.
+    pub integer_products: bool,
     /// The key that browser ids and IP addresses are hashed under before
     /// they are stored (created on first start). Absent: `<db>.key` beside
     /// the database file; a fresh key per run for an in-memory database.
@@ -132,6 +136,7 @@ impl Default for Config {
             encoder_queue: 256,
             redaction_model: true,
             redaction_threshold: redaction::model::DEFAULT_THRESHOLD,
+            integer_products: true,
             key_file: None,
             trusted_proxies: Vec::new(),
             trusted_domains: Vec::new(),
@@ -176,6 +181,15 @@ impl Config {
 
     /// `file` is read when given (it must exist then), else `carechat.toml`
     /// when present in the working directory.
+    /// How the models multiply, from `integer_products`.
+    pub fn products(&self) -> bert::Products {
+        if self.integer_products {
+            bert::Products::Integer
+        } else {
+            bert::Products::Float
+        }
+    }
+
     pub fn load(file: Option<&PathBuf>, overrides: &Overrides) -> anyhow::Result<Config> {
         let (config, unknown) = Self::load_checked(file, overrides)?;
         for key in unknown {

@@ -81,7 +81,7 @@ pub fn load_pii_model(config: &Config) -> anyhow::Result<Option<NerModel>> {
         );
         models::pull(spec, &config.models_dir, None)?;
     }
-    let model = bot_engine::load_pii_model(&config.models_dir.join(spec.name))
+    let model = bot_engine::load_pii_model(&config.models_dir.join(spec.name), config.products())
         .context("loading the PII model")?;
     Ok(Some(model.with_threshold(config.redaction_threshold)))
 }
@@ -94,7 +94,8 @@ pub async fn start_scrubber(config: &Config) -> anyhow::Result<Scrubber> {
         return Ok(Scrubber::rules(redactor));
     }
     let dir = ensure_model(models::spec(models::PII_MODEL)?, &config.models_dir).await?;
-    let model = tokio::task::spawn_blocking(move || bot_engine::load_pii_model(&dir))
+    let products = config.products();
+    let model = tokio::task::spawn_blocking(move || bot_engine::load_pii_model(&dir, products))
         .await?
         .context("loading the PII model")?
         .with_threshold(config.redaction_threshold);
@@ -114,7 +115,8 @@ pub async fn start_scrubber(config: &Config) -> anyhow::Result<Scrubber> {
 pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
     let whitelist = Arc::new(load_whitelist(&config.intents_dir)?);
     let dir = ensure_model(models::spec(&config.model)?, &config.models_dir).await?;
-    let encoder = tokio::task::spawn_blocking(move || Encoder::load(&dir))
+    let products = config.products();
+    let encoder = tokio::task::spawn_blocking(move || Encoder::load(&dir, products))
         .await?
         .context("loading the sentence encoder")?;
     let handle = EncoderHandle::spawn(encoder, config.encoder_queue);

@@ -120,11 +120,13 @@ struct Window {
 impl NerModel {
     /// Builds the model from a Hugging Face `BertForTokenClassification`
     /// directory's files: `config.json` (with `id2label`), `tokenizer.json`
-    /// and f32 `model.safetensors`.
+    /// and f32 `model.safetensors`; `products` says how its linear layers
+    /// multiply.
     pub fn from_bytes(
         config_json: &[u8],
         tokenizer_json: &[u8],
         weights: Vec<u8>,
+        products: bert::Products,
     ) -> Result<NerModel, ModelError> {
         let config = bert::Config::from_json(config_json)?;
         let raw: serde_json::Value =
@@ -163,7 +165,7 @@ impl NerModel {
         };
         let (cls, sep) = (special("[CLS]")?, special("[SEP]")?);
         let tensors = bert::load_safetensors(&weights)?;
-        let bert = Bert::load(config, &tensors)?;
+        let bert = Bert::load_with(config, &tensors, products)?;
         let tensor = |name: &str| {
             tensors
                 .get(name)
@@ -198,6 +200,12 @@ impl NerModel {
     }
 
     /// The decision threshold in use.
+    /// How the model's linear layers multiply (integer where asked for and
+    /// the CPU has the instructions).
+    pub fn products(&self) -> bert::Products {
+        self.bert.products()
+    }
+
     pub fn threshold(&self) -> f32 {
         self.threshold
     }
