@@ -38,7 +38,7 @@ pub use scrub::{Scrubber, load_pii_model};
 pub use spam::{
     CLINIC_TRAINING as SPAM_CLINIC_TRAINING, DEFAULT_THRESHOLD as DEFAULT_SPAM_THRESHOLD, Example,
     ModelError, Part, Signals, SpamScore, SpamScorer, TextModel, TrainOptions, TrainReport,
-    parse_tsv, part as spam_part, train as train_spam,
+    parse_clinc, parse_tsv, part as spam_part, train as train_spam,
 };
 pub use whisper::{Suggestion, Whisper};
 pub use whitelist::{Intent, Messages, Whitelist};

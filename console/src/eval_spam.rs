@@ -17,11 +17,24 @@ fn read(path: &Path) -> anyhow::Result<Vec<Example>> {
     bot_engine::parse_tsv(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
-pub fn train(data: &Path, out: &Path) -> anyhow::Result<()> {
+pub fn train(data: &Path, ham_json: Option<&Path>, out: &Path) -> anyhow::Result<()> {
     let examples = read(data)?;
     let options = TrainOptions::default();
-    let clinic = bot_engine::parse_tsv(bot_engine::SPAM_CLINIC_TRAINING)?;
-    let (model, report) = bot_engine::train_spam(&examples, &clinic, &options);
+    let extra = bot_engine::parse_tsv(bot_engine::SPAM_CLINIC_TRAINING)?;
+    let clinic = extra.len();
+    let requests = match ham_json {
+        Some(path) => {
+            let ham = clinc_ham(path, &["train", "oos_train"])?;
+            println!(
+                "{} legitimate requests from {} (trained on; they do not choose the threshold)",
+                ham.len(),
+                path.display()
+            );
+            ham
+        }
+        None => Vec::new(),
+    };
+    let (model, report) = bot_engine::train_spam(&examples, &extra, &requests, &options);
     let bytes = model.to_bytes();
     std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
     let held_out = examples
@@ -37,7 +50,7 @@ pub fn train(data: &Path, out: &Path) -> anyhow::Result<()> {
         examples.len() - held_out,
         examples.len(),
         data.display(),
-        clinic.len(),
+        clinic,
     );
     println!("options: {options:?}");
     println!(
@@ -104,7 +117,12 @@ impl Counts {
 
 /// `data` is the SMS Spam Collection file the model was trained from: only
 /// its held-out part is scored. `clinic` is scored whole.
-pub fn eval(data: &Path, clinic: Option<&Path>, show: bool) -> anyhow::Result<()> {
+pub fn eval(
+    data: &Path,
+    clinic: Option<&Path>,
+    ham_json: Option<&Path>,
+    show: bool,
+) -> anyhow::Result<()> {
     let scorer = SpamScorer::new();
     let model: &TextModel = scorer.model();
     println!(
@@ -128,7 +146,23 @@ pub fn eval(data: &Path, clinic: Option<&Path>, show: bool) -> anyhow::Result<()
         println!("{}: all {} messages", clinic.display(), set.len());
         score(&scorer, &set.iter().collect::<Vec<_>>(), show);
     }
+    if let Some(path) = ham_json {
+        let set = clinc_ham(path, &["val", "oos_val"])?;
+        println!(
+            "{}: val and oos_val, {} legitimate requests",
+            path.display(),
+            set.len()
+        );
+        score(&scorer, &set.iter().collect::<Vec<_>>(), show);
+    }
     Ok(())
+}
+
+/// The phrasings of `halves` of a CLINC150-format file, as legitimate
+/// messages.
+fn clinc_ham(path: &Path, halves: &[&str]) -> anyhow::Result<Vec<Example>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    bot_engine::parse_clinc(&bytes, halves).with_context(|| path.display().to_string())
 }
 
 fn score(scorer: &SpamScorer, set: &[&Example], show: bool) {

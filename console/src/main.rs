@@ -144,6 +144,10 @@ enum EvalCommand {
         data: PathBuf,
         #[arg(long)]
         clinic: Option<PathBuf>,
+        /// A CLINC150-format JSON file: its `val` and `oos_val` phrasings
+        /// (never trained on) are scored as legitimate messages.
+        #[arg(long)]
+        ham_json: Option<PathBuf>,
         /// Print the misclassified messages.
         #[arg(long)]
         show: bool,
@@ -185,6 +189,11 @@ enum TrainCommand {
     Spam {
         #[arg(long)]
         data: PathBuf,
+        /// A CLINC150-format JSON file whose `train` and `oos_train`
+        /// phrasings are trained on as legitimate messages: requests written
+        /// the way patients write on a website, which SMS chatter is not.
+        #[arg(long)]
+        ham_json: Option<PathBuf>,
         /// Where to write the weights (the embedded copy is
         /// `bot-engine/data/spam.model`).
         #[arg(long)]
@@ -442,11 +451,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => clinc::import(&file, &out, all_val),
         Command::Eval {
-            command: EvalCommand::Spam { data, clinic, show },
-        } => eval_spam::eval(&data, clinic.as_deref(), show),
+            command:
+                EvalCommand::Spam {
+                    data,
+                    clinic,
+                    ham_json,
+                    show,
+                },
+        } => eval_spam::eval(&data, clinic.as_deref(), ham_json.as_deref(), show),
         Command::Train {
-            command: TrainCommand::Spam { data, out },
-        } => eval_spam::train(&data, &out),
+            command:
+                TrainCommand::Spam {
+                    data,
+                    ham_json,
+                    out,
+                },
+        } => eval_spam::train(&data, ham_json.as_deref(), &out),
         Command::Bench {
             command:
                 BenchCommand::Bot {
