@@ -153,7 +153,6 @@ impl QLinear {
                 let (r0, r1) = (c * ROWS_PER_TASK, ((c + 1) * ROWS_PER_TASK).min(rows));
                 let mut tile = vec![0f32; (r1 - r0) * PANEL];
                 self.simd.vectorize(Panel {
-                    simd: self.simd,
                     q: self,
                     qx: &qx[r0 * width..r1 * width],
                     row_scales: &row_scales[r0..r1],
@@ -217,7 +216,6 @@ impl pulp::NullaryFnOnce for Quantize<'_> {
 
 /// One panel of 64 output columns for a chunk of rows.
 struct Panel<'a> {
-    simd: Vnni,
     q: &'a QLinear,
     /// `[rows, width]`: quantized rows, an even number of values each.
     qx: &'a [i16],
@@ -248,12 +246,12 @@ impl pulp::NullaryFnOnce for Panel<'_> {
             let out = &mut self.out[r * PANEL..(r + n) * PANEL];
             let rs = &self.row_scales[r..r + n];
             match n {
-                6 => kernel::<6>(self.simd, w, qx, pairs, rs, &scales, out),
-                5 => kernel::<5>(self.simd, w, qx, pairs, rs, &scales, out),
-                4 => kernel::<4>(self.simd, w, qx, pairs, rs, &scales, out),
-                3 => kernel::<3>(self.simd, w, qx, pairs, rs, &scales, out),
-                2 => kernel::<2>(self.simd, w, qx, pairs, rs, &scales, out),
-                _ => kernel::<1>(self.simd, w, qx, pairs, rs, &scales, out),
+                6 => kernel::<6>(self.q.simd, w, qx, pairs, rs, &scales, out),
+                5 => kernel::<5>(self.q.simd, w, qx, pairs, rs, &scales, out),
+                4 => kernel::<4>(self.q.simd, w, qx, pairs, rs, &scales, out),
+                3 => kernel::<3>(self.q.simd, w, qx, pairs, rs, &scales, out),
+                2 => kernel::<2>(self.q.simd, w, qx, pairs, rs, &scales, out),
+                _ => kernel::<1>(self.q.simd, w, qx, pairs, rs, &scales, out),
             }
             r += n;
         }

@@ -403,26 +403,29 @@ pub fn bench_redact(config: &Config, files: &[std::path::PathBuf]) -> anyhow::Re
             }
             Ok(started.elapsed().as_secs_f64())
         };
-        let (mut passes, mut float_passes) = (Vec::new(), Vec::new());
-        if let Some(m) = &model {
-            for i in 0..REDACT_PASSES {
-                if let Some(f) = &float_model
-                    && i % 2 == 1
-                {
-                    float_passes.push(pass(f)?);
-                }
-                passes.push(pass(m)?);
-                if let Some(f) = &float_model
-                    && i % 2 == 0
-                {
-                    float_passes.push(pass(f)?);
-                }
+        // The configured model and, where that is integer, the f32 one:
+        // each pass round starts with a different one.
+        let mut runs: Vec<(&redaction::model::NerModel, Vec<f64>)> = model
+            .iter()
+            .chain(&float_model)
+            .map(|m| (m, Vec::new()))
+            .collect();
+        for i in 0..REDACT_PASSES {
+            for k in 0..runs.len() {
+                let n = runs.len();
+                let (m, times) = &mut runs[(i + k) % n];
+                times.push(pass(m)?);
             }
         }
+        let mut runs = runs.into_iter().map(|(_, times)| times);
+        let (passes, float_passes) = (
+            runs.next().unwrap_or_default(),
+            runs.next().unwrap_or_default(),
+        );
         let median = |v: &[f64]| {
             let mut v = v.to_vec();
             v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
+            percentile(&v, 0.5)
         };
         let speedup = (!float_passes.is_empty())
             .then(|| (median(&float_passes) / median(&passes) * 100.0).round() / 100.0);
