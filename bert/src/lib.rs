@@ -38,6 +38,7 @@
 mod ops;
 #[cfg(target_arch = "x86_64")]
 mod quant;
+pub mod testing;
 
 use std::collections::HashMap;
 

@@ -18,6 +18,14 @@ const BATCH_TOKENS: usize = 768;
 /// Longest input in tokens. Chat messages are short; long ones are truncated.
 const MAX_TOKENS: usize = 256;
 
+/// The file a tuned encoder's directory holds beside its weights: how it
+/// was trained (written by `carechat train encoder`).
+pub const TUNED_RECORD: &str = "tuned.json";
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub struct Encoder {
     model: Bert,
     tokenizer: Tokenizer,
@@ -70,6 +78,14 @@ impl Encoder {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // A tuned model (`carechat train encoder`) can be retrained under
+        // the same name: its training record tells the versions apart.
+        if let Ok(record) = std::fs::read(dir.join(TUNED_RECORD)) {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(&record);
+            id.push('@');
+            id.push_str(&hex_prefix(&digest[..6]));
+        }
         if model.products() == bert::Products::Integer {
             id.push_str("+integer");
         }
@@ -137,6 +153,16 @@ impl Encoder {
             start = end;
         }
         Ok(out)
+    }
+
+    /// The piece ids of `text` as the model sees it (prefix, start and end
+    /// tokens included, truncated to the longest input).
+    pub fn ids(&self, text: &str) -> Result<Vec<u32>> {
+        let encoding = self
+            .tokenizer
+            .encode(format!("{}{text}", self.prefix), true)
+            .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
+        Ok(encoding.get_ids().to_vec())
     }
 
     /// How many tokens `text` takes (prefix and special tokens included).

@@ -22,6 +22,7 @@ mod language;
 mod redflag;
 mod scrub;
 mod spam;
+mod tune;
 mod whisper;
 mod whitelist;
 mod worker;
@@ -31,7 +32,7 @@ pub use bot::{
     UNCALIBRATED_THRESHOLD, WRONG_ANSWER_COST, cache_key, calibrate,
 };
 pub use classifier::{Head, IntentIndex, IntentModel, Scored};
-pub use encoder::{Encoder, EncoderHandle};
+pub use encoder::{Encoder, EncoderHandle, TUNED_RECORD};
 pub use language::{LanguageDetector, primary_subtag};
 pub use redflag::RedFlags;
 pub use scrub::{Scrubber, load_pii_model};
@@ -40,6 +41,7 @@ pub use spam::{
     ModelError, Part, Signals, SpamScore, SpamScorer, TextModel, TrainOptions, TrainReport,
     parse_clinc, parse_tsv, part as spam_part, train as train_spam,
 };
+pub use tune::{Progress as TuneProgress, TuneExample, TuneOptions, fine_tune};
 pub use whisper::{Suggestion, Whisper};
 pub use whitelist::{Intent, Messages, Whitelist};
 pub use worker::{BatchModel, Worker};

@@ -147,8 +147,7 @@ pub fn ner_logits(model: &NerModel) -> anyhow::Result<()> {
 /// Each line of stdin through the configured sentence encoder, exactly as
 /// the bot embeds a message (prefix, tokenizer, pooling), with its pieces.
 pub async fn embed(config: &Config) -> anyhow::Result<()> {
-    let dir = crate::engine::ensure_model(crate::models::spec(&config.model)?, &config.models_dir)
-        .await?;
+    let dir = crate::engine::encoder_dir(config).await?;
     let products = config.products();
     tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let encoder =

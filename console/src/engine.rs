@@ -67,6 +67,29 @@ pub async fn ensure_model(
     .await?
 }
 
+/// The configured sentence encoder's directory: a model `carechat models
+/// pull` knows (pulled first if missing), or a directory of its own, such as
+/// one `carechat train encoder` wrote, under `models_dir` or at a path.
+pub async fn encoder_dir(config: &Config) -> anyhow::Result<PathBuf> {
+    if let Ok(spec) = models::spec(&config.model) {
+        return ensure_model(spec, &config.models_dir).await;
+    }
+    let dir = config.models_dir.join(&config.model);
+    let files = ["config.json", "tokenizer.json", "model.safetensors"];
+    if files.iter().all(|f| dir.join(f).is_file()) {
+        return Ok(dir);
+    }
+    let known: Vec<_> = models::MODELS.iter().map(|m| m.name).collect();
+    anyhow::bail!(
+        "unknown sentence encoder {:?}: not a model `carechat models pull` knows ({}), \
+         nor a directory holding {} (looked in {})",
+        config.model,
+        known.join(", "),
+        files.join(", "),
+        dir.display()
+    )
+}
+
 /// The PII model as configured, pulled first if missing; None when
 /// `redaction_model` is off. Blocking: for the CLIs.
 pub fn load_pii_model(config: &Config) -> anyhow::Result<Option<NerModel>> {
@@ -114,7 +137,8 @@ pub async fn start_scrubber(config: &Config) -> anyhow::Result<Scrubber> {
 /// full speed.
 pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
     let whitelist = Arc::new(load_whitelist(&config.intents_dir)?);
-    let dir = ensure_model(models::spec(&config.model)?, &config.models_dir).await?;
+    let dir = encoder_dir(config).await?;
+    crate::tune::check_tuned_for(&dir, &whitelist);
     let products = config.products();
     let encoder = tokio::task::spawn_blocking(move || Encoder::load(&dir, products))
         .await?
@@ -161,7 +185,14 @@ pub async fn load_translations(
         let mut found: Vec<_> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.is_dir())
+            // Hidden directories are installs in progress (or left by one
+            // that was interrupted), not models.
+            .filter(|p| {
+                p.is_dir()
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
             .collect();
         found.sort();
         dirs.extend(found);

@@ -17,10 +17,12 @@ mod eval_spam;
 mod models;
 mod server;
 mod store;
+mod tune;
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use bot_engine::TuneOptions;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -199,6 +201,27 @@ enum TrainCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Fine-tunes the sentence encoder (`--model`, default all-MiniLM-L6-v2)
+    /// on the whitelist's examples, so that its intents separate; writes a
+    /// model directory under the models directory to run with `--model OUT`.
+    /// Only `examples` are trained on: `validation` and `out_of_scope` stay
+    /// held out for the threshold. Deterministic for a given seed.
+    Encoder {
+        /// Intent whitelist directory.
+        #[arg(long)]
+        intents: Option<PathBuf>,
+        /// The new model's directory name, under the models directory.
+        #[arg(long)]
+        out: String,
+        #[arg(long, default_value_t = TuneOptions::default().epochs)]
+        epochs: usize,
+        #[arg(long, default_value_t = TuneOptions::default().learning_rate)]
+        learning_rate: f64,
+        #[arg(long, default_value_t = TuneOptions::default().margin)]
+        margin: f64,
+        #[arg(long, default_value_t = TuneOptions::default().seed)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -252,7 +275,8 @@ enum BenchCommand {
 #[derive(Subcommand)]
 enum ModelsCommand {
     /// Download, verify and install a model (default: the sentence encoder).
-    /// `opus-mt-<from>-<to>` installs a translation model from `--from DIR`.
+    /// `opus-mt-<from>-<to>` installs a translation model from the model hub
+    /// (`CARECHAT_HUB_URL` names a mirror) or from `--from DIR`.
     Pull {
         /// Model name.
         #[arg(default_value = models::DEFAULT_MODEL)]
@@ -467,6 +491,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     out,
                 },
         } => eval_spam::train(&data, ham_json.as_deref(), &out),
+        Command::Train {
+            command:
+                TrainCommand::Encoder {
+                    intents,
+                    out,
+                    epochs,
+                    learning_rate,
+                    margin,
+                    seed,
+                },
+        } => {
+            overrides.intents_dir = intents;
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            let options = TuneOptions {
+                epochs,
+                learning_rate,
+                margin,
+                seed,
+                ..TuneOptions::default()
+            };
+            runtime()?.block_on(tune::train(&config, &out, options))
+        }
         Command::Bench {
             command:
                 BenchCommand::Bot {

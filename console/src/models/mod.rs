@@ -9,6 +9,7 @@
 //! conversion that changed would be caught.
 
 pub mod e5;
+pub mod hub;
 pub mod onnx;
 
 use std::io::{Read, Write};
@@ -152,18 +153,34 @@ fn progress_bar(len: Option<u64>, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
-fn download(url: &str, what: &str) -> anyhow::Result<Vec<u8>> {
-    // The platform's trust store, not a bundled one: clinics (and this
-    // project's build machines) often sit behind a TLS-inspecting proxy whose
-    // CA only the system knows.
+/// An HTTP agent that trusts the platform's certificate store, not a
+/// bundled one: clinics (and this project's build machines) often sit
+/// behind a TLS-inspecting proxy whose CA only the system knows.
+/// `follow_redirects` false hands 3xx and 4xx responses back to the caller.
+fn agent(follow_redirects: bool) -> ureq::Agent {
     let tls = ureq::tls::TlsConfig::builder()
         .root_certs(ureq::tls::RootCerts::PlatformVerifier)
         .build();
-    let agent: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).build().into();
-    let response = agent
+    let mut config = ureq::Agent::config_builder().tls_config(tls);
+    if !follow_redirects {
+        config = config.max_redirects(0).http_status_as_error(false);
+    }
+    config.build().into()
+}
+
+fn download(url: &str, what: &str) -> anyhow::Result<Vec<u8>> {
+    let response = agent(true)
         .get(url)
         .call()
         .with_context(|| format!("downloading {url}"))?;
+    read_body(response, url, what)
+}
+
+fn read_body(
+    response: ureq::http::Response<ureq::Body>,
+    url: &str,
+    what: &str,
+) -> anyhow::Result<Vec<u8>> {
     let len = response
         .headers()
         .get("content-length")
@@ -352,26 +369,51 @@ fn verify_dir(spec: &ModelSpec, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `carechat models pull opus-mt-<from>-<to> --from DIR`: installs an OPUS-MT
-/// translation model directory under `<models_dir>/translate/<name>/` after
-/// loading it and translating a sentence, so a broken copy is refused here
-/// rather than at start-up. Carechat has no pinned, checksummed source for
-/// these models (they live on the model hub, which its own downloads do not
-/// use), so the directory must come from the clinic.
+/// `carechat models pull opus-mt-<from>-<to> [--from DIR]`: installs an
+/// OPUS-MT translation model directory under `<models_dir>/translate/<name>/`
+/// after loading it and translating a sentence, so a broken copy is refused
+/// here rather than at start-up. Without `from`, the model is downloaded
+/// from the hub first (`hub.rs` says what is checked).
 pub fn install_translation(
     name: &str,
     models_dir: &Path,
     from: Option<&Path>,
 ) -> anyhow::Result<PathBuf> {
-    let Some(source) = from else {
-        anyhow::bail!(
-            "{name}: Carechat has no pinned download for translation models; fetch \
-             Helsinki-NLP/{name} (config.json, model.safetensors, source.spm, target.spm, \
-             vocab.json) where the model hub is reachable and install it with --from DIR"
-        );
-    };
-    let (pair_from, pair_to) = translate::pair_of(Path::new(name))
+    let pair = translate::pair_of(Path::new(name))
         .with_context(|| format!("{name}: not an opus-mt-<from>-<to> name"))?;
+    let shelf = models_dir.join("translate");
+    let download_dir = shelf.join(format!(".{name}.download-{}", std::process::id()));
+    let source = match from {
+        Some(dir) => dir.to_path_buf(),
+        None => {
+            let hub = hub::hub_url();
+            let _ = std::fs::remove_dir_all(&download_dir);
+            std::fs::create_dir_all(&download_dir)
+                .with_context(|| format!("creating {}", download_dir.display()))?;
+            eprintln!("downloading Helsinki-NLP/{name} from {hub}");
+            if let Err(e) = hub::download_opus_mt(name, &hub, &download_dir) {
+                let _ = std::fs::remove_dir_all(&download_dir);
+                return Err(e.context(format!(
+                    "{name}: downloading from {hub} failed; where the hub is not reachable, \
+                     fetch Helsinki-NLP/{name} elsewhere and install it with --from DIR"
+                )));
+            }
+            download_dir.clone()
+        }
+    };
+    let installed = install_translation_from(name, pair, &shelf, &source);
+    if from.is_none() {
+        let _ = std::fs::remove_dir_all(&download_dir);
+    }
+    installed
+}
+
+fn install_translation_from(
+    name: &str,
+    (pair_from, pair_to): (String, String),
+    shelf: &Path,
+    source: &Path,
+) -> anyhow::Result<PathBuf> {
     let model = translate::MarianModel::load(source)
         .with_context(|| format!("loading {}", source.display()))?;
     model.translate("hello").with_context(|| {
@@ -380,8 +422,7 @@ pub fn install_translation(
             source.display()
         )
     })?;
-    let shelf = models_dir.join("translate");
-    std::fs::create_dir_all(&shelf).with_context(|| format!("creating {}", shelf.display()))?;
+    std::fs::create_dir_all(shelf).with_context(|| format!("creating {}", shelf.display()))?;
     let target = shelf.join(name);
     let staging = shelf.join(format!(".{name}.partial-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);

@@ -1,6 +1,8 @@
 //! The JSON-lines CLIs that evaluations drive.
 
-use carechat_e2e::{models_dir, repo_root, run_carechat};
+use std::process::Command;
+
+use carechat_e2e::{carechat, models_dir, repo_root, run_carechat};
 use serde_json::Value;
 
 fn run(args: &[&str], input: &str) -> (Vec<Value>, String) {
@@ -194,5 +196,89 @@ fn redact_windows_a_long_message() {
             .as_str()
             .unwrap()
             .ends_with("Okonkwo Adeyemi back.")
+    );
+}
+
+/// `carechat train encoder` fine-tunes the sentence encoder on the default
+/// whitelist's examples and writes a model directory that `--model` runs:
+/// the tuned encoder answers what the whitelist covers and escalates what
+/// it does not. Reusing a pulled model's name, or running a model that does
+/// not exist, is a clear error.
+#[test]
+fn train_encoder_writes_a_model_the_bot_runs() {
+    let bin = carechat();
+    // A models directory of its own, so the tuned model and its caches go
+    // away with the test; the pulled models are linked in.
+    let dir = tempfile::tempdir().unwrap();
+    for model in ["all-MiniLM-L6-v2", "pii-ner"] {
+        std::os::unix::fs::symlink(models_dir().join(model), dir.path().join(model)).unwrap();
+    }
+    let models = dir.path().to_str().unwrap();
+    let intents = repo_root().join("intents");
+    let intents = intents.to_str().unwrap();
+    let train = |out: &str| {
+        Command::new(bin)
+            .args(["train", "encoder", "--intents", intents, "--out", out])
+            .args(["--epochs", "2", "--models-dir", models])
+            .output()
+            .unwrap()
+    };
+    let refused = train("all-MiniLM-L6-v2");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("choose another"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let trained = train("clinic-tuned");
+    let err = String::from_utf8_lossy(&trained.stderr);
+    assert!(trained.status.success(), "{err}");
+    assert!(err.contains("epoch 2/2"), "{err}");
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("clinic-tuned").join("tuned.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["base"], "all-MiniLM-L6-v2");
+    assert!(record["examples"].as_u64().unwrap() > 300, "{record}");
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        assert!(
+            dir.path().join("clinic-tuned").join(file).is_file(),
+            "{file}"
+        );
+    }
+
+    let input = concat!(
+        r#"{"id":"hours","text":"what time do you open on saturday?"}"#,
+        "\n",
+        r#"{"id":"refill","text":"I need a refill of my blood pressure pills"}"#,
+        "\n",
+        r#"{"id":"oos","text":"what is the capital of Australia?"}"#,
+        "\n"
+    );
+    let classify = ["classify", "--intents", intents, "--models-dir", models];
+    let (out, _) = run(
+        &[&classify[..], &["--model", "clinic-tuned"]].concat(),
+        input,
+    );
+    let by_id = |id: &str| {
+        out.iter()
+            .find(|v| v["id"] == id)
+            .unwrap_or_else(|| panic!("{id} missing: {out:?}"))
+    };
+    assert_eq!(by_id("hours")["intent"], "opening_hours", "{out:?}");
+    assert_eq!(by_id("hours")["action"], "answer", "{out:?}");
+    assert_eq!(by_id("refill")["intent"], "refill_request", "{out:?}");
+    assert_eq!(by_id("oos")["action"], "escalate", "{out:?}");
+
+    let missing = Command::new(bin)
+        .args([&classify[..], &["--model", "no-such-model"]].concat())
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains("unknown sentence encoder") && err.contains("all-MiniLM-L6-v2"),
+        "{err}"
     );
 }

@@ -125,9 +125,11 @@ fn a_translation_model_is_installed_from_a_directory_after_it_loads() {
         assert!(installed.join(file).exists(), "{file} missing");
     }
 
-    // No pinned download exists, and a directory that is not a model is
-    // refused before anything is installed.
+    // Where the hub cannot be reached (here: nothing listens on port 1), the
+    // error says how to install from a directory instead; a directory that
+    // is not a model is refused before anything is installed.
     let out = std::process::Command::new(carechat_e2e::carechat())
+        .env("CARECHAT_HUB_URL", "http://127.0.0.1:1")
         .args([
             "models",
             "pull",
@@ -153,4 +155,147 @@ fn a_translation_model_is_installed_from_a_directory_after_it_loads() {
         .unwrap();
     assert!(!out.status.success(), "a non-model directory was accepted");
     assert!(!models.join("translate/opus-mt-en-es").exists());
+}
+
+/// A mirror of the model hub, as `huggingface.co` lays out a repository:
+/// `/<repo>/resolve/main/<file>`, large files redirected to a file store
+/// with their SHA-256 in `X-Linked-Etag`, the commit in `X-Repo-Commit`.
+/// `stated_sha256` overrides the weights' stated hash (a corrupt download).
+fn serve_hub(repo_dir: std::path::PathBuf, stated_sha256: Option<String>) -> String {
+    use sha2::Digest;
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            reader.read_line(&mut request).unwrap();
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            let path = request.split(' ').nth(1).unwrap_or("").to_string();
+            let file = |name: &str| std::fs::read(repo_dir.join(name)).ok();
+            let (status, headers, body) = if let Some(name) =
+                path.strip_prefix("/Helsinki-NLP/opus-mt-es-en/resolve/main/")
+            {
+                match file(name) {
+                    Some(bytes) if name == "model.safetensors" => {
+                        let sha = stated_sha256
+                            .clone()
+                            .unwrap_or_else(|| hex(&sha2::Sha256::digest(&bytes)));
+                        (
+                            "302 Found",
+                            format!(
+                                "Location: /store/{name}\r\nX-Linked-Etag: \"{sha}\"\r\n\
+                                 X-Repo-Commit: 0123abcd\r\n"
+                            ),
+                            Vec::new(),
+                        )
+                    }
+                    Some(bytes) => (
+                        "200 OK",
+                        format!(
+                            "ETag: \"{}\"\r\nX-Repo-Commit: 0123abcd\r\n",
+                            "e".repeat(40)
+                        ),
+                        bytes,
+                    ),
+                    None => ("404 Not Found", String::new(), Vec::new()),
+                }
+            } else if let Some(bytes) = path.strip_prefix("/store/").and_then(file) {
+                ("200 OK", String::new(), bytes)
+            } else {
+                ("404 Not Found", String::new(), Vec::new())
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    url
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `carechat models pull opus-mt-es-en` with no directory downloads the
+/// model from the hub (here a local mirror: these machines cannot reach the
+/// real one), checks the weights against the hash the hub states, records
+/// where they came from, and installs the model once it translates; a
+/// download whose hash does not match is refused and nothing is installed.
+#[test]
+fn a_translation_model_is_downloaded_from_the_hub_and_checked() {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("hub");
+    std::fs::create_dir_all(&repo).unwrap();
+    marian::write_dir(&repo, marian::Weights::SaysHola, marian::Form::Spm);
+    let pull = |hub: &str, models: &std::path::Path| {
+        std::process::Command::new(carechat_e2e::carechat())
+            .env("CARECHAT_HUB_URL", hub)
+            .args(["models", "pull", "opus-mt-es-en", "--models-dir"])
+            .arg(models)
+            .output()
+            .unwrap()
+    };
+
+    let models = work.path().join("models");
+    let out = pull(&serve_hub(repo.clone(), None), &models);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let installed = models.join("translate/opus-mt-es-en");
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "source.spm",
+        "target.spm",
+        "vocab.json",
+    ] {
+        assert_eq!(
+            std::fs::read(installed.join(file)).unwrap(),
+            std::fs::read(repo.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    let source: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(installed.join("source.json")).unwrap()).unwrap();
+    assert_eq!(source["revision"], "0123abcd", "{source}");
+    assert!(
+        source["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("/Helsinki-NLP/opus-mt-es-en")
+    );
+    assert_eq!(
+        source["sha256"]["model.safetensors"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    let left: Vec<_> = std::fs::read_dir(models.join("translate"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        vec![std::ffi::OsString::from("opus-mt-es-en")],
+        "staging left behind"
+    );
+
+    let models = work.path().join("models-corrupt");
+    let out = pull(&serve_hub(repo.clone(), Some("0".repeat(64))), &models);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing") && err.contains("the hub states"),
+        "{err}"
+    );
+    assert!(!models.join("translate/opus-mt-es-en").exists());
 }
