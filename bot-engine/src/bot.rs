@@ -497,7 +497,7 @@ pub fn cache_key(encoder: &EncoderHandle, scrubber: &Scrubber, texts: &[String])
         h.update(b"\0");
         h.update(t.as_bytes());
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&h.finalize())
 }
 
 /// `texts` redacted as patients' messages are (so "my name is [NAME]" is

@@ -22,10 +22,6 @@ const MAX_TOKENS: usize = 256;
 /// was trained (written by `carechat train encoder`).
 pub const TUNED_RECORD: &str = "tuned.json";
 
-fn hex_prefix(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 pub struct Encoder {
     model: Bert,
     tokenizer: Tokenizer,
@@ -84,7 +80,7 @@ impl Encoder {
             use sha2::Digest;
             let digest = sha2::Sha256::digest(&record);
             id.push('@');
-            id.push_str(&hex_prefix(&digest[..6]));
+            id.push_str(&crate::hex(&digest[..6]));
         }
         if model.products() == bert::Products::Integer {
             id.push_str("+integer");

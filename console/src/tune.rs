@@ -2,14 +2,13 @@
 //! whitelist's examples (bot-engine's `tune` says how) and writes a model
 //! directory the bot loads like any other (`model = "NAME"`).
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use bot_engine::Whitelist;
-use bot_engine::{Encoder, TUNED_RECORD, TuneExample, TuneOptions};
+use bot_engine::{Encoder, TUNED_RECORD, TuneExample, TuneOptions, Whitelist};
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::path::Path;
 
 use crate::config::Config;
 
@@ -61,8 +60,14 @@ pub async fn train(config: &Config, out: &str, options: TuneOptions) -> anyhow::
     let classes = whitelist.intents.len();
     let model_name = config.model.clone();
 
-    let out_dir2 = out_dir.clone();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+    // Written beside the target and renamed into place, so a failed run
+    // leaves the previous model (a server may be running on it) whole.
+    let staging = config
+        .models_dir
+        .join(format!(".{out}.partial-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let (out_dir2, staging2) = (out_dir.clone(), staging.clone());
+    let written = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         let read = |name: &str| {
             std::fs::read(base.join(name))
                 .with_context(|| format!("reading {}", base.join(name).display()))
@@ -108,15 +113,15 @@ pub async fn train(config: &Config, out: &str, options: TuneOptions) -> anyhow::
             &mut report,
         )?;
         let seconds = started.elapsed().as_secs_f64();
-        std::fs::create_dir_all(&out_dir2)
-            .with_context(|| format!("creating {}", out_dir2.display()))?;
+        std::fs::create_dir_all(&staging2)
+            .with_context(|| format!("creating {}", staging2.display()))?;
         for name in ["config.json", "tokenizer.json", "carechat.json"] {
             if base.join(name).is_file() {
-                std::fs::copy(base.join(name), out_dir2.join(name))
-                    .with_context(|| format!("writing {}", out_dir2.join(name).display()))?;
+                std::fs::copy(base.join(name), staging2.join(name))
+                    .with_context(|| format!("writing {}", staging2.join(name).display()))?;
             }
         }
-        let weights = out_dir2.join("model.safetensors");
+        let weights = staging2.join("model.safetensors");
         candle_core::safetensors::save(&tuned, &weights)
             .with_context(|| format!("writing {}", weights.display()))?;
         let last = last.context("no training step ran")?;
@@ -140,12 +145,22 @@ pub async fn train(config: &Config, out: &str, options: TuneOptions) -> anyhow::
             "seconds": seconds,
         });
         std::fs::write(
-            out_dir2.join(TUNED_RECORD),
+            staging2.join(TUNED_RECORD),
             serde_json::to_vec_pretty(&record)?,
         )?;
+        if out_dir2.exists() {
+            std::fs::remove_dir_all(&out_dir2)
+                .with_context(|| format!("replacing {}", out_dir2.display()))?;
+        }
+        std::fs::rename(&staging2, &out_dir2)
+            .with_context(|| format!("writing {}", out_dir2.display()))?;
         Ok(())
     })
-    .await??;
+    .await?;
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    written?;
     eprintln!(
         "wrote {}: run with --model {out} (or model = {out:?} in carechat.toml)",
         out_dir.display()
@@ -172,17 +187,63 @@ pub fn examples_digest(whitelist: &Whitelist) -> String {
 /// `whitelist`'s (the whitelist was edited since): it still works, but it
 /// separates the intents it was trained on, so it should be retrained.
 pub fn check_tuned_for(dir: &Path, whitelist: &Whitelist) {
-    let Ok(bytes) = std::fs::read(dir.join(TUNED_RECORD)) else {
-        return;
-    };
-    let trained = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|r| r.get("examples_sha256")?.as_str().map(str::to_string));
-    if trained.as_deref() != Some(examples_digest(whitelist).as_str()) {
+    if tuned_for_other_examples(dir, whitelist) {
         tracing::warn!(
             model = %dir.display(),
             "the sentence encoder was tuned on other examples than this whitelist's; \
              retrain it with `carechat train encoder` for the best answers"
         );
+    }
+}
+
+/// Whether `dir` is a tuned encoder whose record names other examples than
+/// `whitelist`'s (false for an encoder that was never tuned).
+fn tuned_for_other_examples(dir: &Path, whitelist: &Whitelist) -> bool {
+    let Ok(bytes) = std::fs::read(dir.join(TUNED_RECORD)) else {
+        return false;
+    };
+    let trained = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|r| r.get("examples_sha256")?.as_str().map(str::to_string));
+    trained.as_deref() != Some(examples_digest(whitelist).as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn whitelist(example: &str) -> Whitelist {
+        let toml = format!(
+            "id = \"opening_hours\"\ntitle = \"Hours\"\nskill = \"front_desk\"\n\
+             examples = [\"{example}\"]\n[replies]\nen = \"We open at 8.\"\n"
+        );
+        let messages = crate::engine::default_file("messages.toml").unwrap();
+        Whitelist::parse([
+            ("messages.toml", messages),
+            ("opening_hours.toml", toml.as_str()),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn a_tuned_encoder_knows_whether_the_whitelist_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let trained = whitelist("when do you open");
+        assert!(
+            !tuned_for_other_examples(dir.path(), &trained),
+            "not tuned at all"
+        );
+        std::fs::write(
+            dir.path().join(TUNED_RECORD),
+            json!({"examples_sha256": examples_digest(&trained)}).to_string(),
+        )
+        .unwrap();
+        assert!(!tuned_for_other_examples(dir.path(), &trained));
+        assert!(tuned_for_other_examples(
+            dir.path(),
+            &whitelist("are you open today")
+        ));
+        std::fs::write(dir.path().join(TUNED_RECORD), "not json").unwrap();
+        assert!(tuned_for_other_examples(dir.path(), &trained));
     }
 }

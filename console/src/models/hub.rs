@@ -143,13 +143,7 @@ pub fn download_opus_mt(name: &str, hub: &str, into: &Path) -> anyhow::Result<()
     save(file, fetched)?;
     if file == "pytorch_model.bin" {
         let bin = into.join(file);
-        let tensors: std::collections::HashMap<String, candle_core::Tensor> =
-            candle_core::pickle::read_all(&bin)
-                .with_context(|| format!("reading {}", bin.display()))?
-                .into_iter()
-                .collect();
-        candle_core::safetensors::save(&tensors, into.join("model.safetensors"))
-            .context("converting pytorch_model.bin to model.safetensors")?;
+        pytorch_to_safetensors(&bin, &into.join("model.safetensors"))?;
         std::fs::remove_file(&bin)?;
     }
     let source = json!({
@@ -159,6 +153,28 @@ pub fn download_opus_mt(name: &str, hub: &str, into: &Path) -> anyhow::Result<()
     });
     std::fs::write(into.join(SOURCE_FILE), serde_json::to_vec_pretty(&source)?)?;
     Ok(())
+}
+
+/// Converts a PyTorch state dict (`torch.save`'s zip format) to safetensors.
+fn pytorch_to_safetensors(bin: &Path, out: &Path) -> anyhow::Result<()> {
+    let tensors: std::collections::HashMap<String, candle_core::Tensor> =
+        candle_core::pickle::read_all(bin)
+            .with_context(|| {
+                format!(
+                    "reading {}: candle reads PyTorch's zip format (torch 1.6 and later); \
+                     convert older files to model.safetensors and install with --from DIR",
+                    bin.display()
+                )
+            })?
+            .into_iter()
+            .collect();
+    ensure!(
+        !tensors.is_empty(),
+        "{} holds no tensors candle can read",
+        bin.display()
+    );
+    candle_core::safetensors::save(&tensors, out)
+        .with_context(|| format!("converting {} to {}", bin.display(), out.display()))
 }
 
 #[cfg(test)]
@@ -176,5 +192,32 @@ mod tests {
         // A Git blob id, as small files have.
         assert_eq!(stated_sha256(&format!("\"{}\"", "b".repeat(40))), None);
         assert_eq!(stated_sha256(&format!("\"{}\"", "z".repeat(64))), None);
+    }
+
+    /// `dev/make_pytorch_fixture.py` wrote the fixture: tensor k holds
+    /// 0.5 * (k + 1) + 0.25 * i at flat index i.
+    #[test]
+    fn converts_a_pytorch_state_dict_to_safetensors() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/tiny_pytorch_model.bin");
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("model.safetensors");
+        pytorch_to_safetensors(&fixture, &out).unwrap();
+        let tensors = candle_core::safetensors::load(&out, &candle_core::Device::Cpu).unwrap();
+        assert_eq!(tensors.len(), 2);
+        let weight = &tensors["model.encoder.weight"];
+        assert_eq!(weight.dims(), &[2, 3]);
+        assert_eq!(
+            weight.to_vec2::<f32>().unwrap(),
+            vec![vec![0.5, 0.75, 1.0], vec![1.25, 1.5, 1.75]]
+        );
+        let bias = &tensors["final_logits_bias"];
+        assert_eq!(
+            bias.to_vec2::<f32>().unwrap(),
+            vec![vec![1.0, 1.25, 1.5, 1.75]]
+        );
+
+        std::fs::write(dir.path().join("legacy.bin"), b"not a zip archive").unwrap();
+        let err = pytorch_to_safetensors(&dir.path().join("legacy.bin"), &out).unwrap_err();
+        assert!(format!("{err:#}").contains("zip format"), "{err:#}");
     }
 }
