@@ -103,13 +103,17 @@ impl Encoder {
         &self.id
     }
 
+    /// `text` as the model sees it: prefix, start and end tokens included,
+    /// truncated to the longest input.
+    fn encode(&self, text: &str) -> Result<tokenizers::Encoding> {
+        self.tokenizer
+            .encode(format!("{}{text}", self.prefix), true)
+            .map_err(|e| EngineError::Tokenizer(e.to_string()))
+    }
+
     /// The pieces `text` becomes, prefix and start and end tokens included.
     pub fn pieces(&self, text: &str) -> Result<Vec<String>> {
-        let encoding = self
-            .tokenizer
-            .encode(format!("{}{text}", self.prefix), true)
-            .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
-        Ok(encoding.get_tokens().to_vec())
+        Ok(self.encode(text)?.get_tokens().to_vec())
     }
 
     /// Unit-length embeddings, one per text, in order.
@@ -154,18 +158,12 @@ impl Encoder {
     /// The piece ids of `text` as the model sees it (prefix, start and end
     /// tokens included, truncated to the longest input).
     pub fn ids(&self, text: &str) -> Result<Vec<u32>> {
-        let encoding = self
-            .tokenizer
-            .encode(format!("{}{text}", self.prefix), true)
-            .map_err(|e| EngineError::Tokenizer(e.to_string()))?;
-        Ok(encoding.get_ids().to_vec())
+        Ok(self.encode(text)?.get_ids().to_vec())
     }
 
     /// How many tokens `text` takes (prefix and special tokens included).
     pub fn tokens(&self, text: &str) -> usize {
-        self.tokenizer
-            .encode(format!("{}{text}", self.prefix), true)
-            .map_or(MAX_TOKENS, |e| e.len())
+        self.encode(text).map_or(MAX_TOKENS, |e| e.len())
     }
 }
 
