@@ -18,10 +18,11 @@
 //!
 //! The forward pass here is candle's ordinary differentiable tensor
 //! operations over a padded batch, unlike the `bert` crate's packed
-//! inference pass, which has no gradients. The word, position and type
-//! embeddings stay frozen: they are most of the model's weights, and a
-//! whitelist's few thousand phrasings would only move the rows of the words
-//! they happen to contain. Dropout masks come from a seeded generator, so
+//! inference pass, which has no gradients. The embedding layer (the word,
+//! position and type tables and their LayerNorm) stays frozen: it is most
+//! of the model's weights, and a whitelist's few thousand phrasings would
+//! only move the rows of the words they happen to contain; the transformer
+//! layers above it are trained. Dropout masks come from a seeded generator, so
 //! the same examples and options give the same model.
 //!
 //! Pure: weights in, weights out; the console reads and writes the files.

@@ -18,7 +18,9 @@ pub struct Config {
     pub models_dir: PathBuf,
     /// The sentence encoder, a directory under `models_dir` (or its
     /// `carechat models pull` name): `all-MiniLM-L6-v2` (English, the
-    /// default) or `multilingual-e5-small` (alias `multilingual`).
+    /// default) or `multilingual-e5-small` (alias `multilingual`), or a
+    /// model directory of its own there, such as `carechat train encoder`
+    /// writes.
     pub model: String,
     /// The intent whitelist; the defaults built into the binary when absent.
     pub intents_dir: PathBuf,

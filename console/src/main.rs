@@ -41,8 +41,9 @@ struct Cli {
     /// Directory holding the models.
     #[arg(long, global = true)]
     models_dir: Option<PathBuf>,
-    /// The sentence encoder: all-MiniLM-L6-v2 (English, default) or
-    /// multilingual (multilingual-e5-small).
+    /// The sentence encoder: all-MiniLM-L6-v2 (English, default),
+    /// multilingual (multilingual-e5-small), or a directory under the models
+    /// directory that `carechat train encoder` wrote.
     #[arg(long, global = true)]
     model: Option<String>,
     #[command(subcommand)]
