@@ -228,14 +228,10 @@ impl Bot {
         config: BotConfig,
         cache: &dyn EmbeddingCache,
     ) -> Result<Bot> {
-        let mut examples = Vec::new();
-        let mut labels = Vec::new();
-        for (i, intent) in whitelist.intents.iter().enumerate() {
-            for example in &intent.examples {
-                examples.push(example.clone());
-                labels.push(i);
-            }
-        }
+        let (labels, examples): (Vec<usize>, Vec<String>) = whitelist
+            .examples()
+            .map(|(i, e)| (i, e.to_string()))
+            .unzip();
         let vectors = embed_cached(&encoder, &scrubber, examples, cache).await?;
         let model = IntentModel::train(
             whitelist.intents.iter().map(|i| i.id.clone()).collect(),

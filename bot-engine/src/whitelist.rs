@@ -166,6 +166,16 @@ impl Whitelist {
         })
     }
 
+    /// Every intent's example phrasings with their intent's index, in
+    /// whitelist order: what the bot indexes, and what `carechat train
+    /// encoder` trains on.
+    pub fn examples(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.intents
+            .iter()
+            .enumerate()
+            .flat_map(|(i, intent)| intent.examples.iter().map(move |e| (i, e.as_str())))
+    }
+
     pub fn intent(&self, id: &str) -> Option<&Intent> {
         self.intents.iter().find(|i| i.id == id)
     }

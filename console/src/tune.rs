@@ -37,14 +37,10 @@ pub async fn train(config: &Config, out: &str, options: TuneOptions) -> anyhow::
     let scrubber = crate::engine::start_scrubber(config).await?;
 
     // The examples as the bot embeds them: redacted first.
-    let mut texts = Vec::new();
-    let mut labels = Vec::new();
-    for (i, intent) in whitelist.intents.iter().enumerate() {
-        for example in &intent.examples {
-            texts.push(example.clone());
-            labels.push(i);
-        }
-    }
+    let (labels, texts): (Vec<usize>, Vec<String>) = whitelist
+        .examples()
+        .map(|(i, e)| (i, e.to_string()))
+        .unzip();
     eprintln!(
         "redacting {} examples of {} intents",
         texts.len(),
@@ -172,13 +168,11 @@ pub async fn train(config: &Config, out: &str, options: TuneOptions) -> anyhow::
 /// a tuned encoder records it was trained on.
 pub fn examples_digest(whitelist: &Whitelist) -> String {
     let mut digest = Sha256::new();
-    for intent in &whitelist.intents {
-        for example in &intent.examples {
-            digest.update(intent.id.as_bytes());
-            digest.update([0]);
-            digest.update(example.as_bytes());
-            digest.update([0]);
-        }
+    for (i, example) in whitelist.examples() {
+        digest.update(whitelist.intents[i].id.as_bytes());
+        digest.update([0]);
+        digest.update(example.as_bytes());
+        digest.update([0]);
     }
     hex::encode(digest.finalize())
 }

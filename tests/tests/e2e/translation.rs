@@ -9,6 +9,15 @@
 mod marian;
 
 use carechat_e2e::{Patient, Server};
+
+/// The files of an OPUS-MT directory as the model hub publishes it.
+const OPUS_MT_FILES: [&str; 5] = [
+    "config.json",
+    "model.safetensors",
+    "source.spm",
+    "target.spm",
+    "vocab.json",
+];
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -115,13 +124,7 @@ fn a_translation_model_is_installed_from_a_directory_after_it_loads() {
     );
     assert!(err.contains("es to en"), "{err}");
     let installed = models.join("translate/opus-mt-es-en");
-    for file in [
-        "config.json",
-        "model.safetensors",
-        "source.spm",
-        "target.spm",
-        "vocab.json",
-    ] {
+    for file in OPUS_MT_FILES {
         assert!(installed.join(file).exists(), "{file} missing");
     }
 
@@ -250,13 +253,7 @@ fn a_translation_model_is_downloaded_from_the_hub_and_checked() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     let installed = models.join("translate/opus-mt-es-en");
-    for file in [
-        "config.json",
-        "model.safetensors",
-        "source.spm",
-        "target.spm",
-        "vocab.json",
-    ] {
+    for file in OPUS_MT_FILES {
         assert_eq!(
             std::fs::read(installed.join(file)).unwrap(),
             std::fs::read(repo.join(file)).unwrap(),
