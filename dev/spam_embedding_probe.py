@@ -16,7 +16,8 @@ and 0.5% of ham flagged for n-grams alone (scikit-learn TF-IDF, character
     cargo build --release -p carechat && ./target/release/carechat models pull
     python3 dev/spam_embedding_probe.py [--carechat target/release/carechat]
 
-Embeddings are of the link-stripped raw text, not of redacted text as the
+Embeddings are of the raw text with `http(s)://` and `www.` links removed
+(a narrower pattern than the scorer's `URL`), not of redacted text as the
 bot's would be; see docs/bot.md (Spam) for what it showed.
 """
 
@@ -75,7 +76,7 @@ def main():
                 continue
             label, text = line.rstrip("\n").split("\t", 1)
             if not held_out(text):
-                rows.append((label.strip() == "spam", URL.sub(" ", text).replace("\n", " ")))
+                rows.append((label.strip() == "spam", URL.sub(" ", text)))
     spam = np.array([s for s, _ in rows])
     texts = [t for _, t in rows]
     out = subprocess.run(
