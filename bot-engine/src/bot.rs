@@ -6,8 +6,8 @@ use redaction::Span;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    EncoderHandle, IntentModel, LanguageDetector, RedFlags, Result, Scored, Scrubber, Signals,
-    SpamScorer, Whitelist, whitelist::Messages,
+    Embedded, EncoderHandle, IntentModel, LanguageDetector, RedFlags, Result, Scored, Scrubber,
+    Signals, SpamScorer, Whitelist, whitelist::Messages,
 };
 
 /// What the bot does with a message.
@@ -336,10 +336,28 @@ impl Bot {
 
     /// Runs the whole pipeline on one message.
     pub async fn assess(&self, text: &str, ctx: &Context) -> Result<Assessment> {
+        let (language, language_confidence) = self.language.detect(
+            text,
+            ctx.previous_language.as_deref(),
+            ctx.browser_language.as_deref(),
+        );
+        let redacted = self.scrubber.redact(text).await?;
+        // One encoder call: the redacted text for the intents and, when the
+        // spam model reads embeddings and the text has links, the same text
+        // without them for the spam score (see `spam_embedding_text`).
+        let spam_reads = self.spam.reads_embeddings_of(self.encoder.id());
+        let spam_text = spam_reads.then(|| crate::spam_embedding_text(&redacted.text));
+        let mut batch = vec![redacted.text.clone()];
+        batch.extend(spam_text.filter(|t| *t != redacted.text));
+        let vectors = self.encoder.embed(batch).await?;
         let spam_score = self
             .spam
-            .assess(
+            .assess_embedded(
                 text,
+                spam_reads.then(|| Embedded {
+                    encoder: self.encoder.id(),
+                    vector: vectors.last().expect("one vector per text"),
+                }),
                 &Signals {
                     repeats: ctx.repeats,
                     recent: ctx.recent,
@@ -347,12 +365,6 @@ impl Bot {
                 },
             )
             .score;
-        let (language, language_confidence) = self.language.detect(
-            text,
-            ctx.previous_language.as_deref(),
-            ctx.browser_language.as_deref(),
-        );
-        let redacted = self.scrubber.redact(text).await?;
         let mut a = Assessment {
             redacted: redacted.text,
             spans: redacted.spans,
@@ -382,8 +394,7 @@ impl Bot {
             a.reply = Messages::render(&self.whitelist.messages.blocked, &a.language, &[]);
             return Ok(a);
         }
-        let query = self.encoder.embed(vec![a.redacted.clone()]).await?;
-        let ranked = self.model.rank(&query[0]);
+        let ranked = self.model.rank(&vectors[0]);
         a.alternatives = ranked.iter().skip(1).take(3).cloned().collect();
         a.top = ranked.first().cloned();
         let Some(top) = ranked.first() else {
@@ -504,7 +515,34 @@ async fn embed_cached(
     texts: Vec<String>,
     cache: &dyn EmbeddingCache,
 ) -> Result<Vec<Vec<f32>>> {
-    let key = cache_key(encoder, scrubber, &texts);
+    embed_view(encoder, scrubber, texts, cache, false).await
+}
+
+/// `texts` as the spam model reads them in [`Bot::assess`]: redacted, links
+/// left out ([`crate::spam_embedding_text`]), embedded, through `cache`.
+/// For `carechat train spam` and `eval spam`.
+pub async fn embed_for_spam(
+    encoder: &EncoderHandle,
+    scrubber: &Scrubber,
+    texts: Vec<String>,
+    cache: &dyn EmbeddingCache,
+) -> Result<Vec<Vec<f32>>> {
+    embed_view(encoder, scrubber, texts, cache, true).await
+}
+
+/// Redacts `texts`, takes the spam model's view of each if `for_spam`,
+/// embeds.
+async fn embed_view(
+    encoder: &EncoderHandle,
+    scrubber: &Scrubber,
+    texts: Vec<String>,
+    cache: &dyn EmbeddingCache,
+    for_spam: bool,
+) -> Result<Vec<Vec<f32>>> {
+    let mut key = cache_key(encoder, scrubber, &texts);
+    if for_spam {
+        key = format!("spam-{key}");
+    }
     if let Some(v) = cache.load(&key)
         && v.len() == texts.len()
         && v.iter().all(|x| x.len() == encoder.dim())
@@ -515,7 +553,13 @@ async fn embed_cached(
         .redact_all(&texts)
         .await?
         .into_iter()
-        .map(|r| r.text)
+        .map(|r| {
+            if for_spam {
+                crate::spam_embedding_text(&r.text)
+            } else {
+                r.text
+            }
+        })
         .collect();
     let vectors = encoder.embed_all(redacted).await?;
     cache.store(&key, &vectors);

@@ -5,9 +5,10 @@
 //! around a whitelist ([`Whitelist`]) of intents with canned replies, and its
 //! job is mostly to decide *whether* one of them fits. One pipeline
 //! ([`Bot::assess`]) runs every message through the same steps in the same
-//! order: spam score and language on the text in memory, PHI redaction, red
-//! flags, then the sentence encoder and the intent classifier on the
-//! *redacted* text only. The encoder is a Candle BERT model that runs on its
+//! order: language on the text in memory, PHI redaction, the sentence
+//! encoder on the *redacted* text only, the spam score (n-grams of the text
+//! in memory and that embedding), red flags, then the intent classifier on
+//! the embedding. The encoder is a Candle BERT model that runs on its
 //! own thread behind a bounded queue ([`EncoderHandle`]), so the async server
 //! never blocks on it and can say "busy" instead of queueing without bound.
 //! The PII model behind redaction runs the same way ([`Scrubber`]).
@@ -29,7 +30,7 @@ mod worker;
 
 pub use bot::{
     Action, Assessment, Bot, BotConfig, Calibration, Context, EmbeddingCache, NoCache, Reason,
-    UNCALIBRATED_THRESHOLD, WRONG_ANSWER_COST, cache_key, calibrate,
+    UNCALIBRATED_THRESHOLD, WRONG_ANSWER_COST, cache_key, calibrate, embed_for_spam,
 };
 pub use classifier::{Head, IntentIndex, IntentModel, Scored};
 pub use encoder::{Encoder, EncoderHandle, TUNED_RECORD};
@@ -37,9 +38,10 @@ pub use language::{LanguageDetector, primary_subtag};
 pub use redflag::RedFlags;
 pub use scrub::{Scrubber, load_pii_model};
 pub use spam::{
-    CLINIC_TRAINING as SPAM_CLINIC_TRAINING, DEFAULT_THRESHOLD as DEFAULT_SPAM_THRESHOLD, Example,
-    ModelError, Part, Signals, SpamScore, SpamScorer, TextModel, TrainOptions, TrainReport,
-    parse_clinc, parse_tsv, part as spam_part, train as train_spam,
+    CLINIC_TRAINING as SPAM_CLINIC_TRAINING, DEFAULT_THRESHOLD as DEFAULT_SPAM_THRESHOLD, Embedded,
+    Embeddings, Example, ModelError, Part, Signals, SpamScore, SpamScorer, TextModel, TrainOptions,
+    TrainReport, embedding_text as spam_embedding_text, parse_clinc, parse_tsv, part as spam_part,
+    train as train_spam,
 };
 pub use tune::{Progress as TuneProgress, TuneExample, TuneOptions, fine_tune};
 pub use whisper::{Suggestion, Whisper};

@@ -1,15 +1,24 @@
 //! `carechat train spam` and `carechat eval spam`: the spam scorer's text
 //! model, trained from the SMS Spam Collection, and what it costs on the
-//! part of the collection it never saw.
+//! part of the collection it never saw. The model that reads the sentence
+//! embedding too (`--with-embedding`) needs the encoder and the redactor:
+//! messages are embedded as the bot embeds them (redacted, links left out).
 //!
 //! The two costs are printed apart because they are not alike: a
 //! legitimate message flagged is a patient turned away; a spam message
 //! missed is a minute of a person's time.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use bot_engine::{DEFAULT_SPAM_THRESHOLD, Example, Part, SpamScorer, TextModel, TrainOptions};
+use bot_engine::{
+    DEFAULT_SPAM_THRESHOLD, Embedded, Embeddings, Encoder, EncoderHandle, Example, Part, Scrubber,
+    SpamScorer, TextModel, TrainOptions,
+};
+
+use crate::config::Config;
 
 fn read(path: &Path) -> anyhow::Result<Vec<Example>> {
     let text =
@@ -17,9 +26,63 @@ fn read(path: &Path) -> anyhow::Result<Vec<Example>> {
     bot_engine::parse_tsv(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
-pub fn train(data: &Path, ham_json: Option<&Path>, out: &Path) -> anyhow::Result<()> {
+/// The configured encoder and redaction, to embed messages as the bot does
+/// for its spam model.
+struct SpamView {
+    encoder: EncoderHandle,
+    scrubber: Scrubber,
+    cache: crate::cache::FileCache,
+}
+
+/// Each distinct text of a set and its embedding.
+type Vectors = HashMap<String, Vec<f32>>;
+
+impl SpamView {
+    async fn start(config: &Config) -> anyhow::Result<SpamView> {
+        let dir = crate::engine::encoder_dir(config).await?;
+        let products = config.products();
+        let encoder = tokio::task::spawn_blocking(move || Encoder::load(&dir, products))
+            .await?
+            .context("loading the sentence encoder")?;
+        Ok(SpamView {
+            encoder: EncoderHandle::spawn(encoder, config.encoder_queue),
+            scrubber: crate::engine::start_scrubber(config).await?,
+            cache: crate::cache::FileCache::new(&config.models_dir),
+        })
+    }
+
+    /// The encoder's id as a spam model records it: the model, however it
+    /// multiplies.
+    fn encoder_id(&self) -> &str {
+        let id = self.encoder.id();
+        id.strip_suffix("+integer").unwrap_or(id)
+    }
+
+    async fn embed<'a>(&self, texts: impl Iterator<Item = &'a str>) -> anyhow::Result<Vectors> {
+        let mut unique: Vec<String> = texts.map(str::to_string).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        eprintln!(
+            "embedding {} messages (redacted, links left out) with {}",
+            unique.len(),
+            self.encoder.id()
+        );
+        let vectors =
+            bot_engine::embed_for_spam(&self.encoder, &self.scrubber, unique.clone(), &self.cache)
+                .await?;
+        Ok(unique.into_iter().zip(vectors).collect())
+    }
+}
+
+pub async fn train(
+    config: &Config,
+    data: &Path,
+    ham_json: Option<&Path>,
+    with_embedding: bool,
+    options: &TrainOptions,
+    out: &Path,
+) -> anyhow::Result<()> {
     let examples = read(data)?;
-    let options = TrainOptions::default();
     let extra = bot_engine::parse_tsv(bot_engine::SPAM_CLINIC_TRAINING)?;
     let clinic = extra.len();
     let requests = match ham_json {
@@ -34,7 +97,24 @@ pub fn train(data: &Path, ham_json: Option<&Path>, out: &Path) -> anyhow::Result
         }
         None => Vec::new(),
     };
-    let (model, report) = bot_engine::train_spam(&examples, &extra, &requests, &options);
+    let (model, report) = if with_embedding {
+        let view = SpamView::start(config).await?;
+        let trained_on = examples
+            .iter()
+            .filter(|e| bot_engine::spam_part(&e.text) == Part::Train)
+            .chain(&extra)
+            .chain(&requests);
+        let vectors = view.embed(trained_on.map(|e| e.text.as_str())).await?;
+        let of = |text: &str| vectors.get(text).map(Vec::as_slice);
+        let embeddings = Embeddings {
+            encoder: view.encoder_id(),
+            of: &of,
+        };
+        println!("with the embedding of {}", view.encoder_id());
+        bot_engine::train_spam(&examples, &extra, &requests, options, Some(&embeddings))?
+    } else {
+        bot_engine::train_spam(&examples, &extra, &requests, options, None)?
+    };
     let bytes = model.to_bytes();
     std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
     let held_out = examples
@@ -115,45 +195,107 @@ impl Counts {
     }
 }
 
-/// `data` is the SMS Spam Collection file the model was trained from: only
-/// its held-out part is scored. `clinic` is scored whole.
-pub fn eval(
-    data: &Path,
-    clinic: Option<&Path>,
-    ham_json: Option<&Path>,
+/// The sets `eval spam` scores.
+pub struct Sets<'a> {
+    /// The SMS Spam Collection file the model was trained from: only its
+    /// held-out part is scored.
+    pub data: &'a Path,
+    /// Scored whole.
+    pub clinic: Option<&'a Path>,
+    /// A CLINC150-format file whose `val` and `oos_val` are scored as
+    /// legitimate.
+    pub ham_json: Option<&'a Path>,
+}
+
+pub async fn eval(
+    config: &Config,
+    sets: &Sets<'_>,
+    ngrams_only: bool,
+    spam_model: Option<&Path>,
     show: bool,
 ) -> anyhow::Result<()> {
-    let scorer = SpamScorer::new();
-    let model: &TextModel = scorer.model();
+    let scorer = match spam_model {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let model =
+                Arc::new(TextModel::from_bytes(&bytes).context(path.display().to_string())?);
+            if model.encoder().is_some() {
+                SpamScorer::new().with_embedding_model(model)
+            } else {
+                SpamScorer::with_model(model)
+            }
+        }
+        None => SpamScorer::new(),
+    };
+    let examples = read(sets.data)?;
+    let held_out: Vec<Example> = examples
+        .into_iter()
+        .filter(|e| bot_engine::spam_part(&e.text) == Part::Test)
+        .collect();
+    let clinic = sets.clinic.map(read).transpose()?;
+    let requests = sets
+        .ham_json
+        .map(|path| clinc_ham(path, &["val", "oos_val"]))
+        .transpose()?;
+
+    let view = if ngrams_only {
+        None
+    } else {
+        let view = SpamView::start(config).await?;
+        if scorer.reads_embeddings_of(view.encoder.id()) {
+            Some(view)
+        } else {
+            println!(
+                "no spam model reads {}'s embeddings: scoring with the n-gram model",
+                view.encoder.id()
+            );
+            None
+        }
+    };
+    let all = held_out
+        .iter()
+        .chain(clinic.iter().flatten())
+        .chain(requests.iter().flatten());
+    let vectors = match &view {
+        Some(v) => Some((v.encoder.id(), v.embed(all.map(|e| e.text.as_str())).await?)),
+        None => None,
+    };
+    let model = match (&vectors, scorer.embedding_model()) {
+        (Some(_), Some(m)) => {
+            println!(
+                "text model: n-grams and the embedding of {}",
+                m.encoder().unwrap_or_default()
+            );
+            m
+        }
+        _ => {
+            println!("text model: n-grams only");
+            scorer.model()
+        }
+    };
     println!(
         "threshold: score >= {DEFAULT_SPAM_THRESHOLD} (the text model's logit {:.4} with no other signal)",
         model.threshold()
     );
-    let examples = read(data)?;
-    let held_out: Vec<&Example> = examples
-        .iter()
-        .filter(|e| bot_engine::spam_part(&e.text) == Part::Test)
-        .collect();
+    let vectors = vectors.as_ref().map(|(id, v)| (*id, v));
     println!(
-        "{}: held-out part, {} of {} messages",
-        data.display(),
+        "{}: held-out part, {} messages",
+        sets.data.display(),
         held_out.len(),
-        examples.len()
     );
-    score(&scorer, &held_out, show);
-    if let Some(clinic) = clinic {
-        let set = read(clinic)?;
-        println!("{}: all {} messages", clinic.display(), set.len());
-        score(&scorer, &set.iter().collect::<Vec<_>>(), show);
+    score(&scorer, &held_out, vectors, show);
+    if let (Some(path), Some(set)) = (sets.clinic, &clinic) {
+        println!("{}: all {} messages", path.display(), set.len());
+        score(&scorer, set, vectors, show);
     }
-    if let Some(path) = ham_json {
-        let set = clinc_ham(path, &["val", "oos_val"])?;
+    if let (Some(path), Some(set)) = (sets.ham_json, &requests) {
         println!(
             "{}: val and oos_val, {} legitimate requests",
             path.display(),
             set.len()
         );
-        score(&scorer, &set.iter().collect::<Vec<_>>(), show);
+        score(&scorer, set, vectors, show);
     }
     Ok(())
 }
@@ -165,12 +307,18 @@ fn clinc_ham(path: &Path, halves: &[&str]) -> anyhow::Result<Vec<Example>> {
     bot_engine::parse_clinc(&bytes, halves).with_context(|| path.display().to_string())
 }
 
-fn score(scorer: &SpamScorer, set: &[&Example], show: bool) {
+fn score(scorer: &SpamScorer, set: &[Example], vectors: Option<(&str, &Vectors)>, show: bool) {
     let (mut text_only, mut full) = (Counts::default(), Counts::default());
     let mut wrong = Vec::new();
     for e in set {
+        let embedding = vectors.and_then(|(encoder, v)| {
+            Some(Embedded {
+                encoder,
+                vector: v.get(&e.text)?,
+            })
+        });
         // A first message: no repeats, no burst, no history.
-        let s = scorer.assess(&e.text, &Default::default());
+        let s = scorer.assess_embedded(&e.text, embedding, &Default::default());
         text_only.add(e.spam, s.text_margin >= 0.0);
         let flagged = s.score >= DEFAULT_SPAM_THRESHOLD;
         full.add(e.spam, flagged);

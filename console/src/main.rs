@@ -142,7 +142,9 @@ enum EvalCommand {
     /// Spam recall and legitimate messages flagged, on the held-out 20% of
     /// the SMS Spam Collection the embedded model was not trained on, and
     /// optionally on a clinic-website set in the same format
-    /// (`bot-engine/testdata/spam_clinic.tsv`).
+    /// (`bot-engine/testdata/spam_clinic.tsv`). Scores as the bot does with
+    /// the configured encoder: the embedding model when one is embedded for
+    /// it, else the n-gram model.
     Spam {
         data: PathBuf,
         #[arg(long)]
@@ -151,6 +153,13 @@ enum EvalCommand {
         /// (never trained on) are scored as legitimate messages.
         #[arg(long)]
         ham_json: Option<PathBuf>,
+        /// Score with the n-gram model only (what the bot uses with an
+        /// encoder no embedded spam model was trained for).
+        #[arg(long)]
+        ngrams_only: bool,
+        /// Score with this model file instead of the embedded ones.
+        #[arg(long)]
+        spam_model: Option<PathBuf>,
         /// Print the misclassified messages.
         #[arg(long)]
         show: bool,
@@ -197,8 +206,17 @@ enum TrainCommand {
         /// the way patients write on a website, which SMS chatter is not.
         #[arg(long)]
         ham_json: Option<PathBuf>,
-        /// Where to write the weights (the embedded copy is
-        /// `bot-engine/data/spam.model`).
+        /// Also learn weights for the configured encoder's embedding of
+        /// each (redacted) message: the model is then for that encoder only.
+        #[arg(long)]
+        with_embedding: bool,
+        /// What each embedding value weighs as a feature, against the
+        /// n-grams' unit length.
+        #[arg(long, default_value_t = bot_engine::TrainOptions::default().embedding_scale)]
+        embedding_scale: f32,
+        /// Where to write the weights (the embedded copies are
+        /// `bot-engine/data/spam.model`, and with `--with-embedding`
+        /// `bot-engine/data/spam-all-MiniLM-L6-v2.model`).
         #[arg(long)]
         out: PathBuf,
     },
@@ -481,17 +499,49 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     data,
                     clinic,
                     ham_json,
+                    ngrams_only,
+                    spam_model,
                     show,
                 },
-        } => eval_spam::eval(&data, clinic.as_deref(), ham_json.as_deref(), show),
+        } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            let sets = eval_spam::Sets {
+                data: &data,
+                clinic: clinic.as_deref(),
+                ham_json: ham_json.as_deref(),
+            };
+            runtime()?.block_on(eval_spam::eval(
+                &config,
+                &sets,
+                ngrams_only,
+                spam_model.as_deref(),
+                show,
+            ))
+        }
         Command::Train {
             command:
                 TrainCommand::Spam {
                     data,
                     ham_json,
+                    with_embedding,
+                    embedding_scale,
                     out,
                 },
-        } => eval_spam::train(&data, ham_json.as_deref(), &out),
+        } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            let options = bot_engine::TrainOptions {
+                embedding_scale,
+                ..Default::default()
+            };
+            runtime()?.block_on(eval_spam::train(
+                &config,
+                &data,
+                ham_json.as_deref(),
+                with_embedding,
+                &options,
+                &out,
+            ))
+        }
         Command::Train {
             command:
                 TrainCommand::Encoder {

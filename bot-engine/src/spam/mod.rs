@@ -3,10 +3,13 @@
 //! Two halves. A learned text model ([`TextModel`], logistic regression over
 //! hashed word and character n-grams, trained on the SMS Spam Collection by
 //! `carechat train spam` and embedded from `bot-engine/data/spam.model`)
-//! knows generic spam: prizes, premium numbers, "txt STOP". The SMS corpus
-//! has never seen what reaches a clinic's website, so hand-set signals add
-//! it: vendor, SEO and crypto pitches, link drops, the same text pasted again
-//! and again, a burst of messages, a sender already caught once.
+//! knows generic spam: prizes, premium numbers, "txt STOP". With the
+//! default encoder it also reads the message's sentence embedding, which the
+//! bot computes anyway (`spam-all-MiniLM-L6-v2.model`); with any other it is
+//! the n-gram model alone. The SMS corpus has never seen what reaches a
+//! clinic's website, so hand-set signals add it: vendor, SEO and crypto
+//! pitches, link drops, the same text pasted again and again, a burst of
+//! messages, a sender already caught once.
 //!
 //! The score is one logistic function of the text model's margin over its
 //! threshold plus the signals, placed so that [`DEFAULT_THRESHOLD`] sits
@@ -18,8 +21,8 @@
 mod model;
 
 pub use model::{
-    CLINIC_TRAINING, Example, ModelError, Part, TextModel, TrainOptions, TrainReport, parse_clinc,
-    parse_tsv, part,
+    CLINIC_TRAINING, Embeddings, Example, ModelError, Part, TextModel, TrainOptions, TrainReport,
+    embedding_text, parse_clinc, parse_tsv, part,
 };
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -31,12 +34,36 @@ use model::URL;
 /// threshold when no other signal fires.
 pub const DEFAULT_THRESHOLD: f32 = 0.9;
 
-/// The committed model (see `bot-engine/data/README.md` for provenance).
+/// The committed models (see `bot-engine/data/README.md` for provenance):
+/// n-grams only, for any encoder, and n-grams with the default encoder's
+/// embedding.
 static EMBEDDED: &[u8] = include_bytes!("../../data/spam.model");
+static EMBEDDED_WITH_EMBEDDING: &[u8] = include_bytes!("../../data/spam-all-MiniLM-L6-v2.model");
 
 static EMBEDDED_MODEL: LazyLock<Arc<TextModel>> = LazyLock::new(|| {
     Arc::new(TextModel::from_bytes(EMBEDDED).expect("the embedded spam model is valid"))
 });
+static EMBEDDED_JOINT: LazyLock<Arc<TextModel>> = LazyLock::new(|| {
+    Arc::new(
+        TextModel::from_bytes(EMBEDDED_WITH_EMBEDDING).expect("the embedded spam model is valid"),
+    )
+});
+
+/// A message's embedding (of [`embedding_text`] of its redacted text) and
+/// the encoder that computed it.
+#[derive(Debug, Clone, Copy)]
+pub struct Embedded<'a> {
+    /// [`crate::Encoder::id`].
+    pub encoder: &'a str,
+    pub vector: &'a [f32],
+}
+
+/// Whether a model trained on `trained_with`'s embeddings reads those of
+/// the encoder `id`: the same model, whether it multiplies in f32 or in
+/// integers (same answers within rounding), but not a tuned copy.
+fn same_encoder(trained_with: &str, id: &str) -> bool {
+    id.strip_suffix("+integer").unwrap_or(id) == trained_with
+}
 
 /// Link shorteners and the top-level domains that spam prefers: a link there
 /// says more than a link.
@@ -115,12 +142,18 @@ pub struct SpamScore {
     pub score: f32,
     /// The text model's logit minus its threshold: positive is spam.
     pub text_margin: f32,
+    /// Whether the text model that scored it read the embedding too.
+    pub embedding: bool,
     /// The sum of the clinic-website signals (log-odds, never negative).
     pub signals: f32,
 }
 
 pub struct SpamScorer {
+    /// N-grams only: for messages without an embedding the joint model
+    /// reads.
     model: Arc<TextModel>,
+    /// N-grams and one encoder's embedding.
+    joint: Option<Arc<TextModel>>,
     pitch: AhoCorasick,
     /// The clinic's own domains: a patient pasting one is not a link drop.
     trusted: Vec<String>,
@@ -160,23 +193,33 @@ pub fn train(
     extra: &[Example],
     requests: &[Example],
     options: &TrainOptions,
-) -> (TextModel, TrainReport) {
+    embeddings: Option<&Embeddings>,
+) -> Result<(TextModel, TrainReport), ModelError> {
     let signals = SpamScorer::with_model(Arc::new(TextModel::empty()));
-    model::train(examples, extra, requests, options, &|text| {
-        let (links, shady, _) = signals.links(text);
-        signals.text_signals(text, links, shady)
-    })
+    model::train(
+        examples,
+        extra,
+        requests,
+        options,
+        &|text| {
+            let (links, shady, _) = signals.links(text);
+            signals.text_signals(text, links, shady)
+        },
+        embeddings,
+    )
 }
 
 impl SpamScorer {
-    /// The scorer with the embedded model.
+    /// The scorer with the embedded models.
     pub fn new() -> Self {
-        Self::with_model(EMBEDDED_MODEL.clone())
+        Self::with_model(EMBEDDED_MODEL.clone()).with_embedding_model(EMBEDDED_JOINT.clone())
     }
 
+    /// A scorer with this n-gram model and no embedding model.
     pub fn with_model(model: Arc<TextModel>) -> Self {
         SpamScorer {
             model,
+            joint: None,
             pitch: AhoCorasick::builder()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::LeftmostLongest)
@@ -200,8 +243,31 @@ impl SpamScorer {
         self
     }
 
+    /// Also a model that reads an encoder's embeddings (one trained with
+    /// them; a model without is ignored), for the messages that come with
+    /// that encoder's.
+    pub fn with_embedding_model(mut self, model: Arc<TextModel>) -> Self {
+        self.joint = model.encoder().is_some().then_some(model);
+        self
+    }
+
+    /// The n-gram model.
     pub fn model(&self) -> &TextModel {
         &self.model
+    }
+
+    /// The embedding model, if any.
+    pub fn embedding_model(&self) -> Option<&TextModel> {
+        self.joint.as_deref()
+    }
+
+    /// Whether an embedding from the encoder `id` changes a score: the
+    /// bot embeds a message for the scorer only when it does.
+    pub fn reads_embeddings_of(&self, id: &str) -> bool {
+        self.joint
+            .as_ref()
+            .and_then(|m| m.encoder())
+            .is_some_and(|e| same_encoder(e, id))
     }
 
     /// A score in 0..1. `repeats` is how many times this conversation already
@@ -219,7 +285,19 @@ impl SpamScorer {
         .score
     }
 
+    /// The score of a message without an embedding: the n-gram model.
     pub fn assess(&self, text: &str, signals: &Signals) -> SpamScore {
+        self.assess_embedded(text, None, signals)
+    }
+
+    /// The score of a message, by the embedding model when `embedding` is
+    /// its encoder's, else by the n-gram model.
+    pub fn assess_embedded(
+        &self,
+        text: &str,
+        embedding: Option<Embedded>,
+        signals: &Signals,
+    ) -> SpamScore {
         let (links, shady, trusted_spans) = self.links(text);
         let model_text = if trusted_spans.is_empty() {
             std::borrow::Cow::Borrowed(text)
@@ -233,7 +311,13 @@ impl SpamScorer {
             kept.push_str(&text[at..]);
             std::borrow::Cow::Owned(kept)
         };
-        let text_margin = self.model.logit(&model_text) - self.model.threshold();
+        let joint = self.joint.as_deref().zip(embedding).filter(|(m, e)| {
+            m.encoder().is_some_and(|id| same_encoder(id, e.encoder)) && m.dim() == e.vector.len()
+        });
+        let text_margin = match joint {
+            Some((m, e)) => m.logit(&model_text, Some(e.vector)) - m.threshold(),
+            None => self.model.logit(&model_text, None) - self.model.threshold(),
+        };
         let mut z = self.text_signals(text, links, shady);
         // No bonus for shouting: the text model sees capitals already, and a
         // frightened patient shouts.
@@ -248,6 +332,7 @@ impl SpamScorer {
         SpamScore {
             score: 1.0 / (1.0 + (-total).exp()),
             text_margin,
+            embedding: joint.is_some(),
             signals: z,
         }
     }
@@ -406,6 +491,45 @@ mod tests {
     }
 
     #[test]
+    fn the_embedding_model_is_for_the_default_encoder_only() {
+        let s = SpamScorer::new();
+        assert_eq!(
+            s.embedding_model().and_then(TextModel::encoder),
+            Some("all-MiniLM-L6-v2")
+        );
+        assert!(s.reads_embeddings_of("all-MiniLM-L6-v2"));
+        assert!(s.reads_embeddings_of("all-MiniLM-L6-v2+integer"));
+        assert!(!s.reads_embeddings_of("all-MiniLM-L6-v2@0a1b2c3d4e5f"));
+        assert!(!s.reads_embeddings_of("multilingual-e5-small"));
+        // Another encoder's vector, or one of the wrong length, is not read:
+        // the n-gram model scores.
+        let text = "Congratulations! You have won a prize, call now to claim";
+        let dim = s.embedding_model().map_or(0, TextModel::dim);
+        let vector = vec![0.1; dim];
+        let plain = s.assess(text, &Signals::default());
+        for (encoder, v) in [
+            ("multilingual-e5-small", &vector[..]),
+            ("all-MiniLM-L6-v2", &vector[1..]),
+        ] {
+            let other = s.assess_embedded(
+                text,
+                Some(Embedded { encoder, vector: v }),
+                &Signals::default(),
+            );
+            assert_eq!(other, plain);
+        }
+        let read = s.assess_embedded(
+            text,
+            Some(Embedded {
+                encoder: "all-MiniLM-L6-v2",
+                vector: &vector,
+            }),
+            &Signals::default(),
+        );
+        assert!(read.embedding && !plain.embedding);
+    }
+
+    #[test]
     fn patients_score_low() {
         let s = SpamScorer::new();
         for text in [
@@ -489,8 +613,12 @@ mod tests {
     /// The target, on the fifth of the collection the model never
     /// saw: recall at least 95% with at most 0.5% of legitimate messages
     /// flagged.
+    /// The n-gram model alone: what the bot scores with when no embedding
+    /// model was trained for its encoder. The bot's default path (with the
+    /// embedding) is tested end to end
+    /// (`tests/tests/e2e/cli.rs`, `held_out_sms_spam_through_the_bot`).
     #[test]
-    #[ignore = "target not met yet: 94.06% recall at 0.27% flagged (docs/bot.md, Spam)"]
+    #[ignore = "target not met by the n-gram model alone: 93.07% recall at 0.40% flagged (docs/bot.md, Spam)"]
     fn held_out_sms_meets_the_target() {
         let Some(examples) = sms_collection() else {
             return;
@@ -532,7 +660,14 @@ mod tests {
             return;
         };
         let requests = parse_clinc(&json, &["train", "oos_train"]).unwrap();
-        let (model, _) = train(&examples, &clinic, &requests, &TrainOptions::default());
+        let (model, _) = train(
+            &examples,
+            &clinic,
+            &requests,
+            &TrainOptions::default(),
+            None,
+        )
+        .unwrap();
         assert!(
             model.to_bytes() == EMBEDDED,
             "bot-engine/data/spam.model is stale: run carechat train spam"

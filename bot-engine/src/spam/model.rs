@@ -1,9 +1,11 @@
 //! The learned half of the spam score: logistic regression over hashed word
-//! and character n-grams.
+//! and character n-grams and, for the encoder it was trained with, the
+//! sentence embedding the bot computes anyway.
 //!
-//! Plain Rust, no framework: the model is one weight per hash bucket and a
-//! bias, small enough to commit (`bot-engine/data/spam.model`) and embed, so
-//! the scorer runs without the data it was trained on. Training is
+//! Plain Rust, no framework: the model is one weight per hash bucket, one
+//! per embedding dimension when it has them, and a bias, small enough to
+//! commit (`bot-engine/data/spam*.model`) and embed, so the scorer runs
+//! without the data it was trained on. Training is
 //! deterministic (fixed hash, fixed shuffle seed, no threads), so
 //! `carechat train spam` on the same file writes the same bytes.
 //!
@@ -24,8 +26,10 @@ pub(crate) static URL: LazyLock<Regex> = LazyLock::new(|| {
         .expect("url regex")
 });
 
-/// What a model file starts with; the digit is the format version.
+/// What a model file starts with; the digit is the format version: 1 is
+/// n-grams only, 2 adds the embedding weights after them.
 const MAGIC: &[u8; 8] = b"CCSPAM01";
+const MAGIC_DENSE: &[u8; 8] = b"CCSPAM02";
 /// magic, bucket bits, bias, threshold, weight scale.
 const HEADER: usize = 8 + 4 + 4 + 4 + 4;
 
@@ -39,6 +43,8 @@ pub enum ModelError {
     Data { line: usize, what: &'static str },
     #[error("CLINC150 file: {0}")]
     Clinc(String),
+    #[error("a training message has no embedding, or one of another length")]
+    MissingEmbedding,
 }
 
 /// One labelled message.
@@ -226,6 +232,16 @@ pub struct TextModel {
     /// The logit at or above which the text alone counts as spam.
     threshold: f32,
     weights: Vec<f32>,
+    dense: Option<Dense>,
+}
+
+/// The embedding half: one weight per dimension of one encoder's output.
+#[derive(Clone, PartialEq)]
+struct Dense {
+    /// The encoder's id ([`crate::Encoder::id`]): another encoder's
+    /// vectors mean nothing to these weights.
+    encoder: String,
+    weights: Vec<f32>,
 }
 
 impl fmt::Debug for TextModel {
@@ -234,18 +250,28 @@ impl fmt::Debug for TextModel {
             .field("bits", &self.bits)
             .field("bias", &self.bias)
             .field("threshold", &self.threshold)
+            .field("encoder", &self.encoder())
             .finish_non_exhaustive()
     }
 }
 
 impl TextModel {
-    /// The log-odds that `text` is spam, before the threshold.
-    pub fn logit(&self, text: &str) -> f32 {
-        self.bias
+    /// The log-odds that `text` is spam, before the threshold. `embedding`
+    /// is the message's embedding by [`TextModel::encoder`] (of
+    /// [`embedding_text`]); it is used only by a model that has embedding
+    /// weights of its length.
+    pub fn logit(&self, text: &str, embedding: Option<&[f32]>) -> f32 {
+        let sparse = self.bias
             + features(text, self.bits)
                 .iter()
                 .map(|&(i, v)| self.weights[i as usize] * v)
-                .sum::<f32>()
+                .sum::<f32>();
+        match (&self.dense, embedding) {
+            (Some(d), Some(e)) if e.len() == d.weights.len() => {
+                sparse + d.weights.iter().zip(e).map(|(w, x)| w * x).sum::<f32>()
+            }
+            _ => sparse,
+        }
     }
 
     /// A model that knows nothing (logit 0 everywhere).
@@ -255,6 +281,7 @@ impl TextModel {
             bias: 0.0,
             threshold: 0.0,
             weights: vec![0.0; 256],
+            dense: None,
         }
     }
 
@@ -263,10 +290,22 @@ impl TextModel {
         self.threshold
     }
 
-    /// The file format, little-endian: `CCSPAM01`, bucket bits (u32), bias,
-    /// threshold and weight scale (f32), then one i16 per bucket (weight =
-    /// value × scale). 16 bits per weight lose nothing that matters to a
-    /// decision and halve the file.
+    /// The encoder whose embeddings this model also reads, if any.
+    pub fn encoder(&self) -> Option<&str> {
+        self.dense.as_ref().map(|d| d.encoder.as_str())
+    }
+
+    /// The embedding length the model reads (0 for n-grams only).
+    pub fn dim(&self) -> usize {
+        self.dense.as_ref().map_or(0, |d| d.weights.len())
+    }
+
+    /// The file format, little-endian: `CCSPAM01` (n-grams only) or
+    /// `CCSPAM02`, bucket bits (u32), bias, threshold and weight scale
+    /// (f32), then one i16 per bucket (weight = value × scale). 16 bits per
+    /// weight lose nothing that matters to a decision and halve the file.
+    /// `CCSPAM02` then has the encoder's id (u16 length, UTF-8), the
+    /// embedding length (u32) and one f32 weight per dimension.
     pub fn to_bytes(&self) -> Vec<u8> {
         let max = self.weights.iter().fold(0f32, |m, w| m.max(w.abs()));
         let scale = if max > 0.0 {
@@ -275,7 +314,11 @@ impl TextModel {
             1.0
         };
         let mut out = Vec::with_capacity(HEADER + 2 * self.weights.len());
-        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(if self.dense.is_some() {
+            MAGIC_DENSE
+        } else {
+            MAGIC
+        });
         out.extend_from_slice(&self.bits.to_le_bytes());
         out.extend_from_slice(&self.bias.to_le_bytes());
         out.extend_from_slice(&self.threshold.to_le_bytes());
@@ -283,13 +326,22 @@ impl TextModel {
         for w in &self.weights {
             out.extend_from_slice(&((w / scale).round() as i16).to_le_bytes());
         }
+        if let Some(d) = &self.dense {
+            out.extend_from_slice(&(d.encoder.len() as u16).to_le_bytes());
+            out.extend_from_slice(d.encoder.as_bytes());
+            out.extend_from_slice(&(d.weights.len() as u32).to_le_bytes());
+            for w in &d.weights {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+        }
         out
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<TextModel, ModelError> {
-        if bytes.len() < HEADER || &bytes[..8] != MAGIC {
+        if bytes.len() < HEADER || (&bytes[..8] != MAGIC && &bytes[..8] != MAGIC_DENSE) {
             return Err(ModelError::Magic);
         }
+        let has_dense = &bytes[..8] == MAGIC_DENSE;
         let word = |at: usize| <[u8; 4]>::try_from(&bytes[at..at + 4]).expect("4 bytes");
         let bits = u32::from_le_bytes(word(8));
         if !(8..=24).contains(&bits) {
@@ -298,24 +350,80 @@ impl TextModel {
         let bias = f32::from_le_bytes(word(12));
         let threshold = f32::from_le_bytes(word(16));
         let scale = f32::from_le_bytes(word(20));
-        let body = &bytes[HEADER..];
-        if body.len() != 2 << bits {
+        let end = HEADER + (2 << bits);
+        if bytes.len() < end || (!has_dense && bytes.len() != end) {
             return Err(ModelError::Corrupt("wrong number of weights"));
         }
         if ![bias, threshold, scale].iter().all(|x| x.is_finite()) {
             return Err(ModelError::Corrupt("a header value is not finite"));
         }
-        let weights = body
+        let weights = bytes[HEADER..end]
             .chunks_exact(2)
             .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) * scale)
             .collect();
+        let dense = if has_dense {
+            Some(read_dense(&bytes[end..])?)
+        } else {
+            None
+        };
         Ok(TextModel {
             bits,
             bias,
             threshold,
             weights,
+            dense,
         })
     }
+}
+
+fn read_dense(mut rest: &[u8]) -> Result<Dense, ModelError> {
+    let mut take = |n: usize| -> Result<&[u8], ModelError> {
+        if rest.len() < n {
+            return Err(ModelError::Corrupt("truncated embedding weights"));
+        }
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        Ok(head)
+    };
+    let len = u16::from_le_bytes(take(2)?.try_into().expect("2 bytes")) as usize;
+    let encoder = std::str::from_utf8(take(len)?)
+        .map_err(|_| ModelError::Corrupt("encoder id is not UTF-8"))?
+        .to_string();
+    let dim = u32::from_le_bytes(take(4)?.try_into().expect("4 bytes")) as usize;
+    if encoder.is_empty() || !(1..=8192).contains(&dim) {
+        return Err(ModelError::Corrupt("bad encoder id or embedding length"));
+    }
+    let weights: Vec<f32> = take(4 * dim)?
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect();
+    if !rest.is_empty() {
+        return Err(ModelError::Corrupt("bytes after the embedding weights"));
+    }
+    if !weights.iter().all(|w| w.is_finite()) {
+        return Err(ModelError::Corrupt("an embedding weight is not finite"));
+    }
+    Ok(Dense { encoder, weights })
+}
+
+/// What the embedding half of the model reads of a message: its redacted
+/// text without links, neither the redactor's `[URL]` nor any it left. In
+/// SMS nearly every link is spam, so a model that saw them would block a
+/// patient for pasting the clinic's own address (the n-grams leave links
+/// out for the same reason; the scorer's capped link signal counts them).
+pub fn embedding_text(redacted: &str) -> String {
+    let without = redacted.replace("[URL]", " ");
+    let without = URL.replace_all(&without, " ");
+    without.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Messages' embeddings for training a model with embedding weights.
+pub struct Embeddings<'a> {
+    /// The encoder's id, written into the model.
+    pub encoder: &'a str,
+    /// Each message's embedding of its [`embedding_text`], looked up by the
+    /// message's own (raw) text.
+    pub of: &'a dyn Fn(&str) -> Option<&'a [f32]>,
 }
 
 /// How `train` learns. The defaults are what the committed model was
@@ -336,6 +444,9 @@ pub struct TrainOptions {
     /// target allows: a blocked patient costs more than a missed spam.
     pub max_false_positive_rate: f64,
     pub seed: u64,
+    /// What each embedding value is multiplied by as a feature, against the
+    /// n-grams' unit length (training with embeddings only).
+    pub embedding_scale: f32,
 }
 
 impl Default for TrainOptions {
@@ -348,6 +459,7 @@ impl Default for TrainOptions {
             folds: 5,
             max_false_positive_rate: 0.0025,
             seed: 0x5eed_c4ec,
+            embedding_scale: 3.0,
         }
     }
 }
@@ -379,19 +491,37 @@ pub const CLINIC_TRAINING: &str = include_str!("../../data/spam_clinic_train.tsv
 /// `offset` is what the rest of the scorer adds to a message's logit (its
 /// links and pitch phrases): the threshold is chosen for the whole score,
 /// the one that decides.
+///
+/// With `embeddings`, the model also learns one weight per embedding
+/// dimension, jointly with the n-grams (each value scaled by
+/// [`TrainOptions::embedding_scale`] as a feature), and is for that encoder
+/// only; every message then needs its embedding.
 pub fn train(
     examples: &[Example],
     extra: &[Example],
     requests: &[Example],
     options: &TrainOptions,
     offset: &dyn Fn(&str) -> f32,
-) -> (TextModel, TrainReport) {
-    let row = |e: &Example, calibrates: bool| Row {
-        x: features(&e.text, options.bits),
-        spam: e.spam,
-        fold: fold(&e.text, options.folds as u64),
-        offset: offset(&e.text),
-        calibrates,
+    embeddings: Option<&Embeddings>,
+) -> Result<(TextModel, TrainReport), ModelError> {
+    let buckets = 1u32 << options.bits;
+    let row = |e: &Example, calibrates: bool| -> Result<Row, ModelError> {
+        let mut x = features(&e.text, options.bits);
+        if let Some(emb) = embeddings {
+            let v = (emb.of)(&e.text).ok_or(ModelError::MissingEmbedding)?;
+            x.extend(
+                v.iter()
+                    .enumerate()
+                    .map(|(i, &value)| (buckets + i as u32, value * options.embedding_scale)),
+            );
+        }
+        Ok(Row {
+            x,
+            spam: e.spam,
+            fold: fold(&e.text, options.folds as u64),
+            offset: offset(&e.text),
+            calibrates,
+        })
     };
     let train: Vec<Row> = examples
         .iter()
@@ -399,18 +529,27 @@ pub fn train(
         .chain(extra)
         .map(|e| row(e, true))
         .chain(requests.iter().map(|e| row(e, false)))
+        .collect::<Result<_, _>>()?;
+    let dims: Vec<usize> = train
+        .iter()
+        .map(|t| t.x.iter().filter(|&&(i, _)| i >= buckets).count())
         .collect();
+    let dim = dims.first().copied().unwrap_or(0);
+    if dims.iter().any(|&d| d != dim) || (embeddings.is_some() && dim == 0) {
+        return Err(ModelError::MissingEmbedding);
+    }
+    let size = buckets as usize + dim;
     let mut out_of_fold: Vec<(f32, bool)> = Vec::with_capacity(train.len());
     for k in 0..options.folds {
         let fit: Vec<_> = train.iter().filter(|t| t.fold != k).collect();
-        let (bias, weights) = fit_logistic(&fit, options);
+        let (bias, weights) = fit_logistic(&fit, size, options);
         for t in train.iter().filter(|t| t.fold == k && t.calibrates) {
             out_of_fold.push((logit(bias, &weights, &t.x) + t.offset, t.spam));
         }
     }
     let (threshold, recall, fpr) = choose_threshold(&out_of_fold, options.max_false_positive_rate);
     let all: Vec<_> = train.iter().collect();
-    let (bias, weights) = fit_logistic(&all, options);
+    let (bias, mut weights) = fit_logistic(&all, size, options);
     let report = TrainReport {
         train_spam: train.iter().filter(|t| t.spam).count(),
         train_ham: train.iter().filter(|t| !t.spam).count(),
@@ -418,16 +557,26 @@ pub fn train(
         validation_recall: recall,
         validation_false_positive_rate: fpr,
     };
+    // The scale folds into the weights: the scorer multiplies raw values.
+    let dense = embeddings.map(|emb| Dense {
+        encoder: emb.encoder.to_string(),
+        weights: weights
+            .split_off(buckets as usize)
+            .into_iter()
+            .map(|w| w * options.embedding_scale)
+            .collect(),
+    });
     let model = TextModel {
         bits: options.bits,
         bias,
         threshold,
         weights,
+        dense,
     };
     // What is written is what is scored: round-trip through the file format
     // so training and the embedded model agree to the bit.
     let model = TextModel::from_bytes(&model.to_bytes()).expect("a model just written");
-    (model, report)
+    Ok((model, report))
 }
 
 fn logit(bias: f32, weights: &[f32], x: &[(u32, f32)]) -> f32 {
@@ -446,8 +595,9 @@ struct Row {
 }
 
 /// Logistic regression by AdaGrad, in a seeded order.
-fn fit_logistic(data: &[&Row], o: &TrainOptions) -> (f32, Vec<f32>) {
-    let n = 1usize << o.bits;
+/// `size` is the number of weights (buckets, then embedding dimensions).
+fn fit_logistic(data: &[&Row], size: usize, o: &TrainOptions) -> (f32, Vec<f32>) {
+    let n = size;
     let mut w = vec![0f32; n];
     let mut g2 = vec![0f32; n];
     let (mut bias, mut bias_g2) = (0f32, 0f32);
@@ -566,13 +716,86 @@ mod tests {
             bits: 12,
             ..TrainOptions::default()
         };
-        let (a, _) = train(&examples, &[], &[], &options, &|_| 0.0);
-        let (b, _) = train(&examples, &[], &[], &options, &|_| 0.0);
+        let (a, _) = train(&examples, &[], &[], &options, &|_| 0.0, None).unwrap();
+        let (b, _) = train(&examples, &[], &[], &options, &|_| 0.0, None).unwrap();
         assert_eq!(a.to_bytes(), b.to_bytes());
         let back = TextModel::from_bytes(&a.to_bytes()).unwrap();
         assert_eq!(back, a);
-        assert!(a.logit("WIN a £500 prize! Text CLAIM to 81234") > a.threshold());
-        assert!(a.logit("see you at 7, shall I bring anything?") < a.threshold());
+        assert_eq!(a.encoder(), None);
+        assert!(a.logit("WIN a £500 prize! Text CLAIM to 81234", None) > a.threshold());
+        assert!(a.logit("see you at 7, shall I bring anything?", None) < a.threshold());
+    }
+
+    /// Texts the n-grams cannot tell apart, whose embeddings can: the
+    /// model's embedding weights learn it, and the file keeps them.
+    #[test]
+    fn embedding_weights_are_learned_and_kept() {
+        // The label is a hash of the number: nothing in the text says it.
+        let is_spam = |i: u64| mix(i).is_multiple_of(2);
+        let examples: Vec<Example> = (0..80u64)
+            .map(|i| Example {
+                spam: is_spam(i),
+                text: format!("message {i}"),
+            })
+            .collect();
+        let vector = |text: &str| -> [f32; 2] {
+            if is_spam(text[8..].parse().unwrap()) {
+                [1.0, 0.0]
+            } else {
+                [0.0, 1.0]
+            }
+        };
+        let table: Vec<(String, [f32; 2])> = examples
+            .iter()
+            .map(|e| (e.text.clone(), vector(&e.text)))
+            .collect();
+        let of = |text: &str| {
+            table
+                .iter()
+                .find(|(t, _)| t == text)
+                .map(|(_, v)| v.as_slice())
+        };
+        let embeddings = Embeddings {
+            encoder: "toy-encoder",
+            of: &of,
+        };
+        let options = TrainOptions {
+            bits: 10,
+            ..TrainOptions::default()
+        };
+        let (m, report) =
+            train(&examples, &[], &[], &options, &|_| 0.0, Some(&embeddings)).unwrap();
+        assert_eq!((m.encoder(), m.dim()), (Some("toy-encoder"), 2));
+        assert!(report.validation_recall > 0.9, "{report:?}");
+        let back = TextModel::from_bytes(&m.to_bytes()).unwrap();
+        assert_eq!(back, m);
+        let spam = m.logit("message 1000", Some(&[1.0, 0.0]));
+        let ham = m.logit("message 1000", Some(&[0.0, 1.0]));
+        assert!(spam > m.threshold() && ham < m.threshold(), "{spam} {ham}");
+        // Without an embedding (or with one of another length) the
+        // embedding weights are not read.
+        assert_eq!(
+            m.logit("message 1000", None),
+            m.logit("message 1000", Some(&[1.0, 0.0, 0.0]))
+        );
+        // Every training message needs its embedding.
+        let none = |_: &str| None;
+        let missing = Embeddings {
+            encoder: "toy-encoder",
+            of: &none,
+        };
+        assert!(matches!(
+            train(&examples, &[], &[], &options, &|_| 0.0, Some(&missing)),
+            Err(ModelError::MissingEmbedding)
+        ));
+    }
+
+    #[test]
+    fn embedding_text_leaves_links_out() {
+        assert_eq!(
+            embedding_text("see [URL] and www.spam.xyz/win  now, [NAME]"),
+            "see and now, [NAME]"
+        );
     }
 
     #[test]
@@ -588,17 +811,26 @@ mod tests {
             TextModel::from_bytes(b"nonsense"),
             Err(ModelError::Magic)
         ));
-        let mut bytes = TextModel {
-            bits: 8,
-            bias: 0.0,
-            threshold: 0.0,
-            weights: vec![0.0; 256],
-        }
-        .to_bytes();
+        let mut bytes = TextModel::empty().to_bytes();
         bytes.pop();
         assert!(matches!(
             TextModel::from_bytes(&bytes),
             Err(ModelError::Corrupt(_))
         ));
+        let dense = TextModel {
+            dense: Some(Dense {
+                encoder: "e".into(),
+                weights: vec![0.5; 4],
+            }),
+            ..TextModel::empty()
+        };
+        let whole = dense.to_bytes();
+        assert_eq!(TextModel::from_bytes(&whole).unwrap(), dense);
+        for cut in [1, 4, 17] {
+            assert!(matches!(
+                TextModel::from_bytes(&whole[..whole.len() - cut]),
+                Err(ModelError::Corrupt(_))
+            ));
+        }
     }
 }

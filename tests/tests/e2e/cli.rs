@@ -104,6 +104,66 @@ fn classify_answers_escalates_flags_and_blocks() {
     }
 }
 
+/// The spam target, on the fifth of the SMS Spam Collection no
+/// model was trained on, through the bot as it runs by default (`carechat
+/// classify`: redaction, the default encoder, then n-grams and embedding;
+/// every line a first message): recall at least 95% with at most 0.5% of
+/// legitimate messages flagged.
+#[test]
+#[ignore = "target not met: 94.06% recall (95 of 101) at 0.00% flagged (docs/bot.md, Spam)"]
+fn held_out_sms_spam_through_the_bot() {
+    let path = repo_root().join("../shared/data/spam/sms_spam_train.tsv");
+    let Ok(data) = std::fs::read_to_string(&path) else {
+        eprintln!(
+            "SKIPPED: {} is not there (the SMS Spam Collection is not in the repository)",
+            path.display()
+        );
+        return;
+    };
+    let held_out: Vec<_> = bot_engine::parse_tsv(&data)
+        .unwrap()
+        .into_iter()
+        .filter(|e| bot_engine::spam_part(&e.text) == bot_engine::Part::Test)
+        .collect();
+    let input: String = held_out
+        .iter()
+        .enumerate()
+        .map(|(i, e)| format!("{}\n", serde_json::json!({"id": i, "text": e.text})))
+        .collect();
+    let intents = repo_root().join("intents");
+    let models = models_dir();
+    let (out, _) = run(
+        &[
+            "classify",
+            "--intents",
+            intents.to_str().unwrap(),
+            "--models-dir",
+            models.to_str().unwrap(),
+        ],
+        &input,
+    );
+    assert_eq!(out.len(), held_out.len());
+    let (mut caught, mut spam, mut flagged, mut ham) = (0, 0, 0, 0);
+    for v in &out {
+        let e = &held_out[v["id"].as_u64().unwrap() as usize];
+        let is_flagged = v["spam"].as_bool().unwrap();
+        if e.spam {
+            spam += 1;
+            caught += usize::from(is_flagged);
+        } else {
+            ham += 1;
+            flagged += usize::from(is_flagged);
+        }
+    }
+    let recall = caught as f64 / spam as f64;
+    let flagged_share = flagged as f64 / ham as f64;
+    assert!(recall >= 0.95, "recall {recall:.4} ({caught} of {spam})");
+    assert!(
+        flagged_share <= 0.005,
+        "legitimate flagged {flagged_share:.4} ({flagged} of {ham})"
+    );
+}
+
 /// The redactor's table of cases (`redaction/testdata/cases.jsonl`), through
 /// `carechat redact` with the PII model on: every identifier the rules find
 /// stays hidden, and clinical text stays untouched. Where the model rightly
