@@ -5,9 +5,11 @@
 //! Plain Rust, no framework: the model is one weight per hash bucket, one
 //! per embedding dimension when it has them, and a bias, small enough to
 //! commit (`bot-engine/data/spam*.model`) and embed, so the scorer runs
-//! without the data it was trained on. Training is
-//! deterministic (fixed hash, fixed shuffle seed, no threads), so
-//! `carechat train spam` on the same file writes the same bytes.
+//! without the data it was trained on. Training is deterministic (fixed
+//! hash, fixed shuffle seed, no threads), so `carechat train spam` on the
+//! same file writes the same bytes (with `--with-embedding`, given the same
+//! embeddings: the encoder's arithmetic may round differently on another
+//! CPU).
 //!
 //! The corpus is split by a hash of each message's text, never by position:
 //! the same text always falls on the same side, whatever order the file is
