@@ -44,6 +44,9 @@ pub struct BotConfig {
     pub margin: f32,
     /// Spam score at or above which a message is blocked.
     pub spam_threshold: f32,
+    /// The trained head's share of an intent's score, the rest being the
+    /// nearest-neighbour similarity's ([`crate::IntentModel::rank`]).
+    pub head_weight: f32,
     /// The clinic's own web domains: a patient pasting a link to one (a
     /// booking page, a form) is not dropping a link.
     pub trusted_domains: Vec<String>,
@@ -58,6 +61,7 @@ impl Default for BotConfig {
             // The text model's own threshold, chosen on validation folds
             // of the SMS Spam Collection (docs/bot.md, Spam).
             spam_threshold: crate::DEFAULT_SPAM_THRESHOLD,
+            head_weight: crate::DEFAULT_HEAD_WEIGHT,
             trusted_domains: Vec::new(),
         }
     }
@@ -237,7 +241,8 @@ impl Bot {
             whitelist.intents.iter().map(|i| i.id.clone()).collect(),
             labels.into_iter().zip(vectors).collect(),
             encoder.dim(),
-        )?;
+        )?
+        .with_head_weight(config.head_weight);
         let red_flags = RedFlags::new(
             whitelist
                 .intents
@@ -575,8 +580,7 @@ mod tests {
         let c = BotConfig {
             threshold: Some(0.6),
             margin: 0.05,
-            spam_threshold: 0.9,
-            trusted_domains: Vec::new(),
+            ..BotConfig::default()
         };
         assert!(c.confident(0.6, 0.8, 0.5));
         assert!(!c.confident(0.6, 0.59, 0.1), "below the threshold");

@@ -176,10 +176,14 @@ impl Head {
     }
 }
 
+/// The head's share of an intent's score by default: the plain mean.
+pub const DEFAULT_HEAD_WEIGHT: f32 = 0.5;
+
 /// Nearest neighbours and the head together: what the bot ranks with.
 pub struct IntentModel {
     index: IntentIndex,
     head: Head,
+    head_weight: f32,
 }
 
 impl IntentModel {
@@ -193,11 +197,20 @@ impl IntentModel {
         Ok(IntentModel {
             index: IntentIndex::new(intents, examples, dim),
             head,
+            head_weight: DEFAULT_HEAD_WEIGHT,
         })
     }
 
-    /// Intents by descending score: the mean of the head's probability and
-    /// the nearest-neighbour similarity (see the module documentation).
+    /// The head's share of the score (0..=1, clamped), the rest being the
+    /// nearest-neighbour similarity's.
+    pub fn with_head_weight(mut self, weight: f32) -> IntentModel {
+        self.head_weight = weight.clamp(0.0, 1.0);
+        self
+    }
+
+    /// Intents by descending score: the weighted mean of the head's
+    /// probability and the nearest-neighbour similarity (see the module
+    /// documentation; [`DEFAULT_HEAD_WEIGHT`] each by default).
     pub fn rank(&self, query: &[f32]) -> Vec<Scored> {
         let knn = self.index.scores(query);
         let p = self.head.probabilities(query);
@@ -209,7 +222,7 @@ impl IntentModel {
             .filter(|(_, (k, _))| **k > f32::MIN)
             .map(|(intent, (k, p))| Scored {
                 intent: intent.clone(),
-                confidence: 0.5 * (k + p),
+                confidence: (1.0 - self.head_weight) * k + self.head_weight * p,
             })
             .collect();
         out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
@@ -248,5 +261,39 @@ mod tests {
         let r = index.rank(&unit(&[1.0, 0.05, 0.0]));
         assert_eq!(r[0].intent, "a");
         assert!(r[0].confidence > 0.95);
+    }
+
+    #[test]
+    fn the_head_weight_mixes_neighbours_and_head() {
+        let intents: Vec<String> = vec!["a".into(), "b".into()];
+        let examples = vec![
+            (0, unit(&[1.0, 0.0, 0.0])),
+            (0, unit(&[0.9, 0.1, 0.0])),
+            (1, unit(&[0.0, 1.0, 0.0])),
+            (1, unit(&[0.1, 0.9, 0.0])),
+        ];
+        let q = unit(&[0.6, 0.8, 0.0]);
+        let knn = IntentIndex::new(intents.clone(), examples.clone(), 3).rank(&q);
+        let model = |w| {
+            IntentModel::train(intents.clone(), examples.clone(), 3)
+                .unwrap()
+                .with_head_weight(w)
+        };
+        assert_eq!(model(0.0).rank(&q), knn);
+        let head = model(1.0).rank(&q);
+        let total: f32 = head.iter().map(|s| s.confidence).sum();
+        assert!((total - 1.0).abs() < 1e-4, "probabilities: {head:?}");
+        let score = |list: &[Scored], id: &str| {
+            list.iter()
+                .find(|s| s.intent == id)
+                .map(|s| s.confidence)
+                .unwrap()
+        };
+        for (w, id) in [(0.5, "a"), (0.5, "b"), (0.2, "b")] {
+            let mixed = score(&model(w).rank(&q), id);
+            let want = (1.0 - w) * score(&knn, id) + w * score(&head, id);
+            assert!((mixed - want).abs() < 1e-5, "{w} {id}: {mixed} vs {want}");
+        }
+        assert_eq!(model(7.0).rank(&q), head, "clamped to 1");
     }
 }

@@ -32,7 +32,7 @@ pub use bot::{
     Action, Assessment, Bot, BotConfig, Calibration, Context, EmbeddingCache, NoCache, Reason,
     UNCALIBRATED_THRESHOLD, WRONG_ANSWER_COST, cache_key, calibrate, embed_for_spam,
 };
-pub use classifier::{Head, IntentIndex, IntentModel, Scored};
+pub use classifier::{DEFAULT_HEAD_WEIGHT, Head, IntentIndex, IntentModel, Scored};
 pub use encoder::{Encoder, EncoderHandle, TUNED_RECORD};
 pub use language::{LanguageDetector, primary_subtag};
 pub use redflag::RedFlags;

@@ -29,6 +29,9 @@ pub struct Config {
     pub threshold: Option<f32>,
     /// How far the best intent must lead the next one for the bot to answer.
     pub margin: f32,
+    /// The trained head's share of an intent's score (0 to 1), the rest
+    /// being the nearest-neighbour similarity's (docs/bot.md).
+    pub head_weight: f32,
     /// Requests waiting for the encoder before new ones are told "busy".
     pub encoder_queue: usize,
     /// Whether redaction runs the PII model (`pii-ner`) as well as the
@@ -135,6 +138,7 @@ impl Default for Config {
             intents_dir: "intents".into(),
             threshold: bot_engine::BotConfig::default().threshold,
             margin: bot_engine::BotConfig::default().margin,
+            head_weight: bot_engine::DEFAULT_HEAD_WEIGHT,
             encoder_queue: 256,
             redaction_model: true,
             redaction_threshold: redaction::model::DEFAULT_THRESHOLD,
@@ -256,6 +260,10 @@ impl Config {
             "configuration: threshold must be between 0 and 1"
         );
         anyhow::ensure!(
+            (0.0..=1.0).contains(&config.head_weight),
+            "configuration: head_weight must be between 0 and 1"
+        );
+        anyhow::ensure!(
             config.redaction_threshold > 0.0 && config.redaction_threshold < 1.0,
             "configuration: redaction_threshold must be between 0 and 1 (exclusive)"
         );
@@ -312,6 +320,11 @@ mod tests {
             assert_eq!(c.threshold, Config::default().threshold);
             jail.create_file("d.toml", "threshold = 2.0")?;
             assert!(Config::load(Some(&PathBuf::from("d.toml")), &Overrides::default()).is_err());
+            jail.create_file("e.toml", "head_weight = 1.5")?;
+            assert!(Config::load(Some(&PathBuf::from("e.toml")), &Overrides::default()).is_err());
+            jail.create_file("f.toml", "head_weight = 0.3")?;
+            let c = Config::load(Some(&PathBuf::from("f.toml")), &Overrides::default()).unwrap();
+            assert_eq!(c.head_weight, 0.3);
             assert!(
                 Config::load(Some(&PathBuf::from("missing.toml")), &Overrides::default()).is_err()
             );

@@ -152,6 +152,7 @@ pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
         BotConfig {
             threshold: config.threshold,
             margin: config.margin,
+            head_weight: config.head_weight,
             trusted_domains: config.trusted_domains.clone(),
             ..BotConfig::default()
         },

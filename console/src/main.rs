@@ -214,6 +214,12 @@ enum TrainCommand {
         /// n-grams' unit length.
         #[arg(long, default_value_t = bot_engine::TrainOptions::default().embedding_scale)]
         embedding_scale: f32,
+        /// Passes over the training messages.
+        #[arg(long, default_value_t = bot_engine::TrainOptions::default().epochs)]
+        epochs: usize,
+        /// L2 penalty on the weights a message touches.
+        #[arg(long, default_value_t = bot_engine::TrainOptions::default().l2)]
+        l2: f32,
         /// Where to write the weights (the embedded copies are
         /// `bot-engine/data/spam.model`, and with `--with-embedding`
         /// `bot-engine/data/spam-all-MiniLM-L6-v2.model`).
@@ -525,12 +531,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     ham_json,
                     with_embedding,
                     embedding_scale,
+                    epochs,
+                    l2,
                     out,
                 },
         } => {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
             let options = bot_engine::TrainOptions {
                 embedding_scale,
+                epochs,
+                l2,
                 ..Default::default()
             };
             runtime()?.block_on(eval_spam::train(
