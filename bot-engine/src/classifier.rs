@@ -8,9 +8,10 @@
 //! head, a softmax regression trained at load time, draws the boundaries
 //! between intents from all their examples at once, but gives a confident
 //! probability to anything, however far from the examples. An intent's
-//! score is therefore the mean of the two ([`IntentModel::rank`]): high only
-//! when the message is both near the intent's examples and on its side of
-//! the boundaries.
+//! score is therefore a weighted mean of the two ([`IntentModel::rank`];
+//! equal weights unless `head_weight` says otherwise): high only when the
+//! message is both near the intent's examples and on its side of the
+//! boundaries.
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
