@@ -41,7 +41,7 @@ pub use spam::{
     CLINIC_TRAINING as SPAM_CLINIC_TRAINING, DEFAULT_THRESHOLD as DEFAULT_SPAM_THRESHOLD, Embedded,
     Embeddings, Example, ModelError, Part, Signals, SpamScore, SpamScorer, TextModel, TrainOptions,
     TrainReport, embedding_text as spam_embedding_text, parse_clinc, parse_tsv, part as spam_part,
-    train as train_spam,
+    train as train_spam, trained_encoder_id as spam_encoder_id,
 };
 pub use tune::{Progress as TuneProgress, TuneExample, TuneOptions, fine_tune};
 pub use whisper::{Suggestion, Whisper};

@@ -51,11 +51,9 @@ impl SpamView {
         })
     }
 
-    /// The encoder's id as a spam model records it: the model, however it
-    /// multiplies.
+    /// The encoder's id as a spam model records it.
     fn encoder_id(&self) -> &str {
-        let id = self.encoder.id();
-        id.strip_suffix("+integer").unwrap_or(id)
+        bot_engine::spam_encoder_id(self.encoder.id())
     }
 
     async fn embed<'a>(&self, texts: impl Iterator<Item = &'a str>) -> anyhow::Result<Vectors> {

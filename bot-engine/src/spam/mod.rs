@@ -58,11 +58,17 @@ pub struct Embedded<'a> {
     pub vector: &'a [f32],
 }
 
+/// What a spam model trained with the encoder `id` records as its encoder:
+/// the model, whether it multiplies in f32 or in integers (same answers
+/// within rounding), but not a tuned copy (whose id differs).
+pub fn trained_encoder_id(id: &str) -> &str {
+    id.strip_suffix("+integer").unwrap_or(id)
+}
+
 /// Whether a model trained on `trained_with`'s embeddings reads those of
-/// the encoder `id`: the same model, whether it multiplies in f32 or in
-/// integers (same answers within rounding), but not a tuned copy.
+/// the encoder `id`.
 fn same_encoder(trained_with: &str, id: &str) -> bool {
-    id.strip_suffix("+integer").unwrap_or(id) == trained_with
+    trained_encoder_id(id) == trained_with
 }
 
 /// Link shorteners and the top-level domains that spam prefers: a link there
