@@ -277,6 +277,28 @@ impl Hidden {
         }
         sum
     }
+
+    /// Text `i`'s element-wise maximum over its rows, scaled to unit
+    /// length: whether any piece of the text pointed a way, which a mean
+    /// over a long text dilutes.
+    pub fn max_pooled(&self, i: usize) -> Vec<f32> {
+        let mut max = vec![f32::NEG_INFINITY; self.hidden];
+        for row in self.rows(i) {
+            for (m, x) in max.iter_mut().zip(row) {
+                *m = m.max(*x);
+            }
+        }
+        if max.iter().any(|m| !m.is_finite()) {
+            return vec![0.0; self.hidden];
+        }
+        let norm = max.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            for m in &mut max {
+                *m /= norm;
+            }
+        }
+        max
+    }
 }
 
 /// A dense layer on top of the encoder (a task head such as a token

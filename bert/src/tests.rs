@@ -148,6 +148,29 @@ fn a_text_does_not_depend_on_its_batch() {
 }
 
 #[test]
+fn max_pooling_takes_each_dimensions_largest_value() {
+    let h = Hidden {
+        data: vec![1.0, -2.0, 0.0, 3.0, 4.0, -1.0],
+        hidden: 2,
+        offsets: vec![0, 2, 3],
+    };
+    // Text 0: rows (1, -2) and (0, 3): max (1, 3), over its length.
+    let v = h.max_pooled(0);
+    let n = 10f32.sqrt();
+    assert!(
+        (v[0] - 1.0 / n).abs() < 1e-6 && (v[1] - 3.0 / n).abs() < 1e-6,
+        "{v:?}"
+    );
+    // Text 1 is one row, (4, -1): a negative maximum stays negative.
+    let w = h.max_pooled(1);
+    let n = 17f32.sqrt();
+    assert!(
+        (w[0] - 4.0 / n).abs() < 1e-6 && (w[1] + 1.0 / n).abs() < 1e-6,
+        "{w:?}"
+    );
+}
+
+#[test]
 fn bad_input_is_an_error_not_a_panic() {
     let weights = random_weights("", 1);
     let bert = Bert::load(Config::from_json(CONFIG.as_bytes()).unwrap(), &weights).unwrap();

@@ -349,19 +349,21 @@ impl Bot {
         let redacted = self.scrubber.redact(text).await?;
         // One encoder call: the redacted text for the intents and, when the
         // spam model reads embeddings and the text has links, the same text
-        // without them for the spam score (see `spam_embedding_text`).
+        // without them for the spam score (see `spam_embedding_text`), which
+        // reads both poolings of it.
         let spam_reads = self.spam.reads_embeddings_of(self.encoder.id());
         let spam_text = spam_reads.then(|| crate::spam_embedding_text(&redacted.text));
         let mut batch = vec![redacted.text.clone()];
         batch.extend(spam_text.filter(|t| *t != redacted.text));
-        let vectors = self.encoder.embed(batch).await?;
+        let pooled = self.encoder.embed_pooled(batch).await?;
+        let spam_vector = pooled.last().expect("one vector per text").spam_features();
         let spam_score = self
             .spam
             .assess_embedded(
                 text,
                 spam_reads.then(|| Embedded {
                     encoder: self.encoder.id(),
-                    vector: vectors.last().expect("one vector per text"),
+                    vector: &spam_vector,
                 }),
                 &Signals {
                     repeats: ctx.repeats,
@@ -399,7 +401,7 @@ impl Bot {
             a.reply = Messages::render(&self.whitelist.messages.blocked, &a.language, &[]);
             return Ok(a);
         }
-        let ranked = self.model.rank(&vectors[0]);
+        let ranked = self.model.rank(&pooled[0].mean);
         a.alternatives = ranked.iter().skip(1).take(3).cloned().collect();
         a.top = ranked.first().cloned();
         let Some(top) = ranked.first() else {
@@ -524,8 +526,9 @@ async fn embed_cached(
 }
 
 /// `texts` as the spam model reads them in [`Bot::assess`]: redacted, links
-/// left out ([`crate::spam_embedding_text`]), embedded, through `cache`.
-/// For `carechat train spam` and `eval spam`.
+/// left out ([`crate::spam_embedding_text`]), embedded and pooled both ways
+/// ([`crate::Pooled::spam_features`], twice the encoder's width), through
+/// `cache`. For `carechat train spam` and `eval spam`.
 pub async fn embed_for_spam(
     encoder: &EncoderHandle,
     scrubber: &Scrubber,
@@ -536,7 +539,7 @@ pub async fn embed_for_spam(
 }
 
 /// Redacts `texts`, takes the spam model's view of each if `for_spam`,
-/// embeds.
+/// embeds (the mean for the intents; both poolings for spam).
 async fn embed_view(
     encoder: &EncoderHandle,
     scrubber: &Scrubber,
@@ -545,12 +548,15 @@ async fn embed_view(
     for_spam: bool,
 ) -> Result<Vec<Vec<f32>>> {
     let mut key = cache_key(encoder, scrubber, &texts);
-    if for_spam {
-        key = format!("spam-{key}");
-    }
+    let dim = if for_spam {
+        key = format!("spam-mean-max-{key}");
+        2 * encoder.dim()
+    } else {
+        encoder.dim()
+    };
     if let Some(v) = cache.load(&key)
         && v.len() == texts.len()
-        && v.iter().all(|x| x.len() == encoder.dim())
+        && v.iter().all(|x| x.len() == dim)
     {
         return Ok(v);
     }
@@ -566,7 +572,12 @@ async fn embed_view(
             }
         })
         .collect();
-    let vectors = encoder.embed_all(redacted).await?;
+    let vectors = if for_spam {
+        let pooled = encoder.embed_all_pooled(redacted).await?;
+        pooled.iter().map(crate::Pooled::spam_features).collect()
+    } else {
+        encoder.embed_all(redacted).await?
+    };
     cache.store(&key, &vectors);
     Ok(vectors)
 }

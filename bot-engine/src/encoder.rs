@@ -1,5 +1,7 @@
 //! The sentence encoder: a BERT-family model (the `bert` crate's packed
 //! forward pass), mean-pooled and L2-normalised, on a thread of its own.
+//! Each pass also keeps the max-pooled vector ([`Pooled`]), which the spam
+//! model reads beside the mean.
 //!
 //! [`EncoderHandle`] runs it on a [`Worker`] thread: batched, bounded,
 //! "busy" when full.
@@ -118,6 +120,11 @@ impl Encoder {
 
     /// Unit-length embeddings, one per text, in order.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        Ok(self.pooled(texts)?.into_iter().map(|p| p.mean).collect())
+    }
+
+    /// Each text's hidden states pooled both ways, in order.
+    pub fn pooled(&self, texts: &[&str]) -> Result<Vec<Pooled>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -133,7 +140,7 @@ impl Encoder {
         // into passes under the token budget.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encodings[i].len());
-        let mut out = vec![Vec::new(); texts.len()];
+        let mut out = vec![Pooled::default(); texts.len()];
         let mut start = 0;
         while start < order.len() {
             let mut end = start;
@@ -148,7 +155,10 @@ impl Encoder {
             let ids: Vec<&[u32]> = pass.iter().map(|&i| encodings[i].get_ids()).collect();
             let hidden = self.model.forward(&ids)?;
             for (k, &i) in pass.iter().enumerate() {
-                out[i] = hidden.mean_pooled(k);
+                out[i] = Pooled {
+                    mean: hidden.mean_pooled(k),
+                    max: hidden.max_pooled(k),
+                };
             }
             start = end;
         }
@@ -167,10 +177,27 @@ impl Encoder {
     }
 }
 
+/// A text's final hidden states pooled two ways, each scaled to unit
+/// length: the mean, the sentence embedding the intents compare, and the
+/// element-wise maximum, which says whether any piece of the text pointed a
+/// way ("prize", "txt") where the mean over a long message dilutes it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Pooled {
+    pub mean: Vec<f32>,
+    pub max: Vec<f32>,
+}
+
+impl Pooled {
+    /// What the spam model reads: the mean, then the maximum.
+    pub fn spam_features(&self) -> Vec<f32> {
+        [self.mean.as_slice(), self.max.as_slice()].concat()
+    }
+}
+
 impl BatchModel for Encoder {
-    type Output = Vec<f32>;
-    fn run(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        self.embed(texts)
+    type Output = Pooled;
+    fn run(&self, texts: &[&str]) -> Result<Vec<Pooled>> {
+        self.pooled(texts)
     }
     fn cost(&self, text: &str) -> usize {
         self.tokens(text)
@@ -180,7 +207,7 @@ impl BatchModel for Encoder {
 /// A cheap, cloneable handle to the encoder thread.
 #[derive(Clone)]
 pub struct EncoderHandle {
-    worker: Worker<Vec<f32>>,
+    worker: Worker<Pooled>,
     dim: usize,
     id: String,
 }
@@ -205,12 +232,26 @@ impl EncoderHandle {
     /// Embeds `texts` without blocking the caller's thread; `Busy` when the
     /// queue is full.
     pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+        Ok(means(self.embed_pooled(texts).await?))
+    }
+
+    /// [`EncoderHandle::embed`], both poolings.
+    pub async fn embed_pooled(&self, texts: Vec<String>) -> Result<Vec<Pooled>> {
         self.worker.run(texts).await
     }
 
     /// Embeds many texts, waiting for queue space: for start-up and batch
     /// tools, not for request handling.
     pub async fn embed_all(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+        Ok(means(self.embed_all_pooled(texts).await?))
+    }
+
+    /// [`EncoderHandle::embed_all`], both poolings.
+    pub async fn embed_all_pooled(&self, texts: Vec<String>) -> Result<Vec<Pooled>> {
         self.worker.run_all(texts).await
     }
+}
+
+fn means(pooled: Vec<Pooled>) -> Vec<Vec<f32>> {
+    pooled.into_iter().map(|p| p.mean).collect()
 }

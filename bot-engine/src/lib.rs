@@ -33,7 +33,7 @@ pub use bot::{
     UNCALIBRATED_THRESHOLD, WRONG_ANSWER_COST, cache_key, calibrate, embed_for_spam,
 };
 pub use classifier::{DEFAULT_HEAD_WEIGHT, Head, IntentIndex, IntentModel, Scored};
-pub use encoder::{Encoder, EncoderHandle, TUNED_RECORD};
+pub use encoder::{Encoder, EncoderHandle, Pooled, TUNED_RECORD};
 pub use language::{LanguageDetector, primary_subtag};
 pub use redflag::RedFlags;
 pub use scrub::{Scrubber, load_pii_model};

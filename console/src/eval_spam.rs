@@ -96,7 +96,14 @@ pub async fn train(
         None => Vec::new(),
     };
     let (model, report) = if with_embedding {
-        let view = SpamView::start(config).await?;
+        // Trained on f32 products whatever the CPU, so that the file does
+        // not depend on the machine it was trained on (integer products,
+        // where the bot uses them, agree within rounding).
+        let f32_config = Config {
+            integer_products: false,
+            ..config.clone()
+        };
+        let view = SpamView::start(&f32_config).await?;
         let trained_on = examples
             .iter()
             .filter(|e| bot_engine::spam_part(&e.text) == Part::Train)

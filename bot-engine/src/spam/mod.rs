@@ -507,6 +507,9 @@ mod tests {
         assert!(s.reads_embeddings_of("all-MiniLM-L6-v2+integer"));
         assert!(!s.reads_embeddings_of("all-MiniLM-L6-v2@0a1b2c3d4e5f"));
         assert!(!s.reads_embeddings_of("multilingual-e5-small"));
+        // It reads MiniLM's mean- and max-pooled vectors (384 each), as the
+        // bot hands them over (`Pooled::spam_features`).
+        assert_eq!(s.embedding_model().map(TextModel::dim), Some(2 * 384));
         // Another encoder's vector, or one of the wrong length, is not read:
         // the n-gram model scores.
         let text = "Congratulations! You have won a prize, call now to claim";

@@ -1,15 +1,15 @@
 //! The learned half of the spam score: logistic regression over hashed word
 //! and character n-grams and, for the encoder it was trained with, the
-//! sentence embedding the bot computes anyway.
+//! encoder's output the bot computes anyway (mean- and max-pooled,
+//! [`crate::Pooled::spam_features`]).
 //!
 //! Plain Rust, no framework: the model is one weight per hash bucket, one
 //! per embedding dimension when it has them, and a bias, small enough to
 //! commit (`bot-engine/data/spam*.model`) and embed, so the scorer runs
 //! without the data it was trained on. Training is deterministic (fixed
 //! hash, fixed shuffle seed, no threads), so `carechat train spam` on the
-//! same file writes the same bytes (with `--with-embedding`, given the same
-//! embeddings: the encoder's arithmetic may round differently on another
-//! CPU).
+//! same file writes the same bytes (with `--with-embedding` too: it embeds
+//! with f32 products on any CPU).
 //!
 //! The corpus is split by a hash of each message's text, never by position:
 //! the same text always falls on the same side, whatever order the file is
@@ -237,7 +237,8 @@ pub struct TextModel {
     dense: Option<Dense>,
 }
 
-/// The embedding half: one weight per dimension of one encoder's output.
+/// The embedding half: one weight per value of one encoder's pooled output
+/// (the mean's dimensions, then the maximum's).
 #[derive(Clone, PartialEq)]
 struct Dense {
     /// The encoder's id ([`crate::Encoder::id`]): another encoder's
@@ -297,7 +298,8 @@ impl TextModel {
         self.dense.as_ref().map(|d| d.encoder.as_str())
     }
 
-    /// The embedding length the model reads (0 for n-grams only).
+    /// The embedding length the model reads (0 for n-grams only; twice the
+    /// encoder's width for the mean and the maximum).
     pub fn dim(&self) -> usize {
         self.dense.as_ref().map_or(0, |d| d.weights.len())
     }
@@ -461,7 +463,7 @@ impl Default for TrainOptions {
             folds: 5,
             max_false_positive_rate: 0.0025,
             seed: 0x5eed_c4ec,
-            embedding_scale: 3.0,
+            embedding_scale: 2.5,
         }
     }
 }

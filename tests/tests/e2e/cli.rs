@@ -110,7 +110,6 @@ fn classify_answers_escalates_flags_and_blocks() {
 /// every line a first message): recall at least 95% with at most 0.5% of
 /// legitimate messages flagged.
 #[test]
-#[ignore = "target not met: 94.06% recall (95 of 101) at 0.00% flagged (docs/bot.md, Spam)"]
 fn held_out_sms_spam_through_the_bot() {
     let path = repo_root().join("../shared/data/spam/sms_spam_train.tsv");
     let Ok(data) = std::fs::read_to_string(&path) else {
