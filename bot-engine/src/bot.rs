@@ -356,14 +356,15 @@ impl Bot {
         let mut batch = vec![redacted.text.clone()];
         batch.extend(spam_text.filter(|t| *t != redacted.text));
         let pooled = self.encoder.embed_pooled(batch).await?;
-        let spam_vector = pooled.last().expect("one vector per text").spam_features();
+        let spam_vector =
+            spam_reads.then(|| pooled.last().expect("one vector per text").spam_features());
         let spam_score = self
             .spam
             .assess_embedded(
                 text,
-                spam_reads.then(|| Embedded {
+                spam_vector.as_deref().map(|vector| Embedded {
                     encoder: self.encoder.id(),
-                    vector: &spam_vector,
+                    vector,
                 }),
                 &Signals {
                     repeats: ctx.repeats,
