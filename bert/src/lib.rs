@@ -262,20 +262,12 @@ impl Hidden {
     /// embedding.
     pub fn mean_pooled(&self, i: usize) -> Vec<f32> {
         let mut sum = vec![0f32; self.hidden];
-        let mut n = 0usize;
         for row in self.rows(i) {
             for (s, x) in sum.iter_mut().zip(row) {
                 *s += x;
             }
-            n += 1;
         }
-        let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if n > 0 && norm > 0.0 {
-            for s in &mut sum {
-                *s /= norm;
-            }
-        }
-        sum
+        unit_length(sum)
     }
 
     /// Text `i`'s element-wise maximum over its rows, scaled to unit
@@ -291,14 +283,19 @@ impl Hidden {
         if max.iter().any(|m| !m.is_finite()) {
             return vec![0.0; self.hidden];
         }
-        let norm = max.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            for m in &mut max {
-                *m /= norm;
-            }
-        }
-        max
+        unit_length(max)
     }
+}
+
+/// `v` divided by its length; all zeros stay zeros (a text with no rows).
+fn unit_length(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for x in &mut v {
+            *x /= norm;
+        }
+    }
+    v
 }
 
 /// A dense layer on top of the encoder (a task head such as a token

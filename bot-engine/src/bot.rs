@@ -47,6 +47,25 @@ pub struct BotConfig {
     /// The trained head's share of an intent's score, the rest being the
     /// nearest-neighbour similarity's ([`crate::IntentModel::rank`]).
     pub head_weight: f32,
+    /// The lowest score at which the emergency intent, ranked first by the
+    /// model, makes a chat urgent. Below it the chat still goes to a person,
+    /// as an ordinary one: a greeting in a script the encoder barely knows
+    /// lands nearest *some* intent, and that must not be a 911 reply.
+    /// Independent of [`BotConfig::threshold`] on purpose: how sure the bot
+    /// must be to answer a FAQ says nothing about emergencies.
+    pub urgent_threshold: f32,
+    /// Whether the red-flag model ([`crate::UrgencyModel`]) decides beside
+    /// the trigger phrases. Off by default until its regressions are fixed
+    /// (docs/bot.md, "Emergencies first").
+    pub red_flag_model: bool,
+    /// The red-flag model's probability at or above which a message is an
+    /// emergency with no trigger phrase.
+    pub red_flag_model_threshold: f32,
+    /// A trigger phrase makes a message an emergency when the red-flag model
+    /// gives it at least this: a past event or an idiom ("I had a stroke in
+    /// 2019, need my records", "this bill is killing me") holds the words
+    /// but reads calm to the model.
+    pub trigger_floor: f32,
     /// The clinic's own web domains: a patient pasting a link to one (a
     /// booking page, a form) is not dropping a link.
     pub trusted_domains: Vec<String>,
@@ -62,10 +81,18 @@ impl Default for BotConfig {
             // of the SMS Spam Collection (docs/bot.md, Spam).
             spam_threshold: crate::DEFAULT_SPAM_THRESHOLD,
             head_weight: crate::DEFAULT_HEAD_WEIGHT,
+            urgent_threshold: DEFAULT_URGENT_THRESHOLD,
+            red_flag_model: false,
+            red_flag_model_threshold: 0.5,
+            trigger_floor: 0.1,
             trusted_domains: Vec::new(),
         }
     }
 }
+
+/// See [`BotConfig::urgent_threshold`] and docs/bot.md ("Emergencies first")
+/// for how it was chosen.
+pub const DEFAULT_URGENT_THRESHOLD: f32 = 0.6;
 
 /// The threshold used when there is nothing to calibrate on (a whitelist
 /// without validation phrasings or out-of-scope questions).
@@ -208,6 +235,46 @@ pub struct Assessment {
     pub red_flag: Option<String>,
 }
 
+/// An emergency recognised on the text in memory, before any model queue
+/// ([`Bot::emergency`]): what the patient is told at once and where the
+/// chat goes. The message's redacted form comes later
+/// ([`Scrubber::redact_urgent`]).
+#[derive(Debug, Clone)]
+pub struct Emergency {
+    pub language: String,
+    pub language_confidence: f64,
+    /// The red-flag trigger that fired.
+    pub red_flag: String,
+    /// The clinic's emergency intent, when it has one.
+    pub intent: Option<String>,
+    pub skill: Option<String>,
+    /// The emergency reply, in the patient's language when the clinic wrote it.
+    pub reply: String,
+}
+
+impl Emergency {
+    /// The whole assessment, once the message is redacted.
+    pub fn assessment(self, redacted: redaction::Redacted) -> Assessment {
+        Assessment {
+            redacted: redacted.text,
+            spans: redacted.spans,
+            language: self.language,
+            language_confidence: self.language_confidence,
+            spam_score: 0.0,
+            spam: false,
+            intent: self.intent,
+            confidence: 1.0,
+            top: None,
+            alternatives: Vec::new(),
+            action: Action::Urgent,
+            reason: Some(Reason::RedFlag),
+            skill: self.skill,
+            reply: self.reply,
+            red_flag: Some(self.red_flag),
+        }
+    }
+}
+
 pub struct Bot {
     whitelist: Arc<Whitelist>,
     model: IntentModel,
@@ -216,6 +283,7 @@ pub struct Bot {
     encoder: EncoderHandle,
     scrubber: Scrubber,
     red_flags: RedFlags,
+    urgency: Option<crate::UrgencyModel>,
     spam: SpamScorer,
     language: LanguageDetector,
     config: BotConfig,
@@ -250,6 +318,9 @@ impl Bot {
                 .filter(|i| i.urgent)
                 .flat_map(|i| i.triggers.iter().map(String::as_str)),
         );
+        let urgency = config
+            .red_flag_model
+            .then(|| train_urgency(&whitelist, &scrubber));
         let mut bot = Bot {
             whitelist,
             model,
@@ -258,6 +329,7 @@ impl Bot {
             encoder,
             scrubber,
             red_flags,
+            urgency,
             spam: SpamScorer::new().with_trusted_domains(&config.trusted_domains),
             language: LanguageDetector::new(),
             config,
@@ -339,8 +411,61 @@ impl Bot {
         &self.config
     }
 
-    /// Runs the whole pipeline on one message.
+    /// The red-flag decision alone, on the text in memory: no model, no
+    /// queue, no spam score and no threshold stand before it, so an
+    /// emergency is recognised in microseconds however loaded the server
+    /// is. `None` when no trigger fires; [`Bot::assess`] then runs the rest.
+    pub fn emergency(&self, text: &str, ctx: &Context) -> Option<Emergency> {
+        let trigger = self.red_flags.find(text);
+        let fired = match &self.urgency {
+            None => trigger?.to_string(),
+            Some(model) => {
+                // The model reads the rules' redaction (microseconds, no queue).
+                let redacted = self.scrubber.redactor().redact(text).text;
+                let probability = model.probability(&redacted);
+                match trigger {
+                    Some(phrase) if probability >= self.config.trigger_floor => phrase.to_string(),
+                    _ if probability >= self.config.red_flag_model_threshold => {
+                        format!("red-flag model ({probability:.2})")
+                    }
+                    _ => return None,
+                }
+            }
+        };
+        let (language, language_confidence) = self.language.detect(
+            text,
+            ctx.previous_language.as_deref(),
+            ctx.browser_language.as_deref(),
+        );
+        let mut e = Emergency {
+            language,
+            language_confidence,
+            red_flag: fired,
+            intent: None,
+            skill: None,
+            reply: String::new(),
+        };
+        match self.whitelist.urgent_intent() {
+            Some(intent) => {
+                e.intent = Some(intent.id.clone());
+                e.skill = Some(intent.skill.clone());
+                e.reply = intent.reply(&e.language).1.to_string();
+            }
+            None => {
+                e.reply = Messages::render(&self.whitelist.messages.escalate, &e.language, &[]);
+            }
+        }
+        Some(e)
+    }
+
+    /// Runs the whole pipeline on one message. An emergency
+    /// ([`Bot::emergency`]) is decided first and then only redacted, through
+    /// the PII model's urgent lane; it never gets [`crate::EngineError::Busy`].
     pub async fn assess(&self, text: &str, ctx: &Context) -> Result<Assessment> {
+        if let Some(e) = self.emergency(text, ctx) {
+            let redacted = self.scrubber.redact_urgent(text).await?;
+            return Ok(e.assessment(redacted));
+        }
         let (language, language_confidence) = self.language.detect(
             text,
             ctx.previous_language.as_deref(),
@@ -390,11 +515,20 @@ impl Bot {
             reply: String::new(),
             red_flag: None,
         };
-        // An emergency wins over everything, spam included: a frightened
-        // patient pasting a link must still be told to call 911.
-        if let Some(phrase) = self.red_flags.find(text) {
-            a.red_flag = Some(phrase.to_string());
-            self.urgent(&mut a, 1.0);
+        let ranked = self.model.rank(&pooled[0].mean);
+        a.alternatives = ranked.iter().skip(1).take(3).cloned().collect();
+        a.top = ranked.first().cloned();
+        // The emergency intent ranked first goes as urgent on a score well
+        // below the FAQ threshold, and before the spam decision (a false
+        // alarm costs a nurse a look; a missed emergency costs far more),
+        // but not on any score at all: below `urgent_threshold` it is an
+        // ordinary message like any other.
+        if let Some(top) = ranked.first()
+            && top.confidence >= self.config.urgent_threshold
+            && let Some(intent) = self.whitelist.intent(&top.intent).filter(|i| i.urgent)
+        {
+            a.intent = Some(intent.id.clone());
+            self.urgent(&mut a, top.confidence);
             return Ok(a);
         }
         if a.spam {
@@ -402,9 +536,6 @@ impl Bot {
             a.reply = Messages::render(&self.whitelist.messages.blocked, &a.language, &[]);
             return Ok(a);
         }
-        let ranked = self.model.rank(&pooled[0].mean);
-        a.alternatives = ranked.iter().skip(1).take(3).cloned().collect();
-        a.top = ranked.first().cloned();
         let Some(top) = ranked.first() else {
             return Ok(self.low_confidence(a));
         };
@@ -413,13 +544,8 @@ impl Bot {
             .whitelist
             .intent(&top.intent)
             .expect("index and whitelist agree");
-        // The emergency intent ranked first is never merely "unsure": the
-        // chat would go to a person anyway, and it goes as urgent (a false
-        // alarm costs a nurse a look; a missed emergency costs far more).
         if intent.urgent {
-            a.intent = Some(intent.id.clone());
-            self.urgent(&mut a, top.confidence);
-            return Ok(a);
+            return Ok(self.low_confidence(a));
         }
         let runner_up = ranked.get(1).map_or(f32::MIN, |s| s.confidence);
         if !self
@@ -466,6 +592,51 @@ impl Bot {
         a
     }
 
+    /// The clinic's canned texts that look like they hold PHI about a
+    /// person, with where each is and the kinds found. Canned text is sent
+    /// and stored as written, never redacted, so a patient's details pasted
+    /// into a reply by mistake would reach every patient and the disk: the
+    /// server warns at start-up. The clinic's own contact details (its
+    /// address, phone, e-mail and web links) are expected there and do not
+    /// count; `{name}`-style placeholders are filled with staff names later.
+    pub async fn phi_in_canned_text(&self) -> Result<Vec<(String, Vec<redaction::Kind>)>> {
+        use redaction::Kind;
+        let canned = self.whitelist.canned_texts();
+        let texts: Vec<String> = canned.iter().map(|(_, t)| t.to_string()).collect();
+        let redacted = self.scrubber.redact_all(&texts).await?;
+        let mut out = Vec::new();
+        for ((place, text), r) in canned.into_iter().zip(redacted) {
+            let mut kinds: Vec<Kind> = r
+                .spans
+                .iter()
+                .filter(|s| {
+                    // A name a clinic wrote is capitalised; the PII model
+                    // also marks some lower-case Spanish verbs ("vaya").
+                    s.kind != Kind::Name
+                        || text.chars().nth(s.start).is_some_and(char::is_uppercase)
+                })
+                .map(|s| s.kind)
+                .filter(|k| {
+                    !matches!(
+                        k,
+                        Kind::Address
+                            | Kind::Location
+                            | Kind::Zip
+                            | Kind::Phone
+                            | Kind::Email
+                            | Kind::Url
+                    )
+                })
+                .collect();
+            kinds.sort_by_key(|k| k.as_str());
+            kinds.dedup();
+            if !kinds.is_empty() {
+                out.push((place, kinds));
+            }
+        }
+        Ok(out)
+    }
+
     /// Ranks `text` against the whitelist without the rest of the pipeline:
     /// for evaluation tools. `text` must already be redacted.
     pub async fn rank_redacted(&self, text: &str) -> Result<Vec<Scored>> {
@@ -479,6 +650,40 @@ impl Bot {
         let vectors = self.encoder.embed_all(texts).await?;
         Ok(vectors.iter().map(|v| self.model.rank(v)).collect())
     }
+}
+
+/// The red-flag model, fitted on the built-in corpus and the whitelist:
+/// the emergency intent's examples and plain trigger phrases as urgent,
+/// every other intent's examples, the out-of-scope questions and line noise
+/// as calm.
+/// All as the rules redact them, which is what the model reads.
+fn train_urgency(whitelist: &Whitelist, scrubber: &Scrubber) -> crate::UrgencyModel {
+    let mut examples = crate::urgency_corpus();
+    for intent in &whitelist.intents {
+        for text in intent.examples.iter().chain(&intent.validation) {
+            examples.push(crate::UrgencyExample {
+                text: text.clone(),
+                urgent: intent.urgent,
+            });
+        }
+        for trigger in intent.triggers.iter().filter(|t| !t.contains(['+', '|'])) {
+            examples.push(crate::UrgencyExample {
+                text: trigger.clone(),
+                urgent: true,
+            });
+        }
+    }
+    for q in &whitelist.out_of_scope {
+        examples.push(crate::UrgencyExample {
+            text: q.clone(),
+            urgent: false,
+        });
+    }
+    examples.extend(crate::line_noise(1500, 0x5eed_0fc0_ffee));
+    for e in &mut examples {
+        e.text = scrubber.redactor().redact(&e.text).text;
+    }
+    crate::UrgencyModel::train(&examples, &crate::UrgencyOptions::default())
 }
 
 /// Where example embeddings are kept between starts, so that a restart (or

@@ -5,10 +5,11 @@
 //! around a whitelist ([`Whitelist`]) of intents with canned replies, and its
 //! job is mostly to decide *whether* one of them fits. One pipeline
 //! ([`Bot::assess`]) runs every message through the same steps in the same
-//! order: language on the text in memory, PHI redaction, the sentence
-//! encoder on the *redacted* text only, the spam score (n-grams of the text
-//! in memory and that embedding), red flags, then the intent classifier on
-//! the embedding. The encoder is a Candle BERT model that runs on its
+//! order: red flags on the text in memory first ([`Bot::emergency`]: no
+//! model and no queue stand before an emergency), then language, PHI
+//! redaction, the sentence encoder on the *redacted* text only, the spam
+//! score (n-grams of the text in memory and that embedding), and the intent
+//! classifier on the embedding. The encoder is a Candle BERT model that runs on its
 //! own thread behind a bounded queue ([`EncoderHandle`]), so the async server
 //! never blocks on it and can say "busy" instead of queueing without bound.
 //! The PII model behind redaction runs the same way ([`Scrubber`]).
@@ -24,13 +25,15 @@ mod redflag;
 mod scrub;
 mod spam;
 mod tune;
+mod urgency;
 mod whisper;
 mod whitelist;
 mod worker;
 
 pub use bot::{
-    Action, Assessment, Bot, BotConfig, Calibration, Context, EmbeddingCache, NoCache, Reason,
-    UNCALIBRATED_THRESHOLD, WRONG_ANSWER_COST, cache_key, calibrate, embed_for_spam,
+    Action, Assessment, Bot, BotConfig, Calibration, Context, DEFAULT_URGENT_THRESHOLD,
+    EmbeddingCache, Emergency, NoCache, Reason, UNCALIBRATED_THRESHOLD, WRONG_ANSWER_COST,
+    cache_key, calibrate, embed_for_spam,
 };
 pub use classifier::{DEFAULT_HEAD_WEIGHT, Head, IntentIndex, IntentModel, Scored};
 pub use encoder::{Encoder, EncoderHandle, Pooled, TUNED_RECORD};
@@ -44,6 +47,7 @@ pub use spam::{
     train as train_spam, trained_encoder_id as spam_encoder_id,
 };
 pub use tune::{Progress as TuneProgress, TuneExample, TuneOptions, fine_tune};
+pub use urgency::{UrgencyExample, UrgencyModel, UrgencyOptions, line_noise, urgency_corpus};
 pub use whisper::{Suggestion, Whisper};
 pub use whitelist::{Intent, Messages, Whitelist};
 pub use worker::{BatchModel, Worker};

@@ -104,6 +104,16 @@ impl Scrubber {
         Ok(self.redactor.redact_with(text, &spans[0]))
     }
 
+    /// `text` redacted through the model's urgent lane: never `Busy`, and
+    /// ahead of every ordinary message waiting (an emergency's redaction).
+    pub async fn redact_urgent(&self, text: &str) -> Result<Redacted> {
+        let Some(model) = &self.model else {
+            return Ok(self.redactor.redact(text));
+        };
+        let spans = model.run_urgent(vec![text.to_string()]).await?;
+        Ok(self.redactor.redact_with(text, &spans[0]))
+    }
+
     /// Many texts, waiting for queue space: for start-up and batch tools.
     pub async fn redact_all(&self, texts: &[String]) -> Result<Vec<Redacted>> {
         let Some(model) = &self.model else {

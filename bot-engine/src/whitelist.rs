@@ -56,6 +56,29 @@ pub struct Messages {
     pub closed: BTreeMap<String, String>,
     pub blocked: BTreeMap<String, String>,
     pub offline: BTreeMap<String, String>,
+    /// What a patient in an urgent chat is told while they wait for staff,
+    /// in place of `queued` and never `offline` (an emergency is never told
+    /// to leave a message). Optional, so that a `messages.toml` written
+    /// before it existed still loads.
+    #[serde(default = "default_urgent_message")]
+    pub urgent: BTreeMap<String, String>,
+}
+
+fn default_urgent_message() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "en".to_string(),
+            "Our clinical staff have been alerted and this chat is first in line. \
+             If you may be in danger, do not wait for a reply here: call 911 now."
+                .to_string(),
+        ),
+        (
+            "es".to_string(),
+            "Nuestro personal clínico ha sido alertado y este chat es el primero en la fila. \
+             Si puede estar en peligro, no espere una respuesta aquí: llame al 911 ahora."
+                .to_string(),
+        ),
+    ])
 }
 
 fn pick<'a>(by_lang: &'a BTreeMap<String, String>, language: &str) -> (&'a str, &'a str) {
@@ -178,6 +201,34 @@ impl Whitelist {
 
     pub fn intent(&self, id: &str) -> Option<&Intent> {
         self.intents.iter().find(|i| i.id == id)
+    }
+
+    /// Every text the clinic wrote for the bot to send, with where it is
+    /// (`"intent opening_hours, reply es"`, `"message queued, en"`): the
+    /// replies and the bot-wide messages, each language.
+    pub fn canned_texts(&self) -> Vec<(String, &str)> {
+        let mut out = Vec::new();
+        for intent in &self.intents {
+            for (lang, text) in &intent.replies {
+                out.push((format!("intent {}, reply {lang}", intent.id), text.as_str()));
+            }
+        }
+        let m = &self.messages;
+        for (name, by_lang) in [
+            ("welcome", &m.welcome),
+            ("escalate", &m.escalate),
+            ("queued", &m.queued),
+            ("assigned", &m.assigned),
+            ("closed", &m.closed),
+            ("blocked", &m.blocked),
+            ("offline", &m.offline),
+            ("urgent", &m.urgent),
+        ] {
+            for (lang, text) in by_lang {
+                out.push((format!("message {name}, {lang}"), text.as_str()));
+            }
+        }
+        out
     }
 
     /// The emergency intent, if the clinic has one.

@@ -4,11 +4,15 @@
 //! tokio worker. A [`Worker`] owns one thread; the thread drains whatever is
 //! waiting into one batch under a budget (in tokens, for the models, so a
 //! few long messages do not make one slow pass that everyone waits for),
-//! which is where throughput under load comes from. A full queue is reported as [`EngineError::Busy`] at once
-//! rather than making callers wait without bound. The sentence encoder and
-//! the PII model each run on one.
+//! which is where throughput under load comes from. A full queue is
+//! reported as [`EngineError::Busy`] at once rather than making callers
+//! wait without bound. Beside it runs an urgent lane that is never full and
+//! always served first ([`Worker::run_urgent`]): an emergency must not be
+//! told "busy" because other patients are asking about parking. The
+//! sentence encoder and the PII model each run on one.
 
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::sync::oneshot;
 
@@ -29,15 +33,48 @@ struct Job<O> {
     reply: oneshot::Sender<Result<Vec<O>>>,
 }
 
+/// What waits for the thread: urgent jobs (never refused, always taken
+/// first) and ordinary ones (at most `capacity`).
+struct Queues<O> {
+    urgent: VecDeque<Job<O>>,
+    normal: VecDeque<Job<O>>,
+    capacity: usize,
+    /// Every handle is gone: the thread drains what is left and stops.
+    closed: bool,
+}
+
+struct Lanes<O> {
+    queues: Mutex<Queues<O>>,
+    ready: Condvar,
+}
+
+impl<O> Lanes<O> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queues<O>> {
+        // A panic while holding the lock leaves plain queues behind: still
+        // usable.
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Closes the lanes when the last [`Worker`] clone is dropped.
+struct Handle<O>(Arc<Lanes<O>>);
+
+impl<O> Drop for Handle<O> {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.ready.notify_all();
+    }
+}
+
 /// A cheap, cloneable handle to a model's thread.
 pub struct Worker<O> {
-    tx: SyncSender<Job<O>>,
+    handle: Arc<Handle<O>>,
 }
 
 impl<O> Clone for Worker<O> {
     fn clone(&self) -> Self {
         Worker {
-            tx: self.tx.clone(),
+            handle: self.handle.clone(),
         }
     }
 }
@@ -47,58 +84,64 @@ impl<O: Send + 'static> Worker<O> {
     /// requests. One forward pass takes the waiting requests in order while
     /// their texts' [`BatchModel::cost`] stays within `budget` (a request
     /// that alone exceeds it runs alone; one that would overflow a batch
-    /// starts the next).
+    /// starts the next). Urgent requests ([`Worker::run_urgent`]) make
+    /// passes of their own, before anything ordinary that waits.
     pub fn spawn<M: BatchModel<Output = O>>(
         model: M,
         name: &str,
         capacity: usize,
         budget: usize,
     ) -> Worker<O> {
-        let (tx, rx) = mpsc::sync_channel::<Job<O>>(capacity.max(1));
+        let lanes = Arc::new(Lanes {
+            queues: Mutex::new(Queues {
+                urgent: VecDeque::new(),
+                normal: VecDeque::new(),
+                capacity: capacity.max(1),
+                closed: false,
+            }),
+            ready: Condvar::new(),
+        });
         let budget = budget.max(1);
+        let thread_lanes = lanes.clone();
         std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
-                let cost = |job: &Job<O>| job.texts.iter().map(|t| model.cost(t)).sum::<usize>();
-                let mut carried: Option<(Job<O>, usize)> = None;
-                loop {
-                    let (first, mut spent) = match carried.take() {
-                        Some(c) => c,
-                        None => match rx.recv() {
-                            Ok(job) => {
-                                let c = cost(&job);
-                                (job, c)
-                            }
-                            Err(_) => break,
-                        },
-                    };
-                    let mut jobs = vec![first];
-                    while spent < budget {
-                        let Ok(job) = rx.try_recv() else { break };
-                        let c = cost(&job);
-                        if spent + c > budget {
-                            carried = Some((job, c));
-                            break;
-                        }
-                        spent += c;
-                        jobs.push(job);
-                    }
+                while let Some(jobs) = next_batch(&thread_lanes, &model, budget) {
                     run_batch(&model, jobs);
                 }
             })
             .expect("spawning an inference thread");
-        Worker { tx }
+        Worker {
+            handle: Arc::new(Handle(lanes)),
+        }
+    }
+
+    fn lanes(&self) -> &Lanes<O> {
+        &self.handle.0
     }
 
     /// Runs `texts` without blocking the caller's thread; `Busy` when the
     /// queue is full.
     pub async fn run(&self, texts: Vec<String>) -> Result<Vec<O>> {
         let (reply, rx) = oneshot::channel();
-        match self.tx.try_send(Job { texts, reply }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(EngineError::Busy),
-            Err(TrySendError::Disconnected(_)) => return Err(EngineError::Stopped),
+        {
+            let mut q = self.lanes().lock();
+            if q.normal.len() >= q.capacity {
+                return Err(EngineError::Busy);
+            }
+            q.normal.push_back(Job { texts, reply });
         }
+        self.lanes().ready.notify_all();
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Runs `texts` ahead of every ordinary request that waits, and is never
+    /// refused as busy: for work that must not wait behind a full queue (an
+    /// emergency's redaction). It still waits for the pass in progress.
+    pub async fn run_urgent(&self, texts: Vec<String>) -> Result<Vec<O>> {
+        let (reply, rx) = oneshot::channel();
+        self.lanes().lock().urgent.push_back(Job { texts, reply });
+        self.lanes().ready.notify_all();
         rx.await.map_err(|_| EngineError::Stopped)?
     }
 
@@ -108,21 +151,67 @@ impl<O: Send + 'static> Worker<O> {
         let mut out = Vec::with_capacity(texts.len());
         for chunk in texts.chunks(RUN_ALL_CHUNK) {
             let (reply, rx) = oneshot::channel();
-            let tx = self.tx.clone();
             let job = Job {
                 texts: chunk.to_vec(),
                 reply,
             };
-            // A blocking send would stall a tokio worker; wait for queue
-            // space on the blocking pool instead.
-            tokio::task::spawn_blocking(move || tx.send(job))
-                .await
-                .map_err(|_| EngineError::Stopped)?
-                .map_err(|_| EngineError::Stopped)?;
+            // Waiting for space blocks: do it on the blocking pool, never
+            // on a tokio worker.
+            let handle = self.handle.clone();
+            tokio::task::spawn_blocking(move || {
+                let lanes = &handle.0;
+                let mut q = lanes.lock();
+                while q.normal.len() >= q.capacity {
+                    q = lanes.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+                }
+                q.normal.push_back(job);
+                drop(q);
+                lanes.ready.notify_all();
+            })
+            .await
+            .map_err(|_| EngineError::Stopped)?;
             out.extend(rx.await.map_err(|_| EngineError::Stopped)??);
         }
         Ok(out)
     }
+}
+
+/// The next pass's jobs: every urgent job waiting, or else ordinary ones in
+/// order within `budget`; `None` once the lanes are closed and empty.
+fn next_batch<M: BatchModel>(
+    lanes: &Lanes<M::Output>,
+    model: &M,
+    budget: usize,
+) -> Option<Vec<Job<M::Output>>> {
+    let mut q = lanes.lock();
+    while q.urgent.is_empty() && q.normal.is_empty() {
+        if q.closed {
+            return None;
+        }
+        q = lanes.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+    }
+    let jobs: Vec<_> = if q.urgent.is_empty() {
+        let cost = |job: &Job<M::Output>| job.texts.iter().map(|t| model.cost(t)).sum::<usize>();
+        let first = q.normal.pop_front().expect("not empty");
+        let mut spent = cost(&first);
+        let mut jobs = vec![first];
+        while spent < budget {
+            let Some(next) = q.normal.front() else { break };
+            let c = cost(next);
+            if spent + c > budget {
+                break;
+            }
+            spent += c;
+            jobs.extend(q.normal.pop_front());
+        }
+        jobs
+    } else {
+        q.urgent.drain(..).collect()
+    };
+    drop(q);
+    // Room in the ordinary queue: wake `run_all` callers waiting for it.
+    lanes.ready.notify_all();
+    Some(jobs)
 }
 
 /// Texts per request when [`Worker::run_all`] feeds a long list through
@@ -237,6 +326,69 @@ mod tests {
         assert!(
             passes.iter().any(|&(_, texts)| texts > 1),
             "queued requests share passes: {passes:?}"
+        );
+    }
+
+    /// Records what each pass held, and holds its first pass until told.
+    struct Gated {
+        passes: std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>,
+        started: std::sync::mpsc::Sender<()>,
+        release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+    }
+
+    impl BatchModel for Gated {
+        type Output = usize;
+        fn run(&self, texts: &[&str]) -> Result<Vec<usize>> {
+            let mut passes = self.passes.lock().unwrap();
+            if passes.is_empty() {
+                self.started.send(()).unwrap();
+                self.release.lock().unwrap().recv().unwrap();
+            }
+            passes.push(texts.iter().map(|t| t.to_string()).collect());
+            Ok(texts.iter().map(|t| t.len()).collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn urgent_work_is_never_busy_and_goes_first() {
+        use std::future::Future;
+        use std::task::{Context, Poll, Waker};
+        let passes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let (release, release_rx) = std::sync::mpsc::channel();
+        let w = Worker::spawn(
+            Gated {
+                passes: passes.clone(),
+                started: started_tx,
+                release: std::sync::Mutex::new(release_rx),
+            },
+            "test-urgent",
+            1,
+            100,
+        );
+        // A future's first poll enqueues its request.
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut first = Box::pin(w.run(vec!["first".into()]));
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        started.recv().unwrap();
+        // The thread is busy with `first`; one ordinary request fills the
+        // queue.
+        let mut queued = Box::pin(w.run(vec!["queued".into()]));
+        assert!(queued.as_mut().poll(&mut cx).is_pending());
+        assert!(matches!(
+            w.run(vec!["refused".into()]).await,
+            Err(EngineError::Busy)
+        ));
+        let mut urgent = Box::pin(w.run_urgent(vec!["urgent".into()]));
+        assert!(matches!(urgent.as_mut().poll(&mut cx), Poll::Pending));
+        release.send(()).unwrap();
+        assert_eq!(urgent.await.unwrap(), [6]);
+        assert_eq!(queued.await.unwrap(), [6]);
+        assert_eq!(first.await.unwrap(), [5]);
+        assert_eq!(
+            *passes.lock().unwrap(),
+            [vec!["first"], vec!["urgent"], vec!["queued"]],
+            "the urgent request ran before the ordinary one that waited longer"
         );
     }
 

@@ -32,6 +32,12 @@ pub struct Config {
     /// The trained head's share of an intent's score (0 to 1), the rest
     /// being the nearest-neighbour similarity's (docs/bot.md).
     pub head_weight: f32,
+    /// The lowest score at which the emergency intent, ranked first by the
+    /// model (no trigger fired), makes a chat urgent (docs/bot.md).
+    pub urgent_threshold: f32,
+    /// Whether the red-flag model decides emergencies beside the trigger
+    /// phrases (off by default for now: docs/bot.md, "Emergencies first").
+    pub red_flag_model: bool,
     /// Requests waiting for the encoder before new ones are told "busy".
     pub encoder_queue: usize,
     /// Whether redaction runs the PII model (`pii-ner`) as well as the
@@ -139,6 +145,8 @@ impl Default for Config {
             threshold: bot_engine::BotConfig::default().threshold,
             margin: bot_engine::BotConfig::default().margin,
             head_weight: bot_engine::DEFAULT_HEAD_WEIGHT,
+            urgent_threshold: bot_engine::DEFAULT_URGENT_THRESHOLD,
+            red_flag_model: false,
             encoder_queue: 256,
             redaction_model: true,
             redaction_threshold: redaction::model::DEFAULT_THRESHOLD,
@@ -262,6 +270,10 @@ impl Config {
         anyhow::ensure!(
             (0.0..=1.0).contains(&config.head_weight),
             "configuration: head_weight must be between 0 and 1"
+        );
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&config.urgent_threshold),
+            "configuration: urgent_threshold must be between 0 and 1"
         );
         anyhow::ensure!(
             config.redaction_threshold > 0.0 && config.redaction_threshold < 1.0,

@@ -132,6 +132,21 @@ pub async fn start_scrubber(config: &Config) -> anyhow::Result<Scrubber> {
     Ok(scrubber)
 }
 
+/// The start-up check on the clinic's canned text, which is sent and stored
+/// as written: a warning naming the reply and the kinds of PHI found (never
+/// the text itself).
+async fn warn_of_phi_in_canned_text(bot: &Bot) -> anyhow::Result<()> {
+    for (place, kinds) in bot.phi_in_canned_text().await? {
+        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        tracing::warn!(
+            canned = %place,
+            kinds = %kinds.join(","),
+            "this canned text looks like it holds PHI; it is sent and stored as written, so check it"
+        );
+    }
+    Ok(())
+}
+
 /// Pulls the models if they are missing, loads them on their own threads,
 /// embeds the whitelist and warms up: when this returns, the bot answers at
 /// full speed.
@@ -153,6 +168,8 @@ pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
             threshold: config.threshold,
             margin: config.margin,
             head_weight: config.head_weight,
+            urgent_threshold: config.urgent_threshold,
+            red_flag_model: config.red_flag_model,
             trusted_domains: config.trusted_domains.clone(),
             ..BotConfig::default()
         },
@@ -169,6 +186,7 @@ pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
         ),
         _ => tracing::info!(threshold = bot.threshold(), "answer threshold"),
     }
+    warn_of_phi_in_canned_text(&bot).await?;
     for _ in 0..3 {
         handle.embed(vec!["warming up the encoder".into()]).await?;
     }

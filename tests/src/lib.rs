@@ -112,13 +112,13 @@ pub fn run_carechat(args: &[&str], input: &str) -> (String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    // Written from another thread: a long input's output would otherwise
+    // fill the stdout pipe while this thread still writes, and both wait.
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "carechat {args:?} failed: {stderr}");
     (String::from_utf8(out.stdout).unwrap(), stderr)

@@ -249,16 +249,133 @@ impl AppState {
         Ok(m)
     }
 
-    /// Bot and system texts come from the whitelist, but the clinic may have
-    /// written anything there: they are stored redacted like everything else.
+    /// Bot and system texts are the clinic's own words from the whitelist:
+    /// stored as written, never redacted (a redactor would misquote the
+    /// clinic, "vaya a la sala" becoming "[NAME] a la sala"). The start-up
+    /// check warns when one of them looks like it holds PHI
+    /// ([`bot_engine::Bot::phi_in_canned_text`]).
     pub(super) async fn say_canned(
         &self,
         conversation: &str,
         sender: Sender,
         text: &str,
     ) -> Result<Message, ApiError> {
-        let redacted = self.bot()?.scrubber().redact(text).await?.text;
-        self.say(conversation, sender, redacted, text, None).await
+        self.say(conversation, sender, text.to_string(), text, None)
+            .await
+    }
+
+    /// A patient message that fired a red flag ([`bot_engine::Bot::emergency`],
+    /// decided on the text in memory before any model queue). The patient is
+    /// told to call 911 before anything else happens; the message is then
+    /// redacted through the PII model's urgent lane (never "busy"), stored,
+    /// and the chat jumps the queue.
+    async fn patient_emergency(
+        &self,
+        conv: &Conversation,
+        text: &str,
+        emergency: bot_engine::Emergency,
+    ) -> Result<(), ApiError> {
+        let conversation = conv.id.as_str();
+        self.hub.set_language(conversation, &emergency.language);
+        // An urgent chat had the emergency reply already.
+        let reply = (!conv.urgent).then(|| emergency.reply.clone());
+        if let Some(reply) = &reply {
+            self.hub.to_patient(
+                conversation,
+                &json!({"type": "message", "from": Sender::Bot, "text": reply,
+                    "at": crate::store::rfc3339(crate::store::unix_now())}),
+            );
+        }
+        let redacted = self.bot()?.scrubber().redact_urgent(text).await?;
+        let a = emergency.assessment(redacted);
+        let stored = self.store_patient_message(conversation, &a, None).await?;
+        if let Some(reply) = &reply {
+            // Already on the patient's screen: stored, not sent again.
+            self.store
+                .add_message(NewMessage {
+                    conversation_id: conversation.to_string(),
+                    sender: Sender::Bot,
+                    user_id: None,
+                    redacted_text: reply.clone(),
+                    intent: None,
+                    confidence: None,
+                    spam_score: None,
+                    translation: None,
+                })
+                .await?;
+        }
+        match conv.state {
+            ConvState::Bot => self.escalate(conv, &a).await,
+            ConvState::Queued | ConvState::Assigned => {
+                if !conv.urgent {
+                    self.make_urgent(conv, &a).await?;
+                }
+                if let Some(user) = conv.assigned_to {
+                    self.live_to_clinician(user, conversation, &stored, text, None);
+                }
+                Ok(())
+            }
+            ConvState::Closed => unreachable!("checked by the caller"),
+        }
+    }
+
+    /// Stores a patient message in its redacted form, with what the bot
+    /// made of it.
+    async fn store_patient_message(
+        &self,
+        conversation: &str,
+        a: &Assessment,
+        translation: Option<&Translation>,
+    ) -> Result<Message, ApiError> {
+        let stored = self
+            .store
+            .add_message(NewMessage {
+                conversation_id: conversation.to_string(),
+                sender: Sender::Patient,
+                user_id: None,
+                redacted_text: a.redacted.clone(),
+                intent: a.intent.clone(),
+                confidence: Some(a.confidence),
+                spam_score: Some(a.spam_score),
+                translation: translation.map(Translation::stored),
+            })
+            .await?;
+        tracing::info!(
+            conversation,
+            action = ?a.action,
+            intent = a.intent.as_deref().unwrap_or("-"),
+            confidence = a.confidence,
+            language = %a.language,
+            phi_spans = a.spans.len(),
+            "patient message"
+        );
+        Ok(stored)
+    }
+
+    /// Live, in memory only: the clinician who has the chat reads what the
+    /// patient typed; the stored copy is redacted.
+    fn live_to_clinician(
+        &self,
+        user: i64,
+        conversation: &str,
+        stored: &Message,
+        text: &str,
+        translation: Option<Translation>,
+    ) {
+        let view = MessageView {
+            id: stored.id,
+            from: Sender::Patient,
+            text: text.to_string(),
+            at: stored.created_at.clone(),
+            name: None,
+            intent: stored.intent.clone(),
+            confidence: stored.confidence,
+            translation,
+        };
+        self.hub.to_clinician(
+            user,
+            &json!({"type": "message", "conversation": conversation, "message": view}),
+        );
     }
 
     /// One message from a patient, through the whole pipeline.
@@ -278,6 +395,11 @@ impl AppState {
             recent,
             known_bad_sender: self.hub.known_bad(conversation),
         };
+        // Emergencies first: decided on the text in memory, before the
+        // model queues that may answer "busy".
+        if let Some(emergency) = bot.emergency(text, &ctx) {
+            return self.patient_emergency(&conv, text, emergency).await;
+        }
         let a = bot.assess(text, &ctx).await?;
         self.hub.set_language(conversation, &a.language);
         if a.action == Action::Answer
@@ -298,27 +420,8 @@ impl AppState {
             _ => None,
         };
         let stored = self
-            .store
-            .add_message(NewMessage {
-                conversation_id: conversation.to_string(),
-                sender: Sender::Patient,
-                user_id: None,
-                redacted_text: a.redacted.clone(),
-                intent: a.intent.clone(),
-                confidence: Some(a.confidence),
-                spam_score: Some(a.spam_score),
-                translation: translation.as_ref().map(Translation::stored),
-            })
+            .store_patient_message(conversation, &a, translation.as_ref())
             .await?;
-        tracing::info!(
-            conversation,
-            action = ?a.action,
-            intent = a.intent.as_deref().unwrap_or("-"),
-            confidence = a.confidence,
-            language = %a.language,
-            phi_spans = a.spans.len(),
-            "patient message"
-        );
         match conv.state {
             ConvState::Queued | ConvState::Assigned => {
                 if a.action == Action::Urgent && !conv.urgent {
@@ -326,22 +429,7 @@ impl AppState {
                     self.make_urgent(&conv, &a).await?;
                 }
                 if let Some(user) = conv.assigned_to {
-                    // Live, in memory only: the clinician reads what the
-                    // patient typed; the stored copy is redacted.
-                    let view = MessageView {
-                        id: stored.id,
-                        from: Sender::Patient,
-                        text: text.to_string(),
-                        at: stored.created_at.clone(),
-                        name: None,
-                        intent: stored.intent.clone(),
-                        confidence: stored.confidence,
-                        translation,
-                    };
-                    self.hub.to_clinician(
-                        user,
-                        &json!({"type": "message", "conversation": conversation, "message": view}),
-                    );
+                    self.live_to_clinician(user, conversation, &stored, text, translation);
                 }
                 Ok(())
             }
@@ -406,7 +494,11 @@ impl AppState {
                     "urgent": urgent, "wait_s": self.wait_s(&conv.id)}),
             );
             let messages = &self.whitelist.messages;
-            let text = if self.hub.online_clinicians().is_empty() {
+            // An urgent chat is never told to leave a message: it has the
+            // emergency reply, and is first in line for whoever comes.
+            let text = if urgent {
+                Messages::render(&messages.urgent, &a.language, &[])
+            } else if self.hub.online_clinicians().is_empty() {
                 Messages::render(&messages.offline, &a.language, &[])
             } else {
                 Messages::render(
@@ -451,19 +543,23 @@ impl AppState {
         Ok(None)
     }
 
-    /// A red flag in a chat a person already has: it jumps the queue.
+    /// A red flag in a chat already with staff (waiting, or left through the
+    /// contact form, or with a clinician): it jumps the queue.
     async fn make_urgent(&self, conv: &Conversation, a: &Assessment) -> Result<(), ApiError> {
+        let queued = conv.state == ConvState::Queued;
         self.store
             .update_conversation(
                 &conv.id,
                 ConvUpdate {
                     urgent: Some(true),
+                    // A message left for staff becomes a chat in line again.
+                    offline: queued.then_some(false),
                     whisper: Some(self.whisper_for(&conv.id, a).await?),
                     ..Default::default()
                 },
             )
             .await?;
-        if conv.state == ConvState::Queued {
+        if queued {
             let routed = {
                 let mut router = self.hub.router();
                 let _ = router.release(&conv.id, now_ms());
@@ -476,8 +572,16 @@ impl AppState {
                 }
                 router.route(request)
             };
-            if let Ok(routed) = routed {
-                self.carry_out(&conv.id, routed, true).await?;
+            if let Ok(routed) = routed
+                && let Some(position) = self.carry_out(&conv.id, routed, true).await?
+            {
+                self.hub.to_patient(
+                    &conv.id,
+                    &json!({"type": "status", "state": "queued", "position": position,
+                        "urgent": true, "wait_s": self.wait_s(&conv.id)}),
+                );
+                let text = Messages::render(&self.whitelist.messages.urgent, &a.language, &[]);
+                self.say_canned(&conv.id, Sender::System, &text).await?;
             }
         }
         self.broadcast_queue().await;

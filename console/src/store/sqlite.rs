@@ -134,6 +134,15 @@ fn not_found(e: sqlx::Error) -> StoreError {
 }
 
 impl SqliteStore {
+    /// A transaction that will write: `BEGIN IMMEDIATE` takes the write lock
+    /// up front. A deferred one that reads first and then writes fails with
+    /// "database is locked" (SQLITE_BUSY_SNAPSHOT) whenever another
+    /// connection wrote in between, which the busy timeout cannot wait out;
+    /// seen with forty patients writing at once.
+    async fn write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Opens (creating if needed) the database at `url` (a path, or a
     /// `sqlite:` URL such as `sqlite::memory:`) and runs the migrations.
     pub async fn open(url: &str) -> StoreResult<SqliteStore> {
@@ -311,7 +320,7 @@ impl Store for SqliteStore {
     }
 
     async fn update_conversation(&self, id: &str, u: ConvUpdate) -> StoreResult<Conversation> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let row = sqlx::query(&format!(
             "SELECT {CONV_COLUMNS} FROM conversations WHERE id = ?"
         ))
@@ -481,7 +490,7 @@ impl Store for SqliteStore {
     }
 
     async fn block(&self, b: NewBlock) -> StoreResult<Block> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let result = sqlx::query(
             "INSERT INTO blocks (kind, value, conversation_id, reason, created_by, created_at)
              VALUES (?, ?, ?, ?, ?, ?)",
@@ -523,7 +532,7 @@ impl Store for SqliteStore {
     }
 
     async fn lift_block(&self, id: i64, by: i64) -> StoreResult<Block> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let lifted = sqlx::query(
             "UPDATE blocks SET lifted_by = ?, lifted_at = ? WHERE id = ? AND lifted_at IS NULL",
         )

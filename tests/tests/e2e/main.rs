@@ -3,6 +3,7 @@
 
 mod browser;
 mod cli;
+mod emergency;
 mod flow;
 mod http;
 mod multilingual;

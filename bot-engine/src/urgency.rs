@@ -1,0 +1,290 @@
+//! The learned half of the red-flag decision: logistic regression over
+//! hashed word and character n-grams of the (rules-redacted) message.
+//!
+//! Trigger phrases ([`crate::RedFlags`]) catch the textbook wording and miss
+//! the rest ("my husband is sweating and says his jaw and left arm feel
+//! heavy"); the sentence encoder would catch more but sits behind a bounded
+//! queue, and an emergency must be decided before any queue. This model is
+//! the middle way: microseconds on the caller's thread, trained at start-up
+//! on `data/red_flag_train.jsonl` plus the
+//! whitelist's own examples and seeded line noise ([`line_noise`]), so a clinic's edits to its emergency intent
+//! count at once and no weights need committing. Training is deterministic:
+//! fixed hashing, a fixed shuffle, no threads.
+//!
+//! Character n-grams (2 to 5, inside words) carry it across typos,
+//! missing accents and Spanish inflections; word pairs carry "can't
+//! breathe" apart from "breathing test". It reads only rules-redacted text:
+//! no model sees a patient's raw words.
+
+use serde::Deserialize;
+
+use crate::redflag::fold;
+
+/// The corpus the model learns from besides the whitelist: urgent messages
+/// and near misses in English and Spanish (`data/README.md`).
+const CORPUS: &str = include_str!("../data/red_flag_train.jsonl");
+
+/// One labelled message.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UrgencyExample {
+    pub text: String,
+    pub urgent: bool,
+}
+
+/// The built-in training corpus.
+pub fn urgency_corpus() -> Vec<UrgencyExample> {
+    CORPUS
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("the built-in red-flag corpus parses"))
+        .collect()
+}
+
+/// Seeded lines of random characters and emoji, as calm examples: a model
+/// that has only seen words in two scripts otherwise scores text with no
+/// known n-gram by its bias alone, about even odds, and a "你好" or a line
+/// of emoji would become an emergency.
+pub fn line_noise(count: usize, seed: u64) -> Vec<UrgencyExample> {
+    const BLOCKS: [(u32, u32); 11] = [
+        (0x0021, 0x007E),
+        (0x00A1, 0x00FF),
+        (0x0370, 0x03FF),
+        (0x0400, 0x04FF),
+        (0x0590, 0x06FF),
+        (0x0900, 0x097F),
+        (0x3040, 0x30FF),
+        (0x4E00, 0x9FFF),
+        (0xAC00, 0xD7A3),
+        (0x1F300, 0x1F64F),
+        (0x1F900, 0x1F9FF),
+    ];
+    let mut state = seed | 1;
+    let mut next = move |n: u32| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % u64::from(n)) as u32
+    };
+    (0..count)
+        .map(|_| {
+            let len = 1 + next(40);
+            let text = (0..len)
+                .filter_map(|_| {
+                    if next(6) == 0 {
+                        return Some(' ');
+                    }
+                    let (lo, hi) = BLOCKS[next(BLOCKS.len() as u32) as usize];
+                    char::from_u32(lo + next(hi - lo + 1))
+                })
+                .collect();
+            UrgencyExample {
+                text,
+                urgent: false,
+            }
+        })
+        .collect()
+}
+
+/// How the model is fitted.
+#[derive(Debug, Clone)]
+pub struct UrgencyOptions {
+    /// log2 of the number of hash buckets.
+    pub bits: u32,
+    pub epochs: usize,
+    /// L2 penalty per example and epoch.
+    pub l2: f32,
+    pub learning_rate: f32,
+}
+
+impl Default for UrgencyOptions {
+    fn default() -> Self {
+        UrgencyOptions {
+            bits: 18,
+            epochs: 12,
+            l2: 1e-6,
+            learning_rate: 0.5,
+        }
+    }
+}
+
+/// A fitted model: one weight per hash bucket and a bias.
+#[derive(Clone)]
+pub struct UrgencyModel {
+    bits: u32,
+    bias: f32,
+    weights: Vec<f32>,
+}
+
+impl std::fmt::Debug for UrgencyModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UrgencyModel")
+            .field("bits", &self.bits)
+            .field("bias", &self.bias)
+            .finish_non_exhaustive()
+    }
+}
+
+fn fnv1a(namespace: u8, bytes: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ u64::from(namespace);
+    h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    // splitmix64's finaliser: FNV's low bits alone are poorly mixed.
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// The hashed features of `text`: each bucket once, L2-normalised.
+fn features(text: &str, bits: u32) -> Vec<(u32, f32)> {
+    let mask = (1u64 << bits) - 1;
+    let folded = fold(text);
+    let words: Vec<&str> = folded
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut buckets: Vec<u32> = Vec::with_capacity(folded.len() * 5);
+    let mut add = |ns: u8, s: &str| buckets.push((fnv1a(ns, s.as_bytes()) & mask) as u32);
+    for w in &words {
+        add(b'w', w);
+    }
+    for pair in words.windows(2) {
+        add(b'b', &format!("{} {}", pair[0], pair[1]));
+    }
+    let mut gram = String::new();
+    for w in &words {
+        let chars: Vec<char> = std::iter::once(' ').chain(w.chars()).chain([' ']).collect();
+        for n in 2..=5 {
+            for window in chars.windows(n) {
+                gram.clear();
+                gram.extend(window);
+                add(b'c', &gram);
+            }
+        }
+    }
+    buckets.sort_unstable();
+    buckets.dedup();
+    let v = 1.0 / (buckets.len().max(1) as f32).sqrt();
+    buckets.into_iter().map(|b| (b, v)).collect()
+}
+
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+impl UrgencyModel {
+    /// Fits the model: stochastic gradient descent with AdaGrad steps on the
+    /// log loss, the two classes weighted to count equally, examples in a
+    /// fixed shuffled order.
+    pub fn train(examples: &[UrgencyExample], options: &UrgencyOptions) -> UrgencyModel {
+        let size = 1usize << options.bits;
+        let rows: Vec<(Vec<(u32, f32)>, bool)> = examples
+            .iter()
+            .map(|e| (features(&e.text, options.bits), e.urgent))
+            .collect();
+        let urgent = rows.iter().filter(|r| r.1).count().max(1) as f32;
+        let calm = rows.iter().filter(|r| !r.1).count().max(1) as f32;
+        let total = rows.len().max(1) as f32;
+        let class_weight = |u: bool| {
+            if u {
+                total / (2.0 * urgent)
+            } else {
+                total / (2.0 * calm)
+            }
+        };
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for i in (1..order.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            order.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let mut weights = vec![0f32; size];
+        let mut squares = vec![1e-8f32; size];
+        let (mut bias, mut bias_square) = (0f32, 1e-8f32);
+        for _ in 0..options.epochs {
+            for &i in &order {
+                let (x, label) = &rows[i];
+                let z = bias + x.iter().map(|&(j, v)| weights[j as usize] * v).sum::<f32>();
+                let g = (sigmoid(z) - if *label { 1.0 } else { 0.0 }) * class_weight(*label);
+                for &(j, v) in x {
+                    let j = j as usize;
+                    let grad = g * v + options.l2 * weights[j];
+                    squares[j] += grad * grad;
+                    weights[j] -= options.learning_rate * grad / squares[j].sqrt();
+                }
+                bias_square += g * g;
+                bias -= options.learning_rate * g / bias_square.sqrt();
+            }
+        }
+        UrgencyModel {
+            bits: options.bits,
+            bias,
+            weights,
+        }
+    }
+
+    /// The probability that `text` (rules-redacted) is an emergency.
+    pub fn probability(&self, text: &str) -> f32 {
+        sigmoid(
+            self.bias
+                + features(text, self.bits)
+                    .iter()
+                    .map(|&(j, v)| self.weights[j as usize] * v)
+                    .sum::<f32>(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(text: &str, urgent: bool) -> UrgencyExample {
+        UrgencyExample {
+            text: text.into(),
+            urgent,
+        }
+    }
+
+    #[test]
+    fn learns_the_corpus_and_is_deterministic() {
+        let corpus = urgency_corpus();
+        assert!(corpus.len() > 1000, "{}", corpus.len());
+        assert!(corpus.iter().any(|e| e.urgent) && corpus.iter().any(|e| !e.urgent));
+        let options = UrgencyOptions::default();
+        let model = UrgencyModel::train(&corpus, &options);
+        let again = UrgencyModel::train(&corpus, &options);
+        assert_eq!(model.bias, again.bias);
+        assert_eq!(model.weights, again.weights);
+        // Its own training messages: nearly all on the right side.
+        let right = corpus
+            .iter()
+            .filter(|e| (model.probability(&e.text) >= 0.5) == e.urgent)
+            .count();
+        assert!(
+            right as f64 / corpus.len() as f64 > 0.97,
+            "{right} of {}",
+            corpus.len()
+        );
+    }
+
+    #[test]
+    fn separates_a_toy_problem_across_typos_and_accents() {
+        let examples = [
+            ex("i cant breathe", true),
+            ex("she can't breathe at all", true),
+            ex("no puedo respirar", true),
+            ex("do you do breathing tests", false),
+            ex("what are your hours", false),
+            ex("necesito una cita", false),
+        ];
+        let model = UrgencyModel::train(&examples, &UrgencyOptions::default());
+        assert!(model.probability("I CANT BREATH") > 0.5);
+        assert!(model.probability("no puedo respirár") > 0.5);
+        assert!(model.probability("what are your hours on monday") < 0.5);
+    }
+}
