@@ -437,25 +437,32 @@ impl Bot {
             ctx.previous_language.as_deref(),
             ctx.browser_language.as_deref(),
         );
-        let mut e = Emergency {
+        let (intent, skill, reply) = self.emergency_reply(&language);
+        Some(Emergency {
             language,
             language_confidence,
             red_flag: fired,
-            intent: None,
-            skill: None,
-            reply: String::new(),
-        };
+            intent,
+            skill,
+            reply,
+        })
+    }
+
+    /// The emergency intent's id, skill and reply in `language`; a clinic
+    /// without one has the chat escalated with the `escalate` message.
+    fn emergency_reply(&self, language: &str) -> (Option<String>, Option<String>, String) {
         match self.whitelist.urgent_intent() {
-            Some(intent) => {
-                e.intent = Some(intent.id.clone());
-                e.skill = Some(intent.skill.clone());
-                e.reply = intent.reply(&e.language).1.to_string();
-            }
-            None => {
-                e.reply = Messages::render(&self.whitelist.messages.escalate, &e.language, &[]);
-            }
+            Some(intent) => (
+                Some(intent.id.clone()),
+                Some(intent.skill.clone()),
+                intent.reply(language).1.to_string(),
+            ),
+            None => (
+                None,
+                None,
+                Messages::render(&self.whitelist.messages.escalate, language, &[]),
+            ),
         }
-        Some(e)
     }
 
     /// Runs the whole pipeline on one message. An emergency
@@ -466,6 +473,13 @@ impl Bot {
             let redacted = self.scrubber.redact_urgent(text).await?;
             return Ok(e.assessment(redacted));
         }
+        self.assess_ordinary(text, ctx).await
+    }
+
+    /// The pipeline after [`Bot::emergency`] found nothing: for a caller
+    /// that asked it first (the server, which answers an emergency before
+    /// its redaction), so that the triage does not run twice.
+    pub async fn assess_ordinary(&self, text: &str, ctx: &Context) -> Result<Assessment> {
         let (language, language_confidence) = self.language.detect(
             text,
             ctx.previous_language.as_deref(),
@@ -573,16 +587,13 @@ impl Bot {
         a.action = Action::Urgent;
         a.reason = Some(Reason::RedFlag);
         a.confidence = confidence;
-        match self.whitelist.urgent_intent() {
-            Some(intent) => {
-                a.intent = Some(intent.id.clone());
-                a.skill = Some(intent.skill.clone());
-                a.reply = intent.reply(&a.language).1.to_string();
-            }
-            None => {
-                a.reply = Messages::render(&self.whitelist.messages.escalate, &a.language, &[]);
-            }
+        let (intent, skill, reply) = self.emergency_reply(&a.language);
+        // Without an emergency intent, what the model matched stays named.
+        if intent.is_some() {
+            a.intent = intent;
         }
+        a.skill = skill;
+        a.reply = reply;
     }
 
     fn low_confidence(&self, mut a: Assessment) -> Assessment {

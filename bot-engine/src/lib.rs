@@ -21,6 +21,7 @@ mod bot;
 mod classifier;
 mod encoder;
 mod language;
+mod linear;
 mod redflag;
 mod scrub;
 mod spam;

@@ -32,6 +32,7 @@ use std::collections::HashMap;
 use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 
+use crate::linear::SplitMix as Rng;
 use crate::{EngineError, Result};
 
 /// How the encoder is tuned.
@@ -134,28 +135,8 @@ struct Model {
     layers: Vec<Layer>,
 }
 
-/// A seeded source of dropout masks and shuffles (SplitMix64).
-struct Rng(u64);
-
+/// Dropout masks from the seeded generator the engine's models share.
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, self.below(i + 1));
-        }
-    }
-
     /// A dropout mask: 0 with probability `p`, else 1 / (1 - p).
     fn mask(&mut self, shape: &[usize], p: f64) -> Result<Tensor> {
         let n: usize = shape.iter().product();

@@ -9,7 +9,8 @@
 //! on `data/red_flag_train.jsonl` plus the
 //! whitelist's own examples and seeded line noise ([`line_noise`]), so a clinic's edits to its emergency intent
 //! count at once and no weights need committing. Training is deterministic:
-//! fixed hashing, a fixed shuffle, no threads.
+//! fixed hashing, a seeded order, no threads (`linear.rs`, shared with the
+//! spam model).
 //!
 //! Character n-grams (2 to 5, inside words) carry it across typos,
 //! missing accents and Spanish inflections; word pairs carry "can't
@@ -18,6 +19,7 @@
 
 use serde::Deserialize;
 
+use crate::linear::{self, Fit, Sample, SplitMix, bucket, logit, sigmoid, unit_features};
 use crate::redflag::fold;
 
 /// The corpus the model learns from besides the whitelist: urgent messages
@@ -58,13 +60,8 @@ pub fn line_noise(count: usize, seed: u64) -> Vec<UrgencyExample> {
         (0x1F300, 0x1F64F),
         (0x1F900, 0x1F9FF),
     ];
-    let mut state = seed | 1;
-    let mut next = move |n: u32| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % u64::from(n)) as u32
-    };
+    let mut rng = SplitMix(seed);
+    let mut next = |n: u32| rng.below(n as usize) as u32;
     (0..count)
         .map(|_| {
             let len = 1 + next(40);
@@ -94,6 +91,8 @@ pub struct UrgencyOptions {
     /// L2 penalty per example and epoch.
     pub l2: f32,
     pub learning_rate: f32,
+    /// Seeds the order examples are seen in.
+    pub seed: u64,
 }
 
 impl Default for UrgencyOptions {
@@ -103,6 +102,7 @@ impl Default for UrgencyOptions {
             epochs: 12,
             l2: 1e-6,
             learning_rate: 0.5,
+            seed: 0x2545_f491_4f6c_dd1d,
         }
     }
 }
@@ -124,34 +124,20 @@ impl std::fmt::Debug for UrgencyModel {
     }
 }
 
-fn fnv1a(namespace: u8, bytes: &[u8]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ u64::from(namespace);
-    h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    // splitmix64's finaliser: FNV's low bits alone are poorly mixed.
-    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
-}
-
 /// The hashed features of `text`: each bucket once, L2-normalised.
 fn features(text: &str, bits: u32) -> Vec<(u32, f32)> {
-    let mask = (1u64 << bits) - 1;
     let folded = fold(text);
     let words: Vec<&str> = folded
         .split(|c: char| !c.is_alphanumeric() && c != '\'')
         .filter(|w| !w.is_empty())
         .collect();
     let mut buckets: Vec<u32> = Vec::with_capacity(folded.len() * 5);
-    let mut add = |ns: u8, s: &str| buckets.push((fnv1a(ns, s.as_bytes()) & mask) as u32);
+    let mut add = |ns: &[u8], s: &str| buckets.push(bucket(ns, s, bits));
     for w in &words {
-        add(b'w', w);
+        add(b"w", w);
     }
     for pair in words.windows(2) {
-        add(b'b', &format!("{} {}", pair[0], pair[1]));
+        add(b"b", &format!("{} {}", pair[0], pair[1]));
     }
     let mut gram = String::new();
     for w in &words {
@@ -160,66 +146,44 @@ fn features(text: &str, bits: u32) -> Vec<(u32, f32)> {
             for window in chars.windows(n) {
                 gram.clear();
                 gram.extend(window);
-                add(b'c', &gram);
+                add(b"c", &gram);
             }
         }
     }
-    buckets.sort_unstable();
-    buckets.dedup();
-    let v = 1.0 / (buckets.len().max(1) as f32).sqrt();
-    buckets.into_iter().map(|b| (b, v)).collect()
-}
-
-fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + (-z).exp())
+    unit_features(buckets)
 }
 
 impl UrgencyModel {
-    /// Fits the model: stochastic gradient descent with AdaGrad steps on the
-    /// log loss, the two classes weighted to count equally, examples in a
-    /// fixed shuffled order.
+    /// Fits the model: logistic regression by AdaGrad
+    /// ([`linear::fit_logistic`]), the two classes weighted to count
+    /// equally.
     pub fn train(examples: &[UrgencyExample], options: &UrgencyOptions) -> UrgencyModel {
-        let size = 1usize << options.bits;
-        let rows: Vec<(Vec<(u32, f32)>, bool)> = examples
+        let rows: Vec<Vec<(u32, f32)>> = examples
             .iter()
-            .map(|e| (features(&e.text, options.bits), e.urgent))
+            .map(|e| features(&e.text, options.bits))
             .collect();
-        let urgent = rows.iter().filter(|r| r.1).count().max(1) as f32;
-        let calm = rows.iter().filter(|r| !r.1).count().max(1) as f32;
-        let total = rows.len().max(1) as f32;
-        let class_weight = |u: bool| {
-            if u {
-                total / (2.0 * urgent)
-            } else {
-                total / (2.0 * calm)
-            }
-        };
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        for i in (1..order.len()).rev() {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            order.swap(i, (state % (i as u64 + 1)) as usize);
-        }
-        let mut weights = vec![0f32; size];
-        let mut squares = vec![1e-8f32; size];
-        let (mut bias, mut bias_square) = (0f32, 1e-8f32);
-        for _ in 0..options.epochs {
-            for &i in &order {
-                let (x, label) = &rows[i];
-                let z = bias + x.iter().map(|&(j, v)| weights[j as usize] * v).sum::<f32>();
-                let g = (sigmoid(z) - if *label { 1.0 } else { 0.0 }) * class_weight(*label);
-                for &(j, v) in x {
-                    let j = j as usize;
-                    let grad = g * v + options.l2 * weights[j];
-                    squares[j] += grad * grad;
-                    weights[j] -= options.learning_rate * grad / squares[j].sqrt();
-                }
-                bias_square += g * g;
-                bias -= options.learning_rate * g / bias_square.sqrt();
-            }
-        }
+        let urgent = examples.iter().filter(|e| e.urgent).count().max(1) as f32;
+        let calm = examples.iter().filter(|e| !e.urgent).count().max(1) as f32;
+        let total = examples.len().max(1) as f32;
+        let samples: Vec<Sample> = examples
+            .iter()
+            .zip(&rows)
+            .map(|(e, x)| Sample {
+                x,
+                label: e.urgent,
+                weight: total / (2.0 * if e.urgent { urgent } else { calm }),
+            })
+            .collect();
+        let (bias, weights) = linear::fit_logistic(
+            &samples,
+            1 << options.bits,
+            &Fit {
+                epochs: options.epochs,
+                learning_rate: options.learning_rate,
+                l2: options.l2,
+                seed: options.seed,
+            },
+        );
         UrgencyModel {
             bits: options.bits,
             bias,
@@ -229,13 +193,7 @@ impl UrgencyModel {
 
     /// The probability that `text` (rules-redacted) is an emergency.
     pub fn probability(&self, text: &str) -> f32 {
-        sigmoid(
-            self.bias
-                + features(text, self.bits)
-                    .iter()
-                    .map(|&(j, v)| self.weights[j as usize] * v)
-                    .sum::<f32>(),
-        )
+        sigmoid(logit(self.bias, &self.weights, &features(text, self.bits)))
     }
 }
 

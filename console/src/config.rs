@@ -146,7 +146,7 @@ impl Default for Config {
             margin: bot_engine::BotConfig::default().margin,
             head_weight: bot_engine::DEFAULT_HEAD_WEIGHT,
             urgent_threshold: bot_engine::DEFAULT_URGENT_THRESHOLD,
-            red_flag_model: false,
+            red_flag_model: bot_engine::BotConfig::default().red_flag_model,
             encoder_queue: 256,
             redaction_model: true,
             redaction_threshold: redaction::model::DEFAULT_THRESHOLD,

@@ -22,6 +22,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::linear::{self, Fit, Sample, bucket, fnv1a, logit, mix, unit_features};
+
 /// A link, with or without a scheme.
 pub(crate) static URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:https?://|www\.)[^\s<>]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|io|co|us|ru|xyz|top|biz|info|click|shop|online|site|ly|me)\b(?:/[^\s<>]*)?")
@@ -134,28 +136,11 @@ fn fold(text: &str, folds: u64) -> usize {
     (mix(fnv1a(b"fold", text.as_bytes())) % folds) as usize
 }
 
-fn fnv1a(namespace: &[u8], bytes: &[u8]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for &b in namespace.iter().chain([0u8].iter()).chain(bytes) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
-/// splitmix64's finaliser: FNV's low bits alone are poorly mixed.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// The hashed features of a message: (bucket, value) pairs, each bucket once,
 /// L2-normalised so long messages do not score high for their length alone.
 fn features(text: &str, bits: u32) -> Vec<(u32, f32)> {
-    let mask = (1u64 << bits) - 1;
     let mut buckets: Vec<u32> = Vec::with_capacity(text.len() * 4);
-    let mut add = |ns: &[u8], s: &str| buckets.push((mix(fnv1a(ns, s.as_bytes())) & mask) as u32);
+    let mut add = |ns: &[u8], s: &str| buckets.push(bucket(ns, s, bits));
 
     // Links are left to the scorer's capped link signal: in SMS nearly every
     // link is spam, so a model that saw them would block a patient for
@@ -216,14 +201,7 @@ fn features(text: &str, bits: u32) -> Vec<(u32, f32)> {
     add(b"digits", &digits.min(20).div_ceil(5).to_string());
     add(b"len", &(text.chars().count() / 40).min(6).to_string());
 
-    buckets.sort_unstable();
-    buckets.dedup();
-    let v = 1.0 / (buckets.len().max(1) as f32).sqrt();
-    buckets.into_iter().map(|b| (b, v)).collect()
-}
-
-fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + (-z).exp())
+    unit_features(buckets)
 }
 
 /// A trained text model.
@@ -583,10 +561,6 @@ pub fn train(
     Ok((model, report))
 }
 
-fn logit(bias: f32, weights: &[f32], x: &[(u32, f32)]) -> f32 {
-    bias + x.iter().map(|&(i, v)| weights[i as usize] * v).sum::<f32>()
-}
-
 /// One training message: its features, label, cross-validation fold, what
 /// the rest of the scorer adds to its logit, and whether it takes part in
 /// choosing the threshold.
@@ -601,34 +575,24 @@ struct Row {
 /// Logistic regression by AdaGrad, in a seeded order.
 /// `size` is the number of weights (buckets, then embedding dimensions).
 fn fit_logistic(data: &[&Row], size: usize, o: &TrainOptions) -> (f32, Vec<f32>) {
-    let n = size;
-    let mut w = vec![0f32; n];
-    let mut g2 = vec![0f32; n];
-    let (mut bias, mut bias_g2) = (0f32, 0f32);
-    let mut order: Vec<usize> = (0..data.len()).collect();
-    let mut rng = o.seed;
-    for _ in 0..o.epochs {
-        // Fisher-Yates with splitmix64.
-        for i in (1..order.len()).rev() {
-            rng = rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let j = (mix(rng) % (i as u64 + 1)) as usize;
-            order.swap(i, j);
-        }
-        for &i in &order {
-            let Row { x, spam, .. } = data[i];
-            let p = sigmoid(logit(bias, &w, x));
-            let err = p - if *spam { 1.0 } else { 0.0 };
-            for &(j, v) in x {
-                let j = j as usize;
-                let g = err * v + o.l2 * w[j];
-                g2[j] += g * g;
-                w[j] -= o.learning_rate * g / (g2[j].sqrt() + 1e-8);
-            }
-            bias_g2 += err * err;
-            bias -= o.learning_rate * err / (bias_g2.sqrt() + 1e-8);
-        }
-    }
-    (bias, w)
+    let samples: Vec<Sample> = data
+        .iter()
+        .map(|r| Sample {
+            x: &r.x,
+            label: r.spam,
+            weight: 1.0,
+        })
+        .collect();
+    linear::fit_logistic(
+        &samples,
+        size,
+        &Fit {
+            epochs: o.epochs,
+            learning_rate: o.learning_rate,
+            l2: o.l2,
+            seed: o.seed,
+        },
+    )
 }
 
 /// The lowest threshold whose false-positive rate is within `max_fpr`, with

@@ -223,17 +223,7 @@ impl AppState {
         translation: Option<Translation>,
     ) -> Result<Message, ApiError> {
         let m = self
-            .store
-            .add_message(NewMessage {
-                conversation_id: conversation.to_string(),
-                sender,
-                user_id: user.map(|u| u.id),
-                redacted_text: redacted,
-                intent: None,
-                confidence: None,
-                spam_score: None,
-                translation: translation.as_ref().map(Translation::stored),
-            })
+            .store_text(conversation, sender, redacted, user, translation.as_ref())
             .await?;
         let mut frame =
             json!({"type": "message", "from": sender, "text": shown, "at": m.created_at});
@@ -247,6 +237,31 @@ impl AppState {
         }
         self.hub.to_patient(conversation, &frame);
         Ok(m)
+    }
+
+    /// Stores a bot, system or clinician message (`text` redacted where it
+    /// needs to be) without telling anyone.
+    async fn store_text(
+        &self,
+        conversation: &str,
+        sender: Sender,
+        text: String,
+        user: Option<&User>,
+        translation: Option<&Translation>,
+    ) -> Result<Message, ApiError> {
+        Ok(self
+            .store
+            .add_message(NewMessage {
+                conversation_id: conversation.to_string(),
+                sender,
+                user_id: user.map(|u| u.id),
+                redacted_text: text,
+                intent: None,
+                confidence: None,
+                spam_score: None,
+                translation: translation.map(Translation::stored),
+            })
+            .await?)
     }
 
     /// Bot and system texts are the clinic's own words from the whitelist:
@@ -291,17 +306,7 @@ impl AppState {
         let stored = self.store_patient_message(conversation, &a, None).await?;
         if let Some(reply) = &reply {
             // Already on the patient's screen: stored, not sent again.
-            self.store
-                .add_message(NewMessage {
-                    conversation_id: conversation.to_string(),
-                    sender: Sender::Bot,
-                    user_id: None,
-                    redacted_text: reply.clone(),
-                    intent: None,
-                    confidence: None,
-                    spam_score: None,
-                    translation: None,
-                })
+            self.store_text(conversation, Sender::Bot, reply.clone(), None, None)
                 .await?;
         }
         match conv.state {
@@ -400,7 +405,7 @@ impl AppState {
         if let Some(emergency) = bot.emergency(text, &ctx) {
             return self.patient_emergency(&conv, text, emergency).await;
         }
-        let a = bot.assess(text, &ctx).await?;
+        let a = bot.assess_ordinary(text, &ctx).await?;
         self.hub.set_language(conversation, &a.language);
         if a.action == Action::Answer
             && let Some(intent) = a.intent.as_deref().and_then(|id| self.whitelist.intent(id))
