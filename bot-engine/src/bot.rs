@@ -55,8 +55,8 @@ pub struct BotConfig {
     /// must be to answer a FAQ says nothing about emergencies.
     pub urgent_threshold: f32,
     /// Whether the red-flag model ([`crate::UrgencyModel`]) decides beside
-    /// the trigger phrases. Off by default until its regressions are fixed
-    /// (docs/bot.md, "Emergencies first").
+    /// the trigger phrases (on by default; docs/bot.md, "Emergencies
+    /// first"). Off, the trigger phrases alone decide.
     pub red_flag_model: bool,
     /// The red-flag model's probability at or above which a message is an
     /// emergency with no trigger phrase.
@@ -69,6 +69,11 @@ pub struct BotConfig {
     /// The clinic's own web domains: a patient pasting a link to one (a
     /// booking page, a form) is not dropping a link.
     pub trusted_domains: Vec<String>,
+    /// Whether half the whitelist's out-of-scope questions are learned as a
+    /// class of their own ([`crate::IntentModel::train_with_rejection`]),
+    /// the other half calibrating the threshold; otherwise they all only
+    /// calibrate it.
+    pub reject_out_of_scope: bool,
 }
 
 impl Default for BotConfig {
@@ -82,10 +87,11 @@ impl Default for BotConfig {
             spam_threshold: crate::DEFAULT_SPAM_THRESHOLD,
             head_weight: crate::DEFAULT_HEAD_WEIGHT,
             urgent_threshold: DEFAULT_URGENT_THRESHOLD,
-            red_flag_model: false,
+            red_flag_model: true,
             red_flag_model_threshold: 0.5,
             trigger_floor: 0.1,
             trusted_domains: Vec::new(),
+            reject_out_of_scope: true,
         }
     }
 }
@@ -305,9 +311,16 @@ impl Bot {
             .map(|(i, e)| (i, e.to_string()))
             .unzip();
         let vectors = embed_cached(&encoder, &scrubber, examples, cache).await?;
-        let model = IntentModel::train(
+        let rejection = if config.reject_out_of_scope {
+            let learned = out_of_scope_split(&whitelist, true);
+            embed_cached(&encoder, &scrubber, learned, cache).await?
+        } else {
+            Vec::new()
+        };
+        let model = IntentModel::train_with_rejection(
             whitelist.intents.iter().map(|i| i.id.clone()).collect(),
             labels.into_iter().zip(vectors).collect(),
+            rejection,
             encoder.dim(),
         )?
         .with_head_weight(config.head_weight);
@@ -358,8 +371,13 @@ impl Bot {
                 expected.push(Some(intent.id.as_str()));
             }
         }
-        for q in &self.whitelist.out_of_scope {
-            texts.push(q.clone());
+        let held_out = if self.config.reject_out_of_scope {
+            out_of_scope_split(&self.whitelist, false)
+        } else {
+            self.whitelist.out_of_scope.clone()
+        };
+        for q in held_out {
+            texts.push(q);
             expected.push(None);
         }
         if texts.is_empty() {
@@ -369,11 +387,12 @@ impl Bot {
         let mut in_scope = Vec::new();
         let mut out_of_scope = Vec::new();
         for (v, want) in vectors.iter().zip(expected) {
-            let ranked = self.model.rank(v);
+            let (ranked, reject) = self.model.rank_with_rejection(v);
             let Some(top) = ranked.first() else { continue };
-            // A near tie is escalated whatever the score: it counts as not
-            // answered at any threshold.
-            let runner_up = ranked.get(1).map_or(f32::MIN, |s| s.confidence);
+            // A near tie (with another intent or with out of scope) is
+            // escalated whatever the score: it counts as not answered at any
+            // threshold.
+            let runner_up = runner_up(&ranked, reject);
             let score = if top.confidence - runner_up >= self.config.margin {
                 top.confidence
             } else {
@@ -529,7 +548,7 @@ impl Bot {
             reply: String::new(),
             red_flag: None,
         };
-        let ranked = self.model.rank(&pooled[0].mean);
+        let (ranked, reject) = self.model.rank_with_rejection(&pooled[0].mean);
         a.alternatives = ranked.iter().skip(1).take(3).cloned().collect();
         a.top = ranked.first().cloned();
         // The emergency intent ranked first goes as urgent on a score well
@@ -561,7 +580,7 @@ impl Bot {
         if intent.urgent {
             return Ok(self.low_confidence(a));
         }
-        let runner_up = ranked.get(1).map_or(f32::MIN, |s| s.confidence);
+        let runner_up = runner_up(&ranked, reject);
         if !self
             .config
             .confident(self.threshold, top.confidence, runner_up)
@@ -663,37 +682,31 @@ impl Bot {
     }
 }
 
-/// The red-flag model, fitted on the built-in corpus and the whitelist:
-/// the emergency intent's examples and plain trigger phrases as urgent,
-/// every other intent's examples, the out-of-scope questions and line noise
-/// as calm.
-/// All as the rules redact them, which is what the model reads.
+/// The score an answer must clearly beat: the second intent's, or the
+/// out-of-scope class's when that is higher.
+fn runner_up(ranked: &[Scored], reject: Option<f32>) -> f32 {
+    let second = ranked.get(1).map_or(f32::MIN, |s| s.confidence);
+    reject.map_or(second, |r| second.max(r))
+}
+
+/// The out-of-scope questions split in two, alternately: the half the
+/// model learns as its out-of-scope class (`learned`), and the half
+/// calibration holds out to set the threshold on questions the model has
+/// not seen.
+fn out_of_scope_split(whitelist: &Whitelist, learned: bool) -> Vec<String> {
+    whitelist
+        .out_of_scope
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (i % 2 == 0) == learned)
+        .map(|(_, q)| q.clone())
+        .collect()
+}
+
+/// The red-flag model, fitted on [`crate::urgency_training_set`] as the
+/// rules redact it, which is what the model reads.
 fn train_urgency(whitelist: &Whitelist, scrubber: &Scrubber) -> crate::UrgencyModel {
-    let mut examples = crate::urgency_corpus();
-    for intent in &whitelist.intents {
-        for text in intent.examples.iter().chain(&intent.validation) {
-            examples.push(crate::UrgencyExample {
-                text: text.clone(),
-                urgent: intent.urgent,
-            });
-        }
-        for trigger in intent.triggers.iter().filter(|t| !t.contains(['+', '|'])) {
-            examples.push(crate::UrgencyExample {
-                text: trigger.clone(),
-                urgent: true,
-            });
-        }
-    }
-    for q in &whitelist.out_of_scope {
-        examples.push(crate::UrgencyExample {
-            text: q.clone(),
-            urgent: false,
-        });
-    }
-    examples.extend(crate::line_noise(1500, 0x5eed_0fc0_ffee));
-    for e in &mut examples {
-        e.text = scrubber.redactor().redact(&e.text).text;
-    }
+    let examples = crate::urgency_training_set(whitelist, scrubber.redactor());
     crate::UrgencyModel::train(&examples, &crate::UrgencyOptions::default())
 }
 

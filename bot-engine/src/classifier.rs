@@ -181,11 +181,25 @@ impl Head {
 pub const DEFAULT_HEAD_WEIGHT: f32 = 0.5;
 
 /// Nearest neighbours and the head together: what the bot ranks with.
+///
+/// Optionally with one more class, out of scope, learned from questions
+/// the clinic has no reply for ([`IntentModel::train_with_rejection`]):
+/// the head then draws a boundary around the whitelist instead of giving
+/// every message to some intent, and the nearest neighbours say how close a
+/// message is to a known off-topic question. The class is never an intent:
+/// [`IntentModel::rank`] leaves it out and
+/// [`IntentModel::rank_with_rejection`] returns its score apart.
 pub struct IntentModel {
     index: IntentIndex,
     head: Head,
     head_weight: f32,
+    /// The out-of-scope class's index, when there is one.
+    reject: Option<usize>,
 }
+
+/// The out-of-scope class's name in the index: not an intent id (those are
+/// file names), and never returned as one.
+const REJECT: &str = "\u{0}out_of_scope";
 
 impl IntentModel {
     /// Indexes `examples` and trains the head on them.
@@ -199,7 +213,27 @@ impl IntentModel {
             index: IntentIndex::new(intents, examples, dim),
             head,
             head_weight: DEFAULT_HEAD_WEIGHT,
+            reject: None,
         })
+    }
+
+    /// [`IntentModel::train`] with `rejection` (embeddings of out-of-scope
+    /// questions) as one more class; without any, the same as `train`.
+    pub fn train_with_rejection(
+        mut intents: Vec<String>,
+        mut examples: Vec<(usize, Vec<f32>)>,
+        rejection: Vec<Vec<f32>>,
+        dim: usize,
+    ) -> Result<IntentModel> {
+        if rejection.is_empty() {
+            return IntentModel::train(intents, examples, dim);
+        }
+        let reject = intents.len();
+        intents.push(REJECT.to_string());
+        examples.extend(rejection.into_iter().map(|v| (reject, v)));
+        let mut model = IntentModel::train(intents, examples, dim)?;
+        model.reject = Some(reject);
+        Ok(model)
     }
 
     /// The head's share of the score (0..=1, clamped), the rest being the
@@ -213,23 +247,28 @@ impl IntentModel {
     /// probability and the nearest-neighbour similarity (see the module
     /// documentation; [`DEFAULT_HEAD_WEIGHT`] each by default).
     pub fn rank(&self, query: &[f32]) -> Vec<Scored> {
+        self.rank_with_rejection(query).0
+    }
+
+    /// [`IntentModel::rank`], and the out-of-scope class's score on the same
+    /// scale (`None` without the class).
+    pub fn rank_with_rejection(&self, query: &[f32]) -> (Vec<Scored>, Option<f32>) {
         let knn = self.index.scores(query);
         let p = self.head.probabilities(query);
-        let mut out: Vec<Scored> = self
-            .index
-            .intents
-            .iter()
-            .zip(knn.iter().zip(&p))
-            .filter(|(_, (k, _))| **k > f32::MIN)
-            .map(|(intent, (k, p))| Scored {
-                intent: intent.clone(),
-                confidence: (1.0 - self.head_weight) * k + self.head_weight * p,
+        let score = |i: usize| (1.0 - self.head_weight) * knn[i] + self.head_weight * p[i];
+        let mut out: Vec<Scored> = (0..self.index.intents.len())
+            .filter(|&i| knn[i] > f32::MIN && Some(i) != self.reject)
+            .map(|i| Scored {
+                intent: self.index.intents[i].clone(),
+                confidence: score(i),
             })
             .collect();
         out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-        out
+        (out, self.reject.map(score))
     }
 
+    /// Example phrasings indexed (with the out-of-scope questions learned
+    /// as such).
     pub fn examples(&self) -> usize {
         self.index.len()
     }

@@ -48,7 +48,9 @@ pub use spam::{
     train as train_spam, trained_encoder_id as spam_encoder_id,
 };
 pub use tune::{Progress as TuneProgress, TuneExample, TuneOptions, fine_tune};
-pub use urgency::{UrgencyExample, UrgencyModel, UrgencyOptions, line_noise, urgency_corpus};
+pub use urgency::{
+    UrgencyExample, UrgencyModel, UrgencyOptions, line_noise, urgency_corpus, urgency_training_set,
+};
 pub use whisper::{Suggestion, Whisper};
 pub use whitelist::{Intent, Messages, Whitelist};
 pub use worker::{BatchModel, Worker};

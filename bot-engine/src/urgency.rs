@@ -17,14 +17,23 @@
 //! breathe" apart from "breathing test". It reads only rules-redacted text:
 //! no model sees a patient's raw words.
 
+use redaction::Redactor;
 use serde::Deserialize;
+
+use crate::Whitelist;
 
 use crate::linear::{self, Fit, Sample, SplitMix, bucket, logit, sigmoid, unit_features};
 use crate::redflag::fold;
 
-/// The corpus the model learns from besides the whitelist: urgent messages
-/// and near misses in English and Spanish (`data/README.md`).
-const CORPUS: &str = include_str!("../data/red_flag_train.jsonl");
+/// The corpora the model learns from besides the whitelist: urgent
+/// messages and near misses in English and Spanish, ordinary questions in
+/// other languages, introductions with names, SMS-style spam and casual
+/// chat (`data/README.md`).
+const CORPORA: [&str; 3] = [
+    include_str!("../data/red_flag_train.jsonl"),
+    include_str!("../data/red_flag_train_2.jsonl"),
+    include_str!("../data/red_flag_train_3.jsonl"),
+];
 
 /// One labelled message.
 #[derive(Debug, Clone, Deserialize)]
@@ -35,11 +44,45 @@ pub struct UrgencyExample {
 
 /// The built-in training corpus.
 pub fn urgency_corpus() -> Vec<UrgencyExample> {
-    CORPUS
-        .lines()
+    CORPORA
+        .iter()
+        .flat_map(|c| c.lines())
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).expect("the built-in red-flag corpus parses"))
         .collect()
+}
+
+/// Everything the model is fitted on, as the rules redact it: the built-in
+/// corpus; the whitelist's emergency examples and plain trigger phrases as
+/// urgent; every other intent's examples, the out-of-scope questions and
+/// line noise as calm.
+pub fn urgency_training_set(whitelist: &Whitelist, redactor: &Redactor) -> Vec<UrgencyExample> {
+    let mut examples = urgency_corpus();
+    for intent in &whitelist.intents {
+        for text in intent.examples.iter().chain(&intent.validation) {
+            examples.push(UrgencyExample {
+                text: text.clone(),
+                urgent: intent.urgent,
+            });
+        }
+        for trigger in intent.triggers.iter().filter(|t| !t.contains(['+', '|'])) {
+            examples.push(UrgencyExample {
+                text: trigger.clone(),
+                urgent: true,
+            });
+        }
+    }
+    for q in &whitelist.out_of_scope {
+        examples.push(UrgencyExample {
+            text: q.clone(),
+            urgent: false,
+        });
+    }
+    examples.extend(line_noise(1500, 0x5eed_0fc0_ffee));
+    for e in &mut examples {
+        e.text = redactor.redact(&e.text).text;
+    }
+    examples
 }
 
 /// Seeded lines of random characters and emoji, as calm examples: a model
@@ -93,6 +136,8 @@ pub struct UrgencyOptions {
     pub learning_rate: f32,
     /// Seeds the order examples are seen in.
     pub seed: u64,
+    /// What the calm examples weigh together against the urgent ones.
+    pub calm_weight: f32,
 }
 
 impl Default for UrgencyOptions {
@@ -103,6 +148,7 @@ impl Default for UrgencyOptions {
             l2: 1e-6,
             learning_rate: 0.5,
             seed: 0x2545_f491_4f6c_dd1d,
+            calm_weight: 1.0,
         }
     }
 }
@@ -171,7 +217,11 @@ impl UrgencyModel {
             .map(|(e, x)| Sample {
                 x,
                 label: e.urgent,
-                weight: total / (2.0 * if e.urgent { urgent } else { calm }),
+                weight: if e.urgent {
+                    total / (2.0 * urgent)
+                } else {
+                    options.calm_weight * total / (2.0 * calm)
+                },
             })
             .collect();
         let (bias, weights) = linear::fit_logistic(

@@ -220,26 +220,36 @@ async fn closed_loop(
     Ok((all, busy))
 }
 
+/// Arrival times from `start` at `rate` per second, as a Poisson process:
+/// exponential gaps from a seeded xorshift64*, the same times on every run.
+fn poisson_arrivals(
+    start: tokio::time::Instant,
+    rate: f64,
+) -> impl FnMut() -> tokio::time::Instant {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut at = 0.0f64;
+    move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        let uniform =
+            (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
+        at += -(1.0 - uniform).ln() / rate;
+        start + std::time::Duration::from_secs_f64(at)
+    }
+}
+
 async fn open_loop(
     bot: &Arc<bot_engine::Bot>,
     texts: &Arc<Vec<String>>,
     rate: f64,
     messages: usize,
 ) -> anyhow::Result<Latencies> {
-    // xorshift64*, seeded: the same arrival times on every run.
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut uniform = move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    };
     let start = tokio::time::Instant::now();
-    let mut at = 0.0f64;
+    let mut arrivals = poisson_arrivals(start, rate);
     let mut tasks = Vec::with_capacity(messages);
     for k in 0..messages {
-        at += -(1.0 - uniform()).ln() / rate;
-        let arrival = start + std::time::Duration::from_secs_f64(at);
+        let arrival = arrivals();
         tokio::time::sleep_until(arrival).await;
         let bot = bot.clone();
         let texts = texts.clone();
@@ -259,6 +269,138 @@ async fn open_loop(
         }
     }
     Ok((all, busy))
+}
+
+/// `carechat bench emergency`: the emergency path while the model queues
+/// are full. `flood` patients (by default twice the encoder queue) send
+/// ordinary questions back to back (closed loop, so the PII model's and the
+/// encoder's queues stay full and some are told `busy`) while emergencies (the emergency intent's own phrasings)
+/// arrive open loop at `rate` per second, `messages` in all. For each
+/// emergency: the time from its arrival to the emergency reply decided
+/// ([`bot_engine::Bot::emergency`], what the server sends at once) and to
+/// its redacted form ready to store (the PII model's urgent lane).
+pub async fn bench_emergency(
+    config: &Config,
+    flood: Option<usize>,
+    rate: f64,
+    messages: usize,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(rate > 0.0 && rate.is_finite(), "--rate must be positive");
+    let flood = flood.unwrap_or(2 * config.encoder_queue).max(1);
+    let bot = crate::engine::start_bot(config).await?;
+    let whitelist = bot.whitelist();
+    let ordinary: Arc<Vec<String>> = Arc::new(
+        whitelist
+            .intents
+            .iter()
+            .filter(|i| !i.urgent)
+            .flat_map(|i| i.validation.iter().cloned())
+            .collect(),
+    );
+    // The phrasings the emergency path itself recognises (the rest are
+    // caught later, by the encoder, and are not what this measures).
+    let emergencies: Vec<String> = whitelist
+        .urgent_intent()
+        .map(|i| i.examples.iter().chain(&i.validation))
+        .into_iter()
+        .flatten()
+        .filter(|t| bot.emergency(t, &bot_engine::Context::default()).is_some())
+        .cloned()
+        .collect();
+    anyhow::ensure!(
+        !ordinary.is_empty() && !emergencies.is_empty(),
+        "the whitelist needs an emergency intent and ordinary validation phrasings"
+    );
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (answered, busy) = (
+        Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+        Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+    );
+    let mut flooders = Vec::new();
+    for worker in 0..flood {
+        let (bot, texts, stop) = (bot.clone(), ordinary.clone(), stop.clone());
+        let (answered, busy) = (answered.clone(), busy.clone());
+        flooders.push(tokio::spawn(async move {
+            let mut k = worker;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let text = &texts[(k * 7919) % texts.len()];
+                k += flood;
+                match bot.assess(text, &bot_engine::Context::default()).await {
+                    Ok(_) => answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                    Err(bot_engine::EngineError::Busy) => {
+                        // Told busy: a patient's widget shows it and the
+                        // patient tries again later, not in a tight loop.
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    }
+                    Err(e) => return Err(e),
+                };
+            }
+            Ok(())
+        }));
+    }
+    // Let the queues fill before the first emergency.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let start = tokio::time::Instant::now();
+    let mut arrivals = poisson_arrivals(start, rate);
+    let mut tasks = Vec::with_capacity(messages);
+    for k in 0..messages {
+        let arrival = arrivals();
+        tokio::time::sleep_until(arrival).await;
+        let bot = bot.clone();
+        let text = emergencies[k % emergencies.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let ctx = bot_engine::Context::default();
+            let caught = bot.emergency(&text, &ctx).is_some();
+            let reply_ms = arrival.elapsed().as_secs_f64() * 1000.0;
+            let redacted = bot.scrubber().redact_urgent(&text).await;
+            let stored_ms = arrival.elapsed().as_secs_f64() * 1000.0;
+            (caught, reply_ms, redacted.map(|_| stored_ms))
+        }));
+    }
+    let (mut reply, mut stored, mut missed) = (Vec::new(), Vec::new(), 0usize);
+    for t in tasks {
+        let (caught, reply_ms, stored_ms) = t.await?;
+        missed += usize::from(!caught);
+        reply.push(reply_ms);
+        stored.push(stored_ms?);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for f in flooders {
+        f.await??;
+    }
+    reply.sort_by(f64::total_cmp);
+    stored.sort_by(f64::total_cmp);
+    let figures = |v: &[f64]| {
+        json!({
+            "p50": round3(percentile(v, 0.50)),
+            "p99": round3(percentile(v, 0.99)),
+            "max": round3(v.last().copied().unwrap_or(f64::NAN)),
+        })
+    };
+    let (answered, busy) = (
+        answered.load(std::sync::atomic::Ordering::Relaxed),
+        busy.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({
+            "model": config.model,
+            "pii_model": bot.scrubber().has_model(),
+            "red_flag_model": config.red_flag_model,
+            "flood_patients": flood,
+            "emergency_rate_per_s": rate,
+            "emergencies": reply.len(),
+            "emergencies_not_recognised": missed,
+            "emergency_phrasings": emergencies.len(),
+            "ordinary_answered_per_s": round1(answered as f64 / elapsed),
+            "ordinary_told_busy_per_s": round1(busy as f64 / elapsed),
+            "reply_decided_ms": figures(&reply),
+            "redacted_ready_ms": figures(&stored),
+        }))?
+    );
+    Ok(())
 }
 
 /// `carechat bench encoder`: the sentence encoders side by side, on the

@@ -36,8 +36,12 @@ pub struct Config {
     /// model (no trigger fired), makes a chat urgent (docs/bot.md).
     pub urgent_threshold: f32,
     /// Whether the red-flag model decides emergencies beside the trigger
-    /// phrases (off by default for now: docs/bot.md, "Emergencies first").
+    /// phrases (on by default: docs/bot.md, "Emergencies first").
     pub red_flag_model: bool,
+    /// Whether half the whitelist's out-of-scope questions are learned as a
+    /// class of their own, so that questions like them are never answered
+    /// (docs/bot.md); the other half calibrates the threshold.
+    pub reject_out_of_scope: bool,
     /// Requests waiting for the encoder before new ones are told "busy".
     pub encoder_queue: usize,
     /// Whether redaction runs the PII model (`pii-ner`) as well as the
@@ -147,6 +151,7 @@ impl Default for Config {
             head_weight: bot_engine::DEFAULT_HEAD_WEIGHT,
             urgent_threshold: bot_engine::DEFAULT_URGENT_THRESHOLD,
             red_flag_model: bot_engine::BotConfig::default().red_flag_model,
+            reject_out_of_scope: bot_engine::BotConfig::default().reject_out_of_scope,
             encoder_queue: 256,
             redaction_model: true,
             redaction_threshold: redaction::model::DEFAULT_THRESHOLD,

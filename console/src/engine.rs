@@ -170,6 +170,7 @@ pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
             head_weight: config.head_weight,
             urgent_threshold: config.urgent_threshold,
             red_flag_model: config.red_flag_model,
+            reject_out_of_scope: config.reject_out_of_scope,
             trusted_domains: config.trusted_domains.clone(),
             ..BotConfig::default()
         },

@@ -12,6 +12,7 @@ mod cli;
 mod clinc;
 mod config;
 mod engine;
+mod eval_questions;
 mod eval_redact;
 mod eval_spam;
 mod models;
@@ -134,6 +135,17 @@ enum EvalCommand {
     /// Recall of the emergency path on written English and Spanish
     /// phrasings (`bot-engine/testdata/red_flags.jsonl`), and its false alarms.
     RedFlags { file: PathBuf },
+    /// Realistic patient questions (JSON lines `{text, lang, intent}`,
+    /// `intent` null for out of scope, e.g.
+    /// `bot-engine/testdata/patient_questions.jsonl`) through the whole
+    /// pipeline: right intent (a handoff intent counts when escalated to its
+    /// skill), wrong answers, out-of-scope questions answered.
+    Questions {
+        file: PathBuf,
+        /// Print every question that was not handled right.
+        #[arg(long)]
+        show: bool,
+    },
     /// The sentence encoder's embedding of each line of stdin, as JSON lines
     /// with its pieces: for checking a converted encoder against its
     /// original engine (dev/check_e5.py).
@@ -263,6 +275,20 @@ enum BenchCommand {
         #[arg(long)]
         rate: Option<f64>,
         #[arg(long, default_value_t = 2000)]
+        messages: usize,
+    },
+    /// The emergency path under a full model queue: `flood` patients keep
+    /// the queues full while emergencies arrive at `rate` per second; the
+    /// time to the emergency reply and to the redacted message.
+    Emergency {
+        #[arg(long)]
+        intents: Option<PathBuf>,
+        /// Patients flooding the queues (default: twice `encoder_queue`).
+        #[arg(long)]
+        flood: Option<usize>,
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 400)]
         messages: usize,
     },
     /// Sentence encoder speed, models side by side: texts/s one at a time
@@ -490,6 +516,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
             runtime()?.block_on(bench::eval_red_flags(&config, &file))
         }
+        Command::Eval {
+            command: EvalCommand::Questions { file, show },
+        } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            runtime()?.block_on(eval_questions::eval_questions(&config, &file, show))
+        }
         Command::Intents {
             command:
                 IntentsCommand::Import {
@@ -590,6 +622,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 None => bench::Load::Closed { concurrency },
             };
             runtime()?.block_on(bench::bench_bot(&config, load, messages))
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Emergency {
+                    intents,
+                    flood,
+                    rate,
+                    messages,
+                },
+        } => {
+            overrides.intents_dir = intents;
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            runtime()?.block_on(bench::bench_emergency(&config, flood, rate, messages))
         }
         Command::Bench {
             command:
