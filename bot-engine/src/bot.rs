@@ -22,6 +22,10 @@ pub enum Action {
     Urgent,
     /// Spam: not answered, not routed.
     Block,
+    /// Reads like spam on its words alone, with nothing else against it (no
+    /// repeats, no burst, no earlier blocked message): not answered, and
+    /// held for a person to look at, not blocked.
+    Hold,
 }
 
 /// Why a chat went to a person.
@@ -516,21 +520,19 @@ impl Bot {
         let pooled = self.encoder.embed_pooled(batch).await?;
         let spam_vector =
             spam_reads.then(|| pooled.last().expect("one vector per text").spam_features());
-        let spam_score = self
-            .spam
-            .assess_embedded(
-                text,
-                spam_vector.as_deref().map(|vector| Embedded {
-                    encoder: self.encoder.id(),
-                    vector,
-                }),
-                &Signals {
-                    repeats: ctx.repeats,
-                    recent: ctx.recent,
-                    known_bad: ctx.known_bad_sender,
-                },
-            )
-            .score;
+        let spam = self.spam.assess_embedded(
+            text,
+            spam_vector.as_deref().map(|vector| Embedded {
+                encoder: self.encoder.id(),
+                vector,
+            }),
+            &Signals {
+                repeats: ctx.repeats,
+                recent: ctx.recent,
+                known_bad: ctx.known_bad_sender,
+            },
+        );
+        let spam_score = spam.score;
         let mut a = Assessment {
             redacted: redacted.text,
             spans: redacted.spans,
@@ -565,8 +567,15 @@ impl Bot {
             return Ok(a);
         }
         if a.spam {
-            a.action = Action::Block;
-            a.reply = Messages::render(&self.whitelist.messages.blocked, &a.language, &[]);
+            // Flagged by the words alone: a person looks before anyone is
+            // blocked (a false positive costs a patient their answer).
+            if spam.behaviour == 0.0 {
+                a.action = Action::Hold;
+                a.reply = Messages::render(&self.whitelist.messages.held, &a.language, &[]);
+            } else {
+                a.action = Action::Block;
+                a.reply = Messages::render(&self.whitelist.messages.blocked, &a.language, &[]);
+            }
             return Ok(a);
         }
         let Some(top) = ranked.first() else {

@@ -62,6 +62,28 @@ pub struct Messages {
     /// before it existed still loads.
     #[serde(default = "default_urgent_message")]
     pub urgent: BTreeMap<String, String>,
+    /// What a patient is told when their message is held for a person to
+    /// look at (it reads like spam, but nothing else about the chat does).
+    /// Optional, like `urgent`.
+    #[serde(default = "default_held_message")]
+    pub held: BTreeMap<String, String>,
+}
+
+fn default_held_message() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "en".to_string(),
+            "Thanks for your message. A member of our staff will look at it and \
+             reply here as soon as possible."
+                .to_string(),
+        ),
+        (
+            "es".to_string(),
+            "Gracias por su mensaje. Una persona de nuestro equipo lo revisará y \
+             le responderá aquí lo antes posible."
+                .to_string(),
+        ),
+    ])
 }
 
 fn default_urgent_message() -> BTreeMap<String, String> {
@@ -223,6 +245,7 @@ impl Whitelist {
             ("blocked", &m.blocked),
             ("offline", &m.offline),
             ("urgent", &m.urgent),
+            ("held", &m.held),
         ] {
             for (lang, text) in by_lang {
                 out.push((format!("message {name}, {lang}"), text.as_str()));

@@ -133,6 +133,7 @@
     connectSocket();
     refresh();
     loadBlocks();
+    loadHeld();
     loadTeam();
   }
 
@@ -295,6 +296,9 @@
       banner('An offered chat moved on to a colleague.');
       refresh();
       if (openId === f.conversation) loadDetail(openId, true);
+    } else if (f.type === 'held') {
+      banner('A message that reads like spam is held for review.');
+      loadHeld();
     } else if (f.type === 'left_message') {
       banner('A patient left a message: nobody who could help was online.');
       refresh();
@@ -667,6 +671,42 @@
       input.value = '';
     } catch (x) { fail(x); }
   });
+
+  // ---------- held for review: read like spam, a person decides ----------
+
+  async function loadHeld() {
+    if (!me) return;
+    var r;
+    try { r = await api('GET', '/api/held'); } catch (e) { return fail(e); }
+    var ul = $('held');
+    ul.textContent = '';
+    $('held-count').textContent = String(r.held.length);
+    $('held-empty').hidden = r.held.length > 0;
+    r.held.forEach(function (h) {
+      var li = el('li', 'item');
+      li.setAttribute('data-testid', 'held-item');
+      var last = h.messages.length ? h.messages[h.messages.length - 1].text : '';
+      li.appendChild(el('span', null, words(last) + ' · ' + age(h.updated_at)));
+      var open = el('button', 'ghost small', 'Open');
+      open.type = 'button';
+      open.setAttribute('data-testid', 'held-open');
+      open.addEventListener('click', function () { select(h.conversation); });
+      var dismiss = el('button', 'ghost small', 'Not spam');
+      dismiss.type = 'button';
+      dismiss.title = 'Take it off this list; the chat stays with the bot';
+      dismiss.setAttribute('data-testid', 'held-dismiss');
+      dismiss.addEventListener('click', async function () {
+        dismiss.disabled = true;
+        try {
+          await api('POST', '/api/held/' + encodeURIComponent(h.conversation) + '/dismiss', {});
+        } catch (e) { fail(e); }
+        loadHeld();
+      });
+      li.appendChild(open);
+      li.appendChild(dismiss);
+      ul.appendChild(li);
+    });
+  }
 
   // ---------- admin: blocking senders ----------
 

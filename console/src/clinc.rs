@@ -253,7 +253,7 @@ pub async fn eval(config: &Config, test: &Path) -> anyhow::Result<()> {
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
         let answered = match a.action {
             bot_engine::Action::Answer | bot_engine::Action::Urgent => a.intent.as_deref(),
-            bot_engine::Action::Block => {
+            bot_engine::Action::Block | bot_engine::Action::Hold => {
                 blocked += 1;
                 None
             }
@@ -264,7 +264,7 @@ pub async fn eval(config: &Config, test: &Path) -> anyhow::Result<()> {
         }
         let score = match a.action {
             bot_engine::Action::Urgent => f32::INFINITY,
-            bot_engine::Action::Block => f32::NEG_INFINITY,
+            bot_engine::Action::Block | bot_engine::Action::Hold => f32::NEG_INFINITY,
             _ => a.confidence,
         };
         let top = a

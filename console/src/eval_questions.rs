@@ -40,7 +40,7 @@ enum Outcome {
     OutOfScopeAnswered,
     /// Given the emergency reply.
     Urgent,
-    /// Blocked as spam.
+    /// Blocked as spam, or held for staff as possible spam.
     Blocked,
 }
 
@@ -61,7 +61,7 @@ impl Outcome {
 fn outcome(whitelist: &Whitelist, expected: Option<&str>, a: &Assessment) -> Outcome {
     match a.action {
         Action::Urgent => return Outcome::Urgent,
-        Action::Block => return Outcome::Blocked,
+        Action::Block | Action::Hold => return Outcome::Blocked,
         _ => {}
     }
     let Some(expected) = expected else {

@@ -218,6 +218,22 @@ pub async fn block(
     Ok((StatusCode::CREATED, Json(json!({"blocks": blocks}))))
 }
 
+pub async fn held(
+    State(s): State<Shared>,
+    Authed(_user): Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(json!({"held": s.held().await?})))
+}
+
+pub async fn dismiss_held(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.dismiss_held(&id, &user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub async fn blocks(
     State(s): State<Shared>,
     Authed(user): Authed,

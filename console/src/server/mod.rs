@@ -86,6 +86,8 @@ pub fn app(state: Shared) -> Router {
             "/api/team/{user}",
             get(api::team_thread).post(api::team_send),
         )
+        .route("/api/held", get(api::held))
+        .route("/api/held/{id}/dismiss", post(api::dismiss_held))
         .route("/api/blocks", get(api::blocks))
         .route("/api/blocks/{id}", axum::routing::delete(api::unblock))
         .route("/api/audit", get(api::audit))

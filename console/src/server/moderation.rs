@@ -21,7 +21,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, AppState, Shared};
-use crate::store::{Block, BlockKind, ConvState, NewBlock, Role, Sender, StoreError, User};
+use crate::store::{
+    Block, BlockKind, ConvState, ConvUpdate, NewBlock, Role, Sender, StoreError, User,
+};
 
 /// Distinct browsers seen from one address above which blocking that address
 /// needs `force`: more than a household, fewer than a shared network.
@@ -258,6 +260,86 @@ impl AppState {
             })?;
         tracing::info!(block = id, "sender unblocked");
         Ok(block)
+    }
+
+    /// Puts a conversation on the held list: its message read like spam on
+    /// its words alone, so a person looks before anyone is blocked. Staff
+    /// with a console open are told.
+    pub(super) async fn hold(&self, conversation: &str) -> Result<(), ApiError> {
+        self.store
+            .update_conversation(
+                conversation,
+                ConvUpdate {
+                    held: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        for user in self.hub.online_clinicians() {
+            self.hub
+                .to_clinician(user, &json!({"type": "held", "conversation": conversation}));
+        }
+        tracing::info!(conversation, "message held for staff to look at");
+        Ok(())
+    }
+
+    /// The held list, for any staff member: each conversation with its
+    /// patient messages (redacted, as stored).
+    pub async fn held(&self) -> Result<Vec<serde_json::Value>, ApiError> {
+        let mut out = Vec::new();
+        for c in self.store.held_conversations().await? {
+            let messages: Vec<_> = self
+                .store
+                .messages(&c.id)
+                .await?
+                .into_iter()
+                .filter(|m| m.sender == Sender::Patient)
+                .map(|m| json!({"id": m.id, "text": m.text, "at": m.created_at}))
+                .collect();
+            out.push(json!({
+                "conversation": c.id,
+                "state": c.state,
+                "language": c.language,
+                "updated_at": c.updated_at,
+                "messages": messages,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Takes a conversation off the held list without blocking anyone (it
+    /// was a patient after all, or harmless); the chat stays where it is.
+    pub async fn dismiss_held(&self, conversation: &str, user: &User) -> Result<(), ApiError> {
+        let conv = self
+            .store
+            .conversation(conversation)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => ApiError::NotFound("no such conversation"),
+                e => e.into(),
+            })?;
+        if !conv.held {
+            return Err(ApiError::Conflict("the conversation is not held".into()));
+        }
+        self.unhold(conversation).await?;
+        self.store
+            .audit(Some(user.id), "dismiss_held", conversation, "")
+            .await?;
+        Ok(())
+    }
+
+    /// Clears the held mark (a person has looked, or taken the chat).
+    pub(super) async fn unhold(&self, conversation: &str) -> Result<(), ApiError> {
+        self.store
+            .update_conversation(
+                conversation,
+                ConvUpdate {
+                    held: Some(false),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(())
     }
 
     pub async fn blocks(&self, admin: &User) -> Result<Vec<Block>, ApiError> {

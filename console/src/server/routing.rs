@@ -233,6 +233,9 @@ impl AppState {
             .start(request_for(&conv), user.id, now_ms())
             .map_err(route_error)?;
         let summary = self.assigned(conversation, user.id).await?;
+        if conv.held {
+            self.unhold(conversation).await?;
+        }
         self.store
             .audit(Some(user.id), "start", conversation, "")
             .await?;

@@ -448,6 +448,11 @@ impl AppState {
                         .await?;
                     Ok(())
                 }
+                Action::Hold => {
+                    self.say_canned(conversation, Sender::System, &a.reply)
+                        .await?;
+                    self.hold(conversation).await
+                }
                 Action::Escalate | Action::Urgent => {
                     self.say_canned(conversation, Sender::Bot, &a.reply).await?;
                     self.escalate(&conv, &a).await

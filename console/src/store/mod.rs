@@ -121,6 +121,8 @@ pub struct Conversation {
     pub offline: bool,
     /// The state the chat must be served from, when the clinic's site says.
     pub license_state: Option<String>,
+    /// A message of it is held for staff to look at (it read like spam).
+    pub held: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -276,6 +278,7 @@ pub struct ConvUpdate {
     pub assigned_to: Option<Option<i64>>,
     pub whisper: Option<String>,
     pub offline: Option<bool>,
+    pub held: Option<bool>,
 }
 
 #[async_trait]
@@ -300,6 +303,8 @@ pub trait Store: Send + Sync + 'static {
     async fn conversation_by_resume(&self, resume_hash: &str) -> StoreResult<Conversation>;
     /// Conversations that are queued or assigned, oldest first.
     async fn open_conversations(&self) -> StoreResult<Vec<Conversation>>;
+    /// Conversations not closed with a message held for staff, oldest first.
+    async fn held_conversations(&self) -> StoreResult<Vec<Conversation>>;
     async fn update_conversation(&self, id: &str, update: ConvUpdate) -> StoreResult<Conversation>;
 
     async fn add_message(&self, message: NewMessage) -> StoreResult<Message>;

@@ -17,7 +17,7 @@ pub struct SqliteStore {
 const USER_COLUMNS: &str = "id, username, display_name, role, password_hash, skills, languages, max_chats, licensed_states";
 const CONV_COLUMNS: &str = "id, resume_hash, state, urgent, language, browser_language, skill, \
                             assigned_to, whisper, fingerprint, address, offline, license_state, \
-                            created_at, updated_at";
+                            held, created_at, updated_at";
 const BLOCK_COLUMNS: &str =
     "id, kind, conversation_id, reason, created_by, created_at, lifted_by, lifted_at";
 const MESSAGE_COLUMNS: &str =
@@ -59,6 +59,7 @@ fn conversation_from(row: &SqliteRow) -> Result<Conversation, sqlx::Error> {
         address: row.try_get("address")?,
         offline: row.try_get("offline")?,
         license_state: row.try_get("license_state")?,
+        held: row.try_get("held")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -306,6 +307,19 @@ impl Store for SqliteStore {
         Ok(conversation_from(&row)?)
     }
 
+    async fn held_conversations(&self) -> StoreResult<Vec<Conversation>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CONV_COLUMNS} FROM conversations WHERE held = 1 AND state <> 'closed'
+             ORDER BY updated_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(conversation_from)
+            .collect::<Result<_, _>>()?)
+    }
+
     async fn open_conversations(&self) -> StoreResult<Vec<Conversation>> {
         let rows = sqlx::query(&format!(
             "SELECT {CONV_COLUMNS} FROM conversations WHERE state IN ('queued', 'assigned')
@@ -350,10 +364,13 @@ impl Store for SqliteStore {
         if let Some(offline) = u.offline {
             c.offline = offline;
         }
+        if let Some(held) = u.held {
+            c.held = held;
+        }
         c.updated_at = rfc3339(unix_now());
         sqlx::query(
             "UPDATE conversations SET state = ?, urgent = ?, language = ?, skill = ?, assigned_to = ?,
-             whisper = ?, offline = ?, updated_at = ? WHERE id = ?",
+             whisper = ?, offline = ?, held = ?, updated_at = ? WHERE id = ?",
         )
         .bind(c.state.as_str())
         .bind(c.urgent)
@@ -362,6 +379,7 @@ impl Store for SqliteStore {
         .bind(c.assigned_to)
         .bind(&c.whisper)
         .bind(c.offline)
+        .bind(c.held)
         .bind(&c.updated_at)
         .bind(id)
         .execute(&mut *tx)

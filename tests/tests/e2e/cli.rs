@@ -93,7 +93,8 @@ fn classify_answers_escalates_flags_and_blocks() {
     assert_eq!(by_id("urgent")["action"], "urgent");
     assert_eq!(by_id("results")["action"], "escalate");
     assert_eq!(by_id("results")["intent"], "test_results");
-    assert_eq!(by_id("spam")["action"], "block");
+    // Flagged on its words alone, first message: held for a person.
+    assert_eq!(by_id("spam")["action"], "hold");
     assert_eq!(by_id("spam")["spam"], true);
     assert_eq!(by_id("oos")["action"], "escalate");
     assert_eq!(by_id("oos")["intent"], Value::Null);

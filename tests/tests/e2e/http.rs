@@ -227,3 +227,70 @@ async fn an_admin_blocks_a_spammer_who_then_cannot_chat_until_unblocked() {
     assert!(!log.contains("5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5"));
     assert!(!audit.to_string().contains("127.0.0.1"));
 }
+
+/// Issue 16, item 6: a first message that reads like spam on its words
+/// alone is held for a person instead of blocked. The patient is told a
+/// person will look; any staff member sees it on the held list; "not spam"
+/// takes it off (audited, once), and so does taking the chat.
+#[tokio::test(flavor = "multi_thread")]
+async fn spam_on_its_words_alone_is_held_for_staff_not_blocked() {
+    const PITCH: &str = "We will get your clinic to the first page of Google with our SEO \
+                         backlinks www.rankfast.biz click here";
+    let server = Server::start();
+    server.add_user("ada", "admin", "front_desk", "en", "an admin password");
+    server.add_user(
+        "cy",
+        "clinician",
+        "front_desk",
+        "en",
+        "a clinician password",
+    );
+    let mut first = Patient::connect(&server, "").await;
+    first.send(PITCH).await;
+    let told = first.next_where(|f| f["type"] == "message").await;
+    assert!(
+        told["text"].as_str().unwrap().contains("will look at it"),
+        "held, not blocked: {told}"
+    );
+    let cy = server.login("cy", "a clinician password");
+    let (code, body) = cy.get("/api/held");
+    assert_eq!(code, 200, "{body}");
+    let held = body["held"].as_array().unwrap();
+    assert_eq!(held.len(), 1, "{body}");
+    assert_eq!(held[0]["conversation"], first.conversation.as_str());
+    assert!(
+        held[0]["messages"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("backlinks"),
+        "{body}"
+    );
+    let dismiss = format!("/api/held/{}/dismiss", first.conversation);
+    assert_eq!(cy.post(&dismiss, json!({})).0, 204);
+    assert_eq!(cy.post(&dismiss, json!({})).0, 409, "not held any more");
+    assert!(cy.get("/api/held").1["held"].as_array().unwrap().is_empty());
+
+    // Held again in another chat, then taken by a clinician: off the list.
+    let mut second = Patient::connect(&server, "").await;
+    second.send(PITCH).await;
+    second.next_where(|f| f["type"] == "message").await;
+    let held = cy.get("/api/held").1;
+    assert_eq!(
+        held["held"][0]["conversation"],
+        second.conversation.as_str()
+    );
+    let start = format!("/api/conversations/{}/start", second.conversation);
+    assert_eq!(cy.post(&start, json!({})).0, 200);
+    assert!(cy.get("/api/held").1["held"].as_array().unwrap().is_empty());
+
+    let ada = server.login("ada", "an admin password");
+    let audit = ada.get("/api/audit").1;
+    assert!(
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "dismiss_held" && e["subject"] == first.conversation.as_str()),
+        "{audit}"
+    );
+}
