@@ -172,6 +172,41 @@ impl Lexicon {
         self.lookup_ascii(&folded)
     }
 
+    /// Like [`lookup`](Self::lookup), and a word the lists do not hold
+    /// whole is a surname when it is built of names: a double-barrelled
+    /// one whose parts include a listed name ("Nakamura-Smith",
+    /// "Garcia-Lopez"), or an Irish or Scottish prefix before a capitalised
+    /// rest ("O'Neil", "McAllister", "MacDonald").
+    pub(crate) fn lookup_compound(&self, word: &str) -> u8 {
+        let f = self.lookup(word);
+        if f != 0 {
+            return f;
+        }
+        if word.contains('-') {
+            let parts: Vec<&str> = word.split('-').collect();
+            // "X-Ray" is no name: every part a capitalised word of two
+            // letters or more.
+            let capitalised = parts.iter().all(|p| {
+                p.chars().count() >= 2 && p.chars().next().is_some_and(char::is_uppercase)
+            });
+            let named = parts.iter().any(|p| {
+                let g = self.lookup(p);
+                g & (FIRST | LAST) != 0 && g & (STOP | TIME | AMBIG) == 0
+            });
+            return if capitalised && named { LAST } else { 0 };
+        }
+        for prefix in ["O'", "O’", "D'", "D’", "Mc"] {
+            if let Some(rest) = word.strip_prefix(prefix)
+                && rest.chars().count() >= 3
+                && (prefix == "Mc" || rest.chars().next().is_some_and(char::is_uppercase))
+                && rest.chars().skip(1).all(char::is_lowercase)
+            {
+                return LAST;
+            }
+        }
+        0
+    }
+
     fn lookup_ascii(&self, word: &str) -> u8 {
         let input = Input::new(word).anchored(Anchored::Yes);
         match self.ac.find(input) {
@@ -193,16 +228,32 @@ impl Lexicon {
             .iter()
             .map(|t| {
                 if t.cap && !t.has_digit {
-                    self.lookup(&text[t.start..t.end])
+                    self.lookup_compound(&text[t.start..t.end])
                 } else {
                     0
                 }
             })
             .collect();
         let name_flags = |f: u8| f & (FIRST | LAST) != 0 && f & STOP == 0;
+        let found_from = out.len();
         let mut i = 0;
         while i < toks.len() {
             let (t, f) = (toks[i], flags[i]);
+            // An unknown capitalised word mid-sentence before a listed
+            // surname is a given name no list holds ("with Ngozi Johnson").
+            if let Some(n) = toks.get(i + 1)
+                && !t.sentence_start
+                && unknown_name_like(text, &t, f)
+                && text[t.start..t.end].chars().count() >= 3
+                && adjacent(text, &t, n)
+                && n.cap
+                && flags[i + 1] & LAST != 0
+                && flags[i + 1] & (AMBIG | STOP | TIME) == 0
+            {
+                out.push(Hit::new(t.start, n.end, Kind::Name, SCORE_PAIR));
+                i += 2;
+                continue;
+            }
             if !t.cap || !name_flags(f) {
                 i += 1;
                 continue;
@@ -235,16 +286,24 @@ impl Lexicon {
                     continue;
                 }
                 // A known first name before an unknown capitalised word is
-                // most likely a first name and a rarer surname.
-                if f & FIRST != 0
-                    && f & AMBIG == 0
-                    && g == 0
-                    && !n.all_caps
-                    && len >= 3
-                    && !looks_like_word(&text[n.start..n.end])
-                {
-                    out.push(Hit::new(t.start, n.end, Kind::Name, SCORE_FIRST_PLUS));
-                    i = j + 1;
+                // most likely a first name and a rarer surname; one more
+                // such word may follow ("Thu Trang Nguyen").
+                if f & FIRST != 0 && f & AMBIG == 0 && unknown_name_like(text, n, g) && len >= 3 {
+                    let mut last = j;
+                    if let Some(k) = toks.get(j + 1)
+                        && adjacent(text, n, k)
+                        && (unknown_name_like(text, k, flags[j + 1])
+                            || (name_flags(flags[j + 1]) && flags[j + 1] & AMBIG == 0))
+                    {
+                        last = j + 1;
+                    }
+                    out.push(Hit::new(
+                        t.start,
+                        toks[last].end,
+                        Kind::Name,
+                        SCORE_FIRST_PLUS,
+                    ));
+                    i = last + 1;
                     continue;
                 }
             }
@@ -265,7 +324,69 @@ impl Lexicon {
             }
             i += 1;
         }
+        self.lists(text, &toks, &flags, found_from, out);
     }
+
+    /// Names joined by "and" or "&" to a name already found are names too,
+    /// even when no list holds them ("Rachel and Tomasz", "Priya & Olu"):
+    /// the word after such a name, or the one before it mid-sentence.
+    fn lists(&self, text: &str, toks: &[Token], flags: &[u8], from: usize, out: &mut Vec<Hit>) {
+        let found: Vec<(usize, usize)> = out[from..]
+            .iter()
+            .filter(|h| h.kind == Kind::Name)
+            .map(|h| (h.start, h.end))
+            .collect();
+        if found.is_empty() {
+            return;
+        }
+        let covered = |t: &Token| found.iter().any(|&(s, e)| s < t.end && t.start < e);
+        for a in 0..toks.len() {
+            let joined = match toks.get(a + 1) {
+                Some(and) if text[and.start..and.end].eq_ignore_ascii_case("and") => {
+                    text[toks[a].end..and.start] == *" "
+                        && toks
+                            .get(a + 2)
+                            .is_some_and(|b| text[and.end..b.start] == *" ")
+                }
+                _ => false,
+            };
+            let (b, ok) = if joined {
+                (a + 2, true)
+            } else {
+                (
+                    a + 1,
+                    toks.get(a + 1)
+                        .is_some_and(|b| text[toks[a].end..b.start] == *" & "),
+                )
+            };
+            if !ok {
+                continue;
+            }
+            let (ta, tb) = (toks[a], toks[b]);
+            let ends_name = found.iter().any(|&(_, e)| e == ta.end);
+            let starts_name = found.iter().any(|&(s, _)| s == tb.start);
+            if ends_name && !covered(&tb) && unknown_name_like(text, &tb, flags[b]) {
+                out.push(Hit::new(tb.start, tb.end, Kind::Name, SCORE_LAST));
+            } else if starts_name
+                && !covered(&ta)
+                && !ta.sentence_start
+                && unknown_name_like(text, &ta, flags[a])
+            {
+                out.push(Hit::new(ta.start, ta.end, Kind::Name, SCORE_LAST));
+            }
+        }
+    }
+}
+
+/// A capitalised word that no list knows and that does not read as an
+/// ordinary word: after a known first name, likely a rarer surname.
+fn unknown_name_like(text: &str, t: &Token, flags: u8) -> bool {
+    t.cap
+        && !t.has_digit
+        && !t.all_caps
+        && flags == 0
+        && text[t.start..t.end].chars().count() >= 2
+        && !looks_like_word(&text[t.start..t.end])
 }
 
 /// Only a single space (or a space after an initial's full stop) between
@@ -301,7 +422,7 @@ fn fold(c: char) -> Option<char> {
 pub(crate) fn looks_like_word(word: &str) -> bool {
     const ENDINGS: &[&str] = &[
         "ing", "ed", "ly", "ic", "ful", "ous", "ive", "ish", "ese", "able", "ible", "ness", "ment",
-        "tion", "less", "ant", "ent", "ary", "ory",
+        "tion", "less", "ant", "ent", "ary", "ory", "ogy", "acy", "ics", "ist",
     ];
     word.chars().count() < 2
         || ENDINGS.iter().any(|e| {
