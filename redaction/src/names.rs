@@ -25,11 +25,18 @@ pub(crate) const AMBIG: u8 = 4;
 pub(crate) const STOP: u8 = 8;
 /// A weekday or month.
 pub(crate) const TIME: u8 = 16;
+/// A surname by its shape, not by a list ([`Lexicon::lookup_compound`]).
+const GUESSED: u8 = 32;
 
 const SCORE_PAIR: f32 = 0.75;
 const SCORE_FIRST_PLUS: f32 = 0.65;
 const SCORE_FIRST: f32 = 0.6;
 const SCORE_LAST: f32 = 0.5;
+/// Names guessed from shape or company rather than found in a list: below
+/// a confident model's street or town, so that where both cover a word the
+/// place's kind wins and the address stays one span ("8190 Lake Blvd, Lake
+/// McClureton MA").
+const SCORE_GUESS: f32 = 0.45;
 
 const TIME_WORDS: &[&str] = &[
     "monday",
@@ -173,10 +180,12 @@ impl Lexicon {
     }
 
     /// Like [`lookup`](Self::lookup), and a word the lists do not hold
-    /// whole is a surname when it is built of names: a double-barrelled
-    /// one whose parts include a listed name ("Nakamura-Smith",
-    /// "Garcia-Lopez"), or an Irish or Scottish prefix before a capitalised
-    /// rest ("O'Neil", "McAllister", "MacDonald").
+    /// whole is a surname ([`LAST`], marked [`GUESSED`]) when it is built
+    /// like one: double-barrelled with a listed name among its parts
+    /// ("Nakamura-Smith", "Garcia-Lopez"), an Irish or Scottish prefix
+    /// before the rest ("O'Neil", "D'Angelo", "McAllister", "Mcclain"; not
+    /// "Mac", which starts "MacBook"), or a surname ending of another
+    /// language ([`surname_shaped`]).
     pub(crate) fn lookup_compound(&self, word: &str) -> u8 {
         let f = self.lookup(word);
         if f != 0 {
@@ -193,7 +202,11 @@ impl Lexicon {
                 let g = self.lookup(p);
                 g & (FIRST | LAST) != 0 && g & (STOP | TIME | AMBIG) == 0
             });
-            return if capitalised && named { LAST } else { 0 };
+            return if capitalised && named {
+                LAST | GUESSED
+            } else {
+                0
+            };
         }
         for prefix in ["O'", "O’", "D'", "D’", "Mc"] {
             if let Some(rest) = word.strip_prefix(prefix)
@@ -201,10 +214,14 @@ impl Lexicon {
                 && (prefix == "Mc" || rest.chars().next().is_some_and(char::is_uppercase))
                 && rest.chars().skip(1).all(char::is_lowercase)
             {
-                return LAST;
+                return LAST | GUESSED;
             }
         }
-        0
+        if surname_shaped(word) {
+            LAST | GUESSED
+        } else {
+            0
+        }
     }
 
     fn lookup_ascii(&self, word: &str) -> u8 {
@@ -250,7 +267,7 @@ impl Lexicon {
                 && flags[i + 1] & LAST != 0
                 && flags[i + 1] & (AMBIG | STOP | TIME) == 0
             {
-                out.push(Hit::new(t.start, n.end, Kind::Name, SCORE_PAIR));
+                out.push(Hit::new(t.start, n.end, Kind::Name, SCORE_GUESS));
                 i += 2;
                 continue;
             }
@@ -325,13 +342,25 @@ impl Lexicon {
             i += 1;
         }
         self.lists(text, &toks, &flags, found_from, out);
+        // A name that rests on a guessed surname is a guess too.
+        for h in out[found_from..].iter_mut() {
+            let guessed = toks
+                .iter()
+                .zip(&flags)
+                .any(|(t, &f)| f & GUESSED != 0 && h.start <= t.start && t.end <= h.end);
+            if guessed {
+                h.score = h.score.min(SCORE_GUESS);
+            }
+        }
     }
 
-    /// Names joined by "and" or "&" to a name already found are names too,
-    /// even when no list holds them ("Rachel and Tomasz", "Priya & Olu"):
-    /// the word after such a name, or the one before it mid-sentence.
+    /// Names joined to a name already found in a list are names too, even
+    /// when no list holds them: "Rachel and Tomasz", "Priya & Olu",
+    /// "Ingvarsdóttir, Mcclain and Ramirez" (commas count only in a list
+    /// that ends with "and" or "&"). The word before a found name is taken
+    /// only mid-sentence.
     fn lists(&self, text: &str, toks: &[Token], flags: &[u8], from: usize, out: &mut Vec<Hit>) {
-        let found: Vec<(usize, usize)> = out[from..]
+        let mut found: Vec<(usize, usize)> = out[from..]
             .iter()
             .filter(|h| h.kind == Kind::Name)
             .map(|h| (h.start, h.end))
@@ -339,43 +368,102 @@ impl Lexicon {
         if found.is_empty() {
             return;
         }
-        let covered = |t: &Token| found.iter().any(|&(s, e)| s < t.end && t.start < e);
-        for a in 0..toks.len() {
-            let joined = match toks.get(a + 1) {
-                Some(and) if text[and.start..and.end].eq_ignore_ascii_case("and") => {
-                    text[toks[a].end..and.start] == *" "
-                        && toks
-                            .get(a + 2)
-                            .is_some_and(|b| text[and.end..b.start] == *" ")
+        // joins[a]: the token joined to token a as the next list member,
+        // and whether the join is a comma.
+        let joins: Vec<Option<(usize, bool)>> = (0..toks.len())
+            .map(|a| {
+                let gap_to = |b: usize| toks.get(b).map(|t| &text[toks[a].end..t.start]);
+                match gap_to(a + 1) {
+                    Some(" & ") | Some(", & ") => return Some((a + 1, false)),
+                    Some(", ") => return Some((a + 1, true)),
+                    _ => {}
                 }
-                _ => false,
-            };
-            let (b, ok) = if joined {
-                (a + 2, true)
-            } else {
-                (
-                    a + 1,
-                    toks.get(a + 1)
-                        .is_some_and(|b| text[toks[a].end..b.start] == *" & "),
-                )
-            };
-            if !ok {
+                let and = toks.get(a + 1)?;
+                let gap = &text[toks[a].end..and.start];
+                (text[and.start..and.end].eq_ignore_ascii_case("and")
+                    && matches!(gap, " " | ", ")
+                    && toks
+                        .get(a + 2)
+                        .is_some_and(|b| text[and.end..b.start] == *" "))
+                .then_some((a + 2, false))
+            })
+            .collect();
+        // A comma join counts when the list goes on to an "and".
+        let ends_in_and = |mut a: usize| {
+            for _ in 0..8 {
+                match joins[a] {
+                    Some((_, false)) => return true,
+                    Some((b, true)) => a = b,
+                    None => return false,
+                }
+            }
+            false
+        };
+        let member = |t: &Token, f: u8| {
+            unknown_name_like(text, t, f) || (t.cap && f & (FIRST | LAST) != 0 && f & STOP == 0)
+        };
+        let take = |t: Token, found: &mut Vec<(usize, usize)>, out: &mut Vec<Hit>| {
+            found.push((t.start, t.end));
+            out.push(Hit::new(t.start, t.end, Kind::Name, SCORE_GUESS));
+        };
+        let covered = |t: &Token, found: &[(usize, usize)]| {
+            found.iter().any(|&(s, e)| s < t.end && t.start < e)
+        };
+        for a in 0..toks.len() {
+            let Some((b, comma)) = joins[a] else { continue };
+            if comma && !ends_in_and(a) {
                 continue;
             }
-            let (ta, tb) = (toks[a], toks[b]);
-            let ends_name = found.iter().any(|&(_, e)| e == ta.end);
-            let starts_name = found.iter().any(|&(s, _)| s == tb.start);
-            if ends_name && !covered(&tb) && unknown_name_like(text, &tb, flags[b]) {
-                out.push(Hit::new(tb.start, tb.end, Kind::Name, SCORE_LAST));
-            } else if starts_name
-                && !covered(&ta)
-                && !ta.sentence_start
-                && unknown_name_like(text, &ta, flags[a])
+            let tb = toks[b];
+            if found.iter().any(|&(_, e)| e == toks[a].end)
+                && !covered(&tb, &found)
+                && member(&tb, flags[b])
             {
-                out.push(Hit::new(ta.start, ta.end, Kind::Name, SCORE_LAST));
+                take(tb, &mut found, out);
+            }
+        }
+        for a in (0..toks.len()).rev() {
+            let Some((b, comma)) = joins[a] else { continue };
+            if comma && !ends_in_and(a) {
+                continue;
+            }
+            let ta = toks[a];
+            if found.iter().any(|&(s, _)| s == toks[b].start)
+                && !covered(&ta, &found)
+                && !ta.sentence_start
+                && member(&ta, flags[a])
+            {
+                take(ta, &mut found, out);
             }
         }
     }
+}
+
+/// Endings that mark a word as a surname in the languages whose surnames
+/// no US list holds: Nordic patronymics and place names ("Salómonsson",
+/// "Ingvarsdóttir", "Mikaelsen", "Åström"), Slavic ("Lovrić", "Vizirov",
+/// "Kowalczyk", "Shevchenko"), Greek, Romanian, Turkish and Armenian.
+const SURNAME_ENDINGS: &[&str] = &[
+    "sson", "dóttir", "dottir", "ström", "strom", "qvist", "kvist", "gaard", "ić", "escu", "eanu",
+    "opoulos", "akis", "idis", "wicz", "czyk", "owski", "ewski", "inski", "enko", "ovich", "evich",
+    "ov", "ev", "ova", "sen", "berg", "stein", "yan", "oglu", "oğlu",
+];
+
+/// Whether a capitalised word no list holds ends the way surnames of other
+/// languages do (see [`SURNAME_ENDINGS`]), with at least two letters before
+/// the ending and five in all.
+fn surname_shaped(word: &str) -> bool {
+    let mut chars = word.chars();
+    if !chars.next().is_some_and(char::is_uppercase)
+        || !chars.all(char::is_lowercase)
+        || word.chars().count() < 5
+    {
+        return false;
+    }
+    let lower = word.to_lowercase();
+    SURNAME_ENDINGS
+        .iter()
+        .any(|e| lower.ends_with(e) && lower[..lower.len() - e.len()].chars().count() >= 2)
 }
 
 /// A capitalised word that no list knows and that does not read as an
