@@ -15,6 +15,19 @@
 //!   required, but it is not a mistake either.
 //! - Whitespace is not counted anywhere, so a name redacted as one span is
 //!   not penalised for the space that two gold tokens leave out.
+//! - Safe Harbor keeps years and says nothing of weekdays: a gold DATE_TIME
+//!   span that is only a year ("1999", "in 2003") or only a weekday name
+//!   ("Sunday", "on monday", "Tues") is not counted in recall (nor listed
+//!   as a miss); redacting it is still no false positive. The report says
+//!   how many characters were set aside (`safe_harbor_exempt_chars`).
+//! - `ZIP_LIKE` is a recall row of its own beside the entity types: the
+//!   characters of every 5-digit or ZIP+4 number ("02139", "90210-1234")
+//!   inside a gold ADDRESS, LOCATION or ZIP_CODE span, so that how often
+//!   ZIP codes leak is visible even where the data set labels them as part
+//!   of an address. Those characters count in their own type's row too.
+//! - `--half even|odd` scores only the even- or odd-numbered texts (counting
+//!   from 0), so that rules can be tuned on one half and reported on the
+//!   other.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -50,6 +63,30 @@ const HIPAA_TYPES: [&str; 19] = [
     "OTHER_ID",
 ];
 
+/// Gold types whose 5-digit and ZIP+4 numbers make the `ZIP_LIKE` row.
+const ZIP_HOLDERS: [&str; 3] = ["ADDRESS", "LOCATION", "ZIP_CODE"];
+
+/// The name of the recall row for ZIP-shaped numbers in gold places.
+const ZIP_ROW: &str = "ZIP_LIKE";
+
+/// Which texts of a data set to score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Half {
+    /// Texts 0, 2, 4, ...: the half rules may be tuned on.
+    Even,
+    /// Texts 1, 3, 5, ...: the held-out half.
+    Odd,
+}
+
+impl Half {
+    fn keeps(self, index: usize) -> bool {
+        match self {
+            Half::Even => index.is_multiple_of(2),
+            Half::Odd => !index.is_multiple_of(2),
+        }
+    }
+}
+
 /// Texts per model forward pass, as the server batches them.
 pub const MODEL_BATCH: usize = 32;
 
@@ -76,8 +113,13 @@ struct GoldSpan {
 /// exclusive), redacts every full_text (rules, plus `model` when given), and
 /// prints one pretty JSON object with character-level metrics to stdout,
 /// with up to `examples` missed spans and false positives.
-pub fn run(data: &Path, model: Option<&NerModel>, examples: usize) -> anyhow::Result<()> {
-    let report = evaluate(data, model, examples)?;
+pub fn run(
+    data: &Path,
+    model: Option<&NerModel>,
+    examples: usize,
+    half: Option<Half>,
+) -> anyhow::Result<()> {
+    let report = evaluate(data, model, examples, half)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
@@ -98,8 +140,20 @@ pub fn model_spans(model: &NerModel, texts: &[&str]) -> anyhow::Result<Vec<Vec<S
 }
 
 /// Everything `run` prints, computed.
-fn evaluate(data: &Path, model: Option<&NerModel>, examples: usize) -> anyhow::Result<Report> {
-    let sentences = load(data)?;
+fn evaluate(
+    data: &Path,
+    model: Option<&NerModel>,
+    examples: usize,
+    half: Option<Half>,
+) -> anyhow::Result<Report> {
+    let mut sentences = load(data)?;
+    if let Some(half) = half {
+        let mut i = 0;
+        sentences.retain(|_| {
+            i += 1;
+            half.keeps(i - 1)
+        });
+    }
     let redactor = Redactor::new();
     let texts: Vec<&str> = sentences.iter().map(|s| s.full_text.as_str()).collect();
     let extra = match model {
@@ -114,7 +168,14 @@ fn evaluate(data: &Path, model: Option<&NerModel>, examples: usize) -> anyhow::R
         let pred = redactor.find_with(&s.full_text, extra);
         tally.add(&s.full_text, &s.spans, &pred);
     }
-    Ok(tally.report(data.display().to_string(), sentences.len(), model.is_some()))
+    let mut dataset = data.display().to_string();
+    if let Some(half) = half {
+        dataset.push_str(match half {
+            Half::Even => " (even half)",
+            Half::Odd => " (odd half)",
+        });
+    }
+    Ok(tally.report(dataset, sentences.len(), model.is_some()))
 }
 
 /// The texts of a data set in presidio-research's format (for benchmarks).
@@ -193,8 +254,10 @@ struct Miss {
 struct Tally {
     /// Gold HIPAA characters (union over types), and how many were redacted.
     recall: Count,
-    /// The same per gold entity type.
+    /// The same per gold entity type, and for [`ZIP_ROW`].
     recall_by_entity: BTreeMap<String, Count>,
+    /// Gold DATE_TIME characters left out of recall under Safe Harbor.
+    exempt: u64,
     /// Redacted characters, and how many lie in any gold span.
     precision: Count,
     /// The same per predicted kind.
@@ -228,8 +291,16 @@ impl Tally {
         // per type, and their union) rather than span by span.
         let mut phi = vec![false; n];
         let mut by_type: BTreeMap<&str, Vec<bool>> = BTreeMap::new();
+        let mut zips = vec![false; n];
         for g in gold.iter().filter(|g| is_hipaa(&g.entity_type)) {
             let range = g.start_position..g.end_position;
+            if g.entity_type == "DATE_TIME" && safe_harbor_exempt(&g.entity_value) {
+                self.exempt += range.clone().filter(|&i| counted(i)).count() as u64;
+                continue;
+            }
+            if ZIP_HOLDERS.contains(&g.entity_type.as_str()) {
+                mark_zips(&chars, range.clone(), &mut zips);
+            }
             phi[range.clone()].fill(true);
             let mask = by_type
                 .entry(&g.entity_type)
@@ -247,6 +318,13 @@ impl Tally {
         for (entity, mask) in by_type {
             let count = self.recall_by_entity.entry(entity.to_string()).or_default();
             count_under(count, &chars, &mask, &redacted);
+        }
+        if zips.contains(&true) {
+            let count = self
+                .recall_by_entity
+                .entry(ZIP_ROW.to_string())
+                .or_default();
+            count_under(count, &chars, &zips, &redacted);
         }
 
         count_under(&mut self.precision, &chars, &redacted, &in_gold);
@@ -286,6 +364,7 @@ impl Tally {
                 f1: f1.map(|x| round(x, 4)),
                 gold_chars: self.recall.total,
                 predicted_chars: self.precision.total,
+                safe_harbor_exempt_chars: self.exempt,
             },
             recall_by_entity: self
                 .recall_by_entity
@@ -325,6 +404,76 @@ fn count_under(count: &mut Count, chars: &[char], mask: &[bool], hit: &[bool]) {
     }
 }
 
+/// Whether a gold DATE_TIME value is only a year or only a weekday name,
+/// which Safe Harbor does not ask to remove: "1999", "in 2003", "Sunday",
+/// "on monday", "Tues.", "sundays".
+fn safe_harbor_exempt(value: &str) -> bool {
+    const LEAD: [&str; 8] = ["in", "on", "of", "the", "year", "since", "during", "every"];
+    const WEEKDAYS: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    const SHORT: [&str; 12] = [
+        "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun", "weds", "thr",
+    ];
+    let lower = value.to_lowercase();
+    let mut words: Vec<&str> = lower
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect();
+    while words.len() > 1 && LEAD.contains(&words[0]) {
+        words.remove(0);
+    }
+    let [word] = words[..] else {
+        return false;
+    };
+    let word = word.trim_end_matches(['.', '!', '?', ';', ':']);
+    let year = word.len() == 4
+        && word.bytes().all(|b| b.is_ascii_digit())
+        && word
+            .parse::<u32>()
+            .is_ok_and(|y| (1000..=2999).contains(&y));
+    let day = word.strip_suffix('s').unwrap_or(word);
+    year || WEEKDAYS.contains(&word) || WEEKDAYS.contains(&day) || SHORT.contains(&word)
+}
+
+/// Marks, in `zips`, the characters of every number in `range` shaped like
+/// a ZIP code: five digits, or five, a hyphen and four ("02139",
+/// "90210-1234"), with no digit, letter or other digit group right next to
+/// it (so "123-45-6789", "A12345" and "123456" are not ZIPs).
+fn mark_zips(chars: &[char], range: std::ops::Range<usize>, zips: &mut [bool]) {
+    let digit = |i: usize| chars.get(i).is_some_and(char::is_ascii_digit);
+    let digits_from = |i: usize| (i..chars.len()).take_while(|&j| digit(j)).count();
+    let mut i = range.start;
+    while i < range.end {
+        if !digit(i) || (i > 0 && digit(i - 1)) {
+            i += 1;
+            continue;
+        }
+        let run = digits_from(i);
+        let mut end = i + run;
+        if run == 5 && chars.get(end) == Some(&'-') && digits_from(end + 1) == 4 {
+            end += 5;
+        }
+        let before_ok = i == 0 || {
+            let b = chars[i - 1];
+            !(b.is_alphanumeric() || (b == '-' && i >= 2 && digit(i - 2)))
+        };
+        let after_ok = chars
+            .get(end)
+            .is_none_or(|&a| !(a.is_alphanumeric() || (a == '-' && digit(end + 1))));
+        if run == 5 && before_ok && after_ok && end <= range.end {
+            zips[i..end].fill(true);
+        }
+        i = end.max(i + 1);
+    }
+}
+
 fn is_hipaa(entity_type: &str) -> bool {
     HIPAA_TYPES.contains(&entity_type)
 }
@@ -356,6 +505,7 @@ struct Overall {
     f1: Option<f64>,
     gold_chars: u64,
     predicted_chars: u64,
+    safe_harbor_exempt_chars: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -410,12 +560,12 @@ mod tests {
 
     #[test]
     fn whitespace_and_non_hipaa_gold_are_not_held_against_precision() {
-        let text = "John Smith at Acme Corp called on Monday";
+        let text = "John Smith at Acme Corp called on May 3rd";
         let g = [
             gold(text, "PERSON", "John"),
             gold(text, "PERSON", "Smith"),
             gold(text, "ORGANIZATION", "Acme Corp"),
-            gold(text, "DATE_TIME", "Monday"),
+            gold(text, "DATE_TIME", "May 3rd"),
         ];
         let p = [
             // One span over two gold tokens: the space between is ignored.
@@ -428,7 +578,7 @@ mod tests {
         let mut t = tally();
         t.add(text, &g, &p);
 
-        // Gold PHI: John(4) + Smith(5) + Monday(6); found: John, Smith.
+        // Gold PHI: John(4) + Smith(5) + May3rd(6); found: John, Smith.
         assert_eq!(t.recall, Count { total: 15, hit: 9 });
         // Redacted: JohnSmith(9) + AcmeCorp(8) + called(6); 17 in gold.
         assert_eq!(t.precision, Count { total: 23, hit: 17 });
@@ -441,7 +591,7 @@ mod tests {
             t.misses,
             [Miss {
                 entity_type: "DATE_TIME".into(),
-                text: "Monday".into()
+                text: "May 3rd".into()
             }]
         );
         assert_eq!(
@@ -503,13 +653,116 @@ mod tests {
 
     #[test]
     fn misses_stop_at_the_limit() {
-        let text = "Monday";
+        let text = "May 3rd";
         let mut t = tally();
         for _ in 0..20 {
-            t.add(text, &[gold(text, "DATE_TIME", "Monday")], &[]);
+            t.add(text, &[gold(text, "DATE_TIME", "May 3rd")], &[]);
         }
         assert_eq!(t.misses.len(), 15);
         assert_eq!(t.recall.total, 6 * 20);
+    }
+
+    #[test]
+    fn years_and_weekdays_alone_are_not_counted_in_recall() {
+        for exempt in [
+            "1999",
+            "in 2003",
+            "Sunday",
+            "on monday",
+            "Tues.",
+            "sundays",
+            "SAT",
+        ] {
+            assert!(safe_harbor_exempt(exempt), "{exempt}");
+        }
+        for counted in [
+            "March 2003",
+            "Monday, May 3",
+            "12/1999",
+            "2003-04-01",
+            "May 3rd",
+            "on the 4th",
+            "12345",
+            "",
+        ] {
+            assert!(!safe_harbor_exempt(counted), "{counted}");
+        }
+
+        let text = "Seen on Sunday, born in 1961, back on June 2";
+        let g = [
+            gold(text, "DATE_TIME", "Sunday"),
+            gold(text, "DATE_TIME", "in 1961"),
+            gold(text, "DATE_TIME", "June 2"),
+        ];
+        // Redacting an exempt span is still right for precision.
+        let p = [pred(text, Kind::Date, "Sunday")];
+        let mut t = tally();
+        t.add(text, &g, &p);
+        assert_eq!(t.recall, Count { total: 5, hit: 0 });
+        assert_eq!(t.recall_by_entity["DATE_TIME"], Count { total: 5, hit: 0 });
+        assert_eq!(t.exempt, 6 + 6);
+        assert_eq!(t.precision, Count { total: 6, hit: 6 });
+        assert_eq!(t.misses.len(), 1);
+        assert_eq!(t.misses[0].text, "June 2");
+    }
+
+    #[test]
+    fn zip_shaped_numbers_in_gold_places_get_their_own_row() {
+        let text = "Springfield, IL 62704-1234 or room 12345 or 02139";
+        let g = [
+            gold(text, "ADDRESS", "Springfield, IL 62704-1234"),
+            gold(text, "ZIP_CODE", "02139"),
+        ];
+        // The ZIP+4 found, the lone ZIP missed; "12345" is not in gold.
+        let p = [pred(text, Kind::Zip, "62704-1234")];
+        let mut t = tally();
+        t.add(text, &g, &p);
+        assert_eq!(t.recall_by_entity[ZIP_ROW], Count { total: 15, hit: 10 });
+        assert_eq!(t.recall_by_entity["ZIP_CODE"], Count { total: 5, hit: 0 });
+
+        let zip_chars = |text: &str| {
+            let chars: Vec<char> = text.chars().collect();
+            let mut zips = vec![false; chars.len()];
+            mark_zips(&chars, 0..chars.len(), &mut zips);
+            chars
+                .iter()
+                .zip(zips)
+                .filter(|&(_, z)| z)
+                .map(|(c, _)| c)
+                .collect::<String>()
+        };
+        assert_eq!(zip_chars("Dover 03820."), "03820");
+        assert_eq!(zip_chars("zip 90210-1234, CA"), "90210-1234");
+        for not_zip in [
+            "123-45-6789",
+            "A12345",
+            "123456",
+            "12345B",
+            "0176-12345",
+            "1234",
+        ] {
+            assert_eq!(zip_chars(not_zip), "", "{not_zip}");
+        }
+    }
+
+    #[test]
+    fn a_half_scores_only_its_own_texts() {
+        let f = data_file(
+            r#"[
+              {"full_text": "SSN 078-05-1120", "spans": [{"entity_type": "US_SSN",
+                "entity_value": "078-05-1120", "start_position": 4, "end_position": 15}]},
+              {"full_text": "nothing here", "spans": []},
+              {"full_text": "mail a@b.co", "spans": [{"entity_type": "EMAIL_ADDRESS",
+                "entity_value": "a@b.co", "start_position": 5, "end_position": 11}]}
+            ]"#,
+        );
+        let even = evaluate(f.path(), None, 15, Some(Half::Even)).unwrap();
+        assert_eq!(even.sentences, 2);
+        assert_eq!(even.overall.gold_chars, 11 + 6);
+        let odd = evaluate(f.path(), None, 15, Some(Half::Odd)).unwrap();
+        assert_eq!(odd.sentences, 1);
+        assert_eq!(odd.overall.gold_chars, 0);
+        assert!(odd.dataset.ends_with("(odd half)"));
     }
 
     fn data_file(json: &str) -> tempfile::NamedTempFile {
@@ -530,7 +783,7 @@ mod tests {
                           "start_position": 11, "end_position": 22}]}
             ]"#,
         );
-        let r = evaluate(f.path(), None, 15).unwrap();
+        let r = evaluate(f.path(), None, 15, None).unwrap();
         assert_eq!(r.sentences, 2);
         assert_eq!(r.overall.gold_chars, 20 + 11);
         assert_eq!(r.recall_by_entity["EMAIL_ADDRESS"].recall, Some(1.0));
@@ -547,7 +800,7 @@ mod tests {
                 {"entity_type": "LOCATION", "entity_value": "Lyon",
                  "start_position": 16, "end_position": 20}]}]"#,
         );
-        let err = evaluate(f.path(), None, 15).unwrap_err().to_string();
+        let err = evaluate(f.path(), None, 15, None).unwrap_err().to_string();
         assert!(err.contains("chars"), "{err}");
 
         let f = data_file(
@@ -555,7 +808,7 @@ mod tests {
                 {"entity_type": "LOCATION", "entity_value": "Lyon",
                  "start_position": 0, "end_position": 9}]}]"#,
         );
-        let err = evaluate(f.path(), None, 15).unwrap_err().to_string();
+        let err = evaluate(f.path(), None, 15, None).unwrap_err().to_string();
         assert!(err.contains("outside"), "{err}");
     }
 }

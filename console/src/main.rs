@@ -118,6 +118,10 @@ enum EvalCommand {
         /// How many missed spans and false positives to show.
         #[arg(long, default_value_t = 15)]
         examples: usize,
+        /// Score only the even-numbered texts (0, 2, 4, ...: the half rules
+        /// are tuned on) or the odd-numbered ones (held out).
+        #[arg(long, value_enum)]
+        half: Option<eval_redact::Half>,
     },
     /// The PII model's raw logits for each line of stdin, as JSON lines: for
     /// checking the converted weights against onnxruntime (dev/check_pii_ner.py).
@@ -472,6 +476,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     data,
                     rules_only,
                     examples,
+                    half,
                 },
         } => {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
@@ -480,7 +485,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 engine::load_pii_model(&config)?
             };
-            eval_redact::run(&data, model.as_ref(), examples)
+            eval_redact::run(&data, model.as_ref(), examples, half)
         }
         Command::Eval {
             command: EvalCommand::NerLogits,

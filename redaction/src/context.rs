@@ -380,6 +380,8 @@ const TRIGGERS: &[(&str, Case, &[Act])] = &[
     ("zipcode", Any, ZIP),
     ("postal code", Any, ZIP),
     ("postcode", Any, ZIP),
+    ("postal", Any, ZIP),
+    ("zip/postal code", Any, ZIP),
     ("código postal", Any, ZIP),
     ("codigo postal", Any, ZIP),
     // Ages (only over 89 are identifying)
@@ -902,7 +904,8 @@ fn skip_spaces(text: &str, i: usize) -> usize {
 
 /// Past separators and connector words to where a trigger's value starts.
 fn skip_connectors(text: &str, mut i: usize) -> usize {
-    for _ in 0..8 {
+    let start = i;
+    'words: for _ in 0..8 {
         let rest = &text[i..];
         let trimmed = rest.trim_start_matches([' ', '\t', ':', '#', '=', '-', '–', '—', '(', '.']);
         i += rest.len() - trimmed.len();
@@ -911,6 +914,13 @@ fn skip_connectors(text: &str, mut i: usize) -> usize {
             .unwrap_or(trimmed.len());
         let word = &trimmed[..word_len];
         if word.is_empty() {
+            // "my zip's 78701", "member ID's X123": the contracted "is".
+            for contraction in ["'s ", "’s "] {
+                if i == start && trimmed.starts_with(contraction) {
+                    i += contraction.len();
+                    continue 'words;
+                }
+            }
             for sign in ["n°", "nº", "N°", "Nº"] {
                 if trimmed.starts_with(sign) {
                     i += sign.len();

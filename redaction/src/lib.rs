@@ -404,8 +404,8 @@ fn join_neighbours(text: &str, hits: Vec<Hit>) -> Vec<Hit> {
             // "the corner of Main St and 5th Ave" is one place.
             let corner = last.kind == Kind::Address
                 && h.kind == Kind::Address
-                && matches!(gap.trim(), "and" | "&")
-                && gap.len() <= 5;
+                && matches!(gap.trim_start_matches(['.', ',']).trim(), "and" | "&")
+                && gap.len() <= 6;
             let places = is_place(last.kind) && is_place(h.kind) && (place_gap(gap) || corner);
             let names = last.kind == Kind::Name
                 && h.kind == Kind::Name

@@ -25,11 +25,18 @@ pub(crate) const AMBIG: u8 = 4;
 pub(crate) const STOP: u8 = 8;
 /// A weekday or month.
 pub(crate) const TIME: u8 = 16;
+/// A surname by its shape, not by a list ([`Lexicon::lookup_compound`]).
+const GUESSED: u8 = 32;
 
 const SCORE_PAIR: f32 = 0.75;
 const SCORE_FIRST_PLUS: f32 = 0.65;
 const SCORE_FIRST: f32 = 0.6;
 const SCORE_LAST: f32 = 0.5;
+/// Names guessed from shape or company rather than found in a list: below
+/// a confident model's street or town, so that where both cover a word the
+/// place's kind wins and the address stays one span ("8190 Lake Blvd, Lake
+/// McClureton MA").
+const SCORE_GUESS: f32 = 0.45;
 
 const TIME_WORDS: &[&str] = &[
     "monday",
@@ -172,6 +179,51 @@ impl Lexicon {
         self.lookup_ascii(&folded)
     }
 
+    /// Like [`lookup`](Self::lookup), and a word the lists do not hold
+    /// whole is a surname ([`LAST`], marked [`GUESSED`]) when it is built
+    /// like one: double-barrelled with a listed name among its parts
+    /// ("Nakamura-Smith", "Garcia-Lopez"), an Irish or Scottish prefix
+    /// before the rest ("O'Neil", "D'Angelo", "McAllister", "Mcclain"; not
+    /// "Mac", which starts "MacBook"), or a surname ending of another
+    /// language ([`surname_shaped`]).
+    pub(crate) fn lookup_compound(&self, word: &str) -> u8 {
+        let f = self.lookup(word);
+        if f != 0 {
+            return f;
+        }
+        if word.contains('-') {
+            let parts: Vec<&str> = word.split('-').collect();
+            // "X-Ray" is no name: every part a capitalised word of two
+            // letters or more.
+            let capitalised = parts.iter().all(|p| {
+                p.chars().count() >= 2 && p.chars().next().is_some_and(char::is_uppercase)
+            });
+            let named = parts.iter().any(|p| {
+                let g = self.lookup(p);
+                g & (FIRST | LAST) != 0 && g & (STOP | TIME | AMBIG) == 0
+            });
+            return if capitalised && named {
+                LAST | GUESSED
+            } else {
+                0
+            };
+        }
+        for prefix in ["O'", "O’", "D'", "D’", "Mc"] {
+            if let Some(rest) = word.strip_prefix(prefix)
+                && rest.chars().count() >= 3
+                && (prefix == "Mc" || rest.chars().next().is_some_and(char::is_uppercase))
+                && rest.chars().skip(1).all(char::is_lowercase)
+            {
+                return LAST | GUESSED;
+            }
+        }
+        if surname_shaped(word) {
+            LAST | GUESSED
+        } else {
+            0
+        }
+    }
+
     fn lookup_ascii(&self, word: &str) -> u8 {
         let input = Input::new(word).anchored(Anchored::Yes);
         match self.ac.find(input) {
@@ -193,16 +245,32 @@ impl Lexicon {
             .iter()
             .map(|t| {
                 if t.cap && !t.has_digit {
-                    self.lookup(&text[t.start..t.end])
+                    self.lookup_compound(&text[t.start..t.end])
                 } else {
                     0
                 }
             })
             .collect();
         let name_flags = |f: u8| f & (FIRST | LAST) != 0 && f & STOP == 0;
+        let found_from = out.len();
         let mut i = 0;
         while i < toks.len() {
             let (t, f) = (toks[i], flags[i]);
+            // An unknown capitalised word mid-sentence before a listed
+            // surname is a given name no list holds ("with Ngozi Johnson").
+            if let Some(n) = toks.get(i + 1)
+                && !t.sentence_start
+                && unknown_name_like(text, &t, f)
+                && text[t.start..t.end].chars().count() >= 3
+                && adjacent(text, &t, n)
+                && n.cap
+                && flags[i + 1] & LAST != 0
+                && flags[i + 1] & (AMBIG | STOP | TIME) == 0
+            {
+                out.push(Hit::new(t.start, n.end, Kind::Name, SCORE_GUESS));
+                i += 2;
+                continue;
+            }
             if !t.cap || !name_flags(f) {
                 i += 1;
                 continue;
@@ -235,16 +303,24 @@ impl Lexicon {
                     continue;
                 }
                 // A known first name before an unknown capitalised word is
-                // most likely a first name and a rarer surname.
-                if f & FIRST != 0
-                    && f & AMBIG == 0
-                    && g == 0
-                    && !n.all_caps
-                    && len >= 3
-                    && !looks_like_word(&text[n.start..n.end])
-                {
-                    out.push(Hit::new(t.start, n.end, Kind::Name, SCORE_FIRST_PLUS));
-                    i = j + 1;
+                // most likely a first name and a rarer surname; one more
+                // such word may follow ("Thu Trang Nguyen").
+                if f & FIRST != 0 && f & AMBIG == 0 && unknown_name_like(text, n, g) && len >= 3 {
+                    let mut last = j;
+                    if let Some(k) = toks.get(j + 1)
+                        && adjacent(text, n, k)
+                        && (unknown_name_like(text, k, flags[j + 1])
+                            || (name_flags(flags[j + 1]) && flags[j + 1] & AMBIG == 0))
+                    {
+                        last = j + 1;
+                    }
+                    out.push(Hit::new(
+                        t.start,
+                        toks[last].end,
+                        Kind::Name,
+                        SCORE_FIRST_PLUS,
+                    ));
+                    i = last + 1;
                     continue;
                 }
             }
@@ -265,7 +341,140 @@ impl Lexicon {
             }
             i += 1;
         }
+        self.lists(text, &toks, &flags, found_from, out);
+        // A name that rests on a guessed surname is a guess too.
+        for h in out[found_from..].iter_mut() {
+            let guessed = toks
+                .iter()
+                .zip(&flags)
+                .any(|(t, &f)| f & GUESSED != 0 && h.start <= t.start && t.end <= h.end);
+            if guessed {
+                h.score = h.score.min(SCORE_GUESS);
+            }
+        }
     }
+
+    /// Names joined to a name already found in a list are names too, even
+    /// when no list holds them: "Rachel and Tomasz", "Priya & Olu",
+    /// "Ingvarsdóttir, Mcclain and Ramirez" (commas count only in a list
+    /// that ends with "and" or "&"). The word before a found name is taken
+    /// only mid-sentence.
+    fn lists(&self, text: &str, toks: &[Token], flags: &[u8], from: usize, out: &mut Vec<Hit>) {
+        let mut found: Vec<(usize, usize)> = out[from..]
+            .iter()
+            .filter(|h| h.kind == Kind::Name)
+            .map(|h| (h.start, h.end))
+            .collect();
+        if found.is_empty() {
+            return;
+        }
+        // joins[a]: the token joined to token a as the next list member,
+        // and whether the join is a comma.
+        let joins: Vec<Option<(usize, bool)>> = (0..toks.len())
+            .map(|a| {
+                let gap_to = |b: usize| toks.get(b).map(|t| &text[toks[a].end..t.start]);
+                match gap_to(a + 1) {
+                    Some(" & ") | Some(", & ") => return Some((a + 1, false)),
+                    Some(", ") => return Some((a + 1, true)),
+                    _ => {}
+                }
+                let and = toks.get(a + 1)?;
+                let gap = &text[toks[a].end..and.start];
+                (text[and.start..and.end].eq_ignore_ascii_case("and")
+                    && matches!(gap, " " | ", ")
+                    && toks
+                        .get(a + 2)
+                        .is_some_and(|b| text[and.end..b.start] == *" "))
+                .then_some((a + 2, false))
+            })
+            .collect();
+        // A comma join counts when the list goes on to an "and".
+        let ends_in_and = |mut a: usize| {
+            for _ in 0..8 {
+                match joins[a] {
+                    Some((_, false)) => return true,
+                    Some((b, true)) => a = b,
+                    None => return false,
+                }
+            }
+            false
+        };
+        let member = |t: &Token, f: u8| {
+            unknown_name_like(text, t, f) || (t.cap && f & (FIRST | LAST) != 0 && f & STOP == 0)
+        };
+        let take = |t: Token, found: &mut Vec<(usize, usize)>, out: &mut Vec<Hit>| {
+            found.push((t.start, t.end));
+            out.push(Hit::new(t.start, t.end, Kind::Name, SCORE_GUESS));
+        };
+        let covered = |t: &Token, found: &[(usize, usize)]| {
+            found.iter().any(|&(s, e)| s < t.end && t.start < e)
+        };
+        for a in 0..toks.len() {
+            let Some((b, comma)) = joins[a] else { continue };
+            if comma && !ends_in_and(a) {
+                continue;
+            }
+            let tb = toks[b];
+            if found.iter().any(|&(_, e)| e == toks[a].end)
+                && !covered(&tb, &found)
+                && member(&tb, flags[b])
+            {
+                take(tb, &mut found, out);
+            }
+        }
+        for a in (0..toks.len()).rev() {
+            let Some((b, comma)) = joins[a] else { continue };
+            if comma && !ends_in_and(a) {
+                continue;
+            }
+            let ta = toks[a];
+            if found.iter().any(|&(s, _)| s == toks[b].start)
+                && !covered(&ta, &found)
+                && !ta.sentence_start
+                && member(&ta, flags[a])
+            {
+                take(ta, &mut found, out);
+            }
+        }
+    }
+}
+
+/// Endings that mark a word as a surname in the languages whose surnames
+/// no US list holds: Nordic patronymics and place names ("Salómonsson",
+/// "Ingvarsdóttir", "Mikaelsen", "Åström"), Slavic ("Lovrić", "Vizirov",
+/// "Kowalczyk", "Shevchenko"), Greek, Romanian, Turkish and Armenian.
+const SURNAME_ENDINGS: &[&str] = &[
+    "sson", "dóttir", "dottir", "ström", "strom", "qvist", "kvist", "gaard", "ić", "escu", "eanu",
+    "opoulos", "akis", "idis", "wicz", "czyk", "owski", "ewski", "inski", "enko", "ovich", "evich",
+    "ov", "ev", "ova", "sen", "berg", "stein", "yan", "oglu", "oğlu",
+];
+
+/// Whether a capitalised word no list holds ends the way surnames of other
+/// languages do (see [`SURNAME_ENDINGS`]), with at least two letters before
+/// the ending and five in all.
+fn surname_shaped(word: &str) -> bool {
+    let mut chars = word.chars();
+    if !chars.next().is_some_and(char::is_uppercase)
+        || !chars.all(char::is_lowercase)
+        || word.chars().count() < 5
+    {
+        return false;
+    }
+    let lower = word.to_lowercase();
+    SURNAME_ENDINGS
+        .iter()
+        .any(|e| lower.ends_with(e) && lower[..lower.len() - e.len()].chars().count() >= 2)
+}
+
+/// A capitalised word that no list knows and that does not read as an
+/// ordinary word: after a known first name, likely a rarer surname.
+fn unknown_name_like(text: &str, t: &Token, flags: u8) -> bool {
+    t.cap
+        && !t.has_digit
+        && !t.all_caps
+        && flags == 0
+        && text[t.start..t.end].chars().count() >= 2
+        && !looks_like_word(&text[t.start..t.end])
 }
 
 /// Only a single space (or a space after an initial's full stop) between
@@ -301,7 +510,7 @@ fn fold(c: char) -> Option<char> {
 pub(crate) fn looks_like_word(word: &str) -> bool {
     const ENDINGS: &[&str] = &[
         "ing", "ed", "ly", "ic", "ful", "ous", "ive", "ish", "ese", "able", "ible", "ness", "ment",
-        "tion", "less", "ant", "ent", "ary", "ory",
+        "tion", "less", "ant", "ent", "ary", "ory", "ogy", "acy", "ics", "ist",
     ];
     word.chars().count() < 2
         || ENDINGS.iter().any(|e| {

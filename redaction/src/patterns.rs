@@ -18,6 +18,11 @@ pub(crate) const MONTHS: &str = "january|february|march|april|may|june|july|augu
 
 const STATES: &str = "AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC|PR|GU|VI";
 
+/// The state codes that are not also everyday words ("in", "or", "me",
+/// "hi", "ok" are left out): those count in lowercase too ("austin tx
+/// 78704").
+const LOWER_STATES: &str = "ak|az|ar|ca|ct|fl|ga|ia|il|ks|ky|md|mn|nc|nd|nh|nj|nm|nv|ny|ri|sc|sd|tn|tx|ut|va|vt|wa|wi|wv|wy|dc";
+
 const STATE_NAMES: &str = "alabama|alaska|arizona|arkansas|california|colorado|connecticut|delaware|florida|georgia|hawaii|idaho|illinois|indiana|iowa|kansas|kentucky|louisiana|maine|maryland|massachusetts|michigan|minnesota|mississippi|missouri|montana|nebraska|nevada|new hampshire|new jersey|new mexico|new york|north carolina|north dakota|ohio|oklahoma|oregon|pennsylvania|rhode island|south carolina|south dakota|tennessee|texas|utah|vermont|virginia|washington|west virginia|wisconsin|wyoming|puerto rico";
 
 /// Street suffixes that are also everyday words ("a 2 hour drive", "2 more
@@ -116,6 +121,8 @@ const SCORE_DATE: f32 = 0.85;
 const SCORE_AGE: f32 = 0.85;
 const SCORE_ADDRESS: f32 = 0.8;
 const SCORE_ZIP: f32 = 0.8;
+/// A bare ZIP-shaped number whose neighbours say it is one.
+const SCORE_ZIP_CONTEXT: f32 = 0.7;
 const SCORE_CITY: f32 = 0.6;
 const SCORE_COUNTRY: f32 = 0.55;
 
@@ -380,7 +387,9 @@ pub(crate) struct Patterns {
     phone_paren: Regex,
     phone_trunk: Regex,
     state_zip: Regex,
+    state_zip_lower: Regex,
     state_name_zip: Regex,
+    zip_shape: Regex,
     city_state: Regex,
     city_state_name: Regex,
     vin: Regex,
@@ -468,6 +477,10 @@ impl Patterns {
             phone_trunk: ascii(r"\b0[1-9]\d{0,3}(?:[ .-]\d{2,8}){1,4}"),
             po_box: ascii(r"(?i)\b(?:p\.?\s?o\.?|post\s+office)\s*box\s*\#?\s*\d{1,6}\b"),
             state_zip: ascii(&format!(r"\b(?:{STATES})\.?,?\s+(\d{{5}}(?:-\d{{4}})?)\b")),
+            state_zip_lower: ascii(&format!(
+                r"(?i)\b[a-z]+,?\s+(?:{LOWER_STATES})\.?,?\s+(\d{{5}}(?:-\d{{4}})?)\b"
+            )),
+            zip_shape: ascii(r"\b\d{5}(?:-\d{4})?\b"),
             state_name_zip: ascii(&format!(
                 r"(?i)\b(?:{STATE_NAMES}),?\s+(\d{{5}}(?:-\d{{4}})?)\b"
             )),
@@ -843,14 +856,24 @@ impl Patterns {
         }
     }
 
+    /// ZIP codes: after a state, and bare five-digit or ZIP+4 numbers whose
+    /// neighbours make them one (see [`zip_in_context`]). "zip", "postal
+    /// code" and the like are the context layer's triggers.
     fn zips(&self, text: &str, out: &mut Vec<Hit>) {
-        for re in [&self.state_zip, &self.state_name_zip] {
+        for re in [&self.state_zip, &self.state_zip_lower, &self.state_name_zip] {
             for c in re.captures_iter(text) {
                 if let Some(z) = c.get(1)
                     && number_bounded(text, z.start(), z.end())
                 {
                     out.push(Hit::new(z.start(), z.end(), Kind::Zip, SCORE_ZIP));
                 }
+            }
+        }
+        let places = out.len();
+        for m in self.zip_shape.find_iter(text) {
+            let (s, e) = (m.start(), m.end());
+            if number_bounded(text, s, e) && zip_in_context(text, s, e, &out[..places]) {
+                out.push(Hit::new(s, e, Kind::Zip, SCORE_ZIP_CONTEXT));
             }
         }
     }
@@ -1030,6 +1053,171 @@ fn street_ok(words: &str, suffix: &str) -> bool {
     true
 }
 
+/// Words before a bare five-digit number that make it a place: "I'm in
+/// 33101", "patients from 60614", "an office near 85004".
+const ZIP_BEFORE: &[&str] = &[
+    "in", "near", "from", "around", "outside", "within", "serving", "serve", "covers", "cover",
+    "area",
+];
+
+/// Words after a bare five-digit number that make it a place: "the 30301
+/// area", "33101 zip code".
+const ZIP_AFTER: &[&str] = &[
+    "area",
+    "zip",
+    "zipcode",
+    "region",
+    "neighborhood",
+    "neighbourhood",
+];
+
+/// Words after a number that make it a quantity, not a ZIP code: "in 10000
+/// steps", "from 12000 dollars".
+const QUANTITY_WORDS: &[&str] = &[
+    "steps",
+    "step",
+    "dollars",
+    "dollar",
+    "usd",
+    "bucks",
+    "mg",
+    "mcg",
+    "iu",
+    "units",
+    "unit",
+    "ml",
+    "feet",
+    "ft",
+    "foot",
+    "miles",
+    "mile",
+    "km",
+    "meters",
+    "people",
+    "patients",
+    "persons",
+    "calories",
+    "cal",
+    "kcal",
+    "times",
+    "points",
+    "views",
+    "members",
+    "employees",
+    "words",
+    "lbs",
+    "pounds",
+    "kg",
+    "grams",
+    "g",
+    "cells",
+    "copies",
+    "per",
+    "chance",
+    "births",
+    "cases",
+    "deaths",
+    "rpm",
+    "hours",
+    "hrs",
+    "minutes",
+    "seconds",
+    "days",
+    "years",
+    "dpi",
+    "mah",
+    "mb",
+    "gb",
+];
+
+/// Whether the ZIP-shaped number `[s, e)` ("02139", "90210-1234") reads as
+/// a ZIP code from what stands around it:
+///
+/// - a ZIP+4 shape is one on its own;
+/// - a five-digit number is one after a place preposition ("I'm in 33101",
+///   "patients from 60614"), before "area" or "zip" ("the 30301 area"), or
+///   next to a city, country or street already found in `places` ("Dover
+///   03820", "48201 detroit").
+///
+/// Never when a currency sign, "#" or "no." comes before it, or a unit or
+/// count word after it ("in 10000 steps", "1 in 10000 chance").
+fn zip_in_context(text: &str, s: usize, e: usize, places: &[Hit]) -> bool {
+    if text[..s].ends_with(['$', '#', '£', '€', '¥']) || text[e..].starts_with(['%', '$']) {
+        return false;
+    }
+    let (after, after_at) = word_after(text, e);
+    if QUANTITY_WORDS.iter().any(|w| after.eq_ignore_ascii_case(w)) {
+        return false;
+    }
+    let (before, before_at) = word_before(text, s);
+    let lower_before = before.to_ascii_lowercase();
+    if matches!(
+        lower_before.as_str(),
+        "no" | "nr" | "number" | "room" | "rm" | "order"
+    ) {
+        return false;
+    }
+    if e - s == 10 {
+        return true;
+    }
+    // "1 in 10000", "from 10000 to 20000": numbers compared, not places.
+    let (before2, _) = word_before(text, before_at);
+    let number = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit());
+    let between_numbers = number(before2)
+        || (matches!(after, "to" | "-") && number(word_after(text, after_at + after.len()).0));
+    if between_numbers {
+        return false;
+    }
+    // The preposition must be a word of its own in lowercase or capitalised
+    // ("In 33101"), not "IN" (Indiana, which the state patterns handle).
+    let place_word = ZIP_BEFORE.contains(&lower_before.as_str()) && before != "IN";
+    let area_after = ZIP_AFTER.iter().any(|w| after.eq_ignore_ascii_case(w));
+    let gap_ok = |gap: &str| gap.len() <= 3 && gap.chars().all(|c| matches!(c, ' ' | ',' | '\n'));
+    let next_to_place = places.iter().any(|h| {
+        matches!(h.kind, Kind::Location | Kind::Address)
+            && ((h.end <= s && gap_ok(&text[h.end..s]))
+                || (h.start >= e && gap_ok(&text[e..h.start])))
+    });
+    place_word || area_after || next_to_place
+}
+
+/// The word (letters and digits) that ends before byte `i`, skipping
+/// spaces and an abbreviation's full stop, and where it starts; empty when
+/// other punctuation or nothing stands there.
+fn word_before(text: &str, i: usize) -> (&str, usize) {
+    let trimmed = text[..i].trim_end_matches(' ');
+    let trimmed = trimmed.strip_suffix('.').unwrap_or(trimmed);
+    let start = trimmed
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !c.is_alphanumeric())
+        .map_or(0, |(p, c)| p + c.len_utf8());
+    (&trimmed[start..], start)
+}
+
+/// The word (letters, or digits) that starts after byte `i`, skipping
+/// spaces and one comma, and where it starts.
+fn word_after(text: &str, i: usize) -> (&str, usize) {
+    let rest = text[i..].trim_start_matches(' ');
+    let start = text.len() - rest.len();
+    let Some(first) = rest.chars().next() else {
+        return ("", start);
+    };
+    let end = if first == '-' {
+        1
+    } else {
+        rest.find(|c: char| {
+            if first.is_ascii_digit() {
+                !c.is_ascii_digit()
+            } else {
+                !c.is_alphabetic()
+            }
+        })
+        .unwrap_or(rest.len())
+    };
+    (&rest[..end], start)
+}
+
 /// Whether `[s, e)` has another digit group right before or after it.
 fn in_digit_run(text: &str, s: usize, e: usize) -> bool {
     let sep = [' ', '-', '.'];
@@ -1068,20 +1256,18 @@ const CLOSERS: &[&str] = &[
 fn street_before_unit(text: &str, lex: &Lexicon, unit: usize) -> Option<usize> {
     let line_start = text[..unit].rfind('\n').map_or(0, |i| i + 1);
     let before = &text[line_start..unit];
-    if before.trim_matches([' ', '\t', '>', '\r']).is_empty() {
+    if before.trim_matches(LINE_MARKS).is_empty() {
         let prev_end = line_start.checked_sub(1)?;
         let prev_start = text[..prev_end].rfind('\n').map_or(0, |i| i + 1);
         let prev = &text[prev_start..prev_end];
-        let line = prev.trim_matches([' ', '\t', '>', '\r']);
+        let line = prev.trim_matches(LINE_MARKS);
         let words: Vec<&str> = line.split_whitespace().collect();
         let ok = !words.is_empty()
             && words.len() <= 8
             && line.chars().count() <= 60
             && words.iter().any(|w| w.bytes().all(|b| b.is_ascii_digit()))
             && words.iter().all(|w| street_word(lex, w));
-        return ok.then(|| {
-            prev_start + (prev.len() - prev.trim_start_matches([' ', '\t', '>', '\r']).len())
-        });
+        return ok.then(|| prev_start + (prev.len() - prev.trim_start_matches(LINE_MARKS).len()));
     }
     // Same line: walk back over street words to the furthest house number.
     let mut start = None;
@@ -1107,6 +1293,46 @@ fn street_before_unit(text: &str, lex: &Lexicon, unit: usize) -> Option<usize> {
     start
 }
 
+/// What may open or close a line of an address block besides the address:
+/// indentation, quoting, and list bullets ("> ", "- ", "• ", and "???"
+/// where a bullet lost its encoding).
+const LINE_MARKS: [char; 9] = [' ', '\t', '>', '\r', '?', '*', '•', '·', '-'];
+
+/// Street suffixes and unit words: words of an address line, although the
+/// name lists hold them as never-names ("Road", "Suite").
+const ADDRESS_WORDS: &[&str] = &[
+    "street",
+    "st",
+    "avenue",
+    "ave",
+    "road",
+    "rd",
+    "boulevard",
+    "blvd",
+    "lane",
+    "ln",
+    "drive",
+    "dr",
+    "court",
+    "ct",
+    "place",
+    "pl",
+    "way",
+    "highway",
+    "hwy",
+    "parkway",
+    "pkwy",
+    "suite",
+    "ste",
+    "apt",
+    "apartment",
+    "unit",
+    "floor",
+    "fl",
+    "bldg",
+    "building",
+];
+
 /// A word that can stand in a street line: no sentence words, no
 /// punctuation that ends a clause.
 fn street_word(lex: &Lexicon, w: &str) -> bool {
@@ -1115,7 +1341,8 @@ fn street_word(lex: &Lexicon, w: &str) -> bool {
         && !w.contains(['?', '!', ':', ';', '@', '(', ')', '"'])
         && !NOT_STREET_WORDS.iter().any(|n| w.eq_ignore_ascii_case(n))
         && !CLOSERS.iter().any(|n| w.eq_ignore_ascii_case(n))
-        && lex.lookup(w) & (names::STOP | names::TIME) == 0
+        && (ADDRESS_WORDS.iter().any(|a| w.eq_ignore_ascii_case(a))
+            || lex.lookup(w) & (names::STOP | names::TIME) == 0)
 }
 
 /// A line after a street that reads as the rest of an address: a unit, a
@@ -1163,7 +1390,7 @@ fn address_block(text: &str, lex: &Lexicon, end: usize, out: &mut Vec<Hit>) {
         let ls = at + 1;
         let le = text[ls..].find('\n').map_or(text.len(), |i| ls + i);
         let raw = &text[ls..le];
-        let line = raw.trim_matches([' ', '\t', '>', '\r', ',']);
+        let line = raw.trim_matches(LINE_MARKS).trim_matches(',');
         at = le;
         if line.is_empty() {
             blanks += 1;
@@ -1175,7 +1402,10 @@ fn address_block(text: &str, lex: &Lexicon, end: usize, out: &mut Vec<Hit>) {
         if !address_line_ok(lex, line) {
             break;
         }
-        let lead = raw.len() - raw.trim_start_matches([' ', '\t', '>', '\r', ',']).len();
+        let lead = raw.len()
+            - raw
+                .trim_start_matches(|c| LINE_MARKS.contains(&c) || c == ',')
+                .len();
         let line = line.trim_end_matches('.');
         push(ls + lead, ls + lead + line.len());
         lines += 1;

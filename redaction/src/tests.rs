@@ -552,3 +552,38 @@ fn random_text_keeps_invariants() {
         let _ = r.mask(&text);
     }
 }
+
+#[test]
+fn an_intersection_is_one_address_even_after_an_abbreviation() {
+    let r = Redactor::new();
+    let span = |text: &str, part: &str| {
+        let start = text[..text.find(part).unwrap()].chars().count();
+        Span {
+            start,
+            end: start + part.chars().count(),
+            kind: Kind::Address,
+            score: 0.7,
+        }
+    };
+    for (text, a, b) in [
+        (
+            "meet at the corner of Main St. and Oak Ave",
+            "Main St.",
+            "Oak Ave",
+        ),
+        (
+            "meet at the corner of Main St and Oak Ave",
+            "Main St",
+            "Oak Ave",
+        ),
+    ] {
+        let spans = r.find_with(text, &[span(text, a), span(text, b)]);
+        let got: Vec<(Kind, String)> = spans.iter().map(|s| (s.kind, substr(text, s))).collect();
+        let whole = &text[text.find("the corner").unwrap()..];
+        assert_eq!(got, vec![(Kind::Address, whole.to_string())], "{text}");
+    }
+    // Two streets in one sentence are not an intersection.
+    let text = "I moved from Main St. and then to Oak Ave";
+    let spans = r.find_with(text, &[span(text, "Main St."), span(text, "Oak Ave")]);
+    assert_eq!(spans.len(), 2);
+}
