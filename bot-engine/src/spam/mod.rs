@@ -341,20 +341,15 @@ impl SpamScorer {
             0.0
         };
         let known = if signals.known_bad { 2.0 } else { 0.0 };
-        // One weak signal alone (a repeat, a burst, a link) adds nothing to
-        // a message whose words do not flag it: a patient asking again,
-        // typing fast or pasting a link is not a spammer. Two together, or a
-        // sender already caught, still count.
-        let weak = [link, repeat, burst].iter().filter(|z| **z > 0.0).count();
-        let counted = if words < 0.0 && weak < 2 && known == 0.0 {
-            0.0
+        // Only the words flag a message. The rest (links, repeats, a burst)
+        // adds weight to what the words already say, or to a sender already
+        // caught, and never flags a message whose words do not: a patient
+        // asking again, typing fast or pasting a link is not a spammer.
+        let vouched = words >= 0.0 || known > 0.0;
+        let (counted, behaviour) = if vouched {
+            (link + repeat + burst + known, repeat + burst + known)
         } else {
-            link + repeat + burst + known
-        };
-        let behaviour = if counted > 0.0 {
-            repeat + burst + known
-        } else {
-            0.0
+            (0.0, 0.0)
         };
         let z = words - text_margin + counted;
         let total = threshold_logit() + text_margin + z;
@@ -515,8 +510,18 @@ mod tests {
         let bare = s.assess("saw the offer at and", &Signals::default());
         assert_eq!(own.signals, 0.0);
         assert_eq!(own.text_margin, bare.text_margin);
-        let other = SpamScorer::new().assess(text, &Signals::default());
-        assert!(other.signals > 0.0, "an unknown domain is a link");
+        // Links add weight only where something else already counts
+        // against the message: here, a sender already caught.
+        let caught = Signals {
+            known_bad: true,
+            ..Default::default()
+        };
+        let own_caught = s.assess(text, &caught);
+        let other = SpamScorer::new().assess(text, &caught);
+        assert!(
+            other.signals > own_caught.signals,
+            "an unknown domain is a link"
+        );
     }
 
     #[test]
@@ -591,10 +596,25 @@ mod tests {
     #[test]
     fn repetition_speed_and_a_bad_sender_raise_the_score() {
         let s = SpamScorer::new();
+        // Against a message whose words already flag it, repeats and a burst
+        // add weight (and make it a block rather than a hold); against one
+        // whose words do not, they add nothing.
+        let pitch = "Congratulations! You have won a $1000 gift card. Click here to claim your prize: http://bit.ly/x";
+        let flagged = s.score(pitch, 0, 1);
+        assert!(flagged >= DEFAULT_THRESHOLD);
+        assert!(s.score(pitch, 3, 1) > flagged);
+        assert!(s.score(pitch, 0, 12) > flagged);
+        assert_eq!(s.assess(pitch, &Signals::default()).behaviour, 0.0);
+        let repeated = Signals {
+            repeats: 2,
+            ..Default::default()
+        };
+        assert!(s.assess(pitch, &repeated).behaviour > 0.0);
         let text = "check out my page www.example.xyz";
         let base = s.score(text, 0, 1);
-        assert!(s.score(text, 3, 1) > base);
-        assert!(s.score(text, 0, 12) > base);
+        assert!(base < DEFAULT_THRESHOLD);
+        assert_eq!(s.score(text, 3, 1), base);
+        assert_eq!(s.score(text, 0, 30), base);
         let bad = s.assess(
             text,
             &Signals {
