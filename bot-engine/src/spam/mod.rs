@@ -329,11 +329,10 @@ impl SpamScorer {
             None => self.model.logit(&model_text, None) - self.model.threshold(),
         };
         // The words: the model's margin, pitch phrases, a shady link.
-        let pitch = self.pitch_weight(text).min(6.0);
-        let words = text_margin + pitch + if shady { 1.0 } else { 0.0 };
+        let (pitch, link, shady) = self.text_signal_parts(text, links, shady);
+        let words = text_margin + pitch + shady;
         // The weak signals, each capped. No bonus for shouting: the text
         // model sees capitals already, and a frightened patient shouts.
-        let link = (0.75 * links as f32).min(1.5);
         let repeat = (0.75 * signals.repeats as f32).min(2.25);
         let burst = if signals.recent > 8 {
             (0.4 * (signals.recent - 8) as f32).min(2.0)
@@ -385,12 +384,18 @@ impl SpamScorer {
     /// signal is capped: together they can outweigh an ordinary message's
     /// margin, alone they cannot.
     fn text_signals(&self, text: &str, links: usize, shady: bool) -> f32 {
-        let mut z = self.pitch_weight(text).min(6.0);
-        z += (0.75 * links as f32).min(1.5);
-        if shady {
-            z += 1.0;
-        }
-        z
+        let (pitch, link, shady) = self.text_signal_parts(text, links, shady);
+        pitch + link + shady
+    }
+
+    /// [`SpamScorer::text_signals`] in its parts: pitch phrases, links, a
+    /// shady link.
+    fn text_signal_parts(&self, text: &str, links: usize, shady: bool) -> (f32, f32, f32) {
+        (
+            self.pitch_weight(text).min(6.0),
+            (0.75 * links as f32).min(1.5),
+            if shady { 1.0 } else { 0.0 },
+        )
     }
 
     fn pitch_weight(&self, text: &str) -> f32 {

@@ -266,15 +266,7 @@ impl AppState {
     /// its words alone, so a person looks before anyone is blocked. Staff
     /// with a console open are told.
     pub(super) async fn hold(&self, conversation: &str) -> Result<(), ApiError> {
-        self.store
-            .update_conversation(
-                conversation,
-                ConvUpdate {
-                    held: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await?;
+        self.set_held(conversation, true).await?;
         for user in self.hub.online_clinicians() {
             self.hub
                 .to_clinician(user, &json!({"type": "held", "conversation": conversation}));
@@ -321,20 +313,21 @@ impl AppState {
         if !conv.held {
             return Err(ApiError::Conflict("the conversation is not held".into()));
         }
-        self.unhold(conversation).await?;
+        self.set_held(conversation, false).await?;
         self.store
             .audit(Some(user.id), "dismiss_held", conversation, "")
             .await?;
         Ok(())
     }
 
-    /// Clears the held mark (a person has looked, or taken the chat).
-    pub(super) async fn unhold(&self, conversation: &str) -> Result<(), ApiError> {
+    /// Sets or clears the held mark (cleared once a person has looked, or
+    /// taken the chat).
+    pub(super) async fn set_held(&self, conversation: &str, held: bool) -> Result<(), ApiError> {
         self.store
             .update_conversation(
                 conversation,
                 ConvUpdate {
-                    held: Some(false),
+                    held: Some(held),
                     ..Default::default()
                 },
             )

@@ -234,7 +234,7 @@ impl AppState {
             .map_err(route_error)?;
         let summary = self.assigned(conversation, user.id).await?;
         if conv.held {
-            self.unhold(conversation).await?;
+            self.set_held(conversation, false).await?;
         }
         self.store
             .audit(Some(user.id), "start", conversation, "")
