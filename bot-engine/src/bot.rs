@@ -51,6 +51,10 @@ pub struct BotConfig {
     /// The trained head's share of an intent's score, the rest being the
     /// nearest-neighbour similarity's ([`crate::IntentModel::rank`]).
     pub head_weight: f32,
+    /// The lexical head's share of the trained part of the score
+    /// ([`crate::LexicalHead`], [`crate::IntentModel::with_lexical`]); 0
+    /// leaves it out.
+    pub lexical_weight: f32,
     /// The lowest score at which the emergency intent, ranked first by the
     /// model, makes a chat urgent. Below it the chat still goes to a person,
     /// as an ordinary one: a greeting in a script the encoder barely knows
@@ -78,6 +82,10 @@ pub struct BotConfig {
     /// the other half calibrating the threshold; otherwise they all only
     /// calibrate it.
     pub reject_out_of_scope: bool,
+    /// Whether, once the threshold is calibrated, the model is trained
+    /// again on the held-out phrasings too (every validation phrasing and
+    /// out-of-scope question), keeping the threshold.
+    pub refit: bool,
 }
 
 impl Default for BotConfig {
@@ -90,12 +98,14 @@ impl Default for BotConfig {
             // of the SMS Spam Collection (docs/bot.md, Spam).
             spam_threshold: crate::DEFAULT_SPAM_THRESHOLD,
             head_weight: crate::DEFAULT_HEAD_WEIGHT,
+            lexical_weight: crate::DEFAULT_LEXICAL_WEIGHT,
             urgent_threshold: DEFAULT_URGENT_THRESHOLD,
             red_flag_model: true,
             red_flag_model_threshold: 0.5,
             trigger_floor: 0.1,
             trusted_domains: Vec::new(),
             reject_out_of_scope: true,
+            refit: true,
         }
     }
 }
@@ -296,8 +306,15 @@ pub struct Bot {
     urgency: Option<crate::UrgencyModel>,
     spam: SpamScorer,
     language: LanguageDetector,
+    /// The languages the whitelist's examples are written in: the only ones
+    /// the lexical head reads ([`crate::LexicalHead`]).
+    example_languages: Vec<String>,
     config: BotConfig,
 }
+
+/// How many of the whitelist's examples a language needs for the lexical
+/// head to read messages in it.
+const LEXICAL_MIN_EXAMPLES: usize = 20;
 
 impl Bot {
     /// Embeds every example in the whitelist (or takes the embeddings from
@@ -310,24 +327,7 @@ impl Bot {
         config: BotConfig,
         cache: &dyn EmbeddingCache,
     ) -> Result<Bot> {
-        let (labels, examples): (Vec<usize>, Vec<String>) = whitelist
-            .examples()
-            .map(|(i, e)| (i, e.to_string()))
-            .unzip();
-        let vectors = embed_cached(&encoder, &scrubber, examples, cache).await?;
-        let rejection = if config.reject_out_of_scope {
-            let learned = out_of_scope_split(&whitelist, true);
-            embed_cached(&encoder, &scrubber, learned, cache).await?
-        } else {
-            Vec::new()
-        };
-        let model = IntentModel::train_with_rejection(
-            whitelist.intents.iter().map(|i| i.id.clone()).collect(),
-            labels.into_iter().zip(vectors).collect(),
-            rejection,
-            encoder.dim(),
-        )?
-        .with_head_weight(config.head_weight);
+        let model = train_model(&whitelist, &encoder, &scrubber, &config, cache, false).await?;
         let red_flags = RedFlags::new(
             whitelist
                 .intents
@@ -348,9 +348,11 @@ impl Bot {
             red_flags,
             urgency,
             spam: SpamScorer::new().with_trusted_domains(&config.trusted_domains),
+            example_languages: Vec::new(),
             language: LanguageDetector::new(),
             config,
         };
+        bot.example_languages = bot.languages_of_examples();
         let calibration = bot.calibration_on_held_out(cache).await?;
         if bot.config.threshold.is_none()
             && let Some(c) = &calibration
@@ -358,6 +360,20 @@ impl Bot {
             bot.threshold = c.threshold;
         }
         bot.calibration = calibration;
+        if bot.config.refit && bot.calibration.is_some() {
+            // Calibrated: the phrasings held out for it now teach the model
+            // too, at the threshold they chose (docs/bot.md, "Ordinary
+            // questions").
+            bot.model = train_model(
+                &bot.whitelist,
+                &bot.encoder,
+                &bot.scrubber,
+                &bot.config,
+                cache,
+                true,
+            )
+            .await?;
+        }
         Ok(bot)
     }
 
@@ -387,11 +403,20 @@ impl Bot {
         if texts.is_empty() {
             return Ok(None);
         }
+        let redacted: Vec<(String, String)> = texts
+            .iter()
+            .map(|t| {
+                let language = self.language.detect(t, None, None).0;
+                (self.scrubber.redactor().redact(t).text, language)
+            })
+            .collect();
         let vectors = embed_cached(&self.encoder, &self.scrubber, texts, cache).await?;
         let mut in_scope = Vec::new();
         let mut out_of_scope = Vec::new();
-        for (v, want) in vectors.iter().zip(expected) {
-            let (ranked, reject) = self.model.rank_with_rejection(v);
+        for ((v, (text, language)), want) in vectors.iter().zip(&redacted).zip(expected) {
+            let (ranked, reject) = self
+                .model
+                .rank_with_rejection(v, self.lexical_text(text, language));
             let Some(top) = ranked.first() else { continue };
             // A near tie (with another intent or with out of scope) is
             // escalated whatever the score: it counts as not answered at any
@@ -550,7 +575,9 @@ impl Bot {
             reply: String::new(),
             red_flag: None,
         };
-        let (ranked, reject) = self.model.rank_with_rejection(&pooled[0].mean);
+        let (ranked, reject) = self
+            .model
+            .rank_with_rejection(&pooled[0].mean, self.lexical_text(&a.redacted, &a.language));
         a.alternatives = ranked.iter().skip(1).take(3).cloned().collect();
         a.top = ranked.first().cloned();
         // The emergency intent ranked first goes as urgent on a score well
@@ -609,6 +636,31 @@ impl Bot {
             a.action = Action::Answer;
         }
         Ok(a)
+    }
+
+    /// The languages of the whitelist's examples, each with at least
+    /// [`LEXICAL_MIN_EXAMPLES`] of them.
+    fn languages_of_examples(&self) -> Vec<String> {
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for (_, example) in self.whitelist.examples() {
+            *counts
+                .entry(self.language.detect(example, None, None).0)
+                .or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .filter(|&(_, n)| n >= LEXICAL_MIN_EXAMPLES)
+            .map(|(language, _)| language)
+            .collect()
+    }
+
+    /// `text` for the lexical head when it is in a language the examples
+    /// are written in; `None` otherwise.
+    fn lexical_text<'a>(&self, text: &'a str, language: &str) -> Option<&'a str> {
+        self.example_languages
+            .iter()
+            .any(|l| l == language)
+            .then_some(text)
     }
 
     fn urgent(&self, a: &mut Assessment, confidence: f32) {
@@ -680,14 +732,24 @@ impl Bot {
     /// for evaluation tools. `text` must already be redacted.
     pub async fn rank_redacted(&self, text: &str) -> Result<Vec<Scored>> {
         let query = self.encoder.embed(vec![text.to_string()]).await?;
-        Ok(self.model.rank(&query[0]))
+        let language = self.language.detect(text, None, None).0;
+        Ok(self
+            .model
+            .rank(&query[0], self.lexical_text(text, &language)))
     }
 
     /// Ranks many already-redacted texts in one go (batched through the
     /// encoder's queue): for evaluation tools.
     pub async fn rank_all_redacted(&self, texts: Vec<String>) -> Result<Vec<Vec<Scored>>> {
-        let vectors = self.encoder.embed_all(texts).await?;
-        Ok(vectors.iter().map(|v| self.model.rank(v)).collect())
+        let vectors = self.encoder.embed_all(texts.clone()).await?;
+        Ok(vectors
+            .iter()
+            .zip(&texts)
+            .map(|(v, t)| {
+                let language = self.language.detect(t, None, None).0;
+                self.model.rank(v, self.lexical_text(t, &language))
+            })
+            .collect())
     }
 }
 
@@ -696,6 +758,98 @@ impl Bot {
 fn runner_up(ranked: &[Scored], reject: Option<f32>) -> f32 {
     let second = ranked.get(1).map_or(f32::MIN, |s| s.confidence);
     reject.map_or(second, |r| second.max(r))
+}
+
+/// The intent model on the whitelist's examples and, with
+/// `reject_out_of_scope`, the learned half of its out-of-scope questions;
+/// with `everything`, also on the validation phrasings and the other half
+/// (after calibration).
+async fn train_model(
+    whitelist: &Whitelist,
+    encoder: &EncoderHandle,
+    scrubber: &Scrubber,
+    config: &BotConfig,
+    cache: &dyn EmbeddingCache,
+    everything: bool,
+) -> Result<IntentModel> {
+    let (labels, examples): (Vec<usize>, Vec<String>) = whitelist
+        .intents
+        .iter()
+        .enumerate()
+        .flat_map(|(i, intent)| {
+            let held_out = if everything {
+                &intent.validation[..]
+            } else {
+                &[]
+            };
+            intent
+                .examples
+                .iter()
+                .chain(held_out)
+                .map(move |e| (i, e.clone()))
+        })
+        .unzip();
+    let learned = match (config.reject_out_of_scope, everything) {
+        (false, _) => Vec::new(),
+        (true, false) => out_of_scope_split(whitelist, true),
+        (true, true) => whitelist.out_of_scope.clone(),
+    };
+    // The lexical head learns the same classes from the rules-redacted
+    // texts (the out-of-scope class, when learned, after the intents).
+    let lexical = (config.lexical_weight > 0.0).then(|| {
+        let reject = whitelist.intents.len();
+        let texts: Vec<(usize, String)> = labels
+            .iter()
+            .copied()
+            .zip(&examples)
+            .chain(learned.iter().map(|q| (reject, q)))
+            .map(|(l, t)| (l, scrubber.redactor().redact(t).text))
+            .collect();
+        let classes = reject + usize::from(!learned.is_empty());
+        crate::LexicalHead::train(classes, &texts)
+    });
+    // Training the head takes seconds; a head trained on the same examples
+    // the same way is kept in `cache` like the embeddings.
+    let head_key = {
+        let mut what = vec![crate::Head::recipe()];
+        what.extend(
+            labels
+                .iter()
+                .zip(&examples)
+                .map(|(l, t)| format!("{l}\t{t}")),
+        );
+        what.extend(learned.iter().map(|q| format!("out of scope\t{q}")));
+        format!("intent-head-{}", cache_key(encoder, scrubber, &what))
+    };
+    let vectors = embed_cached(encoder, scrubber, examples, cache).await?;
+    let rejection = if learned.is_empty() {
+        Vec::new()
+    } else {
+        embed_cached(encoder, scrubber, learned, cache).await?
+    };
+    let mut model = IntentModel::build(
+        whitelist.intents.iter().map(|i| i.id.clone()).collect(),
+        labels.into_iter().zip(vectors).collect(),
+        rejection,
+        encoder.dim(),
+        |classes, examples, dim| {
+            if let Some(head) = cache
+                .load(&head_key)
+                .and_then(|rows| crate::Head::from_parts(rows, dim))
+                .filter(|head| head.classes() == classes)
+            {
+                return Ok(head);
+            }
+            let head = crate::Head::train(classes, examples, dim)?;
+            cache.store(&head_key, &head.parts());
+            Ok(head)
+        },
+    )?
+    .with_head_weight(config.head_weight);
+    if let Some(head) = lexical {
+        model = model.with_lexical(head, config.lexical_weight);
+    }
+    Ok(model)
 }
 
 /// The out-of-scope questions split in two, alternately: the half the

@@ -12,12 +12,18 @@
 //! equal weights unless `head_weight` says otherwise): high only when the
 //! message is both near the intent's examples and on its side of the
 //! boundaries.
+//!
+//! A third scorer reads the words rather than the embedding
+//! ([`crate::LexicalHead`]: insurer names, weekdays, Spanish the small
+//! encoder knows poorly); its probability is mixed into the trained part at
+//! `lexical_weight` ([`IntentModel::with_lexical`]).
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Optimizer, VarBuilder, VarMap};
 use serde::Serialize;
 
 use crate::Result;
+use crate::lexical::LexicalHead;
 
 /// An intent and how well the message matches it (cosine similarity, -1..1).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,7 +90,7 @@ impl IntentIndex {
     fn scores(&self, query: &[f32]) -> Vec<f32> {
         let mut best = vec![(f32::MIN, f32::MIN); self.intents.len()];
         for (row, &label) in self.rows.chunks_exact(self.dim).zip(&self.labels) {
-            let s: f32 = row.iter().zip(query).map(|(a, b)| a * b).sum();
+            let s = dot(row, query);
             let b = &mut best[label];
             if s > b.0 {
                 *b = (s, b.0);
@@ -102,6 +108,23 @@ impl IntentIndex {
             })
             .collect()
     }
+}
+
+/// The dot product in eight independent sums, which the compiler turns
+/// into vector instructions (one running sum, as `Iterator::sum` keeps,
+/// cannot be reordered): ranking compares a message with every example,
+/// thousands of them, on the server's runtime threads.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let (a8, a_rest) = a.as_chunks::<8>();
+    let (b8, b_rest) = b.as_chunks::<8>();
+    let mut acc = [0f32; 8];
+    for (x, y) in a8.iter().zip(b8) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let rest: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + rest
 }
 
 /// Training settings of the head. Fixed, and the optimisation starts from
@@ -157,6 +180,47 @@ impl Head {
         })
     }
 
+    /// How heads are trained (the fixed settings above), for keys of caches
+    /// that keep trained heads: a change to the training makes new keys.
+    pub fn recipe() -> String {
+        format!(
+            "softmax-adamw-v1 epochs={HEAD_EPOCHS} lr={HEAD_LEARNING_RATE} \
+             decay={HEAD_WEIGHT_DECAY} scale={HEAD_INPUT_SCALE}"
+        )
+    }
+
+    /// The head as rows of equal length, to be kept (in an embedding cache,
+    /// say) and given back to [`Head::from_parts`]: one row of class
+    /// weights per input value, then the biases.
+    pub fn parts(&self) -> Vec<Vec<f32>> {
+        let k = self.bias.len();
+        self.weight
+            .chunks_exact(k)
+            .map(<[f32]>::to_vec)
+            .chain([self.bias.clone()])
+            .collect()
+    }
+
+    /// A head from [`Head::parts`] for inputs of `dim` values; `None` when
+    /// the rows do not fit that.
+    pub fn from_parts(mut rows: Vec<Vec<f32>>, dim: usize) -> Option<Head> {
+        let k = rows.first()?.len();
+        if k == 0 || rows.len() != dim + 1 || rows.iter().any(|r| r.len() != k) {
+            return None;
+        }
+        let bias = rows.pop()?;
+        Some(Head {
+            weight: rows.concat(),
+            bias,
+            dim,
+        })
+    }
+
+    /// How many classes it tells apart.
+    pub fn classes(&self) -> usize {
+        self.bias.len()
+    }
+
     /// Probability of each intent for `query`.
     pub fn probabilities(&self, query: &[f32]) -> Vec<f32> {
         let k = self.bias.len();
@@ -193,6 +257,9 @@ pub struct IntentModel {
     index: IntentIndex,
     head: Head,
     head_weight: f32,
+    /// The words' own model ([`crate::LexicalHead`]) and its share of the
+    /// trained part of the score.
+    lexical: Option<(LexicalHead, f32)>,
     /// The out-of-scope class's index, when there is one.
     reject: Option<usize>,
 }
@@ -208,32 +275,45 @@ impl IntentModel {
         examples: Vec<(usize, Vec<f32>)>,
         dim: usize,
     ) -> Result<IntentModel> {
-        let head = Head::train(intents.len(), &examples, dim)?;
-        Ok(IntentModel {
-            index: IntentIndex::new(intents, examples, dim),
-            head,
-            head_weight: DEFAULT_HEAD_WEIGHT,
-            reject: None,
-        })
+        IntentModel::build(intents, examples, Vec::new(), dim, Head::train)
     }
 
     /// [`IntentModel::train`] with `rejection` (embeddings of out-of-scope
     /// questions) as one more class; without any, the same as `train`.
     pub fn train_with_rejection(
+        intents: Vec<String>,
+        examples: Vec<(usize, Vec<f32>)>,
+        rejection: Vec<Vec<f32>>,
+        dim: usize,
+    ) -> Result<IntentModel> {
+        IntentModel::build(intents, examples, rejection, dim, Head::train)
+    }
+
+    /// [`IntentModel::train_with_rejection`] with the head from `head`,
+    /// given the number of classes, every example (the out-of-scope ones
+    /// last, as the last class) and `dim`: [`Head::train`], or a head kept
+    /// from an earlier training on the same examples.
+    pub fn build(
         mut intents: Vec<String>,
         mut examples: Vec<(usize, Vec<f32>)>,
         rejection: Vec<Vec<f32>>,
         dim: usize,
+        head: impl FnOnce(usize, &[(usize, Vec<f32>)], usize) -> Result<Head>,
     ) -> Result<IntentModel> {
-        if rejection.is_empty() {
-            return IntentModel::train(intents, examples, dim);
-        }
-        let reject = intents.len();
-        intents.push(REJECT.to_string());
-        examples.extend(rejection.into_iter().map(|v| (reject, v)));
-        let mut model = IntentModel::train(intents, examples, dim)?;
-        model.reject = Some(reject);
-        Ok(model)
+        let reject = (!rejection.is_empty()).then(|| {
+            let reject = intents.len();
+            intents.push(REJECT.to_string());
+            examples.extend(rejection.into_iter().map(|v| (reject, v)));
+            reject
+        });
+        let head = head(intents.len(), &examples, dim)?;
+        Ok(IntentModel {
+            index: IntentIndex::new(intents, examples, dim),
+            head,
+            head_weight: DEFAULT_HEAD_WEIGHT,
+            lexical: None,
+            reject,
+        })
     }
 
     /// The head's share of the score (0..=1, clamped), the rest being the
@@ -243,18 +323,39 @@ impl IntentModel {
         self
     }
 
-    /// Intents by descending score: the weighted mean of the head's
-    /// probability and the nearest-neighbour similarity (see the module
-    /// documentation; [`DEFAULT_HEAD_WEIGHT`] each by default).
-    pub fn rank(&self, query: &[f32]) -> Vec<Scored> {
-        self.rank_with_rejection(query).0
+    /// Adds the lexical head, trained on the same classes (the out-of-scope
+    /// class last, when there is one), at `weight` (0..=1, clamped) of the
+    /// trained part of the score: the head's probability becomes the
+    /// weighted mean of the encoder head's and the lexical head's.
+    pub fn with_lexical(mut self, head: LexicalHead, weight: f32) -> IntentModel {
+        self.lexical = Some((head, weight.clamp(0.0, 1.0)));
+        self
+    }
+
+    /// Intents by descending score for a message's embedding and its
+    /// redacted text: the weighted mean of the heads' probability and the
+    /// nearest-neighbour similarity (see the module documentation;
+    /// [`DEFAULT_HEAD_WEIGHT`] each by default). Without a text (a message
+    /// in a language the lexical head never saw) the encoder's head alone
+    /// gives the trained part.
+    pub fn rank(&self, query: &[f32], text: Option<&str>) -> Vec<Scored> {
+        self.rank_with_rejection(query, text).0
     }
 
     /// [`IntentModel::rank`], and the out-of-scope class's score on the same
     /// scale (`None` without the class).
-    pub fn rank_with_rejection(&self, query: &[f32]) -> (Vec<Scored>, Option<f32>) {
+    pub fn rank_with_rejection(
+        &self,
+        query: &[f32],
+        text: Option<&str>,
+    ) -> (Vec<Scored>, Option<f32>) {
         let knn = self.index.scores(query);
-        let p = self.head.probabilities(query);
+        let mut p = self.head.probabilities(query);
+        if let (Some((lexical, weight)), Some(text)) = (&self.lexical, text) {
+            for (p, l) in p.iter_mut().zip(lexical.probabilities(text)) {
+                *p = (1.0 - weight) * *p + weight * l;
+            }
+        }
         let score = |i: usize| (1.0 - self.head_weight) * knn[i] + self.head_weight * p[i];
         let mut out: Vec<Scored> = (0..self.index.intents.len())
             .filter(|&i| knn[i] > f32::MIN && Some(i) != self.reject)
@@ -284,6 +385,20 @@ mod tests {
     }
 
     #[test]
+    fn the_vector_dot_product_is_the_plain_one() {
+        for len in [0, 1, 7, 8, 9, 384, 385] {
+            let a: Vec<f32> = (0..len)
+                .map(|i| ((i * 37 % 11) as f32 - 5.0) / 7.0)
+                .collect();
+            let b: Vec<f32> = (0..len)
+                .map(|i| ((i * 13 % 7) as f32 - 3.0) / 5.0)
+                .collect();
+            let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            assert!((dot(&a, &b) - plain).abs() < 1e-4, "{len}");
+        }
+    }
+
+    #[test]
     fn ranks_by_nearest_examples() {
         let index = IntentIndex::new(
             vec!["a".into(), "b".into()],
@@ -304,6 +419,29 @@ mod tests {
     }
 
     #[test]
+    fn a_head_comes_back_whole_from_its_parts() {
+        let examples = vec![
+            (0, unit(&[1.0, 0.0, 0.0])),
+            (1, unit(&[0.0, 1.0, 0.0])),
+            (2, unit(&[0.0, 0.0, 1.0])),
+        ];
+        let head = Head::train(3, &examples, 3).unwrap();
+        let parts = head.parts();
+        assert_eq!(parts.len(), 4, "three rows of weights and the biases");
+        let back = Head::from_parts(parts.clone(), 3).unwrap();
+        let q = unit(&[0.3, 0.5, 0.1]);
+        assert_eq!(back.probabilities(&q), head.probabilities(&q));
+        assert!(
+            Head::from_parts(parts.clone(), 4).is_none(),
+            "wrong input size"
+        );
+        let mut ragged = parts;
+        ragged[1].pop();
+        assert!(Head::from_parts(ragged, 3).is_none(), "ragged rows");
+        assert!(Head::from_parts(Vec::new(), 0).is_none());
+    }
+
+    #[test]
     fn the_head_weight_mixes_neighbours_and_head() {
         let intents: Vec<String> = vec!["a".into(), "b".into()];
         let examples = vec![
@@ -319,8 +457,8 @@ mod tests {
                 .unwrap()
                 .with_head_weight(w)
         };
-        assert_eq!(model(0.0).rank(&q), knn);
-        let head = model(1.0).rank(&q);
+        assert_eq!(model(0.0).rank(&q, None), knn);
+        let head = model(1.0).rank(&q, None);
         let total: f32 = head.iter().map(|s| s.confidence).sum();
         assert!((total - 1.0).abs() < 1e-4, "probabilities: {head:?}");
         let score = |list: &[Scored], id: &str| {
@@ -330,10 +468,10 @@ mod tests {
                 .unwrap()
         };
         for (w, id) in [(0.5, "a"), (0.5, "b"), (0.2, "b")] {
-            let mixed = score(&model(w).rank(&q), id);
+            let mixed = score(&model(w).rank(&q, None), id);
             let want = (1.0 - w) * score(&knn, id) + w * score(&head, id);
             assert!((mixed - want).abs() < 1e-5, "{w} {id}: {mixed} vs {want}");
         }
-        assert_eq!(model(7.0).rank(&q), head, "clamped to 1");
+        assert_eq!(model(7.0).rank(&q, None), head, "clamped to 1");
     }
 }

@@ -21,6 +21,7 @@ mod bot;
 mod classifier;
 mod encoder;
 mod language;
+mod lexical;
 mod linear;
 mod redflag;
 mod scrub;
@@ -39,6 +40,7 @@ pub use bot::{
 pub use classifier::{DEFAULT_HEAD_WEIGHT, Head, IntentIndex, IntentModel, Scored};
 pub use encoder::{Encoder, EncoderHandle, Pooled, TUNED_RECORD};
 pub use language::{LanguageDetector, primary_subtag};
+pub use lexical::{DEFAULT_LEXICAL_WEIGHT, LexicalHead};
 pub use redflag::RedFlags;
 pub use scrub::{Scrubber, load_pii_model};
 pub use spam::{

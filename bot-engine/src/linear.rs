@@ -6,6 +6,8 @@
 //! ([`crate::urgency`]) differ in what they hash, not in how they hash or
 //! learn; one copy keeps their training deterministic in the same way.
 
+use crate::redflag::fold;
+
 /// FNV-1a over `namespace`, a zero byte and `bytes`: one hash space per
 /// kind of feature.
 pub(crate) fn fnv1a(namespace: &[u8], bytes: &[u8]) -> u64 {
@@ -36,6 +38,37 @@ pub(crate) fn unit_features(mut buckets: Vec<u32>) -> Vec<(u32, f32)> {
     buckets.dedup();
     let v = 1.0 / (buckets.len().max(1) as f32).sqrt();
     buckets.into_iter().map(|b| (b, v)).collect()
+}
+
+/// The hashed features of `text` the red-flag model and the intents'
+/// lexical head read: folded words, word pairs and character 2- to 5-grams
+/// inside words, each bucket once, L2-normalised.
+pub(crate) fn text_features(text: &str, bits: u32) -> Vec<(u32, f32)> {
+    let folded = fold(text);
+    let words: Vec<&str> = folded
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut buckets: Vec<u32> = Vec::with_capacity(folded.len() * 5);
+    let mut add = |ns: &[u8], s: &str| buckets.push(bucket(ns, s, bits));
+    for w in &words {
+        add(b"w", w);
+    }
+    for pair in words.windows(2) {
+        add(b"b", &format!("{} {}", pair[0], pair[1]));
+    }
+    let mut gram = String::new();
+    for w in &words {
+        let chars: Vec<char> = std::iter::once(' ').chain(w.chars()).chain([' ']).collect();
+        for n in 2..=5 {
+            for window in chars.windows(n) {
+                gram.clear();
+                gram.extend(window);
+                add(b"c", &gram);
+            }
+        }
+    }
+    unit_features(buckets)
 }
 
 pub(crate) fn sigmoid(z: f32) -> f32 {

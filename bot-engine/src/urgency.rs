@@ -22,17 +22,18 @@ use serde::Deserialize;
 
 use crate::Whitelist;
 
-use crate::linear::{self, Fit, Sample, SplitMix, bucket, logit, sigmoid, unit_features};
-use crate::redflag::fold;
+use crate::linear::{self, Fit, Sample, SplitMix, logit, sigmoid, text_features};
 
 /// The corpora the model learns from besides the whitelist: urgent
 /// messages and near misses in English and Spanish, ordinary questions in
 /// other languages, introductions with names, SMS-style spam and casual
 /// chat (`data/README.md`).
-const CORPORA: [&str; 3] = [
+const CORPORA: [&str; 5] = [
     include_str!("../data/red_flag_train.jsonl"),
     include_str!("../data/red_flag_train_2.jsonl"),
     include_str!("../data/red_flag_train_3.jsonl"),
+    include_str!("../data/red_flag_train_4.jsonl"),
+    include_str!("../data/red_flag_train_5.jsonl"),
 ];
 
 /// One labelled message.
@@ -170,35 +171,6 @@ impl std::fmt::Debug for UrgencyModel {
     }
 }
 
-/// The hashed features of `text`: each bucket once, L2-normalised.
-fn features(text: &str, bits: u32) -> Vec<(u32, f32)> {
-    let folded = fold(text);
-    let words: Vec<&str> = folded
-        .split(|c: char| !c.is_alphanumeric() && c != '\'')
-        .filter(|w| !w.is_empty())
-        .collect();
-    let mut buckets: Vec<u32> = Vec::with_capacity(folded.len() * 5);
-    let mut add = |ns: &[u8], s: &str| buckets.push(bucket(ns, s, bits));
-    for w in &words {
-        add(b"w", w);
-    }
-    for pair in words.windows(2) {
-        add(b"b", &format!("{} {}", pair[0], pair[1]));
-    }
-    let mut gram = String::new();
-    for w in &words {
-        let chars: Vec<char> = std::iter::once(' ').chain(w.chars()).chain([' ']).collect();
-        for n in 2..=5 {
-            for window in chars.windows(n) {
-                gram.clear();
-                gram.extend(window);
-                add(b"c", &gram);
-            }
-        }
-    }
-    unit_features(buckets)
-}
-
 impl UrgencyModel {
     /// Fits the model: logistic regression by AdaGrad
     /// ([`linear::fit_logistic`]), the two classes weighted to count
@@ -206,7 +178,7 @@ impl UrgencyModel {
     pub fn train(examples: &[UrgencyExample], options: &UrgencyOptions) -> UrgencyModel {
         let rows: Vec<Vec<(u32, f32)>> = examples
             .iter()
-            .map(|e| features(&e.text, options.bits))
+            .map(|e| text_features(&e.text, options.bits))
             .collect();
         let urgent = examples.iter().filter(|e| e.urgent).count().max(1) as f32;
         let calm = examples.iter().filter(|e| !e.urgent).count().max(1) as f32;
@@ -243,7 +215,11 @@ impl UrgencyModel {
 
     /// The probability that `text` (rules-redacted) is an emergency.
     pub fn probability(&self, text: &str) -> f32 {
-        sigmoid(logit(self.bias, &self.weights, &features(text, self.bits)))
+        sigmoid(logit(
+            self.bias,
+            &self.weights,
+            &text_features(text, self.bits),
+        ))
     }
 }
 

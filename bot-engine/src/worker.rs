@@ -178,6 +178,12 @@ impl<O: Send + 'static> Worker<O> {
 
 /// The next pass's jobs: every urgent job waiting, or else ordinary ones in
 /// order within `budget`; `None` once the lanes are closed and empty.
+///
+/// A job's cost is the model's tokenizer at work, so it is computed with
+/// the lock released: callers on the server's runtime threads take the same
+/// lock to queue a message, and must never wait for a tokenizer. A job that
+/// would overflow the pass goes back to the front of its queue (for that
+/// moment the queue may hold one job more than its capacity).
 fn next_batch<M: BatchModel>(
     lanes: &Lanes<M::Output>,
     model: &M,
@@ -191,24 +197,29 @@ fn next_batch<M: BatchModel>(
         q = lanes.ready.wait(q).unwrap_or_else(|e| e.into_inner());
     }
     let jobs: Vec<_> = if q.urgent.is_empty() {
-        let cost = |job: &Job<M::Output>| job.texts.iter().map(|t| model.cost(t)).sum::<usize>();
         let first = q.normal.pop_front().expect("not empty");
+        drop(q);
+        let cost = |job: &Job<M::Output>| job.texts.iter().map(|t| model.cost(t)).sum::<usize>();
         let mut spent = cost(&first);
         let mut jobs = vec![first];
         while spent < budget {
-            let Some(next) = q.normal.front() else { break };
-            let c = cost(next);
+            let Some(next) = lanes.lock().normal.pop_front() else {
+                break;
+            };
+            let c = cost(&next);
             if spent + c > budget {
+                lanes.lock().normal.push_front(next);
                 break;
             }
             spent += c;
-            jobs.extend(q.normal.pop_front());
+            jobs.push(next);
         }
         jobs
     } else {
-        q.urgent.drain(..).collect()
+        let jobs = q.urgent.drain(..).collect();
+        drop(q);
+        jobs
     };
-    drop(q);
     // Room in the ordinary queue: wake `run_all` callers waiting for it.
     lanes.ready.notify_all();
     Some(jobs)

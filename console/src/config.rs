@@ -32,6 +32,9 @@ pub struct Config {
     /// The trained head's share of an intent's score (0 to 1), the rest
     /// being the nearest-neighbour similarity's (docs/bot.md).
     pub head_weight: f32,
+    /// The lexical head's share of the trained part of the score (0 to 1;
+    /// docs/bot.md).
+    pub lexical_weight: f32,
     /// The lowest score at which the emergency intent, ranked first by the
     /// model (no trigger fired), makes a chat urgent (docs/bot.md).
     pub urgent_threshold: f32,
@@ -42,6 +45,9 @@ pub struct Config {
     /// class of their own, so that questions like them are never answered
     /// (docs/bot.md); the other half calibrates the threshold.
     pub reject_out_of_scope: bool,
+    /// Whether the intent model is trained again on the calibration
+    /// phrasings once the threshold is set (docs/bot.md).
+    pub refit: bool,
     /// Requests waiting for the encoder before new ones are told "busy".
     pub encoder_queue: usize,
     /// Whether redaction runs the PII model (`pii-ner`) as well as the
@@ -149,9 +155,11 @@ impl Default for Config {
             threshold: bot_engine::BotConfig::default().threshold,
             margin: bot_engine::BotConfig::default().margin,
             head_weight: bot_engine::DEFAULT_HEAD_WEIGHT,
+            lexical_weight: bot_engine::DEFAULT_LEXICAL_WEIGHT,
             urgent_threshold: bot_engine::DEFAULT_URGENT_THRESHOLD,
             red_flag_model: bot_engine::BotConfig::default().red_flag_model,
             reject_out_of_scope: bot_engine::BotConfig::default().reject_out_of_scope,
+            refit: bot_engine::BotConfig::default().refit,
             encoder_queue: 256,
             redaction_model: true,
             redaction_threshold: redaction::model::DEFAULT_THRESHOLD,
@@ -277,6 +285,10 @@ impl Config {
             "configuration: head_weight must be between 0 and 1"
         );
         anyhow::ensure!(
+            (0.0..=1.0).contains(&config.lexical_weight),
+            "configuration: lexical_weight must be between 0 and 1"
+        );
+        anyhow::ensure!(
             (0.0..=1.0).contains(&config.urgent_threshold),
             "configuration: urgent_threshold must be between 0 and 1"
         );
@@ -342,6 +354,11 @@ mod tests {
             jail.create_file("f.toml", "head_weight = 0.3")?;
             let c = Config::load(Some(&PathBuf::from("f.toml")), &Overrides::default()).unwrap();
             assert_eq!(c.head_weight, 0.3);
+            jail.create_file("g.toml", "lexical_weight = -0.1")?;
+            assert!(Config::load(Some(&PathBuf::from("g.toml")), &Overrides::default()).is_err());
+            jail.create_file("h.toml", "lexical_weight = 0.6\nrefit = false")?;
+            let c = Config::load(Some(&PathBuf::from("h.toml")), &Overrides::default()).unwrap();
+            assert_eq!((c.lexical_weight, c.refit), (0.6, false));
             assert!(
                 Config::load(Some(&PathBuf::from("missing.toml")), &Overrides::default()).is_err()
             );

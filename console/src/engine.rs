@@ -168,9 +168,11 @@ pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
             threshold: config.threshold,
             margin: config.margin,
             head_weight: config.head_weight,
+            lexical_weight: config.lexical_weight,
             urgent_threshold: config.urgent_threshold,
             red_flag_model: config.red_flag_model,
             reject_out_of_scope: config.reject_out_of_scope,
+            refit: config.refit,
             trusted_domains: config.trusted_domains.clone(),
             ..BotConfig::default()
         },

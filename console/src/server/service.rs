@@ -449,9 +449,12 @@ impl AppState {
                     Ok(())
                 }
                 Action::Hold => {
+                    // On the staff's list before the patient is told a
+                    // person will look at it.
+                    self.hold(conversation).await?;
                     self.say_canned(conversation, Sender::System, &a.reply)
                         .await?;
-                    self.hold(conversation).await
+                    Ok(())
                 }
                 Action::Escalate | Action::Urgent => {
                     self.say_canned(conversation, Sender::Bot, &a.reply).await?;
