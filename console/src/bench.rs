@@ -418,9 +418,9 @@ pub fn bench_encoder(config: &Config, names: &[String], batch: usize) -> anyhow:
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let mut rows = Vec::new();
     for name in names {
-        let spec = crate::models::spec(name)?;
+        let spec = model_pull::spec(name)?;
         if !spec.is_installed(&config.models_dir) {
-            crate::models::pull(spec, &config.models_dir, None)?;
+            model_pull::pull(spec, &config.models_dir, None)?;
         }
         let started = Instant::now();
         let encoder =

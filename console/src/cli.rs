@@ -22,11 +22,6 @@ pub struct NewAccount {
     pub states: String,
 }
 
-/// A US state or territory code: two capital letters.
-pub fn is_state(s: &str) -> bool {
-    s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase())
-}
-
 fn list(s: &str) -> Vec<String> {
     s.split(',')
         .map(|x| x.trim().to_string())
@@ -50,7 +45,7 @@ pub async fn user_add(config: &Config, account: NewAccount) -> anyhow::Result<()
         );
     }
     let licensed_states = list(&account.states);
-    if let Some(bad) = licensed_states.iter().find(|s| !is_state(s)) {
+    if let Some(bad) = licensed_states.iter().find(|s| !crate::server::is_state(s)) {
         bail!("{bad:?} is not a state: use two capital letters (CA, NY)");
     }
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {

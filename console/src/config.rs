@@ -150,7 +150,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".parse().expect("default address"),
             db: "carechat.db".into(),
             models_dir: "models".into(),
-            model: crate::models::DEFAULT_MODEL.into(),
+            model: model_pull::DEFAULT_MODEL.into(),
             intents_dir: "intents".into(),
             threshold: bot_engine::BotConfig::default().threshold,
             margin: bot_engine::BotConfig::default().margin,
@@ -269,7 +269,7 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
         // An unset margin is the one measured for the configured model
         // (docs/bot.md); an unset threshold is calibrated at start-up.
-        if let Some(margin) = crate::models::spec(&config.model)
+        if let Some(margin) = model_pull::spec(&config.model)
             .ok()
             .and_then(|s| s.bot_margin)
             && !given_keys.contains_key("margin")

@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use bot_engine::{Bot, BotConfig, Encoder, EncoderHandle, Scrubber, Whitelist};
+use bot_engine::{Bot, BotConfig, Encoder, EncoderHandle, Scrubber, TUNED_RECORD, Whitelist};
 use redaction::Redactor;
 use redaction::model::NerModel;
+use sha2::{Digest, Sha256};
 
 use crate::config::Config;
-use crate::models;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/default_intents.rs"));
@@ -50,7 +50,7 @@ pub fn load_whitelist(dir: &Path) -> anyhow::Result<Whitelist> {
 
 /// The directory of `spec` under `models_dir`, pulling it first if missing.
 pub async fn ensure_model(
-    spec: &'static models::ModelSpec,
+    spec: &'static model_pull::ModelSpec,
     models_dir: &Path,
 ) -> anyhow::Result<PathBuf> {
     let models_dir = models_dir.to_path_buf();
@@ -60,7 +60,7 @@ pub async fn ensure_model(
                 "the model {} is not installed yet: pulling it first",
                 spec.name
             );
-            models::pull(spec, &models_dir, None)?;
+            model_pull::pull(spec, &models_dir, None)?;
         }
         Ok(models_dir.join(spec.name))
     })
@@ -71,7 +71,7 @@ pub async fn ensure_model(
 /// pull` knows (pulled first if missing), or a directory of its own, such as
 /// one `carechat train encoder` wrote, under `models_dir` or at a path.
 pub async fn encoder_dir(config: &Config) -> anyhow::Result<PathBuf> {
-    if let Ok(spec) = models::spec(&config.model) {
+    if let Ok(spec) = model_pull::spec(&config.model) {
         return ensure_model(spec, &config.models_dir).await;
     }
     let dir = config.models_dir.join(&config.model);
@@ -79,7 +79,7 @@ pub async fn encoder_dir(config: &Config) -> anyhow::Result<PathBuf> {
     if files.iter().all(|f| dir.join(f).is_file()) {
         return Ok(dir);
     }
-    let known: Vec<_> = models::MODELS.iter().map(|m| m.name).collect();
+    let known: Vec<_> = model_pull::MODELS.iter().map(|m| m.name).collect();
     anyhow::bail!(
         "unknown sentence encoder {:?}: not a model `carechat models pull` knows ({}), \
          nor a directory holding {} (looked in {})",
@@ -96,13 +96,13 @@ pub fn load_pii_model(config: &Config) -> anyhow::Result<Option<NerModel>> {
     if !config.redaction_model {
         return Ok(None);
     }
-    let spec = models::spec(models::PII_MODEL)?;
+    let spec = model_pull::spec(model_pull::PII_MODEL)?;
     if !spec.is_installed(&config.models_dir) {
         eprintln!(
             "the model {} is not installed yet: pulling it first",
             spec.name
         );
-        models::pull(spec, &config.models_dir, None)?;
+        model_pull::pull(spec, &config.models_dir, None)?;
     }
     let model = bot_engine::load_pii_model(&config.models_dir.join(spec.name), config.products())
         .context("loading the PII model")?;
@@ -116,7 +116,7 @@ pub async fn start_scrubber(config: &Config) -> anyhow::Result<Scrubber> {
     if !config.redaction_model {
         return Ok(Scrubber::rules(redactor));
     }
-    let dir = ensure_model(models::spec(models::PII_MODEL)?, &config.models_dir).await?;
+    let dir = ensure_model(model_pull::spec(model_pull::PII_MODEL)?, &config.models_dir).await?;
     let products = config.products();
     let model = tokio::task::spawn_blocking(move || bot_engine::load_pii_model(&dir, products))
         .await?
@@ -153,7 +153,7 @@ async fn warn_of_phi_in_canned_text(bot: &Bot) -> anyhow::Result<()> {
 pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
     let whitelist = Arc::new(load_whitelist(&config.intents_dir)?);
     let dir = encoder_dir(config).await?;
-    crate::tune::check_tuned_for(&dir, &whitelist);
+    check_tuned_for(&dir, &whitelist);
     let products = config.products();
     let encoder = tokio::task::spawn_blocking(move || Encoder::load(&dir, products))
         .await?
@@ -232,4 +232,83 @@ pub async fn load_translations(
         .collect();
     tracing::info!(pairs = %pairs.join(","), "translation models loaded");
     Ok(Some(Arc::new(translations)))
+}
+
+/// A SHA-256 over every intent's examples, as the whitelist holds them: what
+/// a tuned encoder records it was trained on.
+pub fn examples_digest(whitelist: &Whitelist) -> String {
+    let mut digest = Sha256::new();
+    for (i, example) in whitelist.examples() {
+        digest.update(whitelist.intents[i].id.as_bytes());
+        digest.update([0]);
+        digest.update(example.as_bytes());
+        digest.update([0]);
+    }
+    hex::encode(digest.finalize())
+}
+
+/// Warns when `dir` is an encoder tuned on other examples than
+/// `whitelist`'s (the whitelist was edited since): it still works, but it
+/// separates the intents it was trained on, so it should be retrained.
+pub fn check_tuned_for(dir: &Path, whitelist: &Whitelist) {
+    if tuned_for_other_examples(dir, whitelist) {
+        tracing::warn!(
+            model = %dir.display(),
+            "the sentence encoder was tuned on other examples than this whitelist's; \
+             retrain it with `carechat train encoder` for the best answers"
+        );
+    }
+}
+
+/// Whether `dir` is a tuned encoder whose record names other examples than
+/// `whitelist`'s (false for an encoder that was never tuned).
+fn tuned_for_other_examples(dir: &Path, whitelist: &Whitelist) -> bool {
+    let Ok(bytes) = std::fs::read(dir.join(TUNED_RECORD)) else {
+        return false;
+    };
+    let trained = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|r| r.get("examples_sha256")?.as_str().map(str::to_string));
+    trained.as_deref() != Some(examples_digest(whitelist).as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn whitelist(example: &str) -> Whitelist {
+        let toml = format!(
+            "id = \"opening_hours\"\ntitle = \"Hours\"\nskill = \"front_desk\"\n\
+             examples = [\"{example}\"]\n[replies]\nen = \"We open at 8.\"\n"
+        );
+        let messages = default_file("messages.toml").unwrap();
+        Whitelist::parse([
+            ("messages.toml", messages),
+            ("opening_hours.toml", toml.as_str()),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn a_tuned_encoder_knows_whether_the_whitelist_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let trained = whitelist("when do you open");
+        assert!(
+            !tuned_for_other_examples(dir.path(), &trained),
+            "not tuned at all"
+        );
+        std::fs::write(
+            dir.path().join(TUNED_RECORD),
+            json!({"examples_sha256": examples_digest(&trained)}).to_string(),
+        )
+        .unwrap();
+        assert!(!tuned_for_other_examples(dir.path(), &trained));
+        assert!(tuned_for_other_examples(
+            dir.path(),
+            &whitelist("are you open today")
+        ));
+        std::fs::write(dir.path().join(TUNED_RECORD), "not json").unwrap();
+        assert!(tuned_for_other_examples(dir.path(), &trained));
+    }
 }

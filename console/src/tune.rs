@@ -2,13 +2,11 @@
 //! whitelist's examples (bot-engine's `tune` says how) and writes a model
 //! directory the bot loads like any other (`model = "NAME"`).
 
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use bot_engine::{Encoder, TUNED_RECORD, TuneExample, TuneOptions, Whitelist};
+use bot_engine::{Encoder, TUNED_RECORD, TuneExample, TuneOptions};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 
@@ -21,7 +19,7 @@ pub async fn train(config: &Config, out: &str, options: TuneOptions) -> anyhow::
         config.models_dir.display()
     );
     anyhow::ensure!(
-        crate::models::spec(out).is_err(),
+        model_pull::spec(out).is_err(),
         "--out {out:?} is the name of a model `carechat models pull` installs: choose another"
     );
     let out_dir = config.models_dir.join(out);
@@ -52,7 +50,7 @@ pub async fn train(config: &Config, out: &str, options: TuneOptions) -> anyhow::
         .into_iter()
         .map(|r| r.text)
         .collect();
-    let examples_sha256 = examples_digest(&whitelist);
+    let examples_sha256 = crate::engine::examples_digest(&whitelist);
     let classes = whitelist.intents.len();
     let model_name = config.model.clone();
 
@@ -162,82 +160,4 @@ pub async fn train(config: &Config, out: &str, options: TuneOptions) -> anyhow::
         out_dir.display()
     );
     Ok(())
-}
-
-/// A SHA-256 over every intent's examples, as the whitelist holds them: what
-/// a tuned encoder records it was trained on.
-pub fn examples_digest(whitelist: &Whitelist) -> String {
-    let mut digest = Sha256::new();
-    for (i, example) in whitelist.examples() {
-        digest.update(whitelist.intents[i].id.as_bytes());
-        digest.update([0]);
-        digest.update(example.as_bytes());
-        digest.update([0]);
-    }
-    hex::encode(digest.finalize())
-}
-
-/// Warns when `dir` is an encoder tuned on other examples than
-/// `whitelist`'s (the whitelist was edited since): it still works, but it
-/// separates the intents it was trained on, so it should be retrained.
-pub fn check_tuned_for(dir: &Path, whitelist: &Whitelist) {
-    if tuned_for_other_examples(dir, whitelist) {
-        tracing::warn!(
-            model = %dir.display(),
-            "the sentence encoder was tuned on other examples than this whitelist's; \
-             retrain it with `carechat train encoder` for the best answers"
-        );
-    }
-}
-
-/// Whether `dir` is a tuned encoder whose record names other examples than
-/// `whitelist`'s (false for an encoder that was never tuned).
-fn tuned_for_other_examples(dir: &Path, whitelist: &Whitelist) -> bool {
-    let Ok(bytes) = std::fs::read(dir.join(TUNED_RECORD)) else {
-        return false;
-    };
-    let trained = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|r| r.get("examples_sha256")?.as_str().map(str::to_string));
-    trained.as_deref() != Some(examples_digest(whitelist).as_str())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn whitelist(example: &str) -> Whitelist {
-        let toml = format!(
-            "id = \"opening_hours\"\ntitle = \"Hours\"\nskill = \"front_desk\"\n\
-             examples = [\"{example}\"]\n[replies]\nen = \"We open at 8.\"\n"
-        );
-        let messages = crate::engine::default_file("messages.toml").unwrap();
-        Whitelist::parse([
-            ("messages.toml", messages),
-            ("opening_hours.toml", toml.as_str()),
-        ])
-        .unwrap()
-    }
-
-    #[test]
-    fn a_tuned_encoder_knows_whether_the_whitelist_changed() {
-        let dir = tempfile::tempdir().unwrap();
-        let trained = whitelist("when do you open");
-        assert!(
-            !tuned_for_other_examples(dir.path(), &trained),
-            "not tuned at all"
-        );
-        std::fs::write(
-            dir.path().join(TUNED_RECORD),
-            json!({"examples_sha256": examples_digest(&trained)}).to_string(),
-        )
-        .unwrap();
-        assert!(!tuned_for_other_examples(dir.path(), &trained));
-        assert!(tuned_for_other_examples(
-            dir.path(),
-            &whitelist("are you open today")
-        ));
-        std::fs::write(dir.path().join(TUNED_RECORD), "not json").unwrap();
-        assert!(tuned_for_other_examples(dir.path(), &trained));
-    }
 }

@@ -209,30 +209,10 @@ fn is_short_code(s: &str) -> bool {
     !s.is_empty() && s.len() <= 4 && digits >= 1 && letters <= 1 && s.is_ascii()
 }
 
-/// Words that make the number after them a unit of an address.
-const UNIT_WORDS: &[&str] = &[
-    "apt",
-    "apt.",
-    "apartment",
-    "suite",
-    "ste",
-    "ste.",
-    "unit",
-    "room",
-    "rm",
-    "rm.",
-    "floor",
-    "fl",
-    "fl.",
-    "box",
-    "#",
-    "no",
-    "no.",
-    "nr",
-    "nr.",
-    "number",
-    "bldg",
-    "building",
+/// Words that, besides the unit words that open an address line
+/// ([`crate::UNIT_WORDS`]), make the number after them part of an address.
+const NUMBER_WORDS: &[&str] = &[
+    "floor", "fl", "fl.", "box", "no", "no.", "nr", "nr.", "number", "bldg", "building",
 ];
 
 /// Whether the short code at `[s, e)` reads as part of an address by its
@@ -246,7 +226,9 @@ fn reads_as_address(text: &str, s: usize, e: usize) -> bool {
         .next()
         .unwrap_or("")
         .to_lowercase();
-    if before.len() < s && UNIT_WORDS.contains(&prev.as_str()) {
+    if before.len() < s
+        && (crate::UNIT_WORDS.contains(&prev.as_str()) || NUMBER_WORDS.contains(&prev.as_str()))
+    {
         return true;
     }
     let code = &text[s..e];

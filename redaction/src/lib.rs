@@ -449,7 +449,7 @@ fn place_gap(gap: &str) -> bool {
 
 /// Words that open an address line and belong to the number after them
 /// ("Apt. 4B", "Suite 210").
-const UNIT_WORDS: [&str; 11] = [
+pub(crate) const UNIT_WORDS: [&str; 11] = [
     "apt",
     "apt.",
     "apartment",

@@ -12,7 +12,11 @@
 //!                  3: bool add_dummy_prefix (true), 4: bool remove_extra_whitespaces (true) }
 //! ```
 //!
-//! Every other field is skipped by its wire type.
+//! Every other field is skipped by its wire type. The wire format itself is
+//! the `protowire` crate's, shared with the ONNX reader that converts the
+//! PII model.
+
+use protowire::{FIXED32, LEN, Reader, VARINT};
 
 /// What a piece is for, as sentencepiece types it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,97 +124,11 @@ fn parse_piece(bytes: &[u8]) -> Result<Piece, String> {
     Ok(piece)
 }
 
-const VARINT: u8 = 0;
-const FIXED64: u8 = 1;
-const LEN: u8 = 2;
-const FIXED32: u8 = 5;
-
-/// A cursor over protobuf wire-format bytes.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Reader<'a> {
-        Reader { buf, pos: 0 }
-    }
-
-    /// The next field number and wire type, or `None` at the end.
-    fn key(&mut self) -> Result<Option<(u64, u8)>, String> {
-        if self.pos == self.buf.len() {
-            return Ok(None);
-        }
-        let key = self.varint()?;
-        Ok(Some((key >> 3, (key & 7) as u8)))
-    }
-
-    fn varint(&mut self) -> Result<u64, String> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let &byte = self.buf.get(self.pos).ok_or("truncated varint")?;
-            self.pos += 1;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err("varint longer than 64 bits".into())
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&end| end <= self.buf.len())
-            .ok_or("truncated field")?;
-        let out = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(out)
-    }
-
-    fn bytes(&mut self) -> Result<&'a [u8], String> {
-        let n = usize::try_from(self.varint()?).map_err(|_| "field too long")?;
-        self.take(n)
-    }
-
-    fn fixed32(&mut self) -> Result<[u8; 4], String> {
-        let b = self.take(4)?;
-        Ok([b[0], b[1], b[2], b[3]])
-    }
-
-    fn skip(&mut self, wire: u8) -> Result<(), String> {
-        match wire {
-            VARINT => self.varint().map(drop),
-            FIXED64 => self.take(8).map(drop),
-            LEN => self.bytes().map(drop),
-            FIXED32 => self.take(4).map(drop),
-            other => Err(format!("unsupported protobuf wire type {other}")),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
-        loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-
-    fn len_field(field: u64, body: &[u8], out: &mut Vec<u8>) {
-        varint(field << 3 | 2, out);
-        varint(body.len() as u64, out);
-        out.extend_from_slice(body);
-    }
+    use protowire::write::len_field;
 
     #[test]
     fn reads_pieces_and_specs_and_skips_unknown_fields() {

@@ -11,6 +11,7 @@ mod moderation;
 mod patient;
 mod routing;
 mod service;
+mod shapes;
 
 use std::sync::{Arc, OnceLock};
 
@@ -31,7 +32,7 @@ use crate::store::{SqliteStore, Store};
 
 pub use error::ApiError;
 pub use hub::Hub;
-pub use routing::clinician_language;
+pub use shapes::{clinician_language, is_state};
 
 pub struct AppState {
     pub store: Arc<dyn Store>,

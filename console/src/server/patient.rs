@@ -108,7 +108,7 @@ async fn open(
             browser_language: lang,
             fingerprint: who.fingerprint.clone(),
             address: who.address.clone(),
-            license_state: q.state.clone().filter(|s| crate::cli::is_state(s)),
+            license_state: q.state.clone().filter(|s| super::is_state(s)),
         })
         .await?;
     Ok((c, resume.0, false))

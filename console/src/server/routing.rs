@@ -6,43 +6,16 @@
 use std::sync::Arc;
 
 use bot_engine::Messages;
-use router::{Event, Request, Routed, TransferTarget, Translator};
-use serde::{Deserialize, Serialize};
+use router::{Event, Routed, TransferTarget, Translator};
+use serde::Deserialize;
 use serde_json::json;
 
-use super::service::{Summary, check_text, now_ms};
+use super::shapes::{Summary, Translation, check_text, now_ms, request_for, route_error};
 use super::{ApiError, AppState};
-use crate::store::{
-    ConvState, ConvUpdate, Conversation, Role, Sender, StaffText, StoreError, User,
-};
+use crate::store::{ConvState, ConvUpdate, Role, Sender, StaffText, StoreError, User};
 
 /// The longest staff note kept with a transfer.
 pub const MAX_NOTE_CHARS: usize = 1000;
-
-/// A machine translation of a message, as the console and widget show it
-/// beside the original.
-#[derive(Debug, Clone, Serialize)]
-pub struct Translation {
-    pub text: String,
-    pub language: String,
-    /// Always true: the reader is told a machine translated it.
-    pub machine: bool,
-}
-
-impl Translation {
-    /// What the store keeps: the (redacted) text and its language.
-    pub fn stored(&self) -> (String, String) {
-        (self.text.clone(), self.language.clone())
-    }
-
-    pub fn from_stored((text, language): &(String, String)) -> Translation {
-        Translation {
-            text: text.clone(),
-            language: language.clone(),
-            machine: true,
-        }
-    }
-}
 
 /// Where a clinician sends a chat.
 #[derive(Debug, Deserialize)]
@@ -57,50 +30,6 @@ pub struct TransferRequest {
     pub to: TransferTo,
     #[serde(default)]
     pub note: Option<String>,
-}
-
-/// A clinician's language as accounts store it: `es` (fluent), or with a
-/// level, `es:basic`, `es:fluent`, `es:native`. `None` for anything else.
-pub fn clinician_language(tag: &str) -> Option<router::Language> {
-    let (code, level) = match tag.split_once(':') {
-        Some((code, "basic")) => (code, router::Fluency::Basic),
-        Some((code, "fluent")) => (code, router::Fluency::Fluent),
-        Some((code, "native")) => (code, router::Fluency::Native),
-        Some(_) => return None,
-        None => (tag, router::Fluency::Fluent),
-    };
-    let ok = (2..=3).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase());
-    ok.then(|| (code, level).into())
-}
-
-pub(super) fn request_for(conv: &Conversation) -> Request {
-    let mut request = Request::new(&conv.id, conv.language.as_deref().unwrap_or("en"), now_ms())
-        .with_urgent(conv.urgent);
-    if let Some(skill) = &conv.skill {
-        request = request.with_skill(skill);
-    }
-    if let Some(state) = &conv.license_state {
-        request = request.with_license_state(state);
-    }
-    request
-}
-
-pub(super) fn route_error(e: router::RouteError) -> ApiError {
-    match e {
-        router::RouteError::Conflict { .. } => {
-            ApiError::Conflict("another clinician has this chat".into())
-        }
-        router::RouteError::Offered { .. } => {
-            ApiError::Conflict("this chat is offered to another clinician".into())
-        }
-        router::RouteError::OfferExpired { .. } => {
-            ApiError::Conflict("the offer expired; the chat has moved on".into())
-        }
-        router::RouteError::NotOffered { .. } => {
-            ApiError::Conflict("this chat is not offered to you".into())
-        }
-        e => ApiError::Internal(e.into()),
-    }
 }
 
 impl AppState {
@@ -445,27 +374,5 @@ impl AppState {
         let router = self.hub.router();
         let c = router.clinician(clinician)?;
         router::translation_plan_with(patient_language, c, t.as_ref() as &dyn Translator)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clinician_languages_take_an_optional_level() {
-        let level = |t: &str| clinician_language(t).map(|l| (l.code, l.level));
-        assert_eq!(level("es"), Some(("es".into(), router::Fluency::Fluent)));
-        assert_eq!(
-            level("es:basic"),
-            Some(("es".into(), router::Fluency::Basic))
-        );
-        assert_eq!(
-            level("fr:native"),
-            Some(("fr".into(), router::Fluency::Native))
-        );
-        for bad in ["es:so-so", "Spanish", "", "e", "ES"] {
-            assert_eq!(level(bad), None, "{bad}");
-        }
     }
 }

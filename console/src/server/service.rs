@@ -7,51 +7,11 @@ use std::sync::Arc;
 use bot_engine::{Action, Assessment, Messages, Whisper};
 use router::{Assignment, Presence, Request, Routed};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::routing::{Translation, request_for, route_error};
+use super::shapes::{Summary, Translation, check_text, now_ms, request_for, route_error};
 use super::{ApiError, AppState};
 use crate::store::{ConvState, ConvUpdate, Conversation, Message, NewMessage, Sender, User};
-
-pub const MAX_MESSAGE_CHARS: usize = 2000;
-
-/// A message anyone may send: not blank, and not over the limit.
-pub(super) fn check_text(text: &str) -> Result<(), ApiError> {
-    if text.trim().is_empty() {
-        return Err(ApiError::BadRequest("the message is empty".into()));
-    }
-    if text.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(ApiError::TooLong);
-    }
-    Ok(())
-}
-
-pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-#[derive(Debug, Serialize)]
-pub struct Summary {
-    pub id: String,
-    pub state: ConvState,
-    pub urgent: bool,
-    pub language: Option<String>,
-    pub assigned_to: Option<i64>,
-    pub assigned_name: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub position: Option<usize>,
-    /// Left through the offline contact form: waits for staff by hand.
-    pub offline: bool,
-    /// A pending offer: to whom.
-    pub offered_to: Option<i64>,
-    /// The router's estimate of the wait, when it has a basis for one.
-    pub wait_s: Option<u64>,
-    pub whisper: Option<Value>,
-}
 
 #[derive(Debug, Serialize)]
 pub struct MessageView {
@@ -667,7 +627,7 @@ impl AppState {
             .with_languages(
                 user.languages
                     .iter()
-                    .filter_map(|l| super::routing::clinician_language(l)),
+                    .filter_map(|l| super::shapes::clinician_language(l)),
             )
             .with_max_chats(user.max_chats)
             .with_licensed_states(user.licensed_states.clone());

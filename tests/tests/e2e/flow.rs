@@ -188,6 +188,9 @@ async fn phi_stays_off_the_disk_and_the_clinician_reply_reaches_the_patient() {
         !log.contains("blood test results"),
         "the server log holds a message body"
     );
+    // Written to a pipe, as to a file or the journal: no colour codes.
+    assert!(log.contains("INFO"), "the server logged nothing: {log}");
+    assert!(!log.contains('\u{1b}'), "the server log holds ANSI escapes");
 
     let (code, _) = nurse.post(
         &format!("/api/conversations/{}/close", patient.conversation),

@@ -347,28 +347,7 @@ pub fn vocab_json() -> String {
 }
 
 // The protobuf wire format, by hand.
-fn varint(mut v: u64, out: &mut Vec<u8>) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-fn len_field(field: u64, body: &[u8], out: &mut Vec<u8>) {
-    varint(field << 3 | 2, out);
-    varint(body.len() as u64, out);
-    out.extend_from_slice(body);
-}
-
-fn varint_field(field: u64, v: u64, out: &mut Vec<u8>) {
-    varint(field << 3, out);
-    varint(v, out);
-}
+use protowire::write::{fixed32_field, len_field, varint_field};
 
 /// A sentencepiece `ModelProto`: `<unk>`, `<s>`, `</s>` first, as
 /// sentencepiece orders them, then `pieces`; a unigram trainer spec and an
@@ -383,8 +362,7 @@ pub fn spm_model(pieces: &[(&str, f32)]) -> Vec<u8> {
     for (piece, score, kind) in all {
         let mut body = Vec::new();
         len_field(1, piece.as_bytes(), &mut body);
-        varint(2 << 3 | 5, &mut body);
-        body.extend_from_slice(&score.to_le_bytes());
+        fixed32_field(2, score.to_le_bytes(), &mut body);
         if kind != 1 {
             varint_field(3, kind, &mut body);
         }

