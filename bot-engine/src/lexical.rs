@@ -2,20 +2,19 @@
 //! hashed word, word-pair and character n-grams, beside the sentence
 //! encoder's two scorers ([`crate::IntentModel`]).
 //!
-//! A small sentence encoder places "do you take Aetna PPO" near "do you
-//! take new patients" and far from "is my insurance accepted": it has
-//! never learned that Aetna is an insurer, and its Spanish is weaker than
-//! its English. The clinic's own examples name insurers, weekdays,
-//! relatives and medicines; a linear model over their words learns those
-//! at once, and character n-grams carry it across typos and missing
-//! accents. It is trained at load time on the same examples (and the same
-//! out-of-scope class) as the encoder's head, deterministically (fixed
-//! hashing, a seeded order; `linear.rs`), in well under a second, and
-//! scores a message in microseconds. Like every model in Carechat it reads
-//! redacted text only, and it leaves the placeholders out ([`words`]): "my
-//! name is [NAME], phone [PHONE]" says nothing about an intent, and read as
-//! words "name" and "phone" would pull a patient's introduction towards the
-//! questions about the clinic's phone number.
+//! A small sentence encoder has never learned that Aetna is an insurer or
+//! that "muela" is a tooth, and its Spanish is weaker than its English.
+//! The clinic's own examples name insurers, weekdays, relatives and
+//! medicines; a linear model over their words learns those at once, and
+//! character n-grams carry it across typos and missing accents. It is
+//! trained at load time on the same examples (and the same out-of-scope
+//! class) as the encoder's head, deterministically (fixed hashing, a seeded
+//! order; `linear.rs`), in about a second, and scores a message in
+//! microseconds. Like every model in Carechat it reads redacted text only,
+//! and it leaves the placeholders out ([`words`]): "my name is [NAME],
+//! phone [PHONE]" says nothing about an intent, and read as words "name"
+//! and "phone" would pull a patient's introduction towards the questions
+//! about the clinic's phone number.
 //!
 //! It knows only the languages the clinic's examples are written in; the
 //! bot asks it nothing about a message in another
