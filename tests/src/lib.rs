@@ -208,7 +208,11 @@ impl Server {
     }
 
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(180);
+        // A first start on a fresh checkout embeds the whole whitelist and
+        // trains the intent heads twice (calibration, then the refit) before
+        // it is ready; with the suite's servers starting side by side on two
+        // cores and no cache yet, that took over 180 s on a clean clone.
+        let deadline = Instant::now() + Duration::from_secs(600);
         let mut delay = Duration::from_millis(50);
         loop {
             if let Ok(r) = ureq::get(&format!("{}/readyz", self.base)).call()
