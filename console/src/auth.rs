@@ -1,18 +1,10 @@
-//! Passwords (argon2id) and session tokens.
+//! Passwords (argon2id), and the key that hashes who a patient's browser
+//! is. Session and resume tokens are `service::tokens`.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use service::tokens::Secret;
 use sha2::{Digest, Sha256};
-
-/// A secret whose `Debug` never shows it.
-#[derive(Clone)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
 
 pub fn hash_password(password: &Secret) -> anyhow::Result<String> {
     let mut bytes = [0u8; 16];
@@ -32,18 +24,6 @@ pub fn verify_password(password: &Secret, hash: &str) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
-}
-
-/// A random token for a cookie or a resume link (256 bits, hex).
-pub fn new_token() -> Secret {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the OS random source");
-    Secret(hex::encode(bytes))
-}
-
-/// What the database keeps of a token: its SHA-256.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// The server's key for hashing who a patient's browser is (its widget id
@@ -178,14 +158,5 @@ mod tests {
         assert!(verify_password(&Secret("correct horse".into()), &h));
         assert!(!verify_password(&Secret("correct horsE".into()), &h));
         assert!(!verify_password(&Secret("x".into()), "not a hash"));
-    }
-
-    #[test]
-    fn tokens_are_random_and_debug_is_masked() {
-        let a = new_token();
-        assert_ne!(a.0, new_token().0);
-        assert_eq!(a.0.len(), 64);
-        assert_eq!(format!("{a:?}"), "***");
-        assert_ne!(token_hash(&a.0), a.0);
     }
 }

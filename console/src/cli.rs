@@ -8,9 +8,10 @@ use redaction::Redactor;
 use redaction::model::NerModel;
 use serde_json::{Value, json};
 
-use crate::auth::{Secret, hash_password};
+use crate::auth::hash_password;
 use crate::config::Config;
-use crate::store::{NewUser, Role, SqliteStore, Store, StoreError};
+use service::tokens::Secret;
+use store::{Accounts, NewUser, Role, SqliteStore, StoreError};
 
 pub struct NewAccount {
     pub name: String,
@@ -38,14 +39,14 @@ pub async fn user_add(config: &Config, account: NewAccount) -> anyhow::Result<()
     let languages = list(&account.languages);
     if let Some(bad) = languages
         .iter()
-        .find(|l| crate::server::clinician_language(l).is_none())
+        .find(|l| service::clinician_language(l).is_none())
     {
         bail!(
             "{bad:?} is not a language: use ISO 639-1 codes (en, es), optionally with a level (es:basic, es:fluent, es:native)"
         );
     }
     let licensed_states = list(&account.states);
-    if let Some(bad) = licensed_states.iter().find(|s| !crate::server::is_state(s)) {
+    if let Some(bad) = licensed_states.iter().find(|s| !service::is_state(s)) {
         bail!("{bad:?} is not a state: use two capital letters (CA, NY)");
     }
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {

@@ -16,7 +16,6 @@ mod eval_questions;
 mod eval_redact;
 mod eval_spam;
 mod server;
-mod store;
 mod tune;
 
 use std::path::PathBuf;

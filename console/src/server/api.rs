@@ -10,12 +10,12 @@ use futures_util::{SinkExt, StreamExt};
 use router::Presence;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::mpsc;
+use service::tokens::{Secret, new_token, token_hash};
+use service::{BlockRequest, ServiceError, TransferRequest};
+use store::{BlockId, ConversationId, NewAudit, StoreError, Timestamp, User, UserId};
 
-use super::hub::OUTBOUND;
 use super::{ApiError, Shared};
-use crate::auth::{Secret, new_token, token_hash, verify_password};
-use crate::store::{StoreError, User, unix_now};
+use crate::auth::verify_password;
 
 const COOKIE: &str = "carechat_session";
 const SESSION_SECS: i64 = 12 * 3600;
@@ -39,7 +39,12 @@ impl FromRequestParts<Shared> for Authed {
 
     async fn from_request_parts(parts: &mut Parts, s: &Shared) -> Result<Self, Self::Rejection> {
         let token = session_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
-        match s.store.session_user(&token_hash(&token), unix_now()).await {
+        match s
+            .service
+            .store
+            .session_user(&token_hash(&token), Timestamp::now())
+            .await
+        {
             Ok(user) => Ok(Authed(user)),
             Err(StoreError::NotFound) => Err(ApiError::Unauthenticated),
             Err(e) => Err(e.into()),
@@ -55,7 +60,7 @@ pub struct Login {
 
 pub async fn login(State(s): State<Shared>, Json(body): Json<Login>) -> Result<Response, ApiError> {
     let password = Secret(body.password);
-    let user = match s.store.user_by_name(&body.username).await {
+    let user = match s.service.store.user_by_name(&body.username).await {
         Ok(u) => Some(u),
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
@@ -73,18 +78,22 @@ pub async fn login(State(s): State<Shared>, Json(body): Json<Login>) -> Result<R
         return Err(ApiError::BadCredentials);
     };
     let token = new_token();
-    s.store
-        .create_session(&token_hash(&token.0), user.id, unix_now() + SESSION_SECS)
+    let expires = Timestamp::now().plus_secs(SESSION_SECS);
+    let store = &s.service.store;
+    store
+        .create_session(&token_hash(&token.0), user.id, expires)
         .await?;
-    s.store.audit(Some(user.id), "login", "", "").await?;
-    s.sync_clinician(&user).await;
+    store
+        .audit(NewAudit::new(Some(user.id), "login", "", ""))
+        .await?;
+    s.service.sync_clinician(&user).await;
     let cookie = format!(
         "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={SESSION_SECS}",
         token.0
     );
     Ok((
         [(header::SET_COOKIE, cookie)],
-        Json(json!({"user": s.user_view(&user)})),
+        Json(json!({"user": s.service.user_view(&user)})),
     )
         .into_response())
 }
@@ -97,9 +106,9 @@ pub async fn logout(
     Authed(user): Authed,
 ) -> Result<Response, ApiError> {
     if let Some(token) = session_token(&headers) {
-        s.store.delete_session(&token_hash(&token)).await?;
+        s.service.store.delete_session(&token_hash(&token)).await?;
     }
-    s.set_presence(&user, Presence::Offline).await?;
+    s.service.set_presence(&user, Presence::Offline).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(
@@ -111,7 +120,7 @@ pub async fn logout(
 }
 
 pub async fn me(State(s): State<Shared>, Authed(user): Authed) -> Json<serde_json::Value> {
-    Json(json!({"user": s.user_view(&user)}))
+    Json(json!({"user": s.service.user_view(&user)}))
 }
 
 #[derive(Deserialize)]
@@ -134,50 +143,54 @@ pub async fn set_status(
             ));
         }
     };
-    s.set_presence(&user, presence).await?;
-    Ok(Json(json!({"user": s.user_view(&user)})))
+    s.service.set_presence(&user, presence).await?;
+    Ok(Json(json!({"user": s.service.user_view(&user)})))
 }
 
 pub async fn conversations(
     State(s): State<Shared>,
     Authed(user): Authed,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(json!({"conversations": s.visible_to(user.id).await?})))
+    Ok(Json(
+        json!({"conversations": s.service.visible_to(user.id).await?}),
+    ))
 }
 
 pub async fn conversation(
     State(s): State<Shared>,
     Authed(_user): Authed,
-    Path(id): Path<String>,
+    Path(id): Path<ConversationId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let conv = s.store.conversation(&id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::NotFound("no such conversation"),
-        e => e.into(),
-    })?;
+    let conv = s
+        .service
+        .store
+        .conversation(&id)
+        .await
+        .map_err(ServiceError::not_found("no such conversation"))?;
     let mut messages = Vec::new();
-    for m in s.store.messages(&id).await? {
-        messages.push(s.message_view(&m).await);
+    for m in s.service.store.messages(&id).await? {
+        messages.push(s.service.message_view(&m).await);
     }
     Ok(Json(json!({
-        "conversation": s.summary(&conv).await,
+        "conversation": s.service.summary(&conv).await,
         "messages": messages,
-        "notes": s.notes(&id).await?,
+        "notes": s.service.notes(&id).await?,
     })))
 }
 
-fn conv_not_found(e: ApiError) -> ApiError {
+fn conv_not_found(e: ServiceError) -> ApiError {
     match e {
-        ApiError::NotFound(_) => ApiError::NotFound("no such conversation"),
-        e => e,
+        ServiceError::NotFound(_) => ApiError::NotFound("no such conversation"),
+        e => e.into(),
     }
 }
 
 pub async fn take(
     State(s): State<Shared>,
     Authed(user): Authed,
-    Path(id): Path<String>,
+    Path(id): Path<ConversationId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let summary = s.take(&id, &user).await.map_err(conv_not_found)?;
+    let summary = s.service.take(&id, &user).await.map_err(conv_not_found)?;
     Ok(Json(json!({"conversation": summary})))
 }
 
@@ -189,10 +202,11 @@ pub struct Send {
 pub async fn send(
     State(s): State<Shared>,
     Authed(user): Authed,
-    Path(id): Path<String>,
+    Path(id): Path<ConversationId>,
     Json(body): Json<Send>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let message = s
+        .service
         .clinician_message(&id, &user, &body.text)
         .await
         .map_err(conv_not_found)?;
@@ -202,19 +216,19 @@ pub async fn send(
 pub async fn close(
     State(s): State<Shared>,
     Authed(user): Authed,
-    Path(id): Path<String>,
+    Path(id): Path<ConversationId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let summary = s.close(&id, &user).await.map_err(conv_not_found)?;
+    let summary = s.service.close(&id, &user).await.map_err(conv_not_found)?;
     Ok(Json(json!({"conversation": summary})))
 }
 
 pub async fn block(
     State(s): State<Shared>,
     Authed(user): Authed,
-    Path(id): Path<String>,
-    Json(body): Json<super::moderation::BlockRequest>,
+    Path(id): Path<ConversationId>,
+    Json(body): Json<BlockRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let blocks = s.block_sender(&id, &user, body).await?;
+    let blocks = s.service.block_sender(&id, &user, body).await?;
     Ok((StatusCode::CREATED, Json(json!({"blocks": blocks}))))
 }
 
@@ -222,15 +236,15 @@ pub async fn held(
     State(s): State<Shared>,
     Authed(_user): Authed,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(json!({"held": s.held().await?})))
+    Ok(Json(json!({"held": s.service.held().await?})))
 }
 
 pub async fn dismiss_held(
     State(s): State<Shared>,
     Authed(user): Authed,
-    Path(id): Path<String>,
+    Path(id): Path<ConversationId>,
 ) -> Result<StatusCode, ApiError> {
-    s.dismiss_held(&id, &user).await?;
+    s.service.dismiss_held(&id, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -238,58 +252,69 @@ pub async fn blocks(
     State(s): State<Shared>,
     Authed(user): Authed,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(json!({"blocks": s.blocks(&user).await?})))
+    Ok(Json(json!({"blocks": s.service.blocks(&user).await?})))
 }
 
 pub async fn unblock(
     State(s): State<Shared>,
     Authed(user): Authed,
-    Path(id): Path<i64>,
+    Path(id): Path<BlockId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(json!({"block": s.unblock(id, &user).await?})))
+    Ok(Json(json!({"block": s.service.unblock(id, &user).await?})))
 }
 
 pub async fn audit(
     State(s): State<Shared>,
     Authed(user): Authed,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(s.audit_log(&user).await?))
+    Ok(Json(json!({"entries": s.service.audit_log(&user).await?})))
 }
 
 pub async fn accept(
     State(s): State<Shared>,
     Authed(user): Authed,
-    Path(id): Path<String>,
+    Path(id): Path<ConversationId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let summary = s.accept(&id, &user).await.map_err(conv_not_found)?;
+    let summary = s.service.accept(&id, &user).await.map_err(conv_not_found)?;
     Ok(Json(json!({"conversation": summary})))
 }
 
 pub async fn decline(
     State(s): State<Shared>,
     Authed(user): Authed,
-    Path(id): Path<String>,
+    Path(id): Path<ConversationId>,
 ) -> Result<StatusCode, ApiError> {
-    s.decline(&id, &user).await.map_err(conv_not_found)?;
+    s.service
+        .decline(&id, &user)
+        .await
+        .map_err(conv_not_found)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn transfer(
     State(s): State<Shared>,
     Authed(user): Authed,
-    Path(id): Path<String>,
-    Json(body): Json<super::routing::TransferRequest>,
+    Path(id): Path<ConversationId>,
+    Json(body): Json<TransferRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let summary = s.transfer(&id, &user, body).await.map_err(conv_not_found)?;
+    let summary = s
+        .service
+        .transfer(&id, &user, body)
+        .await
+        .map_err(conv_not_found)?;
     Ok(Json(json!({"conversation": summary})))
 }
 
 pub async fn start(
     State(s): State<Shared>,
     Authed(user): Authed,
-    Path(id): Path<String>,
+    Path(id): Path<ConversationId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let summary = s.start_chat(&id, &user).await.map_err(conv_not_found)?;
+    let summary = s
+        .service
+        .start_chat(&id, &user)
+        .await
+        .map_err(conv_not_found)?;
     Ok(Json(json!({"conversation": summary})))
 }
 
@@ -299,12 +324,13 @@ pub async fn team(
     Authed(user): Authed,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let users: Vec<_> = s
+        .service
         .store
         .users()
         .await?
         .iter()
         .filter(|u| u.id != user.id)
-        .map(|u| s.user_view(u))
+        .map(|u| s.service.user_view(u))
         .collect();
     Ok(Json(json!({"users": users})))
 }
@@ -312,20 +338,20 @@ pub async fn team(
 pub async fn team_thread(
     State(s): State<Shared>,
     Authed(user): Authed,
-    Path(other): Path<i64>,
+    Path(other): Path<UserId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(
-        json!({"messages": s.team_thread(&user, other).await?}),
+        json!({"messages": s.service.team_thread(&user, other).await?}),
     ))
 }
 
 pub async fn team_send(
     State(s): State<Shared>,
     Authed(user): Authed,
-    Path(other): Path<i64>,
+    Path(other): Path<UserId>,
     Json(body): Json<Send>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let message = s.team_send(&user, other, &body.text).await?;
+    let message = s.service.team_send(&user, other, &body.text).await?;
     Ok((StatusCode::CREATED, Json(json!({"message": message}))))
 }
 
@@ -335,9 +361,7 @@ pub async fn ws(ws: WebSocketUpgrade, State(s): State<Shared>, Authed(user): Aut
 
 async fn clinician_session(s: Shared, socket: WebSocket, user: User) {
     let (mut sink, mut stream) = socket.split();
-    let (tx, mut rx) = mpsc::channel::<String>(OUTBOUND);
-    let id = s.hub.add_clinician(user.id, tx.clone());
-    s.sync_clinician(&user).await;
+    let (console, mut rx) = s.service.connect_clinician(user).await;
     let writer = tokio::spawn(async move {
         while let Some(frame) = rx.recv().await {
             if sink.send(WsMessage::Text(frame.into())).await.is_err() {
@@ -345,30 +369,11 @@ async fn clinician_session(s: Shared, socket: WebSocket, user: User) {
             }
         }
     });
-    let _ = tx
-        .send(json!({"type": "hello", "user": s.user_view(&user)}).to_string())
-        .await;
-    if let Ok(conversations) = s.visible_to(user.id).await {
-        let _ = tx
-            .send(json!({"type": "queue", "conversations": conversations}).to_string())
-            .await;
-    }
     while let Some(Ok(msg)) = stream.next().await {
         if matches!(msg, WsMessage::Close(_)) {
             break;
         }
     }
     writer.abort();
-    // With the last console closed nobody is watching for new chats: stop
-    // handing them to this clinician.
-    if s.hub.remove_clinician(user.id, id) {
-        let available = s
-            .hub
-            .router()
-            .clinician(user.id)
-            .is_some_and(|c| c.presence() == Presence::Available);
-        if available {
-            let _ = s.set_presence(&user, Presence::Away).await;
-        }
-    }
+    console.close().await;
 }

@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::store::StoreError;
+use service::ServiceError;
+use store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -59,22 +60,24 @@ impl ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
         match e {
-            StoreError::NotFound => ApiError::NotFound("not found"),
-            StoreError::Conflict => ApiError::Conflict("already exists".into()),
-            e => ApiError::Internal(e.into()),
+            ServiceError::BadRequest(m) => ApiError::BadRequest(m),
+            ServiceError::Forbidden(m) => ApiError::Forbidden(m),
+            ServiceError::NotFound(m) => ApiError::NotFound(m),
+            ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::TooLong => ApiError::TooLong,
+            ServiceError::Busy => ApiError::Busy,
+            ServiceError::SenderBlocked => ApiError::Forbidden("blocked"),
+            ServiceError::Internal(e) => ApiError::Internal(e),
         }
     }
 }
 
-impl From<bot_engine::EngineError> for ApiError {
-    fn from(e: bot_engine::EngineError) -> Self {
-        match e {
-            bot_engine::EngineError::Busy => ApiError::Busy,
-            e => ApiError::Internal(e.into()),
-        }
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ServiceError::from(e).into()
     }
 }
 

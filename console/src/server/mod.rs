@@ -1,25 +1,24 @@
-//! The HTTP and WebSocket server.
+//! The HTTP and WebSocket server: the edge in front of the conversation
+//! core.
 //!
-//! Handlers are thin: they parse, authorize and call [`service`], which holds
-//! the conversation logic and talks to the store, the bot and the router.
+//! Handlers are thin: they parse, authenticate and authorize, and call the
+//! [`service::Service`], which holds the conversation logic and talks to the
+//! store, the bot and the router. Sockets are pumped here: frames the
+//! service queues are written out, frames the browser sends are handed in.
 
 mod api;
 mod assets;
 mod error;
-mod hub;
-mod moderation;
+mod identity;
 mod patient;
-mod routing;
-mod service;
-mod shapes;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{MatchedPath, State};
 use axum::http::{Request, StatusCode, header};
 use axum::routing::{get, post};
-use bot_engine::{Bot, Whitelist};
+use service::{Service, SystemClock};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::sensitive_headers::{
@@ -28,33 +27,20 @@ use tower_http::sensitive_headers::{
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::Config;
-use crate::store::{SqliteStore, Store};
+use store::{SqliteStore, Store};
 
 pub use error::ApiError;
-pub use hub::Hub;
-pub use shapes::{clinician_language, is_state};
 
 pub struct AppState {
-    pub store: Arc<dyn Store>,
-    /// Set once the model is loaded and warm; `/readyz` reports it.
-    pub bot: OnceLock<Arc<Bot>>,
-    pub whitelist: Arc<Whitelist>,
-    pub hub: Hub,
+    /// The conversation core.
+    pub service: Arc<Service>,
     /// Hashes browser ids and addresses before they are stored.
     pub identity_key: crate::auth::IdentityKey,
     /// Reverse proxies whose `X-Forwarded-For` names the real client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
-    /// Translation models, once loaded (none installed: stays empty).
-    pub translator: OnceLock<Arc<translate::Translations>>,
 }
 
 pub type Shared = Arc<AppState>;
-
-impl AppState {
-    pub fn bot(&self) -> Result<&Arc<Bot>, ApiError> {
-        self.bot.get().ok_or(ApiError::Busy)
-    }
-}
 
 /// Every route. Tests drive this in-process; `serve` binds it to a port.
 pub fn app(state: Shared) -> Router {
@@ -119,7 +105,7 @@ pub fn app(state: Shared) -> Router {
 }
 
 async fn readyz(State(s): State<Shared>) -> (StatusCode, &'static str) {
-    if s.bot.get().is_some() {
+    if s.service.ready() {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "starting")
@@ -133,31 +119,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Some(path) => crate::auth::IdentityKey::load_or_create(&path)?,
         None => crate::auth::IdentityKey::random(),
     };
-    let state = Arc::new(AppState {
+    let service = Arc::new(Service::new(
         store,
-        bot: OnceLock::new(),
         whitelist,
-        hub: Hub::with_policy(config.routing.policy()),
+        config.routing.policy(),
+        Arc::new(SystemClock),
+    ));
+    service.restore().await?;
+    let state = Arc::new(AppState {
+        service: service.clone(),
         identity_key,
         trusted_proxies: config.trusted_proxies.clone(),
-        translator: OnceLock::new(),
     });
-    service::restore(&state).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     println!("Carechat is listening on http://{addr}/ (clinician console: http://{addr}/console)");
-    let ticking = state.clone();
-    tokio::spawn(async move {
-        // Offers expire, waits turn into fallbacks or the contact form: the
-        // router's rules that depend on time alone.
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            ticking.tick().await;
-        }
-    });
-    let warm = state.clone();
+    // Offers expire, waits turn into fallbacks or the contact form: the
+    // router's rules that depend on time alone.
+    tokio::spawn(service.clone().run_ticks());
+    let warm = service;
     tokio::spawn(async move {
         match crate::engine::load_translations(&config).await {
             Ok(Some(t)) => warm.use_translations(t).await,
@@ -169,7 +149,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         match crate::engine::start_bot(&config).await {
             Ok(bot) => {
-                let _ = warm.bot.set(bot);
+                warm.set_bot(bot);
                 tracing::info!("model warmed up; ready");
             }
             Err(e) => {

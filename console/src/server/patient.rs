@@ -1,35 +1,26 @@
-//! The patient's WebSocket: one conversation per socket, resumable.
+//! The patient's WebSocket: one conversation per socket, resumable. The
+//! conversation core ([`service::Service::open_patient`]) decides what the
+//! socket gets; this pumps frames both ways.
 
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
-use bot_engine::Messages;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use serde_json::json;
-use tokio::sync::mpsc;
+use service::frames::{PatientFrame, PatientInput};
+use service::{Identity, OpenRequest, ServiceError, encode};
 
-use super::hub::OUTBOUND;
-use super::moderation::{ClientAddr, Identity};
-use super::{ApiError, Shared};
-use crate::auth::{new_token, token_hash};
-use crate::store::{ConvState, NewConversation, StoreError};
+use super::Shared;
+use super::identity::ClientAddr;
 
 #[derive(Deserialize)]
 pub struct PatientQuery {
     lang: Option<String>,
     resume: Option<String>,
-    /// The widget's random browser id (see [`super::moderation`]).
+    /// The widget's random browser id (see [`super::identity`]).
     fp: Option<String>,
     /// The state the clinic's site serves (`data-state`), for licensing.
     state: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Frame {
-    #[serde(rename = "type")]
-    kind: String,
-    text: Option<String>,
 }
 
 pub async fn ws(
@@ -43,105 +34,41 @@ pub async fn ws(
         .on_upgrade(move |socket| session(s, socket, q, who))
 }
 
-/// Deregisters the socket however the session ends.
-struct Registration<'a> {
-    state: &'a Shared,
-    conversation: String,
-    id: u64,
-}
-
-impl Drop for Registration<'_> {
-    fn drop(&mut self) {
-        self.state.hub.remove_patient(&self.conversation, self.id);
-    }
-}
-
-fn error_frame(e: &ApiError) -> serde_json::Value {
+/// The `error` frame for a message that could not be handled.
+fn error_frame(e: &ServiceError) -> PatientFrame {
     let code = match e {
-        ApiError::Forbidden(BLOCKED) => "sender_blocked",
-        ApiError::BadRequest(_) => "bad_frame",
-        ApiError::Conflict(_) => "closed",
+        ServiceError::SenderBlocked => "sender_blocked",
+        ServiceError::BadRequest(_) => "bad_frame",
+        ServiceError::Conflict(_) => "closed",
         e => e.code(),
     };
-    json!({"type": "error", "code": code, "message": e.to_string()})
-}
-
-const BLOCKED: &str = "blocked";
-
-/// The conversation, its resume token, and whether it was resumed. A blocked
-/// browser or address gets neither a new conversation nor an old one back.
-async fn open(
-    s: &Shared,
-    q: &PatientQuery,
-    who: &Identity,
-) -> Result<(crate::store::Conversation, String, bool), ApiError> {
-    if s.blocked(who).await? {
-        return Err(ApiError::Forbidden(BLOCKED));
+    PatientFrame::Error {
+        code: code.into(),
+        message: e.to_string(),
     }
-    if let Some(token) = q.resume.as_deref().filter(|t| t.len() == 64) {
-        match s.store.conversation_by_resume(&token_hash(token)).await {
-            Ok(c) => {
-                let theirs = Identity {
-                    fingerprint: c.fingerprint.clone(),
-                    address: c.address.clone(),
-                };
-                if s.blocked(&theirs).await? {
-                    return Err(ApiError::Forbidden(BLOCKED));
-                }
-                return Ok((c, token.to_string(), true));
-            }
-            Err(StoreError::NotFound) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let id = format!("c_{}", &new_token().0[..20]);
-    let resume = new_token();
-    let lang = q
-        .lang
-        .as_deref()
-        .map(|l| l.chars().take(35).collect::<String>());
-    let c = s
-        .store
-        .create_conversation(NewConversation {
-            id,
-            resume_hash: token_hash(&resume.0),
-            browser_language: lang,
-            fingerprint: who.fingerprint.clone(),
-            address: who.address.clone(),
-            license_state: q.state.clone().filter(|s| super::is_state(s)),
-        })
-        .await?;
-    Ok((c, resume.0, false))
 }
 
 async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
     let (mut sink, mut stream) = socket.split();
-    let (conv, resume, resumed) = match open(&s, &q, &who).await {
+    let request = OpenRequest {
+        lang: q.lang,
+        resume: q.resume,
+        state: q.state,
+    };
+    let (patient, mut rx) = match s.service.open_patient(&request, &who).await {
         Ok(x) => x,
         Err(e) => {
-            let mut frame = error_frame(&e);
-            if matches!(e, ApiError::Forbidden(BLOCKED)) {
-                let language = q
-                    .lang
-                    .as_deref()
-                    .and_then(bot_engine::primary_subtag)
-                    .unwrap_or_else(|| "en".into());
-                frame["message"] = json!(Messages::render(
-                    &s.whitelist.messages.blocked,
-                    &language,
-                    &[]
-                ));
-            }
-            let _ = sink.send(WsMessage::Text(frame.to_string().into())).await;
+            let frame = match e {
+                ServiceError::SenderBlocked => PatientFrame::Error {
+                    code: "sender_blocked".into(),
+                    message: s.service.blocked_text(request.lang.as_deref()),
+                },
+                e => error_frame(&e),
+            };
+            let _ = sink.send(WsMessage::Text(encode(&frame).into())).await;
             let _ = sink.send(WsMessage::Close(None)).await;
             return;
         }
-    };
-    let (tx, mut rx) = mpsc::channel::<String>(OUTBOUND);
-    let _registration = Registration {
-        state: &s,
-        conversation: conv.id.clone(),
-        id: s.hub.add_patient(&conv.id, tx.clone()),
     };
     let writer = tokio::spawn(async move {
         while let Some(frame) = rx.recv().await {
@@ -150,49 +77,6 @@ async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
             }
         }
     });
-    let language = conv
-        .language
-        .clone()
-        .or_else(|| {
-            conv.browser_language
-                .as_deref()
-                .and_then(bot_engine::primary_subtag)
-        })
-        .unwrap_or_else(|| "en".into());
-    let welcome = Messages::render(&s.whitelist.messages.welcome, &language, &[]);
-    let _ = tx
-        .send(
-            json!({"type": "welcome", "conversation": conv.id, "resume": resume, "text": welcome})
-                .to_string(),
-        )
-        .await;
-    if resumed {
-        // A reload must not lose the thread. What is replayed is what was
-        // stored: redacted.
-        let mut messages = Vec::new();
-        if let Ok(stored) = s.store.messages(&conv.id).await {
-            for m in &stored {
-                let v = s.message_view(m).await;
-                messages.push(json!({"from": v.from, "text": v.text, "at": v.at, "name": v.name}));
-            }
-        }
-        let _ = tx
-            .send(json!({"type": "history", "messages": messages}).to_string())
-            .await;
-    }
-    let status = match conv.state {
-        ConvState::Bot => json!({"type": "status", "state": "bot"}),
-        ConvState::Queued if conv.offline => json!({"type": "status", "state": "offline"}),
-        ConvState::Queued => {
-            let position = s.hub.router().position(&conv.id);
-            json!({"type": "status", "state": "queued", "position": position,
-                "urgent": conv.urgent, "wait_s": s.wait_s(&conv.id)})
-        }
-        ConvState::Assigned => json!({"type": "status", "state": "assigned",
-            "clinician": s.summary(&conv).await.assigned_name}),
-        ConvState::Closed => json!({"type": "status", "state": "closed"}),
-    };
-    let _ = tx.send(status.to_string()).await;
     // Frames are handled one at a time, so replies keep the patient's order.
     while let Some(Ok(msg)) = stream.next().await {
         let text = match msg {
@@ -200,21 +84,17 @@ async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
             WsMessage::Close(_) => break,
             _ => continue,
         };
-        let frame: Result<Frame, _> = serde_json::from_str(&text);
-        let result = match frame {
-            Ok(Frame {
-                kind,
-                text: Some(body),
-            }) if kind == "message" => s.patient_message(&conv.id, &body).await,
-            _ => Err(ApiError::BadRequest(
+        let result = match serde_json::from_str::<PatientInput>(&text) {
+            Ok(PatientInput::Message { text: body }) => patient.message(&body).await,
+            Err(_) => Err(ServiceError::BadRequest(
                 "expected {\"type\":\"message\",\"text\":...}".into(),
             )),
         };
         if let Err(e) = result {
-            if let ApiError::Internal(inner) = &e {
+            if let ServiceError::Internal(inner) = &e {
                 tracing::error!(error = %format!("{inner:#}"), "patient message failed");
             }
-            let _ = tx.send(error_frame(&e).to_string()).await;
+            patient.send(&error_frame(&e)).await;
         }
     }
     writer.abort();

@@ -342,3 +342,31 @@ fn train_encoder_writes_a_model_the_bot_runs() {
         "{err}"
     );
 }
+
+#[test]
+fn user_add_refuses_a_state_that_is_not_two_capitals_or_a_bad_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("carechat.db");
+    for (flag, value, says) in [
+        ("--states", "California", "two capital letters"),
+        ("--languages", "Spanish", "is not a language"),
+    ] {
+        let out = Command::new(carechat())
+            .args([
+                "user",
+                "add",
+                "x",
+                "--role",
+                "clinician",
+                flag,
+                value,
+                "--db",
+            ])
+            .arg(&db)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{flag} {value} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{flag} {value}: {stderr}");
+    }
+}

@@ -76,37 +76,6 @@ async fn wrong_password_is_refused_and_roles_are_checked() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn available_clinician_with_the_skill_gets_the_chat_at_once() {
-    let server = Server::start();
-    server.add_user("ana", "clinician", "billing", "en,es", "a long password");
-    server.add_user("nina", "clinician", "nursing", "en", "a long password");
-    let ana = server.login("ana", "a long password");
-    let nina = server.login("nina", "a long password");
-    assert_eq!(
-        ana.post("/api/me/status", json!({"status": "available"})).0,
-        200
-    );
-    assert_eq!(
-        nina.post("/api/me/status", json!({"status": "available"}))
-            .0,
-        200
-    );
-    let (code, body) = nina.post("/api/me/status", json!({"status": "dancing"}));
-    assert_eq!(code, 400, "{body}");
-
-    let mut patient = Patient::connect(&server, "").await;
-    patient
-        .send("I need my lab test results from last week")
-        .await;
-    let status = patient.next_where(|f| f["type"] == "status").await;
-    assert_eq!(status["state"], "assigned", "{:#?}", patient.frames);
-    assert_eq!(
-        status["clinician"], "nina",
-        "the nursing chat goes to the nurse"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn patient_bad_frames_get_errors_and_the_socket_stays_open() {
     let server = Server::start();
     let mut patient = Patient::connect(&server, "").await;

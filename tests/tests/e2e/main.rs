@@ -7,5 +7,4 @@ mod emergency;
 mod flow;
 mod http;
 mod multilingual;
-mod routing;
 mod translation;

@@ -1,53 +1,25 @@
-//! Conversation logic shared by the patient socket and the clinician API:
-//! storing (redacted) messages, escalating, assigning, closing, and telling
-//! every connected party what changed.
-
-use std::sync::Arc;
+//! One patient message through the pipeline, and the conversation's life
+//! with staff: escalating, taking, replying, closing. Every text is stored
+//! redacted; what the patient and the clinician see live is what was typed.
 
 use bot_engine::{Action, Assessment, Messages, Whisper};
-use router::{Assignment, Presence, Request, Routed};
-use serde::Serialize;
-use serde_json::json;
+use router::{Assignment, Presence, Routed};
+use store::{
+    ConvState, ConvUpdate, Conversation, ConversationId, Message, NewAudit, NewMessage, Role,
+    Sender, UnitOfWork, User, UserId,
+};
 
-use super::shapes::{Summary, Translation, check_text, now_ms, request_for, route_error};
-use super::{ApiError, AppState};
-use crate::store::{ConvState, ConvUpdate, Conversation, Message, NewMessage, Sender, User};
+use crate::frames::{ClinicianFrame, PatientFrame, PatientStatus};
+use crate::routing::route_error;
+use crate::views::{MessageView, Summary, Translation, UserView};
+use crate::{Service, ServiceError, ServiceResult, check_text};
 
-#[derive(Debug, Serialize)]
-pub struct MessageView {
-    pub id: i64,
-    pub from: Sender,
-    pub text: String,
-    pub at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// For patient messages: the intent the bot matched and its score.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub intent: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<f32>,
-    /// A machine translation beside the original.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub translation: Option<Translation>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct UserView {
-    pub id: i64,
-    pub username: String,
-    pub display_name: String,
-    pub role: crate::store::Role,
-    pub status: Presence,
-    pub skills: Vec<String>,
-    pub languages: Vec<String>,
-}
-
-impl AppState {
+impl Service {
     pub fn user_view(&self, u: &User) -> UserView {
         let status = self
             .hub
             .router()
-            .clinician(u.id)
+            .clinician(u.id.0)
             .map(|c| c.presence())
             .unwrap_or(Presence::Offline);
         UserView {
@@ -61,17 +33,20 @@ impl AppState {
         }
     }
 
-    pub async fn message_view(&self, m: &Message) -> MessageView {
-        let name = match m.user_id {
+    async fn display_name(&self, user: Option<UserId>) -> Option<String> {
+        match user {
             Some(id) => self.store.user(id).await.ok().map(|u| u.display_name),
             None => None,
-        };
+        }
+    }
+
+    pub async fn message_view(&self, m: &Message) -> MessageView {
         MessageView {
             id: m.id,
             from: m.sender,
             text: m.text.clone(),
-            at: m.created_at.clone(),
-            name,
+            at: m.created_at,
+            name: self.display_name(m.user_id).await,
             intent: m.intent.clone(),
             confidence: m.confidence,
             translation: m.translation.as_ref().map(Translation::from_stored),
@@ -79,20 +54,16 @@ impl AppState {
     }
 
     pub async fn summary(&self, c: &Conversation) -> Summary {
-        let assigned_name = match c.assigned_to {
-            Some(id) => self.store.user(id).await.ok().map(|u| u.display_name),
-            None => None,
-        };
+        let assigned_name = self.display_name(c.assigned_to).await;
         // One lock, released before the struct is built: a second
         // `router()` in the same statement would wait on the first.
         let (position, offered_to) = {
             let router = self.hub.router();
             (
-                router.position(&c.id),
-                router.offer(&c.id).map(|o| o.clinician),
+                router.position(c.id.as_str()),
+                router.offer(c.id.as_str()).map(|o| UserId(o.clinician)),
             )
         };
-        let wait_s = self.wait_s(&c.id);
         Summary {
             id: c.id.clone(),
             state: c.state,
@@ -100,29 +71,40 @@ impl AppState {
             language: c.language.clone(),
             assigned_to: c.assigned_to,
             assigned_name,
-            created_at: c.created_at.clone(),
-            updated_at: c.updated_at.clone(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
             position,
             offline: c.offline,
             offered_to,
-            wait_s,
-            whisper: c
-                .whisper
-                .as_deref()
-                .and_then(|w| serde_json::from_str(w).ok()),
+            wait_s: self.wait_s(&c.id),
+            whisper: c.whisper.clone(),
         }
     }
 
     /// The router's wait estimate for a queued chat, in whole seconds.
-    pub fn wait_s(&self, conversation: &str) -> Option<u64> {
+    pub fn wait_s(&self, conversation: &ConversationId) -> Option<u64> {
         self.hub
             .router()
-            .wait_estimate(conversation, now_ms())
+            .wait_estimate(conversation.as_str(), self.now_ms())
             .map(|w| w.estimate_ms.div_ceil(1000))
     }
 
+    /// What a waiting patient is told of their place in line.
+    pub(crate) fn queued_status(
+        &self,
+        conversation: &ConversationId,
+        position: Option<usize>,
+        urgent: bool,
+    ) -> PatientFrame {
+        PatientFrame::Status(PatientStatus::Queued {
+            position,
+            urgent,
+            wait_s: self.wait_s(conversation),
+        })
+    }
+
     /// The queue (urgent first, then oldest) and `user`'s own open chats.
-    pub async fn visible_to(&self, user: i64) -> Result<Vec<Summary>, ApiError> {
+    pub async fn visible_to(&self, user: UserId) -> ServiceResult<Vec<Summary>> {
         let open = self.store.open_conversations().await?;
         let mut out = Vec::new();
         for c in &open {
@@ -130,7 +112,7 @@ impl AppState {
                 out.push(self.summary(c).await);
             }
         }
-        out.sort_by_key(|s| (s.position.is_none(), s.position, s.created_at.clone()));
+        out.sort_by_key(|s| (s.position.is_none(), s.position, s.created_at));
         Ok(out)
     }
 
@@ -139,89 +121,33 @@ impl AppState {
     pub async fn broadcast_queue(&self) {
         for user in self.hub.online_clinicians() {
             if let Ok(conversations) = self.visible_to(user).await {
-                self.hub.to_clinician(
-                    user,
-                    &json!({"type": "queue", "conversations": conversations}),
-                );
+                self.hub
+                    .to_clinician(user, &ClinicianFrame::Queue { conversations });
             }
         }
         let queue = self.hub.router().queue();
         for (i, q) in queue.iter().enumerate() {
-            if self.hub.patient_connected(&q.conversation) {
-                self.hub.to_patient(
-                    &q.conversation,
-                    &json!({"type": "status", "state": "queued", "position": i + 1,
-                        "urgent": q.urgent, "wait_s": self.wait_s(&q.conversation)}),
-                );
+            let id = ConversationId::new(q.conversation.clone());
+            if self.hub.patient_connected(&id) {
+                self.hub
+                    .to_patient(&id, &self.queued_status(&id, Some(i + 1), q.urgent));
             }
         }
-    }
-
-    /// Stores a message (its text must be redacted) and sends the patient the
-    /// `shown` text, which is what they or the bot actually wrote.
-    async fn say(
-        &self,
-        conversation: &str,
-        sender: Sender,
-        redacted: String,
-        shown: &str,
-        user: Option<&User>,
-    ) -> Result<Message, ApiError> {
-        self.say_translated(conversation, sender, redacted, shown, user, None)
-            .await
-    }
-
-    /// As [`Self::say`], with a machine translation for the patient: they
-    /// get the translation, with the original beside it.
-    async fn say_translated(
-        &self,
-        conversation: &str,
-        sender: Sender,
-        redacted: String,
-        shown: &str,
-        user: Option<&User>,
-        translation: Option<Translation>,
-    ) -> Result<Message, ApiError> {
-        let m = self
-            .store_text(conversation, sender, redacted, user, translation.as_ref())
-            .await?;
-        let mut frame =
-            json!({"type": "message", "from": sender, "text": shown, "at": m.created_at});
-        if let Some(t) = &translation {
-            frame["text"] = json!(t.text);
-            frame["original"] = json!(shown);
-            frame["machine_translated"] = json!(true);
-        }
-        if let Some(u) = user {
-            frame["name"] = json!(u.display_name);
-        }
-        self.hub.to_patient(conversation, &frame);
-        Ok(m)
     }
 
     /// Stores a bot, system or clinician message (`text` redacted where it
     /// needs to be) without telling anyone.
     async fn store_text(
         &self,
-        conversation: &str,
+        conversation: &ConversationId,
         sender: Sender,
         text: String,
         user: Option<&User>,
         translation: Option<&Translation>,
-    ) -> Result<Message, ApiError> {
-        Ok(self
-            .store
-            .add_message(NewMessage {
-                conversation_id: conversation.to_string(),
-                sender,
-                user_id: user.map(|u| u.id),
-                redacted_text: text,
-                intent: None,
-                confidence: None,
-                spam_score: None,
-                translation: translation.map(Translation::stored),
-            })
-            .await?)
+    ) -> ServiceResult<Message> {
+        let mut m = NewMessage::plain(conversation.clone(), sender, user.map(|u| u.id), text);
+        m.translation = translation.map(Translation::stored);
+        Ok(self.store.add_message(m).await?)
     }
 
     /// Bot and system texts are the clinic's own words from the whitelist:
@@ -229,14 +155,20 @@ impl AppState {
     /// clinic, "vaya a la sala" becoming "[NAME] a la sala"). The start-up
     /// check warns when one of them looks like it holds PHI
     /// ([`bot_engine::Bot::phi_in_canned_text`]).
-    pub(super) async fn say_canned(
+    pub(crate) async fn say_canned(
         &self,
-        conversation: &str,
+        conversation: &ConversationId,
         sender: Sender,
         text: &str,
-    ) -> Result<Message, ApiError> {
-        self.say(conversation, sender, text.to_string(), text, None)
-            .await
+    ) -> ServiceResult<Message> {
+        let m = self
+            .store_text(conversation, sender, text.to_string(), None, None)
+            .await?;
+        self.hub.to_patient(
+            conversation,
+            &PatientFrame::message(sender, text, m.created_at, None),
+        );
+        Ok(m)
     }
 
     /// A patient message that fired a red flag ([`bot_engine::Bot::emergency`],
@@ -249,19 +181,18 @@ impl AppState {
         conv: &Conversation,
         text: &str,
         emergency: bot_engine::Emergency,
-    ) -> Result<(), ApiError> {
-        let conversation = conv.id.as_str();
+    ) -> ServiceResult<()> {
+        let conversation = &conv.id;
         self.hub.set_language(conversation, &emergency.language);
         // An urgent chat had the emergency reply already.
         let reply = (!conv.urgent).then(|| emergency.reply.clone());
         if let Some(reply) = &reply {
             self.hub.to_patient(
                 conversation,
-                &json!({"type": "message", "from": Sender::Bot, "text": reply,
-                    "at": crate::store::rfc3339(crate::store::unix_now())}),
+                &PatientFrame::message(Sender::Bot, reply, self.clock.now(), None),
             );
         }
-        let redacted = self.bot()?.scrubber().redact_urgent(text).await?;
+        let redacted = self.bot()?.redact_urgent(text).await?;
         let a = emergency.assessment(redacted);
         let stored = self.store_patient_message(conversation, &a, None).await?;
         if let Some(reply) = &reply {
@@ -288,14 +219,14 @@ impl AppState {
     /// made of it.
     async fn store_patient_message(
         &self,
-        conversation: &str,
+        conversation: &ConversationId,
         a: &Assessment,
         translation: Option<&Translation>,
-    ) -> Result<Message, ApiError> {
+    ) -> ServiceResult<Message> {
         let stored = self
             .store
             .add_message(NewMessage {
-                conversation_id: conversation.to_string(),
+                conversation_id: conversation.clone(),
                 sender: Sender::Patient,
                 user_id: None,
                 redacted_text: a.redacted.clone(),
@@ -306,7 +237,7 @@ impl AppState {
             })
             .await?;
         tracing::info!(
-            conversation,
+            conversation = conversation.as_str(),
             action = ?a.action,
             intent = a.intent.as_deref().unwrap_or("-"),
             confidence = a.confidence,
@@ -321,17 +252,17 @@ impl AppState {
     /// patient typed; the stored copy is redacted.
     fn live_to_clinician(
         &self,
-        user: i64,
-        conversation: &str,
+        user: UserId,
+        conversation: &ConversationId,
         stored: &Message,
         text: &str,
         translation: Option<Translation>,
     ) {
-        let view = MessageView {
+        let message = MessageView {
             id: stored.id,
             from: Sender::Patient,
             text: text.to_string(),
-            at: stored.created_at.clone(),
+            at: stored.created_at,
             name: None,
             intent: stored.intent.clone(),
             confidence: stored.confidence,
@@ -339,17 +270,24 @@ impl AppState {
         };
         self.hub.to_clinician(
             user,
-            &json!({"type": "message", "conversation": conversation, "message": view}),
+            &ClinicianFrame::Message {
+                conversation: conversation.clone(),
+                message,
+            },
         );
     }
 
     /// One message from a patient, through the whole pipeline.
-    pub async fn patient_message(&self, conversation: &str, text: &str) -> Result<(), ApiError> {
+    pub async fn patient_message(
+        &self,
+        conversation: &ConversationId,
+        text: &str,
+    ) -> ServiceResult<()> {
         check_text(text)?;
         let bot = self.bot()?.clone();
         let conv = self.store.conversation(conversation).await?;
         if conv.state == ConvState::Closed {
-            return Err(ApiError::Conflict("the conversation is closed".into()));
+            return Err(ServiceError::Conflict("the conversation is closed".into()));
         }
         let (repeats, recent) = self.hub.note_message(conversation, text);
         let ctx = bot_engine::Context {
@@ -365,7 +303,7 @@ impl AppState {
         if let Some(emergency) = bot.emergency(text, &ctx) {
             return self.patient_emergency(&conv, text, emergency).await;
         }
-        let a = bot.assess_ordinary(text, &ctx).await?;
+        let a = bot.assess(text, &ctx).await?;
         self.hub.set_language(conversation, &a.language);
         if a.action == Action::Answer
             && let Some(intent) = a.intent.as_deref().and_then(|id| self.whitelist.intent(id))
@@ -425,7 +363,11 @@ impl AppState {
         }
     }
 
-    async fn whisper_for(&self, conversation: &str, a: &Assessment) -> Result<String, ApiError> {
+    async fn whisper_for(
+        &self,
+        conversation: &ConversationId,
+        a: &Assessment,
+    ) -> ServiceResult<serde_json::Value> {
         let history: Vec<String> = self
             .store
             .messages(conversation)
@@ -435,10 +377,10 @@ impl AppState {
             .map(|m| m.text)
             .collect();
         let whisper = Whisper::new(a, &self.whitelist, &history);
-        serde_json::to_string(&whisper).map_err(|e| ApiError::Internal(e.into()))
+        serde_json::to_value(&whisper).map_err(|e| ServiceError::Internal(e.into()))
     }
 
-    async fn escalate(&self, conv: &Conversation, a: &Assessment) -> Result<(), ApiError> {
+    async fn escalate(&self, conv: &Conversation, a: &Assessment) -> ServiceResult<()> {
         let urgent = a.action == Action::Urgent;
         let whisper = self.whisper_for(&conv.id, a).await?;
         let queued = self
@@ -458,13 +400,12 @@ impl AppState {
         let routed = self
             .hub
             .router()
-            .route(request_for(&queued))
-            .map_err(|e| ApiError::Internal(e.into()))?;
+            .route(self.request_for(&queued))
+            .map_err(|e| ServiceError::Internal(e.into()))?;
         if let Some(position) = self.carry_out(&conv.id, routed, urgent).await? {
             self.hub.to_patient(
                 &conv.id,
-                &json!({"type": "status", "state": "queued", "position": position,
-                    "urgent": urgent, "wait_s": self.wait_s(&conv.id)}),
+                &self.queued_status(&conv.id, Some(position), urgent),
             );
             let messages = &self.whitelist.messages;
             // An urgent chat is never told to leave a message: it has the
@@ -490,13 +431,13 @@ impl AppState {
     /// person. A queued chat's position is returned for the caller to tell.
     async fn carry_out(
         &self,
-        conversation: &str,
+        conversation: &ConversationId,
         routed: Routed,
         urgent: bool,
-    ) -> Result<Option<usize>, ApiError> {
+    ) -> ServiceResult<Option<usize>> {
         match routed {
             Routed::Assigned(user) => {
-                self.assigned(conversation, user).await?;
+                self.assigned(conversation, UserId(user), None).await?;
             }
             Routed::Offered {
                 clinician,
@@ -505,9 +446,9 @@ impl AppState {
                 // Offered is not yet taken: the patient still waits.
                 self.hub.to_patient(
                     conversation,
-                    &json!({"type": "status", "state": "queued", "position": null, "urgent": urgent}),
+                    &self.queued_status(conversation, None, urgent),
                 );
-                self.offered(conversation, clinician, expires_at);
+                self.offered(conversation, UserId(clinician), expires_at);
             }
             Routed::Offline => self.went_offline(conversation).await?,
             Routed::Queued { position } => return Ok(Some(position)),
@@ -518,7 +459,7 @@ impl AppState {
 
     /// A red flag in a chat already with staff (waiting, or left through the
     /// contact form, or with a clinician): it jumps the queue.
-    async fn make_urgent(&self, conv: &Conversation, a: &Assessment) -> Result<(), ApiError> {
+    async fn make_urgent(&self, conv: &Conversation, a: &Assessment) -> ServiceResult<()> {
         let queued = conv.state == ConvState::Queued;
         self.store
             .update_conversation(
@@ -534,9 +475,11 @@ impl AppState {
             .await?;
         if queued {
             let routed = {
+                let now = self.now_ms();
                 let mut router = self.hub.router();
-                let _ = router.release(&conv.id, now_ms());
-                let mut request = Request::new(&conv.id, &a.language, now_ms()).with_urgent(true);
+                let _ = router.release(conv.id.as_str(), now);
+                let mut request =
+                    router::Request::new(conv.id.as_str(), &a.language, now).with_urgent(true);
                 if let Some(skill) = a.skill.as_ref().or(conv.skill.as_ref()) {
                     request = request.with_skill(skill);
                 }
@@ -550,8 +493,7 @@ impl AppState {
             {
                 self.hub.to_patient(
                     &conv.id,
-                    &json!({"type": "status", "state": "queued", "position": position,
-                        "urgent": true, "wait_s": self.wait_s(&conv.id)}),
+                    &self.queued_status(&conv.id, Some(position), true),
                 );
                 let text = Messages::render(&self.whitelist.messages.urgent, &a.language, &[]);
                 self.say_canned(&conv.id, Sender::System, &text).await?;
@@ -561,14 +503,23 @@ impl AppState {
         Ok(())
     }
 
-    /// Records that `user` has the chat and tells both sides.
-    pub(super) async fn assigned(
+    /// Records that `user` has the chat (with its system message, and the
+    /// audit line when a person chose to) and tells both sides.
+    pub(crate) async fn assigned(
         &self,
-        conversation: &str,
-        user: i64,
-    ) -> Result<Summary, ApiError> {
-        let conv = self
-            .store
+        conversation: &ConversationId,
+        user: UserId,
+        audit: Option<NewAudit>,
+    ) -> ServiceResult<Summary> {
+        let clinician = self.store.user(user).await?;
+        let current = self.store.conversation(conversation).await?;
+        let language = current.language.clone().unwrap_or_else(|| "en".into());
+        let text = Messages::render(
+            &self.whitelist.messages.assigned,
+            &language,
+            &[("name", &clinician.display_name)],
+        );
+        let mut work = UnitOfWork::new()
             .update_conversation(
                 conversation,
                 ConvUpdate {
@@ -578,83 +529,63 @@ impl AppState {
                     ..Default::default()
                 },
             )
-            .await?;
-        let clinician = self.store.user(user).await?;
+            .add_message(NewMessage::plain(
+                conversation.clone(),
+                Sender::System,
+                None,
+                text.clone(),
+            ));
+        if let Some(audit) = audit {
+            work = work.audit(audit);
+        }
+        let done = self.store.commit(work).await?;
+        let conv = done
+            .conversation()
+            .cloned()
+            .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("no conversation written")))?;
         self.hub.to_patient(
             conversation,
-            &json!({"type": "status", "state": "assigned", "clinician": clinician.display_name}),
+            &PatientFrame::Status(PatientStatus::Assigned {
+                clinician: Some(clinician.display_name.clone()),
+            }),
         );
-        let language = conv.language.clone().unwrap_or_else(|| "en".into());
-        let text = Messages::render(
-            &self.whitelist.messages.assigned,
-            &language,
-            &[("name", &clinician.display_name)],
-        );
-        self.say_canned(conversation, Sender::System, &text).await?;
+        if let Some(m) = done.messages.first() {
+            self.hub.to_patient(
+                conversation,
+                &PatientFrame::message(Sender::System, &text, m.created_at, None),
+            );
+        }
         self.hub.to_clinician(
             user,
-            &json!({"type": "assigned", "conversation": conversation}),
+            &ClinicianFrame::Assigned {
+                conversation: conversation.clone(),
+            },
         );
         Ok(self.summary(&conv).await)
     }
 
-    pub(super) async fn apply_assignments(&self, assignments: Vec<Assignment>) {
+    pub(crate) async fn apply_assignments(&self, assignments: Vec<Assignment>) {
         for a in assignments {
+            let conversation = ConversationId::new(a.conversation);
+            let user = UserId(a.clinician);
             if let Some(expires_at) = a.offer_expires_at {
-                self.offered(&a.conversation, a.clinician, expires_at);
+                self.offered(&conversation, user, expires_at);
                 continue;
             }
-            if let Err(e) = self.assigned(&a.conversation, a.clinician).await {
-                tracing::error!(conversation = %a.conversation, error = %e, "recording an assignment");
+            if let Err(e) = self.assigned(&conversation, user, None).await {
+                tracing::error!(conversation = conversation.as_str(), error = %e, "recording an assignment");
             }
         }
     }
 
-    /// Makes sure the router knows `user` with their current profile, and
-    /// records any chats that a changed profile (a new skill, more capacity)
-    /// lets the router hand them.
-    pub async fn sync_clinician(&self, user: &User) {
-        let assignments = self.know(user);
-        if !assignments.is_empty() {
-            self.apply_assignments(assignments).await;
-            self.broadcast_queue().await;
-        }
-    }
-
-    pub(super) fn know(&self, user: &User) -> Vec<Assignment> {
-        let profile = router::Clinician::new(user.id, &user.display_name)
-            .with_skills(user.skills.clone())
-            .with_languages(
-                user.languages
-                    .iter()
-                    .filter_map(|l| super::shapes::clinician_language(l)),
-            )
-            .with_max_chats(user.max_chats)
-            .with_licensed_states(user.licensed_states.clone());
-        self.hub.router().upsert_clinician(profile, now_ms())
-    }
-
-    pub async fn set_presence(&self, user: &User, presence: Presence) -> Result<(), ApiError> {
-        let mut assignments = self.know(user);
-        let more = self
-            .hub
-            .router()
-            .set_presence(user.id, presence, now_ms())
-            .map_err(|e| ApiError::Internal(e.into()))?;
-        assignments.extend(more);
-        self.apply_assignments(assignments).await;
-        self.broadcast_queue().await;
-        Ok(())
-    }
-
-    pub async fn take(&self, conversation: &str, user: &User) -> Result<Summary, ApiError> {
+    pub async fn take(&self, conversation: &ConversationId, user: &User) -> ServiceResult<Summary> {
         let conv = self.store.conversation(conversation).await?;
         match conv.state {
             ConvState::Closed => {
-                return Err(ApiError::Conflict("the conversation is closed".into()));
+                return Err(ServiceError::Conflict("the conversation is closed".into()));
             }
             ConvState::Bot => {
-                return Err(ApiError::Conflict(
+                return Err(ServiceError::Conflict(
                     "the bot still has this conversation".into(),
                 ));
             }
@@ -665,37 +596,37 @@ impl AppState {
         }
         self.apply_assignments(self.know(user)).await;
         let taken = {
+            let now = self.now_ms();
+            let request = self.request_for(&conv);
             let mut router = self.hub.router();
-            if conv.state == ConvState::Queued && router.outcome(conversation).is_none() {
+            if conv.state == ConvState::Queued && router.outcome(conversation.as_str()).is_none() {
                 // Left through the contact form: the router let it go, so
                 // this is a clinician picking it up by hand.
-                router.start(request_for(&conv), user.id, now_ms())
+                router.start(request, user.id.0, now)
             } else {
-                router.take(conversation, user.id, now_ms())
+                router.take(conversation.as_str(), user.id.0, now)
             }
         };
         taken.map_err(route_error)?;
-        let summary = self.assigned(conversation, user.id).await?;
-        self.store
-            .audit(Some(user.id), "take", conversation, "")
-            .await?;
+        let audit = NewAudit::new(Some(user.id), "take", conversation.as_str(), "");
+        let summary = self.assigned(conversation, user.id, Some(audit)).await?;
         self.broadcast_queue().await;
         Ok(summary)
     }
 
     pub async fn clinician_message(
         &self,
-        conversation: &str,
+        conversation: &ConversationId,
         user: &User,
         text: &str,
-    ) -> Result<MessageView, ApiError> {
+    ) -> ServiceResult<MessageView> {
         check_text(text)?;
         let conv = self.store.conversation(conversation).await?;
         if conv.state != ConvState::Assigned || conv.assigned_to != Some(user.id) {
-            return Err(ApiError::Forbidden("take the chat before replying"));
+            return Err(ServiceError::Forbidden("take the chat before replying"));
         }
         // Clinicians type PHI too (confirming a date of birth, say).
-        let redacted = self.bot()?.scrubber().redact(text).await?.text;
+        let redacted = self.bot()?.redact(text).await?;
         // The patient reads their own language: the clinician's message is
         // translated the other way from the plan for the patient's.
         let translation = match conv
@@ -707,15 +638,31 @@ impl AppState {
             None => None,
         };
         let m = self
-            .say_translated(
+            .store_text(
                 conversation,
                 Sender::Clinician,
                 redacted,
-                text,
                 Some(user),
-                translation.clone(),
+                translation.as_ref(),
             )
             .await?;
+        let frame = match &translation {
+            Some(t) => PatientFrame::Message {
+                from: Sender::Clinician,
+                text: t.text.clone(),
+                at: m.created_at,
+                name: Some(user.display_name.clone()),
+                original: Some(text.to_string()),
+                machine_translated: true,
+            },
+            None => PatientFrame::message(
+                Sender::Clinician,
+                text,
+                m.created_at,
+                Some(user.display_name.clone()),
+            ),
+        };
+        self.hub.to_patient(conversation, &frame);
         Ok(MessageView {
             id: m.id,
             from: Sender::Clinician,
@@ -729,95 +676,78 @@ impl AppState {
     }
 
     /// Takes a chat out of the router (queue, offer or clinician) and marks
-    /// it closed; returns the chats the freed place let the router hand out.
-    pub(super) async fn end_conversation(
+    /// it closed, with `also` in the same unit of work; returns the chats the
+    /// freed place let the router hand out, and what was written.
+    pub(crate) async fn end_conversation(
         &self,
-        conversation: &str,
-    ) -> Result<(Vec<Assignment>, Conversation), ApiError> {
+        conversation: &ConversationId,
+        also: UnitOfWork,
+    ) -> ServiceResult<(Vec<Assignment>, Conversation, Vec<Message>)> {
+        let work = also.update_conversation(
+            conversation,
+            ConvUpdate {
+                state: Some(ConvState::Closed),
+                ..Default::default()
+            },
+        );
+        let done = self.store.commit(work).await?;
         // A chat the router no longer knows (left through the contact
         // form) has nothing to release.
         let freed = self
             .hub
             .router()
-            .release(conversation, now_ms())
+            .release(conversation.as_str(), self.now_ms())
             .unwrap_or_default();
-        let conv = self
-            .store
-            .update_conversation(
-                conversation,
-                ConvUpdate {
-                    state: Some(ConvState::Closed),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        Ok((freed, conv))
+        let conv = done
+            .conversation()
+            .cloned()
+            .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("no conversation written")))?;
+        Ok((freed, conv, done.messages))
     }
 
-    pub async fn close(&self, conversation: &str, user: &User) -> Result<Summary, ApiError> {
+    pub async fn close(
+        &self,
+        conversation: &ConversationId,
+        user: &User,
+    ) -> ServiceResult<Summary> {
         let conv = self.store.conversation(conversation).await?;
         if conv.state == ConvState::Closed {
             return Ok(self.summary(&conv).await);
         }
         let mine = conv.assigned_to == Some(user.id);
-        if !mine && user.role != crate::store::Role::Admin {
-            return Err(ApiError::Forbidden(
+        if !mine && user.role != Role::Admin {
+            return Err(ServiceError::Forbidden(
                 "only the clinician who has the chat can close it",
             ));
         }
-        let (freed, conv) = self.end_conversation(conversation).await?;
-        self.store
-            .audit(Some(user.id), "close", conversation, "")
-            .await?;
         let language = conv.language.clone().unwrap_or_else(|| "en".into());
         let text = Messages::render(&self.whitelist.messages.closed, &language, &[]);
-        if self.bot.get().is_some() {
-            self.say_canned(conversation, Sender::System, &text).await?;
+        let mut work = UnitOfWork::new().audit(NewAudit::new(
+            Some(user.id),
+            "close",
+            conversation.as_str(),
+            "",
+        ));
+        if self.ready() {
+            work = work.add_message(NewMessage::plain(
+                conversation.clone(),
+                Sender::System,
+                None,
+                text.clone(),
+            ));
+        }
+        let (freed, conv, written) = self.end_conversation(conversation, work).await?;
+        if let Some(m) = written.first() {
+            self.hub.to_patient(
+                conversation,
+                &PatientFrame::message(Sender::System, &text, m.created_at, None),
+            );
         }
         self.hub
-            .to_patient(conversation, &json!({"type": "status", "state": "closed"}));
+            .to_patient(conversation, &PatientFrame::Status(PatientStatus::Closed));
         self.hub.forget(conversation);
         self.apply_assignments(freed).await;
         self.broadcast_queue().await;
         Ok(self.summary(&conv).await)
     }
-}
-
-/// Rebuilds the router from the database after a restart: every clinician
-/// starts offline, open chats go back to whoever had them, queued ones queue.
-pub async fn restore(state: &Arc<AppState>) -> anyhow::Result<()> {
-    for user in state.store.users().await? {
-        // Everyone starts offline, so nothing can be assigned yet.
-        let assigned = state.know(&user);
-        debug_assert!(assigned.is_empty());
-    }
-    for c in state.store.open_conversations().await? {
-        let routed = {
-            let mut router = state.hub.router();
-            match (c.state, c.assigned_to) {
-                (ConvState::Assigned, Some(user)) => {
-                    router.start(request_for(&c), user, now_ms())?;
-                    continue;
-                }
-                // Waiting for staff by hand already.
-                _ if c.offline => continue,
-                _ => router.route(request_for(&c))?,
-            }
-        };
-        // Everyone is offline after a restart: with the contact form on, a
-        // queued chat is now a message left for staff.
-        if routed == Routed::Offline {
-            state
-                .store
-                .update_conversation(
-                    &c.id,
-                    ConvUpdate {
-                        offline: Some(true),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-        }
-    }
-    Ok(())
 }

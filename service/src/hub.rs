@@ -1,5 +1,6 @@
-//! Who is connected right now, and the router's state: everything the server
-//! keeps in memory only.
+//! Who is connected right now, and the router's state: everything the
+//! service keeps in memory only. Sockets are channels of serialized frames;
+//! whoever owns the socket (the HTTP edge, a test) drains them.
 //!
 //! Locks here are plain mutexes held for a few map operations and never across
 //! an `.await`.
@@ -9,7 +10,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use store::{ConversationId, UserId};
 use tokio::sync::mpsc;
+
+use crate::frames::{ClinicianFrame, PatientFrame};
 
 /// Frames a socket may have waiting before it counts as stuck.
 pub const OUTBOUND: usize = 64;
@@ -31,10 +35,15 @@ type Socket = (u64, mpsc::Sender<String>);
 #[derive(Default)]
 pub struct Hub {
     next_id: AtomicU64,
-    patients: Mutex<HashMap<String, Socket>>,
-    clinicians: Mutex<HashMap<i64, Vec<Socket>>>,
+    patients: Mutex<HashMap<ConversationId, Socket>>,
+    clinicians: Mutex<HashMap<UserId, Vec<Socket>>>,
     pub router: Mutex<router::Router>,
-    memory: Mutex<HashMap<String, ConvMemory>>,
+    memory: Mutex<HashMap<ConversationId, ConvMemory>>,
+}
+
+/// A frame as its socket sends it.
+pub fn encode(frame: &impl serde::Serialize) -> String {
+    serde_json::to_string(frame).expect("frames serialize")
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -56,32 +65,32 @@ impl Hub {
     }
 
     /// The patient's socket for `conversation`; a newer one replaces an older.
-    pub fn add_patient(&self, conversation: &str, tx: mpsc::Sender<String>) -> u64 {
+    pub fn add_patient(&self, conversation: &ConversationId, tx: mpsc::Sender<String>) -> u64 {
         let id = self.next();
-        lock(&self.patients).insert(conversation.to_string(), (id, tx));
+        lock(&self.patients).insert(conversation.clone(), (id, tx));
         id
     }
 
-    pub fn remove_patient(&self, conversation: &str, id: u64) {
+    pub fn remove_patient(&self, conversation: &ConversationId, id: u64) {
         let mut patients = lock(&self.patients);
         if patients.get(conversation).is_some_and(|(i, _)| *i == id) {
             patients.remove(conversation);
         }
     }
 
-    pub fn patient_connected(&self, conversation: &str) -> bool {
+    pub fn patient_connected(&self, conversation: &ConversationId) -> bool {
         lock(&self.patients).contains_key(conversation)
     }
 
     /// Sends a frame to the patient, if connected. A full buffer drops the frame
     /// rather than stalling the sender; the patient's state is in the database.
-    pub fn to_patient(&self, conversation: &str, frame: &serde_json::Value) {
+    pub fn to_patient(&self, conversation: &ConversationId, frame: &PatientFrame) {
         if let Some((_, tx)) = lock(&self.patients).get(conversation) {
-            let _ = tx.try_send(frame.to_string());
+            let _ = tx.try_send(encode(frame));
         }
     }
 
-    pub fn add_clinician(&self, user: i64, tx: mpsc::Sender<String>) -> u64 {
+    pub fn add_clinician(&self, user: UserId, tx: mpsc::Sender<String>) -> u64 {
         let id = self.next();
         lock(&self.clinicians)
             .entry(user)
@@ -91,7 +100,7 @@ impl Hub {
     }
 
     /// Removes one socket; true when it was the clinician's last.
-    pub fn remove_clinician(&self, user: i64, id: u64) -> bool {
+    pub fn remove_clinician(&self, user: UserId, id: u64) -> bool {
         let mut clinicians = lock(&self.clinicians);
         let Some(list) = clinicians.get_mut(&user) else {
             return true;
@@ -105,13 +114,13 @@ impl Hub {
         }
     }
 
-    pub fn online_clinicians(&self) -> Vec<i64> {
+    pub fn online_clinicians(&self) -> Vec<UserId> {
         lock(&self.clinicians).keys().copied().collect()
     }
 
-    pub fn to_clinician(&self, user: i64, frame: &serde_json::Value) {
+    pub fn to_clinician(&self, user: UserId, frame: &ClinicianFrame) {
         if let Some(list) = lock(&self.clinicians).get(&user) {
-            let text = frame.to_string();
+            let text = encode(frame);
             for (_, tx) in list {
                 let _ = tx.try_send(text.clone());
             }
@@ -120,14 +129,14 @@ impl Hub {
 
     /// Records a patient message and returns (repeats of this exact text,
     /// messages in the last minute) for the spam scorer.
-    pub fn note_message(&self, conversation: &str, text: &str) -> (usize, usize) {
+    pub fn note_message(&self, conversation: &ConversationId, text: &str) -> (usize, usize) {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         text.trim().to_lowercase().hash(&mut h);
         let hash = h.finish();
         let now = Instant::now();
         let mut memory = lock(&self.memory);
-        let m = memory.entry(conversation.to_string()).or_default();
+        let m = memory.entry(conversation.clone()).or_default();
         m.recent
             .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
         m.recent.push(now);
@@ -141,46 +150,46 @@ impl Hub {
 
     /// Whether this conversation already had a message blocked as spam: a
     /// known-bad sender, for the spam scorer.
-    pub fn known_bad(&self, conversation: &str) -> bool {
+    pub fn known_bad(&self, conversation: &ConversationId) -> bool {
         lock(&self.memory)
             .get(conversation)
             .is_some_and(|m| m.caught)
     }
 
-    pub fn mark_spam(&self, conversation: &str) {
+    pub fn mark_spam(&self, conversation: &ConversationId) {
         lock(&self.memory)
-            .entry(conversation.to_string())
+            .entry(conversation.clone())
             .or_default()
             .caught = true;
     }
 
-    pub fn language(&self, conversation: &str) -> Option<String> {
+    pub fn language(&self, conversation: &ConversationId) -> Option<String> {
         lock(&self.memory)
             .get(conversation)
             .and_then(|m| m.language.clone())
     }
 
-    pub fn set_language(&self, conversation: &str, language: &str) {
+    pub fn set_language(&self, conversation: &ConversationId, language: &str) {
         lock(&self.memory)
-            .entry(conversation.to_string())
+            .entry(conversation.clone())
             .or_default()
             .language = Some(language.to_string());
     }
 
-    pub fn topic(&self, conversation: &str) -> Option<String> {
+    pub fn topic(&self, conversation: &ConversationId) -> Option<String> {
         lock(&self.memory)
             .get(conversation)
             .and_then(|m| m.topic.clone())
     }
 
-    pub fn set_topic(&self, conversation: &str, skill: &str) {
+    pub fn set_topic(&self, conversation: &ConversationId, skill: &str) {
         lock(&self.memory)
-            .entry(conversation.to_string())
+            .entry(conversation.clone())
             .or_default()
             .topic = Some(skill.to_string());
     }
 
-    pub fn forget(&self, conversation: &str) {
+    pub fn forget(&self, conversation: &ConversationId) {
         lock(&self.memory).remove(conversation);
     }
 

@@ -1,0 +1,73 @@
+//! What a request to the conversation core can come to, besides success.
+//! The HTTP edge maps each to a status and a stable code; the patient's
+//! socket to an `error` frame.
+
+use store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the message is too long")]
+    TooLong,
+    /// The models are still loading, or their queues are full.
+    #[error("the server is busy; try again in a moment")]
+    Busy,
+    /// An admin blocked the patient's browser or address.
+    #[error("blocked")]
+    SenderBlocked,
+    /// Never carries message text.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ServiceError {
+    /// A stable code for clients (the HTTP API's `error.code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServiceError::BadRequest(_) => "bad_request",
+            ServiceError::Forbidden(_) => "forbidden",
+            ServiceError::NotFound(_) => "not_found",
+            ServiceError::Conflict(_) => "conflict",
+            ServiceError::TooLong => "too_long",
+            ServiceError::Busy => "busy",
+            ServiceError::SenderBlocked => "sender_blocked",
+            ServiceError::Internal(_) => "internal",
+        }
+    }
+
+    /// A `NotFound` from the store, named for what was looked up.
+    pub fn not_found(what: &'static str) -> impl Fn(StoreError) -> ServiceError {
+        move |e| match e {
+            StoreError::NotFound => ServiceError::NotFound(what),
+            e => e.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ServiceError::NotFound("not found"),
+            StoreError::Conflict => ServiceError::Conflict("already exists".into()),
+            e => ServiceError::Internal(e.into()),
+        }
+    }
+}
+
+impl From<bot_engine::EngineError> for ServiceError {
+    fn from(e: bot_engine::EngineError) -> Self {
+        match e {
+            bot_engine::EngineError::Busy => ServiceError::Busy,
+            e => ServiceError::Internal(e.into()),
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -1,0 +1,127 @@
+//! Every frame the two WebSockets send, as types: the patient's widget
+//! ([`PatientFrame`]) and the clinician's console ([`ClinicianFrame`]).
+//! `docs/protocol.md` describes the same frames; a test holds the two to
+//! each other.
+
+use serde::{Deserialize, Serialize};
+use store::{ConversationId, Sender, Timestamp};
+
+use crate::views::{HistoryItem, MessageView, Summary, TeamMessageView, UserView};
+
+/// Server to patient.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PatientFrame {
+    /// First on every connection.
+    Welcome {
+        conversation: ConversationId,
+        resume: String,
+        text: String,
+    },
+    /// After `welcome` on a resumed conversation: what was stored, redacted.
+    History {
+        messages: Vec<HistoryItem>,
+    },
+    /// A reply from the bot, a clinician or the system.
+    Message {
+        from: Sender,
+        text: String,
+        at: Timestamp,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// What the clinician wrote, when `text` is a machine translation.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        original: Option<String>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        machine_translated: bool,
+    },
+    Status(PatientStatus),
+    /// The last frame could not be handled; the connection stays open
+    /// (unless `code` is `sender_blocked`).
+    Error {
+        code: String,
+        message: String,
+    },
+}
+
+impl PatientFrame {
+    /// A message the patient reads as written.
+    pub fn message(from: Sender, text: &str, at: Timestamp, name: Option<String>) -> PatientFrame {
+        PatientFrame::Message {
+            from,
+            text: text.to_string(),
+            at,
+            name,
+            original: None,
+            machine_translated: false,
+        }
+    }
+}
+
+/// Where the patient's conversation stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum PatientStatus {
+    Bot,
+    /// Waiting for a person: `position` 1 is next, `None` while offered.
+    Queued {
+        position: Option<usize>,
+        urgent: bool,
+        wait_s: Option<u64>,
+    },
+    Assigned {
+        clinician: Option<String>,
+    },
+    /// Nobody who could help is online: messages are kept for staff.
+    Offline,
+    Closed,
+}
+
+/// Server to clinician.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClinicianFrame {
+    Hello {
+        user: UserView,
+    },
+    Queue {
+        conversations: Vec<Summary>,
+    },
+    /// A new message in one of the clinician's own chats (a patient's as
+    /// typed, in memory only).
+    Message {
+        conversation: ConversationId,
+        message: MessageView,
+    },
+    Assigned {
+        conversation: ConversationId,
+    },
+    Offer {
+        conversation: ConversationId,
+        expires_in_s: u64,
+    },
+    OfferExpired {
+        conversation: ConversationId,
+    },
+    LeftMessage {
+        conversation: ConversationId,
+    },
+    Held {
+        conversation: ConversationId,
+    },
+    Transfer {
+        conversation: ConversationId,
+        from: String,
+        note: Option<String>,
+    },
+    TeamMessage {
+        message: TeamMessageView,
+    },
+}
+
+/// Patient to server: the one frame the widget sends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PatientInput {
+    Message { text: String },
+}

@@ -1,0 +1,117 @@
+//! The conversation core: from a patient's message to the bot's reply or a
+//! clinician, and everything that follows (offers, transfers, closing,
+//! moderation), with who is online and the typed frames both sockets carry.
+//!
+//! It is its own crate so the state machine can be read, and tested, apart
+//! from HTTP: there is no axum here. It is handed what it works with, each
+//! behind a trait: the bot ([`Assistant`]), the store ([`store::Store`]) and
+//! a clock ([`Clock`]). The server (`console/`) owns the sockets and the
+//! HTTP API and calls in; the tests in `tests/core.rs` drive the same calls
+//! with a scripted bot and a clock they move by hand.
+//!
+//! - `conversation.rs`: one patient message through the pipeline, escalation,
+//!   taking, replying and closing.
+//! - `routing.rs`: the router's side: time-driven rules, offers, transfers,
+//!   presence, team chat and translation.
+//! - `moderation.rs`: blocking a sender, the held list, the audit trail.
+//! - `sessions.rs`: a patient's or clinician's socket opening and closing.
+//! - `hub.rs`: the in-memory state: sockets, presence, the router.
+//! - `frames.rs` and `views.rs`: what is sent.
+
+mod conversation;
+mod error;
+pub mod frames;
+mod hub;
+mod moderation;
+mod ports;
+mod routing;
+mod sessions;
+#[cfg(test)]
+mod tests;
+pub mod tokens;
+pub mod views;
+
+use std::sync::{Arc, OnceLock};
+
+use bot_engine::Whitelist;
+use store::Store;
+
+pub use error::{ServiceError, ServiceResult};
+pub use hub::{Hub, OUTBOUND, encode};
+pub use moderation::{BlockRequest, Identity, MAX_REASON_CHARS, SHARED_ADDRESS_BROWSERS};
+pub use ports::{Assistant, Clock, SystemClock};
+pub use routing::{MAX_NOTE_CHARS, TransferRequest, TransferTo, clinician_language, is_state};
+pub use sessions::{ClinicianSession, OpenRequest, PatientSession};
+
+/// The most characters a message may have.
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+
+/// The conversation core, shared by every socket and request.
+pub struct Service {
+    pub store: Arc<dyn Store>,
+    /// Set once the models are loaded and warm.
+    bot: OnceLock<Arc<dyn Assistant>>,
+    pub whitelist: Arc<Whitelist>,
+    pub hub: Hub,
+    /// Translation models, once loaded (none installed: stays empty).
+    translator: OnceLock<Arc<translate::Translations>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Service {
+    pub fn new(
+        store: Arc<dyn Store>,
+        whitelist: Arc<Whitelist>,
+        policy: router::Policy,
+        clock: Arc<dyn Clock>,
+    ) -> Service {
+        Service {
+            store,
+            bot: OnceLock::new(),
+            whitelist,
+            hub: Hub::with_policy(policy),
+            translator: OnceLock::new(),
+            clock,
+        }
+    }
+
+    /// Hands the service its warmed-up bot; the server is ready from here.
+    pub fn set_bot(&self, bot: Arc<dyn Assistant>) {
+        let _ = self.bot.set(bot);
+    }
+
+    /// Whether the bot is loaded.
+    pub fn ready(&self) -> bool {
+        self.bot.get().is_some()
+    }
+
+    fn bot(&self) -> ServiceResult<&Arc<dyn Assistant>> {
+        self.bot.get().ok_or(ServiceError::Busy)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Runs the router's time-driven rules (offers expiring, fallbacks, the
+    /// contact form) once a second, for ever.
+    pub async fn run_ticks(self: Arc<Self>) {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            self.tick().await;
+        }
+    }
+}
+
+/// A message anyone may send: not blank, and not over the limit.
+fn check_text(text: &str) -> ServiceResult<()> {
+    if text.trim().is_empty() {
+        return Err(ServiceError::BadRequest("the message is empty".into()));
+    }
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(ServiceError::TooLong);
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! What the service is given rather than owns: the bot, and the clock. The
+//! store is the third ([`store::Store`]). Each is a trait so that the
+//! conversation core runs in a test with a scripted bot and paused time.
+
+use async_trait::async_trait;
+use bot_engine::{Assessment, Context, Emergency, EngineError};
+
+/// The bot, as the conversation core uses it: the emergency check on the
+/// text in memory, the whole assessment, and redaction.
+#[async_trait]
+pub trait Assistant: Send + Sync {
+    /// A red flag in `text`, decided before any model queue.
+    fn emergency(&self, text: &str, ctx: &Context) -> Option<Emergency>;
+    /// Everything else: language, redaction, spam, intents.
+    async fn assess(&self, text: &str, ctx: &Context) -> Result<Assessment, EngineError>;
+    /// Redacts a staff text (a clinician's reply, a note, a reason).
+    async fn redact(&self, text: &str) -> Result<String, EngineError>;
+    /// Redacts an emergency message: never refused as busy.
+    async fn redact_urgent(&self, text: &str) -> Result<redaction::Redacted, EngineError>;
+}
+
+#[async_trait]
+impl Assistant for bot_engine::Bot {
+    fn emergency(&self, text: &str, ctx: &Context) -> Option<Emergency> {
+        bot_engine::Bot::emergency(self, text, ctx)
+    }
+
+    async fn assess(&self, text: &str, ctx: &Context) -> Result<Assessment, EngineError> {
+        self.assess_ordinary(text, ctx).await
+    }
+
+    async fn redact(&self, text: &str) -> Result<String, EngineError> {
+        Ok(self.scrubber().redact(text).await?.text)
+    }
+
+    async fn redact_urgent(&self, text: &str) -> Result<redaction::Redacted, EngineError> {
+        self.scrubber().redact_urgent(text).await
+    }
+}
+
+/// Wall-clock time in milliseconds since the Unix epoch: what the router's
+/// offers, fallbacks and wait estimates count in.
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> u64;
+
+    /// The same instant, in the store's whole seconds.
+    fn now(&self) -> store::Timestamp {
+        store::Timestamp::from_unix((self.now_ms() / 1000) as i64)
+    }
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+}

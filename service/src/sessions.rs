@@ -1,0 +1,224 @@
+//! A socket's life as the service sees it: a patient's conversation opened
+//! or resumed (and refused to a blocked sender), a clinician's console
+//! connecting and going away. Frames are queued on a channel the socket's
+//! owner drains.
+
+use std::sync::Arc;
+
+use bot_engine::Messages;
+use router::Presence;
+use store::{ConvState, Conversation, ConversationId, NewConversation, StoreError, User};
+use tokio::sync::mpsc;
+
+use crate::frames::{ClinicianFrame, PatientFrame, PatientStatus};
+use crate::hub::{OUTBOUND, encode};
+use crate::moderation::Identity;
+use crate::tokens::{new_token, token_hash};
+use crate::views::HistoryItem;
+use crate::{Service, ServiceError, ServiceResult, is_state};
+
+/// What the widget asks for when it connects.
+#[derive(Debug, Clone, Default)]
+pub struct OpenRequest {
+    /// The browser's language (`navigator.language`).
+    pub lang: Option<String>,
+    /// The resume token of an earlier connection.
+    pub resume: Option<String>,
+    /// The state the clinic's site serves (`data-state`), for licensing.
+    pub state: Option<String>,
+}
+
+/// A patient's open socket: registered with the hub until dropped.
+pub struct PatientSession {
+    service: Arc<Service>,
+    pub conversation: ConversationId,
+    /// Whether an earlier conversation was resumed.
+    pub resumed: bool,
+    id: u64,
+    tx: mpsc::Sender<String>,
+}
+
+impl PatientSession {
+    /// One message the patient typed.
+    pub async fn message(&self, text: &str) -> ServiceResult<()> {
+        self.service.patient_message(&self.conversation, text).await
+    }
+
+    /// A frame for this socket alone (an error about its last frame).
+    pub async fn send(&self, frame: &PatientFrame) {
+        let _ = self.tx.send(encode(frame)).await;
+    }
+}
+
+impl Drop for PatientSession {
+    fn drop(&mut self) {
+        self.service.hub.remove_patient(&self.conversation, self.id);
+    }
+}
+
+/// A clinician's open console. [`ClinicianSession::close`] when it goes.
+pub struct ClinicianSession {
+    service: Arc<Service>,
+    pub user: User,
+    id: u64,
+}
+
+impl ClinicianSession {
+    /// The socket closed. With the clinician's last console gone nobody is
+    /// watching for new chats: an available clinician becomes away.
+    pub async fn close(self) {
+        let s = &self.service;
+        if s.hub.remove_clinician(self.user.id, self.id) {
+            let available = s
+                .hub
+                .router()
+                .clinician(self.user.id.0)
+                .is_some_and(|c| c.presence() == Presence::Available);
+            if available {
+                let _ = s.set_presence(&self.user, Presence::Away).await;
+            }
+        }
+    }
+}
+
+impl Service {
+    /// The clinic's text for a blocked sender, in the browser's language.
+    pub fn blocked_text(&self, browser_language: Option<&str>) -> String {
+        let language = browser_language
+            .and_then(bot_engine::primary_subtag)
+            .unwrap_or_else(|| "en".into());
+        Messages::render(&self.whitelist.messages.blocked, &language, &[])
+    }
+
+    /// The conversation, its resume token, and whether it was resumed. A
+    /// blocked browser or address gets neither a new conversation nor an
+    /// old one back.
+    async fn open_conversation(
+        &self,
+        q: &OpenRequest,
+        who: &Identity,
+    ) -> ServiceResult<(Conversation, String, bool)> {
+        if self.blocked(who).await? {
+            return Err(ServiceError::SenderBlocked);
+        }
+        if let Some(token) = q.resume.as_deref().filter(|t| t.len() == 64) {
+            match self.store.conversation_by_resume(&token_hash(token)).await {
+                Ok(c) => {
+                    let theirs = Identity {
+                        fingerprint: c.fingerprint.clone(),
+                        address: c.address.clone(),
+                    };
+                    if self.blocked(&theirs).await? {
+                        return Err(ServiceError::SenderBlocked);
+                    }
+                    return Ok((c, token.to_string(), true));
+                }
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let id = ConversationId::new(format!("c_{}", &new_token().0[..20]));
+        let resume = new_token();
+        let mut new = NewConversation::new(id, token_hash(&resume.0));
+        new.browser_language = q
+            .lang
+            .as_deref()
+            .map(|l| l.chars().take(35).collect::<String>());
+        new.fingerprint = who.fingerprint.clone();
+        new.address = who.address.clone();
+        new.license_state = q.state.clone().filter(|s| is_state(s));
+        let c = self.store.create_conversation(new).await?;
+        Ok((c, resume.0, false))
+    }
+
+    /// Opens (or resumes) a patient's conversation and registers its
+    /// socket: `welcome`, then on a resumed one its `history`, then its
+    /// `status` are waiting on the returned channel.
+    pub async fn open_patient(
+        self: &Arc<Self>,
+        q: &OpenRequest,
+        who: &Identity,
+    ) -> ServiceResult<(PatientSession, mpsc::Receiver<String>)> {
+        let (conv, resume, resumed) = self.open_conversation(q, who).await?;
+        let (tx, rx) = mpsc::channel::<String>(OUTBOUND);
+        let session = PatientSession {
+            service: self.clone(),
+            conversation: conv.id.clone(),
+            resumed,
+            id: self.hub.add_patient(&conv.id, tx.clone()),
+            tx: tx.clone(),
+        };
+        let language = conv
+            .language
+            .clone()
+            .or_else(|| {
+                conv.browser_language
+                    .as_deref()
+                    .and_then(bot_engine::primary_subtag)
+            })
+            .unwrap_or_else(|| "en".into());
+        let welcome = PatientFrame::Welcome {
+            conversation: conv.id.clone(),
+            resume,
+            text: Messages::render(&self.whitelist.messages.welcome, &language, &[]),
+        };
+        let _ = tx.send(encode(&welcome)).await;
+        if resumed {
+            // A reload must not lose the thread. What is replayed is what
+            // was stored: redacted.
+            let mut messages = Vec::new();
+            if let Ok(stored) = self.store.messages(&conv.id).await {
+                for m in &stored {
+                    let v = self.message_view(m).await;
+                    messages.push(HistoryItem {
+                        from: v.from,
+                        text: v.text,
+                        at: v.at,
+                        name: v.name,
+                    });
+                }
+            }
+            let _ = tx.send(encode(&PatientFrame::History { messages })).await;
+        }
+        let status = match conv.state {
+            ConvState::Bot => PatientFrame::Status(PatientStatus::Bot),
+            ConvState::Queued if conv.offline => PatientFrame::Status(PatientStatus::Offline),
+            ConvState::Queued => {
+                let position = self.hub.router().position(conv.id.as_str());
+                self.queued_status(&conv.id, position, conv.urgent)
+            }
+            ConvState::Assigned => PatientFrame::Status(PatientStatus::Assigned {
+                clinician: self.summary(&conv).await.assigned_name,
+            }),
+            ConvState::Closed => PatientFrame::Status(PatientStatus::Closed),
+        };
+        let _ = tx.send(encode(&status)).await;
+        Ok((session, rx))
+    }
+
+    /// Registers a clinician's console: `hello` and their `queue` are
+    /// waiting on the returned channel, and the router knows them.
+    pub async fn connect_clinician(
+        self: &Arc<Self>,
+        user: User,
+    ) -> (ClinicianSession, mpsc::Receiver<String>) {
+        let (tx, rx) = mpsc::channel::<String>(OUTBOUND);
+        let id = self.hub.add_clinician(user.id, tx.clone());
+        self.sync_clinician(&user).await;
+        let hello = ClinicianFrame::Hello {
+            user: self.user_view(&user),
+        };
+        let _ = tx.send(encode(&hello)).await;
+        if let Ok(conversations) = self.visible_to(user.id).await {
+            let _ = tx
+                .send(encode(&ClinicianFrame::Queue { conversations }))
+                .await;
+        }
+        let session = ClinicianSession {
+            service: self.clone(),
+            user,
+            id,
+        };
+        (session, rx)
+    }
+}

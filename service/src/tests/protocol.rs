@@ -1,0 +1,344 @@
+//! `docs/protocol.md` and the frame types say the same thing: every frame
+//! the doc lists has a variant, every variant is in the doc, and each
+//! frame's fields are the ones its row names.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use router::Presence;
+use serde_json::Value;
+use store::{ConvState, ConversationId, MessageId, Role, Sender, StaffTextId, Timestamp, UserId};
+
+use crate::frames::{ClinicianFrame, PatientFrame, PatientStatus};
+use crate::views::{HistoryItem, MessageView, Summary, TeamMessageView, UserView};
+
+const DOC: &str = include_str!("../../../docs/protocol.md");
+
+/// The frame rows of the table under `heading`: type to (the keys its
+/// pattern names, the keys its description adds, the `state` values).
+struct Row {
+    keys: BTreeSet<String>,
+    optional: BTreeSet<String>,
+    states: BTreeSet<String>,
+}
+
+fn quoted(s: &str) -> Vec<String> {
+    s.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The top-level keys of a pattern such as `{"type":"x","a":A,"b":[{...}]}`.
+fn top_keys(pattern: &str) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    let (mut depth, mut in_str, mut current, mut start) = (0, false, String::new(), true);
+    for c in pattern.chars() {
+        match c {
+            '"' => {
+                in_str = !in_str;
+                if !in_str && depth == 1 && start {
+                    keys.insert(std::mem::take(&mut current));
+                    start = false;
+                } else if in_str {
+                    current.clear();
+                }
+            }
+            _ if in_str => current.push(c),
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth -= 1,
+            ',' if depth == 1 => start = true,
+            _ => {}
+        }
+        if depth == 1 && c == '{' {
+            start = true;
+        }
+    }
+    keys
+}
+
+fn table(heading: &str) -> BTreeMap<String, Row> {
+    let at = DOC
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading:?} in docs/protocol.md"));
+    let mut rows = BTreeMap::new();
+    for line in DOC[at..].lines().skip(1) {
+        if line.starts_with('#') {
+            break;
+        }
+        let Some(rest) = line.strip_prefix("| `{\"type\":\"") else {
+            continue;
+        };
+        let kind = rest.split('"').next().unwrap().to_string();
+        let (pattern, description) = line[3..].split_once("` |").unwrap();
+        let pattern = pattern.replace("\\|", "|");
+        let states = if kind == "status" {
+            quoted(
+                pattern
+                    .split("\"state\":")
+                    .nth(1)
+                    .unwrap()
+                    .split(',')
+                    .next()
+                    .unwrap(),
+            )
+            .into_iter()
+            .collect()
+        } else {
+            BTreeSet::new()
+        };
+        rows.insert(
+            kind,
+            Row {
+                keys: top_keys(&pattern),
+                optional: quoted(description).into_iter().collect(),
+                states,
+            },
+        );
+    }
+    assert!(!rows.is_empty(), "no frames under {heading:?}");
+    rows
+}
+
+fn check(heading: &str, samples: Vec<Value>) {
+    let rows = table(heading);
+    let mut seen = BTreeSet::new();
+    let mut states = BTreeSet::new();
+    for frame in samples {
+        let kind = frame["type"].as_str().unwrap().to_string();
+        let row = rows
+            .get(&kind)
+            .unwrap_or_else(|| panic!("{kind:?} is not in docs/protocol.md under {heading:?}"));
+        let keys: BTreeSet<String> = frame.as_object().unwrap().keys().cloned().collect();
+        for key in &keys {
+            assert!(
+                row.keys.contains(key)
+                    || row.optional.contains(key)
+                    || (kind == "status" && row.optional.contains(key)),
+                "{kind}: the doc does not name {key:?} ({frame})"
+            );
+        }
+        for key in &row.keys {
+            assert!(
+                keys.contains(key),
+                "{kind}: the doc names {key:?}, the frame has none ({frame})"
+            );
+        }
+        if kind == "status" {
+            states.insert(frame["state"].as_str().unwrap().to_string());
+        }
+        seen.insert(kind);
+    }
+    let documented: BTreeSet<String> = rows.keys().cloned().collect();
+    assert_eq!(
+        seen, documented,
+        "frames in the doc and the types differ under {heading:?}"
+    );
+    if let Some(status) = rows.get("status") {
+        assert_eq!(states, status.states, "status states");
+    }
+}
+
+fn at() -> Timestamp {
+    Timestamp::from_unix(1_800_000_000)
+}
+
+fn cid() -> ConversationId {
+    ConversationId::new("c_1")
+}
+
+/// One of each patient frame. The match makes a new variant a compile
+/// error here until it has a sample.
+fn patient_samples() -> Vec<PatientFrame> {
+    let all = vec![
+        PatientFrame::Welcome {
+            conversation: cid(),
+            resume: "t".into(),
+            text: "Hi".into(),
+        },
+        PatientFrame::History {
+            messages: vec![HistoryItem {
+                from: Sender::Bot,
+                text: "Hi".into(),
+                at: at(),
+                name: None,
+            }],
+        },
+        PatientFrame::message(Sender::Bot, "We open at 8.", at(), None),
+        PatientFrame::Message {
+            from: Sender::Clinician,
+            text: "Hola".into(),
+            at: at(),
+            name: Some("Bella".into()),
+            original: Some("Hello".into()),
+            machine_translated: true,
+        },
+        PatientFrame::Status(PatientStatus::Bot),
+        PatientFrame::Status(PatientStatus::Queued {
+            position: Some(1),
+            urgent: false,
+            wait_s: None,
+        }),
+        PatientFrame::Status(PatientStatus::Assigned {
+            clinician: Some("Bella".into()),
+        }),
+        PatientFrame::Status(PatientStatus::Offline),
+        PatientFrame::Status(PatientStatus::Closed),
+        PatientFrame::Error {
+            code: "busy".into(),
+            message: "try again".into(),
+        },
+    ];
+    for f in &all {
+        match f {
+            PatientFrame::Welcome { .. }
+            | PatientFrame::History { .. }
+            | PatientFrame::Message { .. }
+            | PatientFrame::Status(_)
+            | PatientFrame::Error { .. } => {}
+        }
+    }
+    all
+}
+
+fn summary() -> Summary {
+    Summary {
+        id: cid(),
+        state: ConvState::Queued,
+        urgent: false,
+        language: Some("en".into()),
+        assigned_to: None,
+        assigned_name: None,
+        created_at: at(),
+        updated_at: at(),
+        position: Some(1),
+        offline: false,
+        offered_to: None,
+        wait_s: None,
+        whisper: None,
+    }
+}
+
+fn clinician_samples() -> Vec<ClinicianFrame> {
+    let user = UserView {
+        id: UserId(1),
+        username: "bella".into(),
+        display_name: "Bella".into(),
+        role: Role::Clinician,
+        status: Presence::Available,
+        skills: vec![],
+        languages: vec!["en".into()],
+    };
+    let message = MessageView {
+        id: MessageId(1),
+        from: Sender::Patient,
+        text: "hi".into(),
+        at: at(),
+        name: None,
+        intent: None,
+        confidence: None,
+        translation: None,
+    };
+    let all = vec![
+        ClinicianFrame::Hello { user },
+        ClinicianFrame::Queue {
+            conversations: vec![summary()],
+        },
+        ClinicianFrame::Message {
+            conversation: cid(),
+            message,
+        },
+        ClinicianFrame::Assigned {
+            conversation: cid(),
+        },
+        ClinicianFrame::Offer {
+            conversation: cid(),
+            expires_in_s: 30,
+        },
+        ClinicianFrame::OfferExpired {
+            conversation: cid(),
+        },
+        ClinicianFrame::LeftMessage {
+            conversation: cid(),
+        },
+        ClinicianFrame::Held {
+            conversation: cid(),
+        },
+        ClinicianFrame::Transfer {
+            conversation: cid(),
+            from: "Bella".into(),
+            note: None,
+        },
+        ClinicianFrame::TeamMessage {
+            message: TeamMessageView {
+                id: StaffTextId(1),
+                from: UserId(1),
+                to: UserId(2),
+                name: "Bella".into(),
+                text: "hi".into(),
+                at: at(),
+            },
+        },
+    ];
+    for f in &all {
+        match f {
+            ClinicianFrame::Hello { .. }
+            | ClinicianFrame::Queue { .. }
+            | ClinicianFrame::Message { .. }
+            | ClinicianFrame::Assigned { .. }
+            | ClinicianFrame::Offer { .. }
+            | ClinicianFrame::OfferExpired { .. }
+            | ClinicianFrame::LeftMessage { .. }
+            | ClinicianFrame::Held { .. }
+            | ClinicianFrame::Transfer { .. }
+            | ClinicianFrame::TeamMessage { .. } => {}
+        }
+    }
+    all
+}
+
+fn json(frames: Vec<impl serde::Serialize>) -> Vec<Value> {
+    frames
+        .iter()
+        .map(|f| serde_json::to_value(f).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_patient_frames_are_the_documented_ones() {
+    check("### Server to patient", json(patient_samples()));
+}
+
+#[test]
+fn the_clinician_frames_are_the_documented_ones() {
+    check(
+        "## Clinician: `GET /ws/clinician`",
+        json(clinician_samples()),
+    );
+}
+
+#[test]
+fn the_patient_input_frame_is_the_documented_one() {
+    let rows = table("### Patient to server");
+    assert_eq!(rows.keys().collect::<Vec<_>>(), ["message"]);
+    let input: crate::frames::PatientInput =
+        serde_json::from_str(r#"{"type":"message","text":"hi"}"#).unwrap();
+    let crate::frames::PatientInput::Message { text } = input;
+    assert_eq!(text, "hi");
+    assert_eq!(
+        rows["message"].keys,
+        BTreeSet::from(["type".to_string(), "text".to_string()])
+    );
+}
+
+#[test]
+fn the_key_reader_reads_top_level_keys_only() {
+    assert_eq!(
+        top_keys(r#"{"type":"history","messages":[{"from","text","at","name"?}...]}"#),
+        BTreeSet::from(["type".into(), "messages".into()])
+    );
+    assert_eq!(
+        top_keys(r#"{"type":"status","state":"bot"|"queued", ...}"#),
+        BTreeSet::from(["type".into(), "state".into()])
+    );
+}

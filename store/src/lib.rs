@@ -1,0 +1,155 @@
+//! Carechat's storage, behind traits the service talks to.
+//!
+//! The store owns what survives a restart: accounts and sessions,
+//! conversations and their (redacted) messages, staff notes, blocks and the
+//! audit trail. It is its own crate so that the conversation service depends
+//! on these traits and records, never on a database engine: SQLite
+//! ([`SqliteStore`], the embedded default, with its migrations in
+//! `migrations/`) is one implementation, and a Postgres one can slot in
+//! beside it without the service changing.
+//!
+//! - Records carry typed ids ([`ids`]) and times ([`Timestamp`]), not the
+//!   strings and integers a backend keeps them as.
+//! - One small trait per aggregate: [`Accounts`], [`Conversations`],
+//!   [`Moderation`]; [`Transactions`] applies a [`UnitOfWork`] (several
+//!   writes) all or nothing. [`Store`] is all four.
+//! - Errors are backend-neutral ([`StoreError`]): not found, conflict, or
+//!   the backend's own failure, boxed.
+//!
+//! Nothing here ever sees patient text that is not redacted: the service
+//! redacts before it writes.
+
+pub mod ids;
+mod records;
+mod sqlite;
+mod time;
+mod work;
+
+use async_trait::async_trait;
+
+pub use ids::{AuditId, BlockId, ConversationId, MessageId, StaffTextId, UserId};
+pub use records::{
+    AuditEntry, Block, BlockKind, ConvState, ConvUpdate, Conversation, Message, NewAudit, NewBlock,
+    NewConversation, NewMessage, NewUser, Role, Sender, StaffText, StoredTranslation, User,
+};
+pub use sqlite::SqliteStore;
+pub use time::Timestamp;
+pub use work::{Committed, UnitOfWork, Write};
+
+/// What went wrong, the same whatever the backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists")]
+    Conflict,
+    /// The backend failed (I/O, a corrupt row, a failed migration). The
+    /// message never holds a stored text.
+    #[error("storage: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Accounts and their login sessions.
+#[async_trait]
+pub trait Accounts: Send + Sync {
+    /// `Conflict` when the username is taken.
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    async fn user_by_name(&self, username: &str) -> StoreResult<User>;
+    async fn user(&self, id: UserId) -> StoreResult<User>;
+    /// Every account, oldest first.
+    async fn users(&self) -> StoreResult<Vec<User>>;
+
+    /// Only a hash of the session token is ever handed to the store.
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        expires_at: Timestamp,
+    ) -> StoreResult<()>;
+    /// The session's user, if the session exists and has not expired at `now`.
+    async fn session_user(&self, token_hash: &str, now: Timestamp) -> StoreResult<User>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+}
+
+/// Conversations, their messages, staff notes on them, and the messages
+/// clinicians write to each other.
+#[async_trait]
+pub trait Conversations: Send + Sync {
+    async fn create_conversation(&self, new: NewConversation) -> StoreResult<Conversation>;
+    async fn conversation(&self, id: &ConversationId) -> StoreResult<Conversation>;
+    async fn conversation_by_resume(&self, resume_hash: &str) -> StoreResult<Conversation>;
+    /// Conversations that are queued or assigned, oldest first.
+    async fn open_conversations(&self) -> StoreResult<Vec<Conversation>>;
+    /// Conversations not closed with a message held for staff, oldest first.
+    async fn held_conversations(&self) -> StoreResult<Vec<Conversation>>;
+    async fn update_conversation(
+        &self,
+        id: &ConversationId,
+        update: ConvUpdate,
+    ) -> StoreResult<Conversation>;
+
+    async fn add_message(&self, message: NewMessage) -> StoreResult<Message>;
+    /// A conversation's messages, oldest first.
+    async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>>;
+
+    /// Adds a staff-only note (already redacted).
+    async fn add_note(
+        &self,
+        conversation: &ConversationId,
+        user: UserId,
+        text: &str,
+    ) -> StoreResult<StaffText>;
+    async fn notes(&self, conversation: &ConversationId) -> StoreResult<Vec<StaffText>>;
+    /// A message from one clinician to another (already redacted).
+    async fn add_team_message(
+        &self,
+        from: UserId,
+        to: UserId,
+        text: &str,
+    ) -> StoreResult<StaffText>;
+    /// Both directions between two clinicians, oldest first, the last `limit`.
+    async fn team_messages(&self, a: UserId, b: UserId, limit: u32) -> StoreResult<Vec<StaffText>>;
+}
+
+/// Blocked senders and the audit trail of what staff did.
+#[async_trait]
+pub trait Moderation: Send + Sync {
+    /// Records a block and its audit line together. `Conflict` when an
+    /// active block of the same kind already matches the same value.
+    async fn block(&self, block: NewBlock) -> StoreResult<Block>;
+    /// Lifts an active block (and audits it); `NotFound` if there is no such
+    /// active block.
+    async fn lift_block(&self, id: BlockId, by: UserId) -> StoreResult<Block>;
+    /// Active blocks, newest first.
+    async fn active_blocks(&self) -> StoreResult<Vec<Block>>;
+    /// Distinct browser fingerprints that have opened a conversation from
+    /// `address`.
+    async fn browsers_at(&self, address: &str) -> StoreResult<u64>;
+    /// Whether an active block matches either identity.
+    async fn is_blocked(
+        &self,
+        fingerprint: Option<&str>,
+        address: Option<&str>,
+    ) -> StoreResult<bool>;
+
+    /// Appends a line to the audit trail.
+    async fn audit(&self, entry: NewAudit) -> StoreResult<()>;
+    /// The newest `limit` audit lines, newest first.
+    async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// Several writes that must all happen or none (an assignment and its
+/// system message and audit line, say).
+#[async_trait]
+pub trait Transactions: Send + Sync {
+    /// Applies `work` in order, all or nothing. The records written come
+    /// back in the same order.
+    async fn commit(&self, work: UnitOfWork) -> StoreResult<Committed>;
+}
+
+/// The whole store: what the service is given.
+pub trait Store: Accounts + Conversations + Moderation + Transactions + 'static {}
+
+impl<T: Accounts + Conversations + Moderation + Transactions + 'static> Store for T {}

@@ -1,0 +1,334 @@
+//! The records the store keeps, and what it is handed to create or change
+//! them. Every text field that can hold patient words is redacted before it
+//! gets here; the names say so where it matters (`redacted_text`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ids::{AuditId, BlockId, ConversationId, MessageId, StaffTextId, UserId};
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Clinician,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Clinician => "clinician",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "clinician" => Some(Role::Clinician),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub skills: Vec<String>,
+    pub languages: Vec<String>,
+    pub max_chats: usize,
+    /// US states (two letters) the clinician is licensed in.
+    pub licensed_states: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password_hash: String,
+    pub skills: Vec<String>,
+    pub languages: Vec<String>,
+    pub max_chats: usize,
+    pub licensed_states: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvState {
+    Bot,
+    Queued,
+    Assigned,
+    Closed,
+}
+
+impl ConvState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConvState::Bot => "bot",
+            ConvState::Queued => "queued",
+            ConvState::Assigned => "assigned",
+            ConvState::Closed => "closed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ConvState> {
+        match s {
+            "bot" => Some(ConvState::Bot),
+            "queued" => Some(ConvState::Queued),
+            "assigned" => Some(ConvState::Assigned),
+            "closed" => Some(ConvState::Closed),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub state: ConvState,
+    pub urgent: bool,
+    pub language: Option<String>,
+    pub browser_language: Option<String>,
+    pub skill: Option<String>,
+    pub assigned_to: Option<UserId>,
+    /// The bot's whisper for staff (redacted), as a JSON document.
+    pub whisper: Option<Value>,
+    /// Keyed hash of the widget's browser id.
+    pub fingerprint: Option<String>,
+    /// Keyed hash of the client's IP address.
+    pub address: Option<String>,
+    /// Queued for staff through the offline contact form, not the router.
+    pub offline: bool,
+    /// The state the chat must be served from, when the clinic's site says.
+    pub license_state: Option<String>,
+    /// A message of it is held for staff to look at (it read like spam).
+    pub held: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A conversation as the patient's socket opens it.
+#[derive(Debug, Clone)]
+pub struct NewConversation {
+    pub id: ConversationId,
+    /// Hash of the patient's resume token.
+    pub resume_hash: String,
+    pub browser_language: Option<String>,
+    pub fingerprint: Option<String>,
+    pub address: Option<String>,
+    pub license_state: Option<String>,
+}
+
+impl NewConversation {
+    pub fn new(id: ConversationId, resume_hash: impl Into<String>) -> NewConversation {
+        NewConversation {
+            id,
+            resume_hash: resume_hash.into(),
+            browser_language: None,
+            fingerprint: None,
+            address: None,
+            license_state: None,
+        }
+    }
+}
+
+/// A change to a conversation's routing state; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ConvUpdate {
+    pub state: Option<ConvState>,
+    pub urgent: Option<bool>,
+    pub language: Option<String>,
+    pub skill: Option<Option<String>>,
+    pub assigned_to: Option<Option<UserId>>,
+    pub whisper: Option<Value>,
+    pub offline: Option<bool>,
+    pub held: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sender {
+    Patient,
+    Bot,
+    Clinician,
+    System,
+}
+
+impl Sender {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sender::Patient => "patient",
+            Sender::Bot => "bot",
+            Sender::Clinician => "clinician",
+            Sender::System => "system",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Sender> {
+        match s {
+            "patient" => Some(Sender::Patient),
+            "bot" => Some(Sender::Bot),
+            "clinician" => Some(Sender::Clinician),
+            "system" => Some(Sender::System),
+            _ => None,
+        }
+    }
+}
+
+/// A machine translation of a message (redacted, like the message), and the
+/// language it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTranslation {
+    pub text: String,
+    pub language: String,
+}
+
+/// A stored message. `text` is redacted: [`NewMessage::redacted_text`] is the
+/// only way in.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub id: MessageId,
+    pub sender: Sender,
+    pub user_id: Option<UserId>,
+    pub text: String,
+    pub intent: Option<String>,
+    pub confidence: Option<f32>,
+    pub translation: Option<StoredTranslation>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub conversation_id: ConversationId,
+    pub sender: Sender,
+    pub user_id: Option<UserId>,
+    /// Must already be redacted.
+    pub redacted_text: String,
+    pub intent: Option<String>,
+    pub confidence: Option<f32>,
+    pub spam_score: Option<f32>,
+    pub translation: Option<StoredTranslation>,
+}
+
+impl NewMessage {
+    /// A message with nothing but its sender and (redacted) text.
+    pub fn plain(
+        conversation_id: ConversationId,
+        sender: Sender,
+        user_id: Option<UserId>,
+        redacted_text: String,
+    ) -> NewMessage {
+        NewMessage {
+            conversation_id,
+            sender,
+            user_id,
+            redacted_text,
+            intent: None,
+            confidence: None,
+            spam_score: None,
+            translation: None,
+        }
+    }
+}
+
+/// A staff-only note on a conversation, or a message between clinicians.
+/// `text` is redacted.
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffText {
+    pub id: StaffTextId,
+    /// The conversation (notes) or the addressee's user id (team messages).
+    pub about: String,
+    pub user_id: UserId,
+    pub text: String,
+    pub created_at: Timestamp,
+}
+
+/// What an admin's block matches a sender by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockKind {
+    Fingerprint,
+    Address,
+}
+
+impl BlockKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockKind::Fingerprint => "fingerprint",
+            BlockKind::Address => "address",
+        }
+    }
+    pub fn parse(s: &str) -> Option<BlockKind> {
+        match s {
+            "fingerprint" => Some(BlockKind::Fingerprint),
+            "address" => Some(BlockKind::Address),
+            _ => None,
+        }
+    }
+}
+
+/// A block, active or lifted. The matched value (a keyed hash) stays in the
+/// store: nothing outside needs it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Block {
+    pub id: BlockId,
+    pub kind: BlockKind,
+    pub conversation_id: Option<ConversationId>,
+    pub reason: String,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+    pub lifted_by: Option<UserId>,
+    pub lifted_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBlock {
+    pub kind: BlockKind,
+    /// The keyed hash to match.
+    pub value: String,
+    pub conversation_id: Option<ConversationId>,
+    /// Must already be redacted.
+    pub reason: String,
+    pub created_by: UserId,
+}
+
+/// One line of the audit trail. `detail` holds ids and kinds, never message
+/// text.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub id: AuditId,
+    pub at: Timestamp,
+    pub actor_id: Option<UserId>,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+}
+
+/// A line to append to the audit trail.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    pub actor_id: Option<UserId>,
+    pub action: String,
+    pub subject: String,
+    /// Ids and kinds, never message text.
+    pub detail: String,
+}
+
+impl NewAudit {
+    pub fn new(
+        actor_id: Option<UserId>,
+        action: impl Into<String>,
+        subject: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> NewAudit {
+        NewAudit {
+            actor_id,
+            action: action.into(),
+            subject: subject.into(),
+            detail: detail.into(),
+        }
+    }
+}
