@@ -6,7 +6,10 @@
 //!
 //! Simulated time in milliseconds; nothing depends on the wall clock except
 //! the `assign_us_p99` figure, which times each policy call with the caller's
-//! clock (the crate has none).
+//! clock (the crate has none). The draws come from `rand`'s `StdRng` seeded
+//! with [`SimConfig::seed`], so a seed gives the same workload on every run
+//! and machine for the `rand` version in `Cargo.lock` (`StdRng` may change
+//! its algorithm in a later version, and the figures with it).
 //!
 //! * **Clinicians** (200 by default). Each has a primary skill drawn from
 //!   `clinician_skills`, a second skill with probability 0.5 and a third with

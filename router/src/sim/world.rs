@@ -1,57 +1,41 @@
 //! The workload: the clinicians, their shifts and breaks, and the chats,
 //! drawn once from the seed so that every policy faces the same day.
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
 use super::config::SimConfig;
 use crate::{Clinician, Fluency, Presence};
 
-/// SplitMix64: small, fast, and good enough for a workload generator.
-struct Rng(u64);
+/// True with probability `p`, as a share: 1 or more is always true (where
+/// `random_bool` would refuse it).
+fn chance(rng: &mut StdRng, p: f64) -> bool {
+    rng.random::<f64>() < p
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
+/// Standard normal by Box-Muller; `rand` itself has no normal distribution.
+fn normal(rng: &mut StdRng) -> f64 {
+    let u = 1.0 - rng.random::<f64>();
+    let v = rng.random::<f64>();
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
 
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-
-    /// Standard normal by Box-Muller.
-    fn normal(&mut self) -> f64 {
-        let u = 1.0 - self.unit();
-        let v = self.unit();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-
-    fn weighted<'a>(&mut self, items: &'a [(String, f64)]) -> &'a str {
-        let total: f64 = items.iter().map(|(_, w)| w).sum();
-        let mut x = self.unit() * total;
-        for (s, w) in items {
-            if x < *w {
-                return s;
-            }
-            x -= w;
+/// One of `items`, with a probability proportional to its weight.
+fn weighted<'a>(rng: &mut StdRng, items: &'a [(String, f64)]) -> &'a str {
+    let total: f64 = items.iter().map(|(_, w)| w).sum();
+    let mut x = rng.random::<f64>() * total;
+    for (s, w) in items {
+        if x < *w {
+            return s;
         }
-        &items.last().expect("weights are not empty").0
+        x -= w;
     }
+    &items.last().expect("weights are not empty").0
+}
 
-    /// `mean` ±30%.
-    fn jitter(&mut self, mean: u64) -> u64 {
-        (mean as f64 * (0.7 + 0.6 * self.unit())) as u64
-    }
+/// `mean` ±30%.
+fn jitter(rng: &mut StdRng, mean: u64) -> u64 {
+    (mean as f64 * rng.random_range(0.7..1.3)) as u64
 }
 
 #[derive(Clone, Debug)]
@@ -93,7 +77,7 @@ pub(super) struct World {
 
 impl World {
     pub(super) fn generate(config: &SimConfig) -> World {
-        let mut rng = Rng(config.seed);
+        let mut rng = StdRng::seed_from_u64(config.seed);
         let skill_names: Vec<&str> = config
             .clinician_skills
             .iter()
@@ -105,29 +89,29 @@ impl World {
             if let Some(s) = skill_names.get(i) {
                 skills.push((*s).to_owned());
             } else {
-                skills.push(rng.weighted(&config.clinician_skills).to_owned());
+                skills.push(weighted(&mut rng, &config.clinician_skills).to_owned());
             }
             for p in [0.5, 0.15] {
-                if rng.chance(p) {
-                    let s = rng.weighted(&config.clinician_skills).to_owned();
+                if chance(&mut rng, p) {
+                    let s = weighted(&mut rng, &config.clinician_skills).to_owned();
                     if !skills.contains(&s) {
                         skills.push(s);
                     }
                 }
             }
             let mut languages: Vec<(String, Fluency)> = Vec::new();
-            let spanish_only = rng.chance(0.03);
+            let spanish_only = chance(&mut rng, 0.03);
             if spanish_only {
                 languages.push(("es".into(), Fluency::Native));
             } else {
-                let level = if rng.chance(0.85) {
+                let level = if chance(&mut rng, 0.85) {
                     Fluency::Native
                 } else {
                     Fluency::Fluent
                 };
                 languages.push(("en".into(), level));
-                if rng.chance(0.25) {
-                    let level = match rng.below(10) {
+                if chance(&mut rng, 0.25) {
+                    let level = match rng.random_range(0..10) {
                         0..=4 => Fluency::Native,
                         5..=7 => Fluency::Fluent,
                         _ => Fluency::Basic,
@@ -136,8 +120,8 @@ impl World {
                 }
             }
             for code in ["fr", "zh", "vi"] {
-                if rng.chance(0.04) {
-                    let level = if rng.chance(0.7) {
+                if chance(&mut rng, 0.04) {
+                    let level = if chance(&mut rng, 0.7) {
                         Fluency::Native
                     } else {
                         Fluency::Fluent
@@ -149,29 +133,30 @@ impl World {
                 Clinician::new(i as i64, format!("sim-{i}"))
                     .with_skills(skills)
                     .with_languages(languages)
-                    .with_max_chats(2 + rng.below(3) as usize),
+                    .with_max_chats(rng.random_range(2..=4)),
             );
         }
 
         let window_ms = config.arrival_window_s * 1000;
         let burst_ms = config.burst_len_s * 1000;
         let burst_starts: Vec<u64> = (0..config.bursts)
-            .map(|_| rng.below(window_ms.saturating_sub(burst_ms).max(1)))
+            .map(|_| rng.random_range(0..window_ms.saturating_sub(burst_ms).max(1)))
             .collect();
         let mut chats: Vec<SimChat> = (0..config.chats)
             .map(|_| {
-                let at_ms = if !burst_starts.is_empty() && rng.chance(config.burst_share) {
-                    let b = burst_starts[rng.below(burst_starts.len() as u64) as usize];
-                    b + rng.below(burst_ms.max(1))
+                let at_ms = if !burst_starts.is_empty() && chance(&mut rng, config.burst_share) {
+                    let b = burst_starts[rng.random_range(0..burst_starts.len())];
+                    b + rng.random_range(0..burst_ms.max(1))
                 } else {
-                    rng.below(window_ms.max(1))
+                    rng.random_range(0..window_ms.max(1))
                 };
-                let handle_s = config.handle_median_s * (config.handle_sigma * rng.normal()).exp();
+                let handle_s =
+                    config.handle_median_s * (config.handle_sigma * normal(&mut rng)).exp();
                 SimChat {
                     at_ms,
-                    skill: rng.weighted(&config.chat_skills).to_owned(),
-                    language: rng.weighted(&config.chat_languages).to_owned(),
-                    urgent: rng.chance(config.urgent_pct),
+                    skill: weighted(&mut rng, &config.chat_skills).to_owned(),
+                    language: weighted(&mut rng, &config.chat_languages).to_owned(),
+                    urgent: chance(&mut rng, config.urgent_pct),
                     base_handle_ms: (handle_s * 1000.0).max(1000.0) as u64,
                 }
             })
@@ -180,26 +165,25 @@ impl World {
 
         let mut presence = Vec::new();
         for i in 0..config.clinicians {
-            let start = if rng.chance(0.8) {
+            let start = if chance(&mut rng, 0.8) {
                 0
             } else {
-                rng.below(window_ms / 2)
+                rng.random_range(0..(window_ms / 2).max(1))
             };
-            let leave = rng
-                .chance(0.2)
-                .then(|| window_ms / 2 + rng.below(window_ms / 2));
+            let leave = chance(&mut rng, 0.2)
+                .then(|| window_ms / 2 + rng.random_range(0..(window_ms / 2).max(1)));
             presence.push((start, i, PresenceCode::Available));
-            let mut t = start + rng.jitter(config.break_every_s * 1000);
+            let mut t = start + jitter(&mut rng, config.break_every_s * 1000);
             while t < window_ms && leave.is_none_or(|l| t < l) {
-                let code = if rng.chance(0.7) {
+                let code = if chance(&mut rng, 0.7) {
                     PresenceCode::Away
                 } else {
                     PresenceCode::Busy
                 };
-                let back = t + rng.jitter(config.break_len_s * 1000);
+                let back = t + jitter(&mut rng, config.break_len_s * 1000);
                 presence.push((t, i, code));
                 presence.push((back, i, PresenceCode::Available));
-                t = back + rng.jitter(config.break_every_s * 1000);
+                t = back + jitter(&mut rng, config.break_every_s * 1000);
             }
             if let Some(l) = leave {
                 // A break that would end after leaving ends at the door.
