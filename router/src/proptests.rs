@@ -5,6 +5,8 @@
 //! passes never goes straight back to the same clinician, and no chat starves
 //! once capable clinicians are there.
 
+use std::collections::BTreeSet;
+
 use proptest::prelude::*;
 
 use super::*;

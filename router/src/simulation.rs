@@ -5,33 +5,11 @@
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+
 use super::*;
-
-/// xorshift64: enough randomness for a walk, and no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn percent(&mut self, p: u64) -> bool {
-        self.below(100) < p
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 const SKILLS: [&str; 5] = ["front_desk", "billing", "nursing", "dental", "records"];
 // "records" is never given to anyone, so some chats can only be taken by hand.
@@ -238,26 +216,26 @@ struct Coverage {
 }
 
 fn run(seed: u64, steps: usize) -> Coverage {
-    let mut rng = Rng(seed);
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut r = Router::new();
     let mut live: BTreeSet<String> = BTreeSet::new();
     let mut clock: u64 = 1_000_000;
     let mut seen = Coverage::default();
 
     for step in 0..steps {
-        clock += rng.below(500);
+        clock += rng.random_range(0..500);
         let before = r.clone();
-        let op = rng.below(100);
+        let op = rng.random_range(0..100u64);
         // Releases and takes mostly aim at chats that exist, or the walk
         // would spend its time on errors and saturate.
-        let conv = if op >= 25 && !live.is_empty() && rng.percent(85) {
+        let conv = if op >= 25 && !live.is_empty() && rng.random_bool(0.85) {
             let live: Vec<&String> = live.iter().collect();
-            rng.pick(&live).to_string()
+            live.choose(&mut rng).expect("not empty").to_string()
         } else {
-            format!("c{}", rng.below(CONVERSATIONS))
+            format!("c{}", rng.random_range(0..CONVERSATIONS))
         };
-        let id = 1 + rng.below(CLINICIAN_IDS as u64) as ClinicianId;
-        let id = if id == CLINICIAN_IDS && rng.percent(70) {
+        let id = rng.random_range(1..=CLINICIAN_IDS);
+        let id = if id == CLINICIAN_IDS && rng.random_bool(0.7) {
             1
         } else {
             id
@@ -266,15 +244,19 @@ fn run(seed: u64, steps: usize) -> Coverage {
 
         let (ok, drained): (bool, Vec<Assignment>) = match op {
             0..=24 => {
-                let skill = if rng.percent(30) {
+                let skill = if rng.random_bool(0.3) {
                     None
                 } else {
-                    Some(*rng.pick(&SKILLS))
+                    SKILLS.choose(&mut rng).copied()
                 };
                 // Arrival times are jittered so they do not follow insertion.
-                let at = clock.saturating_sub(rng.below(3_000));
-                let mut req = Request::new(conv.clone(), *rng.pick(&LANGUAGES), at)
-                    .with_urgent(rng.percent(20));
+                let at = clock.saturating_sub(rng.random_range(0..3_000));
+                let mut req = Request::new(
+                    conv.clone(),
+                    *LANGUAGES.choose(&mut rng).expect("not empty"),
+                    at,
+                )
+                .with_urgent(rng.random_bool(0.2));
                 if let Some(s) = skill {
                     req = req.with_skill(s);
                 }
@@ -364,13 +346,15 @@ fn run(seed: u64, steps: usize) -> Coverage {
                 }
             },
             70..=86 => {
-                let presence = *rng.pick(&[
+                let presence = *[
                     Presence::Available,
                     Presence::Available,
                     Presence::Busy,
                     Presence::Away,
                     Presence::Offline,
-                ]);
+                ]
+                .choose(&mut rng)
+                .expect("not empty");
                 match r.set_presence(id, presence, clock) {
                     Ok(got) => {
                         assert_eq!(r.clinician(id).unwrap().presence(), presence, "{ctx}");
@@ -396,17 +380,17 @@ fn run(seed: u64, steps: usize) -> Coverage {
                     let skills: Vec<&str> = GRANTABLE
                         .iter()
                         .copied()
-                        .filter(|_| rng.percent(40))
+                        .filter(|_| rng.random_bool(0.4))
                         .collect();
                     let languages: Vec<&str> = LANGUAGES
                         .iter()
                         .copied()
-                        .filter(|_| rng.percent(40))
+                        .filter(|_| rng.random_bool(0.4))
                         .collect();
                     let profile = Clinician::new(id, format!("C{id}"))
                         .with_skills(skills)
                         .with_languages(languages)
-                        .with_max_chats(rng.below(5) as usize);
+                        .with_max_chats(rng.random_range(0..5));
                     let got = r.upsert_clinician(profile.clone(), clock);
                     let c = r.clinician(id).unwrap();
                     assert_eq!(
