@@ -2,7 +2,7 @@
 //! the regex and Aho-Corasick engines report, and convert to the public char
 //! offsets once, at the end.
 
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 
 use crate::{Kind, Span};
 
@@ -64,6 +64,19 @@ pub(crate) fn number_bounded(text: &str, s: usize, e: usize) -> bool {
         return false;
     }
     true
+}
+
+/// An ASCII-only regex: `\d` and `\b` mean ASCII digits and boundaries, and
+/// the faster engines need not give up on Unicode word boundaries.
+pub(crate) fn ascii(pattern: &str) -> Regex {
+    RegexBuilder::new(pattern)
+        .unicode(false)
+        .build()
+        .unwrap_or_else(|e| panic!("built-in pattern {pattern:?}: {e}"))
+}
+
+pub(crate) fn unicode(pattern: &str) -> Regex {
+    Regex::new(pattern).unwrap_or_else(|e| panic!("built-in pattern {pattern:?}: {e}"))
 }
 
 /// Calls `accept` on each match of `re`, leftmost first. A rejected match
