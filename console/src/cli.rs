@@ -126,44 +126,6 @@ pub fn redact(model: Option<NerModel>) -> anyhow::Result<()> {
     })
 }
 
-pub fn ner_logits(model: &NerModel) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    for line in std::io::stdin().lock().lines() {
-        let line = line?;
-        let t = model.logits(&line)?;
-        serde_json::to_writer(
-            &mut stdout,
-            &json!({"text": line, "tokens": t.tokens, "offsets": t.offsets, "logits": t.logits}),
-        )?;
-        stdout.write_all(b"\n")?;
-    }
-    Ok(())
-}
-
-/// Each line of stdin through the configured sentence encoder, exactly as
-/// the bot embeds a message (prefix, tokenizer, pooling), with its pieces.
-pub async fn embed(config: &Config) -> anyhow::Result<()> {
-    let dir = crate::engine::encoder_dir(config).await?;
-    let products = config.products();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let encoder =
-            bot_engine::Encoder::load(&dir, products).context("loading the sentence encoder")?;
-        let mut stdout = std::io::stdout().lock();
-        for line in std::io::stdin().lock().lines() {
-            let line = line?;
-            let embedding = encoder.embed(&[line.as_str()])?.remove(0);
-            let pieces = encoder.pieces(&line)?;
-            serde_json::to_writer(
-                &mut stdout,
-                &json!({"text": line, "pieces": pieces, "embedding": embedding}),
-            )?;
-            stdout.write_all(b"\n")?;
-        }
-        Ok(())
-    })
-    .await?
-}
-
 pub async fn classify(config: &Config) -> anyhow::Result<()> {
     let bot = crate::engine::start_bot(config).await?;
     let runtime = tokio::runtime::Handle::current();

@@ -1,4 +1,5 @@
-//! Loading the whitelist and starting the bot: shared by the server and the CLIs.
+//! Loading the whitelist and starting the bot: shared by the server, the CLIs
+//! and the lab (`carechat-lab`), so that what it measures is what runs.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,7 +50,7 @@ pub fn load_whitelist(dir: &Path) -> anyhow::Result<Whitelist> {
 }
 
 /// The directory of `spec` under `models_dir`, pulling it first if missing.
-pub async fn ensure_model(
+pub(crate) async fn ensure_model(
     spec: &'static model_pull::ModelSpec,
     models_dir: &Path,
 ) -> anyhow::Result<PathBuf> {
@@ -198,7 +199,7 @@ pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
 
 /// The translation models: the configured directories and every directory
 /// under `<models_dir>/translate/`. `None` when there are none.
-pub async fn load_translations(
+pub(crate) async fn load_translations(
     config: &Config,
 ) -> anyhow::Result<Option<Arc<translate::Translations>>> {
     let mut dirs = config.translation_models.clone();
@@ -236,7 +237,7 @@ pub async fn load_translations(
 
 /// A SHA-256 over every intent's examples, as the whitelist holds them: what
 /// a tuned encoder records it was trained on.
-pub fn examples_digest(whitelist: &Whitelist) -> String {
+pub(crate) fn examples_digest(whitelist: &Whitelist) -> String {
     let mut digest = Sha256::new();
     for (i, example) in whitelist.examples() {
         digest.update(whitelist.intents[i].id.as_bytes());
@@ -250,7 +251,7 @@ pub fn examples_digest(whitelist: &Whitelist) -> String {
 /// Warns when `dir` is an encoder tuned on other examples than
 /// `whitelist`'s (the whitelist was edited since): it still works, but it
 /// separates the intents it was trained on, so it should be retrained.
-pub fn check_tuned_for(dir: &Path, whitelist: &Whitelist) {
+pub(crate) fn check_tuned_for(dir: &Path, whitelist: &Whitelist) {
     if tuned_for_other_examples(dir, whitelist) {
         tracing::warn!(
             model = %dir.display(),

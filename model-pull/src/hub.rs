@@ -194,7 +194,7 @@ mod tests {
         assert_eq!(stated_sha256(&format!("\"{}\"", "z".repeat(64))), None);
     }
 
-    /// `dev/make_pytorch_fixture.py` wrote the fixture: tensor k holds
+    /// `lab/dev/make_pytorch_fixture.py` wrote the fixture: tensor k holds
     /// 0.5 * (k + 1) + 0.25 * i at flat index i.
     #[test]
     fn converts_a_pytorch_state_dict_to_safetensors() {

@@ -3,7 +3,7 @@
 # found left to right in its text. A blind set: written before the redactor
 # was run on it, scored once, never tuned on. STATE is not a HIPAA type
 # (Safe Harbor keeps states): labelled so that redacting it is no error.
-#   python3 dev/make_zip_names.py > redaction/testdata/zip_names.json
+#   python3 lab/dev/make_zip_names.py > redaction/testdata/zip_names.json
 import json, sys
 P, Z, L, A, S = "PERSON", "ZIP_CODE", "LOCATION", "ADDRESS", "STATE"
 rows = [

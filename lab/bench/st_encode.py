@@ -1,6 +1,6 @@
 """Python sentence-transformers on the same model directory and the same texts
-as `carechat bench encoder`: texts/s one at a time and in batches, median of
-passes. Prints one JSON object. Run by bench/encoder_vs_python.sh."""
+as `carechat-lab bench encoder`: texts/s one at a time and in batches, median
+of passes. Prints one JSON object. Run by lab/bench/encoder_vs_python.sh."""
 
 import argparse
 import json

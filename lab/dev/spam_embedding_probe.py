@@ -13,8 +13,8 @@ and 0.5% of ham flagged for n-grams alone (scikit-learn TF-IDF, character
 2-4-grams and word 1-2-grams), the embedding alone, and both.
 
     pip install scikit-learn
-    cargo build --release -p carechat && ./target/release/carechat models pull
-    python3 dev/spam_embedding_probe.py [--carechat target/release/carechat]
+    cargo build --release -p carechat -p carechat-lab && ./target/release/carechat models pull
+    python3 lab/dev/spam_embedding_probe.py [--carechat-lab target/release/carechat-lab]
 
 Embeddings are of the raw text with `http(s)://` and `www.` links removed
 (a narrower pattern than the scorer's `URL`), not of redacted text as the
@@ -65,7 +65,8 @@ def recall_at(scores, spam, share):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--carechat", default="target/release/carechat")
+    # `--carechat` is the flag's name from before the lab had a binary.
+    ap.add_argument("--carechat-lab", "--carechat", dest="carechat", default="target/release/carechat-lab")
     ap.add_argument("--data", default="../shared/data/spam/sms_spam_train.tsv")
     args = ap.parse_args()
 

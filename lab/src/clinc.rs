@@ -1,6 +1,6 @@
 //! CLINC150 (Larson et al., EMNLP 2019) as a whitelist, and the evaluation
-//! that measures the bot on it: `carechat intents import --format clinc150`
-//! and `carechat eval intents`.
+//! that measures the bot on it: `carechat-lab intents import --format clinc150`
+//! and `carechat-lab eval intents`.
 //!
 //! The data's `train` phrasings become each intent's examples. Calibration
 //! (the answer threshold) is fitted on held-out phrasings: by default the
@@ -14,11 +14,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail, ensure};
+use carechat::config::Config;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::bench::percentile;
-use crate::config::Config;
 
 /// CLINC150's label for out-of-scope phrasings.
 const OOS: &str = "oos";
@@ -84,7 +84,7 @@ struct OutOfScopeFile<'a> {
     questions: Vec<&'a str>,
 }
 
-/// `carechat intents import --format clinc150 FILE --out DIR`.
+/// `carechat-lab intents import --format clinc150 FILE --out DIR`.
 pub fn import(file: &Path, out: &Path, all_val: bool) -> anyhow::Result<()> {
     let data = read(file)?;
     let train = pairs(&data, "train")?.context("no `train` list: not a CLINC150 file")?;
@@ -147,7 +147,7 @@ pub fn import(file: &Path, out: &Path, all_val: bool) -> anyhow::Result<()> {
             validation: validation.clone(),
         };
         let text = format!(
-            "# Imported from CLINC150 (CC BY 3.0; Larson et al., EMNLP 2019) by `carechat intents import`.\n{}",
+            "# Imported from CLINC150 (CC BY 3.0; Larson et al., EMNLP 2019) by `carechat-lab intents import`.\n{}",
             toml::to_string_pretty(&file)?
         );
         std::fs::write(out.join(format!("{id}.toml")), text)?;
@@ -160,7 +160,7 @@ pub fn import(file: &Path, out: &Path, all_val: bool) -> anyhow::Result<()> {
             toml::to_string_pretty(&OutOfScopeFile { questions })?
         ),
     )?;
-    let messages = crate::engine::default_file("messages.toml")
+    let messages = carechat::engine::default_file("messages.toml")
         .context("the built-in whitelist has no messages.toml")?;
     std::fs::write(out.join("messages.toml"), messages)?;
     let calibration_in = intents.values().map(|(_, v)| v.len()).sum::<usize>();
@@ -183,7 +183,7 @@ fn ratio(n: usize, of: usize) -> Value {
     }
 }
 
-/// `carechat eval intents DIR --test FILE`: every phrasing through the
+/// `carechat-lab eval intents DIR --test FILE`: every phrasing through the
 /// bot's whole pipeline (spam, language, redaction, red flags, encoder,
 /// classifier, threshold), one at a time, as a patient would send it.
 /// Measures the file's `test` and `oos_test` halves when it has them, else
@@ -225,7 +225,7 @@ pub async fn eval(config: &Config, test: &Path) -> anyhow::Result<()> {
         "nothing to evaluate in {}",
         test.display()
     );
-    let bot = crate::engine::start_bot(config).await?;
+    let bot = carechat::engine::start_bot(config).await?;
     // A phrasing the bot was built or calibrated on is not a held-out one.
     let seen: std::collections::HashSet<&str> = bot
         .whitelist()

@@ -6,15 +6,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use carechat::config::Config;
 use serde_json::{Value, json};
 
-use crate::config::Config;
-
-/// `carechat eval whitelist`: for a sweep of thresholds, how the bot does on
-/// the whitelist's held-out `validation` phrasings (in scope) and on
-/// out-of-scope questions (CLINC150's `oos_val`, when given).
+/// `carechat-lab eval whitelist`: for a sweep of thresholds, how the bot
+/// does on the whitelist's held-out `validation` phrasings (in scope) and
+/// on out-of-scope questions (CLINC150's `oos_val`, when given).
 pub async fn eval_whitelist(config: &Config, oos: Option<&Path>) -> anyhow::Result<()> {
-    let bot = crate::engine::start_bot(config).await?;
+    let bot = carechat::engine::start_bot(config).await?;
     let whitelist = bot.whitelist().clone();
     let mut texts = Vec::new();
     let mut expected = Vec::new();
@@ -119,7 +118,7 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-/// How `carechat bench bot` loads the bot.
+/// How `carechat-lab bench bot` loads the bot.
 #[derive(Debug, Clone, Copy)]
 pub enum Load {
     /// `n` patients, each sending its next message when the last is answered.
@@ -131,11 +130,11 @@ pub enum Load {
     Open { rate: f64 },
 }
 
-/// `carechat bench bot`: the whole per-message pipeline (spam, language,
+/// `carechat-lab bench bot`: the whole per-message pipeline (spam, language,
 /// redaction, red flags, encoder, classifier) under `load`, `messages`
 /// messages in all.
 pub async fn bench_bot(config: &Config, load: Load, messages: usize) -> anyhow::Result<()> {
-    let bot = crate::engine::start_bot(config).await?;
+    let bot = carechat::engine::start_bot(config).await?;
     let texts: Arc<Vec<String>> = Arc::new(
         bot.whitelist()
             .intents
@@ -271,7 +270,7 @@ async fn open_loop(
     Ok((all, busy))
 }
 
-/// `carechat bench emergency`: the emergency path while the model queues
+/// `carechat-lab bench emergency`: the emergency path while the model queues
 /// are full. `flood` patients (by default twice the encoder queue) send
 /// ordinary questions back to back (closed loop, so the PII model's and the
 /// encoder's queues stay full and some are told `busy`) while emergencies (the emergency intent's own phrasings)
@@ -287,7 +286,7 @@ pub async fn bench_emergency(
 ) -> anyhow::Result<()> {
     anyhow::ensure!(rate > 0.0 && rate.is_finite(), "--rate must be positive");
     let flood = flood.unwrap_or(2 * config.encoder_queue).max(1);
-    let bot = crate::engine::start_bot(config).await?;
+    let bot = carechat::engine::start_bot(config).await?;
     let whitelist = bot.whitelist();
     let ordinary: Arc<Vec<String>> = Arc::new(
         whitelist
@@ -403,13 +402,13 @@ pub async fn bench_emergency(
     Ok(())
 }
 
-/// `carechat bench encoder`: the sentence encoders side by side, on the
+/// `carechat-lab bench encoder`: the sentence encoders side by side, on the
 /// whitelist's examples and validation phrasings (as redacted text would
 /// be: chat-length), one text per call and in batches of `batch`, on the
 /// calling thread. Each encoder named is pulled first if missing.
 pub fn bench_encoder(config: &Config, names: &[String], batch: usize) -> anyhow::Result<()> {
     use std::hint::black_box;
-    let whitelist = crate::engine::load_whitelist(&config.intents_dir)?;
+    let whitelist = carechat::engine::load_whitelist(&config.intents_dir)?;
     let texts: Vec<String> = whitelist
         .intents
         .iter()
@@ -483,23 +482,24 @@ pub fn bench_encoder(config: &Config, names: &[String], batch: usize) -> anyhow:
 /// work makes single passes noisy.
 const REDACT_PASSES: usize = 5;
 
-/// `carechat bench redact`: for each data set, redaction throughput with the
-/// rules only, on one thread, and with the PII model, batched as the server
-/// batches (the model's matrix products and fused passes use every core).
+/// `carechat-lab bench redact`: for each data set, redaction throughput with
+/// the rules only, on one thread, and with the PII model, batched as the
+/// server batches (the model's matrix products and fused passes use every
+/// core).
 /// Where the model runs on integer products, the same model on f32 products
 /// is timed in the same run, passes interleaved, for the ratio. Prints one
 /// JSON object.
 pub fn bench_redact(config: &Config, files: &[std::path::PathBuf]) -> anyhow::Result<()> {
     use std::hint::black_box;
     let redactor = redaction::Redactor::new();
-    let model = crate::engine::load_pii_model(config)?;
+    let model = carechat::engine::load_pii_model(config)?;
     let float_model = match &model {
         Some(m) if m.products() == bert::Products::Integer => {
             let float = Config {
                 integer_products: false,
                 ..config.clone()
             };
-            crate::engine::load_pii_model(&float)?
+            carechat::engine::load_pii_model(&float)?
         }
         _ => None,
     };
@@ -607,7 +607,7 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// `carechat eval red-flags FILE`: JSON lines `{text, lang, category,
+/// `carechat-lab eval red-flags FILE`: JSON lines `{text, lang, category,
 /// urgent}` through the whole pipeline, one at a time. Recall (urgent
 /// messages that got the emergency reply) overall, by language and by
 /// category, which layer caught each (a trigger phrase, or the classifier
@@ -637,7 +637,7 @@ pub async fn eval_red_flags(config: &Config, file: &Path) -> anyhow::Result<()> 
         rows.push((text.to_string(), lang, category, urgent));
     }
     anyhow::ensure!(!rows.is_empty(), "no phrasings in {}", file.display());
-    let bot = crate::engine::start_bot(config).await?;
+    let bot = carechat::engine::start_bot(config).await?;
     // (urgent phrasings, caught) by group, and what caught them.
     let mut by: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
     let (mut by_trigger, mut by_classifier) = (0, 0);
@@ -707,7 +707,7 @@ pub async fn eval_red_flags(config: &Config, file: &Path) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// `carechat bench routing`: the routing simulation (`router::sim`), with
+/// `carechat-lab bench routing`: the routing simulation (`router::sim`), with
 /// the router's decisions timed by this machine's clock. One JSON object
 /// with each policy's figures keyed by its name.
 pub fn bench_routing(

@@ -2,7 +2,7 @@
 PyTorch's zip format (torch >= 1.6), without torch, for the test of
 `carechat models pull`'s pytorch_model.bin conversion (model-pull/src/hub.rs).
 
-    python3 dev/make_pytorch_fixture.py model-pull/testdata/tiny_pytorch_model.bin
+    python3 lab/dev/make_pytorch_fixture.py model-pull/testdata/tiny_pytorch_model.bin
 
 The pickle names torch's classes as torch.save does (torch._utils._rebuild_tensor_v2,
 torch.FloatStorage); stand-in modules take their place, so nothing of torch runs.

@@ -4,20 +4,19 @@
 # (the default whitelist's examples and validation phrasings) and the same
 # machine, in one run. Prints both JSON objects and the ratios.
 #
-#   bash bench/encoder_vs_python.sh [MODEL]      # default all-MiniLM-L6-v2
+#   bash lab/bench/encoder_vs_python.sh [MODEL]      # default all-MiniLM-L6-v2
 #
 # Needs network access to crates.io and PyPI on first run: it builds the
-# release binary and installs pinned sentence-transformers and torch into
+# release binaries and installs pinned sentence-transformers and torch into
 # target/bench-venv (a few GB: PyPI's torch wheel brings its CUDA libraries,
 # unused here).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 model="${1:-all-MiniLM-L6-v2}"
 batch=32
 
-cargo build --release --quiet -p carechat
-bin=target/release/carechat
-"$bin" models pull "$model" >&2
+cargo build --release --quiet -p carechat -p carechat-lab
+target/release/carechat models pull "$model" >&2
 
 venv=target/bench-venv
 if [ ! -x "$venv/bin/python" ]; then
@@ -25,8 +24,8 @@ if [ ! -x "$venv/bin/python" ]; then
     "$venv/bin/pip" install --quiet "sentence-transformers==6.3.0" "transformers==5.24.0" "torch==2.15.0"
 fi
 
-rust=$("$bin" bench encoder "$model" --batch "$batch")
-python=$("$venv/bin/python" bench/st_encode.py --model "models/$model" \
+rust=$(target/release/carechat-lab bench encoder "$model" --batch "$batch")
+python=$("$venv/bin/python" lab/bench/st_encode.py --model "models/$model" \
     --intents intents --batch "$batch")
 
 echo "$rust"

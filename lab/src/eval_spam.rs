@@ -1,6 +1,6 @@
-//! `carechat train spam` and `carechat eval spam`: the spam scorer's text
-//! model, trained from the SMS Spam Collection, and what it costs on the
-//! part of the collection it never saw. The model that reads the sentence
+//! `carechat-lab train spam` and `carechat-lab eval spam`: the spam
+//! scorer's text model, trained from the SMS Spam Collection, and what it
+//! costs on the part of the collection it never saw. The model that reads the sentence
 //! embedding too (`--with-embedding`) needs the encoder and the redactor:
 //! messages are embedded as the bot embeds them (redacted, links left out).
 //!
@@ -17,8 +17,7 @@ use bot_engine::{
     DEFAULT_SPAM_THRESHOLD, Embedded, Embeddings, Encoder, EncoderHandle, Example, Part, Scrubber,
     SpamScorer, TextModel, TrainOptions,
 };
-
-use crate::config::Config;
+use carechat::config::Config;
 
 fn read(path: &Path) -> anyhow::Result<Vec<Example>> {
     let text =
@@ -31,7 +30,7 @@ fn read(path: &Path) -> anyhow::Result<Vec<Example>> {
 struct SpamView {
     encoder: EncoderHandle,
     scrubber: Scrubber,
-    cache: crate::cache::FileCache,
+    cache: carechat::cache::FileCache,
 }
 
 /// Each distinct text of a set and its embedding.
@@ -39,15 +38,15 @@ type Vectors = HashMap<String, Vec<f32>>;
 
 impl SpamView {
     async fn start(config: &Config) -> anyhow::Result<SpamView> {
-        let dir = crate::engine::encoder_dir(config).await?;
+        let dir = carechat::engine::encoder_dir(config).await?;
         let products = config.products();
         let encoder = tokio::task::spawn_blocking(move || Encoder::load(&dir, products))
             .await?
             .context("loading the sentence encoder")?;
         Ok(SpamView {
             encoder: EncoderHandle::spawn(encoder, config.encoder_queue),
-            scrubber: crate::engine::start_scrubber(config).await?,
-            cache: crate::cache::FileCache::new(&config.models_dir),
+            scrubber: carechat::engine::start_scrubber(config).await?,
+            cache: carechat::cache::FileCache::new(&config.models_dir),
         })
     }
 
