@@ -1,30 +1,13 @@
 //! Random checkpoints, for tests here and in the crates that build on this
 //! one (bot-engine's fine-tuning is held to this crate's forward pass on
 //! them): a small BERT (hidden 64, two layers, four heads, vocabulary 97)
-//! whose weights are drawn from a seeded generator.
+//! whose weights are drawn from a seeded generator (`rand`'s `StdRng`).
 
 use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
-
-/// xorshift64*, for reproducible random weights without a dependency.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_f32(&mut self) -> f32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let x = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        (x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-
-    pub fn tensor(&mut self, shape: &[usize], scale: f32) -> Tensor {
-        let n: usize = shape.iter().product();
-        let v: Vec<f32> = (0..n).map(|_| self.next_f32() * scale).collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-}
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 /// The checkpoint's `config.json`.
 pub const CONFIG: &str = r#"{
@@ -38,7 +21,7 @@ pub const CONFIG: &str = r#"{
 /// A checkpoint with random weights, under `prefix` (as a Hugging Face
 /// `BertModel` names them).
 pub fn random_weights(prefix: &str, seed: u64) -> HashMap<String, Tensor> {
-    let mut rng = Rng(seed);
+    let mut rng = StdRng::seed_from_u64(seed);
     let (h, f, v, p) = (64, 128, 97, 80);
     let mut m = HashMap::new();
     let mut put = |name: &str, t: Tensor| {
@@ -46,67 +29,82 @@ pub fn random_weights(prefix: &str, seed: u64) -> HashMap<String, Tensor> {
     };
     put(
         "embeddings.word_embeddings.weight",
-        rng.tensor(&[v, h], 1.0),
+        tensor(&mut rng, &[v, h], 1.0),
     );
     put(
         "embeddings.position_embeddings.weight",
-        rng.tensor(&[p, h], 0.5),
+        tensor(&mut rng, &[p, h], 0.5),
     );
     put(
         "embeddings.token_type_embeddings.weight",
-        rng.tensor(&[2, h], 0.5),
+        tensor(&mut rng, &[2, h], 0.5),
     );
     put(
         "embeddings.LayerNorm.weight",
-        rng.tensor(&[h], 0.2).affine(1.0, 1.0).unwrap(),
+        tensor(&mut rng, &[h], 0.2).affine(1.0, 1.0).unwrap(),
     );
-    put("embeddings.LayerNorm.bias", rng.tensor(&[h], 0.1));
+    put("embeddings.LayerNorm.bias", tensor(&mut rng, &[h], 0.1));
     for i in 0..2 {
         let l = format!("encoder.layer.{i}");
         for which in ["query", "key", "value"] {
             put(
                 &format!("{l}.attention.self.{which}.weight"),
-                rng.tensor(&[h, h], 0.25),
+                tensor(&mut rng, &[h, h], 0.25),
             );
             put(
                 &format!("{l}.attention.self.{which}.bias"),
-                rng.tensor(&[h], 0.1),
+                tensor(&mut rng, &[h], 0.1),
             );
         }
         put(
             &format!("{l}.attention.output.dense.weight"),
-            rng.tensor(&[h, h], 0.2),
+            tensor(&mut rng, &[h, h], 0.2),
         );
         put(
             &format!("{l}.attention.output.dense.bias"),
-            rng.tensor(&[h], 0.1),
+            tensor(&mut rng, &[h], 0.1),
         );
         put(
             &format!("{l}.attention.output.LayerNorm.weight"),
-            rng.tensor(&[h], 0.2).affine(1.0, 1.0).unwrap(),
+            tensor(&mut rng, &[h], 0.2).affine(1.0, 1.0).unwrap(),
         );
         put(
             &format!("{l}.attention.output.LayerNorm.bias"),
-            rng.tensor(&[h], 0.1),
+            tensor(&mut rng, &[h], 0.1),
         );
         put(
             &format!("{l}.intermediate.dense.weight"),
-            rng.tensor(&[f, h], 0.2),
+            tensor(&mut rng, &[f, h], 0.2),
         );
         put(
             &format!("{l}.intermediate.dense.bias"),
-            rng.tensor(&[f], 0.1),
+            tensor(&mut rng, &[f], 0.1),
         );
         put(
             &format!("{l}.output.dense.weight"),
-            rng.tensor(&[h, f], 0.15),
+            tensor(&mut rng, &[h, f], 0.15),
         );
-        put(&format!("{l}.output.dense.bias"), rng.tensor(&[h], 0.1));
+        put(
+            &format!("{l}.output.dense.bias"),
+            tensor(&mut rng, &[h], 0.1),
+        );
         put(
             &format!("{l}.output.LayerNorm.weight"),
-            rng.tensor(&[h], 0.2).affine(1.0, 1.0).unwrap(),
+            tensor(&mut rng, &[h], 0.2).affine(1.0, 1.0).unwrap(),
         );
-        put(&format!("{l}.output.LayerNorm.bias"), rng.tensor(&[h], 0.1));
+        put(
+            &format!("{l}.output.LayerNorm.bias"),
+            tensor(&mut rng, &[h], 0.1),
+        );
     }
     m
+}
+
+/// A tensor of `shape` with values drawn uniformly from `[-scale, scale)`.
+fn tensor(rng: &mut StdRng, shape: &[usize], scale: f32) -> Tensor {
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n)
+        .map(|_| rng.random_range(-1.0f32..1.0) * scale)
+        .collect();
+    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
 }

@@ -1,5 +1,8 @@
 use std::collections::HashMap;
 
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
 use crate::checksum::{
@@ -527,17 +530,11 @@ fn random_text_keeps_invariants() {
         "age ",
     ];
     let r = Redactor::new();
-    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = StdRng::seed_from_u64(0x9E37_79B9_7F4A_7C15);
     for _ in 0..3000 {
-        let len = (next() % 24) as usize;
+        let len = rng.random_range(0..24);
         let text: String = (0..len)
-            .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+            .map(|_| *PIECES.choose(&mut rng).expect("a non-empty list"))
             .collect();
         let n = text.chars().count();
         let spans = r.find(&text);

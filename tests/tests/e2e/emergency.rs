@@ -5,6 +5,9 @@
 //! is one defect of issue 16, seen on the build before the fix.
 
 use carechat_e2e::{Patient, Server, models_dir, repo_root, run_carechat};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
 const CHEST_PAIN: &str = "I have crushing chest pain and my left arm is numb";
@@ -169,14 +172,8 @@ async fn an_urgent_chat_is_never_told_to_leave_a_message_and_keeps_the_clinics_w
 /// reply, and so did 143 of 3,000 lines of random characters and emoji.
 #[test]
 fn a_greeting_or_line_noise_is_not_an_emergency() {
-    // xorshift, seeded: the same lines every run.
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move |n: u32| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % n as u64) as u32
-    };
+    // Seeded: the same lines every run.
+    let mut rng = StdRng::seed_from_u64(0x9e37_79b9_7f4a_7c15);
     let blocks: [(u32, u32); 8] = [
         (0x4E00, 0x9FFF),
         (0x1F300, 0x1F64F),
@@ -189,11 +186,11 @@ fn a_greeting_or_line_noise_is_not_an_emergency() {
     ];
     let mut input = serde_json::json!({"id": "hello", "text": "你好"}).to_string() + "\n";
     for i in 0..3000 {
-        let len = 1 + next(24);
+        let len = rng.random_range(1..=24);
         let text: String = (0..len)
             .filter_map(|_| {
-                let (lo, hi) = blocks[next(blocks.len() as u32) as usize];
-                char::from_u32(lo + next(hi - lo + 1))
+                let &(lo, hi) = blocks.choose(&mut rng).expect("a non-empty list");
+                char::from_u32(rng.random_range(lo..=hi))
             })
             .collect();
         let text = if text.trim().is_empty() {

@@ -8,6 +8,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
 /// A directory under the system temp dir, removed on drop.
 pub struct TempDir(PathBuf);
 
@@ -192,18 +195,6 @@ pub enum Weights {
     SaysHolaForever,
 }
 
-/// A small deterministic generator (xorshift), so the tests need no crate.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-}
-
 /// Every tensor candle's `marian::MTModel::new` reads, with its shape.
 pub fn tensor_shapes() -> Vec<(String, Vec<usize>)> {
     let d = D_MODEL;
@@ -252,15 +243,16 @@ pub fn weights(kind: Weights) -> Vec<(String, Vec<usize>, Vec<f32>)> {
         Weights::Random(seed) => seed,
         _ => 7,
     };
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut uniform = move || rng.random_range(-1.0f32..1.0);
     let mut out: Vec<(String, Vec<usize>, Vec<f32>)> = tensor_shapes()
         .into_iter()
         .map(|(name, shape)| {
             let n = shape.iter().product();
             let values = if name.contains("layer_norm.weight") {
-                (0..n).map(|_| 1.0 + 0.1 * rng.next()).collect()
+                (0..n).map(|_| 1.0 + 0.1 * uniform()).collect()
             } else {
-                (0..n).map(|_| 0.5 * rng.next()).collect()
+                (0..n).map(|_| 0.5 * uniform()).collect()
             };
             (name, shape, values)
         })
