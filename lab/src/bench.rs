@@ -220,19 +220,16 @@ async fn closed_loop(
 }
 
 /// Arrival times from `start` at `rate` per second, as a Poisson process:
-/// exponential gaps from a seeded xorshift64*, the same times on every run.
+/// exponential gaps from a seeded `StdRng`, the same times on every run.
 fn poisson_arrivals(
     start: tokio::time::Instant,
     rate: f64,
 ) -> impl FnMut() -> tokio::time::Instant {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x9e37_79b9_7f4a_7c15);
     let mut at = 0.0f64;
     move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        let uniform =
-            (state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
+        let uniform: f64 = rng.random();
         at += -(1.0 - uniform).ln() / rate;
         start + std::time::Duration::from_secs_f64(at)
     }

@@ -12,7 +12,7 @@ use super::GoldSpan;
 
 /// The entity types that are identifiers under HIPAA Safe Harbor, and so
 /// must be redacted: presidio-research's, then those of our chat corpus
-/// (`redaction/examples/chat_corpus.rs`). Gold spans of other types are not
+/// (`lab/examples/chat_corpus/`). Gold spans of other types are not
 /// required, but are not held against precision.
 const HIPAA_TYPES: [&str; 19] = [
     "PERSON",

@@ -5,7 +5,7 @@
 //! rather than only on presidio-research's generic sentences.
 //!
 //! ```text
-//! cargo run --release -p redaction --example chat_corpus -- --count 2000 --seed 7 > chat.json
+//! cargo run --release -p carechat-lab --example chat_corpus -- --count 2000 --seed 7 > chat.json
 //! carechat eval redact chat.json        # --rules-only: the rule layers alone
 //! ```
 //!
