@@ -6,7 +6,7 @@
 //! from HTTP: there is no axum here. It is handed what it works with, each
 //! behind a trait: the bot ([`Assistant`]), the store ([`store::Store`]) and
 //! a clock ([`Clock`]). The server (`console/`) owns the sockets and the
-//! HTTP API and calls in; the tests in `tests/core.rs` drive the same calls
+//! HTTP API and calls in; the tests in `src/tests/core.rs` drive the same calls
 //! with a scripted bot and a clock they move by hand.
 //!
 //! - `conversation.rs`: one patient message through the pipeline, escalation,
