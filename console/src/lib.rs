@@ -23,3 +23,26 @@ mod server;
 pub mod tune;
 
 pub use server::serve;
+
+/// Logs to stderr, filtered by `CARECHAT_LOG` (default `info`): in colour
+/// for a person at a terminal, plain text for a file, a pipe or the
+/// journal, which would keep the escape codes. Both binaries call it first.
+pub fn init_logging() {
+    use std::io::IsTerminal as _;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CARECHAT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+}
+
+/// The multi-threaded runtime a command runs on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+}

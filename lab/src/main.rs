@@ -282,17 +282,7 @@ enum BenchCommand {
 }
 
 fn main() -> std::process::ExitCode {
-    use std::io::IsTerminal as _;
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        // Colour for a person at a terminal; plain text for a file, a pipe
-        // or the journal, which would keep the escape codes.
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CARECHAT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    carechat::init_logging();
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -309,12 +299,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         model: cli.model,
         ..Default::default()
     };
-    let runtime = || {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-    };
+    let runtime = carechat::runtime;
     match cli.command {
         Command::Eval {
             command:
