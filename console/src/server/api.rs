@@ -73,7 +73,7 @@ pub async fn login(State(s): State<Shared>, Json(body): Json<Login>) -> Result<R
         .unwrap_or_else(|| DUMMY_HASH.to_string());
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(|e| ServiceError::Internal(e.into()))?;
     let Some(user) = user.filter(|_| ok) else {
         return Err(ApiError::BadCredentials);
     };
@@ -138,9 +138,9 @@ pub async fn set_status(
         "busy" => Presence::Busy,
         "away" => Presence::Away,
         _ => {
-            return Err(ApiError::BadRequest(
-                "status must be available, busy or away".into(),
-            ));
+            return Err(
+                ServiceError::BadRequest("status must be available, busy or away".into()).into(),
+            );
         }
     };
     s.service.set_presence(&user, presence).await?;
@@ -180,7 +180,7 @@ pub async fn conversation(
 
 fn conv_not_found(e: ServiceError) -> ApiError {
     match e {
-        ServiceError::NotFound(_) => ApiError::NotFound("no such conversation"),
+        ServiceError::NotFound(_) => ServiceError::NotFound("no such conversation").into(),
         e => e.into(),
     }
 }

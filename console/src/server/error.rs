@@ -1,5 +1,6 @@
 //! The one error type at the HTTP edge: a stable code and a short message for
-//! the client, the detail for the log only.
+//! the client, the detail for the log only. Besides the conversation core's
+//! own errors ([`ServiceError`]), only the edge's: who is asking.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -11,66 +12,35 @@ use store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{0}")]
-    BadRequest(String),
     #[error("wrong username or password")]
     BadCredentials,
     #[error("log in first")]
     Unauthenticated,
-    #[error("{0}")]
-    Forbidden(&'static str),
-    #[error("{0}")]
-    NotFound(&'static str),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("the message is too long")]
-    TooLong,
-    #[error("the server is busy; try again in a moment")]
-    Busy,
-    #[error("internal error")]
-    Internal(#[source] anyhow::Error),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
 }
 
 impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::BadRequest(_) => "bad_request",
             ApiError::BadCredentials => "bad_credentials",
             ApiError::Unauthenticated => "unauthenticated",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::TooLong => "too_long",
-            ApiError::Busy => "busy",
-            ApiError::Internal(_) => "internal",
+            ApiError::Service(e) => e.code(),
         }
     }
 
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::BadCredentials | ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::TooLong => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-}
-
-impl From<ServiceError> for ApiError {
-    fn from(e: ServiceError) -> Self {
-        match e {
-            ServiceError::BadRequest(m) => ApiError::BadRequest(m),
-            ServiceError::Forbidden(m) => ApiError::Forbidden(m),
-            ServiceError::NotFound(m) => ApiError::NotFound(m),
-            ServiceError::Conflict(m) => ApiError::Conflict(m),
-            ServiceError::TooLong => ApiError::TooLong,
-            ServiceError::Busy => ApiError::Busy,
-            ServiceError::SenderBlocked => ApiError::Forbidden("blocked"),
-            ServiceError::Internal(e) => ApiError::Internal(e),
+            ApiError::Service(e) => match e {
+                ServiceError::BadRequest(_) => StatusCode::BAD_REQUEST,
+                ServiceError::Forbidden(_) | ServiceError::SenderBlocked => StatusCode::FORBIDDEN,
+                ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+                ServiceError::Conflict(_) => StatusCode::CONFLICT,
+                ServiceError::TooLong => StatusCode::PAYLOAD_TOO_LARGE,
+                ServiceError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+                ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
         }
     }
 }
@@ -83,7 +53,7 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(e) = &self {
+        if let ApiError::Service(ServiceError::Internal(e)) = &self {
             // Errors from the store and the engine never carry message text.
             tracing::error!(error = %format!("{e:#}"), "internal error");
         }
