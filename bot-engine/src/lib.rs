@@ -14,8 +14,12 @@
 //! never blocks on it and can say "busy" instead of queueing without bound.
 //! The PII model behind redaction runs the same way ([`Scrubber`]).
 //!
-//! Reading model files is the only I/O here; persistence, sockets and HTTP
-//! live in the `console` crate.
+//! Training (fine-tuning the encoder, fitting the spam model) sits behind
+//! [`train`], which serving never calls; the spam scorer is [`spam`].
+//!
+//! Reading model files is the only I/O here; persistence lives in the
+//! `store` crate, the conversation in `service`, sockets and HTTP in
+//! `console`.
 
 mod bot;
 mod classifier;
@@ -25,8 +29,8 @@ mod lexical;
 mod linear;
 mod redflag;
 mod scrub;
-mod spam;
-mod tune;
+pub mod spam;
+pub mod train;
 mod urgency;
 mod whisper;
 mod whitelist;
@@ -43,13 +47,6 @@ pub use language::{LanguageDetector, primary_subtag};
 pub use lexical::{DEFAULT_LEXICAL_WEIGHT, LexicalHead};
 pub use redflag::RedFlags;
 pub use scrub::{Scrubber, load_pii_model};
-pub use spam::{
-    CLINIC_TRAINING as SPAM_CLINIC_TRAINING, DEFAULT_THRESHOLD as DEFAULT_SPAM_THRESHOLD, Embedded,
-    Embeddings, Example, ModelError, Part, Signals, SpamScore, SpamScorer, TextModel, TrainOptions,
-    TrainReport, embedding_text as spam_embedding_text, parse_clinc, parse_tsv, part as spam_part,
-    train as train_spam, trained_encoder_id as spam_encoder_id,
-};
-pub use tune::{Progress as TuneProgress, TuneExample, TuneOptions, fine_tune};
 pub use urgency::{
     UrgencyExample, UrgencyModel, UrgencyOptions, line_noise, urgency_corpus, urgency_training_set,
 };

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use bot_engine::TuneOptions;
+use bot_engine::train::tune::TuneOptions;
 use carechat::{cli, config, engine, tune};
 use clap::{Parser, Subcommand};
 

@@ -5,7 +5,8 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use bot_engine::{Encoder, TUNED_RECORD, TuneExample, TuneOptions};
+use bot_engine::train::tune::{Progress, TuneExample, TuneOptions, fine_tune};
+use bot_engine::{Encoder, TUNED_RECORD};
 use serde_json::json;
 
 use crate::config::Config;
@@ -83,7 +84,7 @@ pub async fn train(config: &Config, out: &str, options: TuneOptions) -> anyhow::
         let tensors = bert::load_safetensors(&read("model.safetensors")?)?;
         let started = Instant::now();
         let mut last = None;
-        let mut report = |p: &bot_engine::TuneProgress| {
+        let mut report = |p: &Progress| {
             if p.step == p.steps || p.step.is_multiple_of(50) {
                 eprintln!(
                     "epoch {}/{} step {}/{}: loss {:.4}, training accuracy {:.2}% ({:.0} s)",
@@ -98,7 +99,7 @@ pub async fn train(config: &Config, out: &str, options: TuneOptions) -> anyhow::
             }
             last = Some(p.clone());
         };
-        let tuned = bot_engine::fine_tune(
+        let tuned = fine_tune(
             &bert_config,
             &tensors,
             &examples,

@@ -13,16 +13,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use bot_engine::{
-    DEFAULT_SPAM_THRESHOLD, Embedded, Embeddings, Encoder, EncoderHandle, Example, Part, Scrubber,
-    SpamScorer, TextModel, TrainOptions,
-};
+use bot_engine::spam::{DEFAULT_THRESHOLD, Embedded, SpamScorer, TextModel};
+use bot_engine::train::spam::{self as training, Embeddings, Example, Part, TrainOptions};
+use bot_engine::{Encoder, EncoderHandle, Scrubber};
 use carechat::config::Config;
 
 fn read(path: &Path) -> anyhow::Result<Vec<Example>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    bot_engine::parse_tsv(&text).with_context(|| format!("parsing {}", path.display()))
+    training::parse_tsv(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 /// The configured encoder and redaction, to embed messages as the bot does
@@ -52,7 +51,7 @@ impl SpamView {
 
     /// The encoder's id as a spam model records it.
     fn encoder_id(&self) -> &str {
-        bot_engine::spam_encoder_id(self.encoder.id())
+        bot_engine::spam::trained_encoder_id(self.encoder.id())
     }
 
     async fn embed<'a>(&self, texts: impl Iterator<Item = &'a str>) -> anyhow::Result<Vectors> {
@@ -80,7 +79,7 @@ pub async fn train(
     out: &Path,
 ) -> anyhow::Result<()> {
     let examples = read(data)?;
-    let extra = bot_engine::parse_tsv(bot_engine::SPAM_CLINIC_TRAINING)?;
+    let extra = training::parse_tsv(training::CLINIC_TRAINING)?;
     let clinic = extra.len();
     let requests = match ham_json {
         Some(path) => {
@@ -105,7 +104,7 @@ pub async fn train(
         let view = SpamView::start(&f32_config).await?;
         let trained_on = examples
             .iter()
-            .filter(|e| bot_engine::spam_part(&e.text) == Part::Train)
+            .filter(|e| training::part(&e.text) == Part::Train)
             .chain(&extra)
             .chain(&requests);
         let vectors = view.embed(trained_on.map(|e| e.text.as_str())).await?;
@@ -115,15 +114,15 @@ pub async fn train(
             of: &of,
         };
         println!("with the embedding of {}", view.encoder_id());
-        bot_engine::train_spam(&examples, &extra, &requests, options, Some(&embeddings))?
+        training::train(&examples, &extra, &requests, options, Some(&embeddings))?
     } else {
-        bot_engine::train_spam(&examples, &extra, &requests, options, None)?
+        training::train(&examples, &extra, &requests, options, None)?
     };
     let bytes = model.to_bytes();
     std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
     let held_out = examples
         .iter()
-        .filter(|e| bot_engine::spam_part(&e.text) == Part::Test)
+        .filter(|e| training::part(&e.text) == Part::Test)
         .count();
     println!(
         "trained on {} messages ({} spam, {} ham): {} of {} in {} ({held_out} held out) \
@@ -235,7 +234,7 @@ pub async fn eval(
     let examples = read(sets.data)?;
     let held_out: Vec<Example> = examples
         .into_iter()
-        .filter(|e| bot_engine::spam_part(&e.text) == Part::Test)
+        .filter(|e| training::part(&e.text) == Part::Test)
         .collect();
     let clinic = sets.clinic.map(read).transpose()?;
     let requests = sets
@@ -279,7 +278,7 @@ pub async fn eval(
         }
     };
     println!(
-        "threshold: score >= {DEFAULT_SPAM_THRESHOLD} (the text model's logit {:.4} with no other signal)",
+        "threshold: score >= {DEFAULT_THRESHOLD} (the text model's logit {:.4} with no other signal)",
         model.threshold()
     );
     let vectors = vectors.as_ref().map(|(id, v)| (*id, v));
@@ -308,7 +307,7 @@ pub async fn eval(
 /// messages.
 fn clinc_ham(path: &Path, halves: &[&str]) -> anyhow::Result<Vec<Example>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    bot_engine::parse_clinc(&bytes, halves).with_context(|| path.display().to_string())
+    training::parse_clinc(&bytes, halves).with_context(|| path.display().to_string())
 }
 
 fn score(scorer: &SpamScorer, set: &[Example], vectors: Option<(&str, &Vectors)>, show: bool) {
@@ -324,7 +323,7 @@ fn score(scorer: &SpamScorer, set: &[Example], vectors: Option<(&str, &Vectors)>
         // A first message: no repeats, no burst, no history.
         let s = scorer.assess_embedded(&e.text, embedding, &Default::default());
         text_only.add(e.spam, s.text_margin >= 0.0);
-        let flagged = s.score >= DEFAULT_SPAM_THRESHOLD;
+        let flagged = s.score >= DEFAULT_THRESHOLD;
         full.add(e.spam, flagged);
         if flagged != e.spam {
             wrong.push((e, s));

@@ -203,13 +203,13 @@ enum TrainCommand {
         with_embedding: bool,
         /// What each embedding value weighs as a feature, against the
         /// n-grams' unit length.
-        #[arg(long, default_value_t = bot_engine::TrainOptions::default().embedding_scale)]
+        #[arg(long, default_value_t = bot_engine::train::spam::TrainOptions::default().embedding_scale)]
         embedding_scale: f32,
         /// Passes over the training messages.
-        #[arg(long, default_value_t = bot_engine::TrainOptions::default().epochs)]
+        #[arg(long, default_value_t = bot_engine::train::spam::TrainOptions::default().epochs)]
         epochs: usize,
         /// L2 penalty on the weights a message touches.
-        #[arg(long, default_value_t = bot_engine::TrainOptions::default().l2)]
+        #[arg(long, default_value_t = bot_engine::train::spam::TrainOptions::default().l2)]
         l2: f32,
         /// Where to write the weights (the embedded copies are
         /// `bot-engine/data/spam.model`, and with `--with-embedding`
@@ -405,7 +405,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
-            let options = bot_engine::TrainOptions {
+            let options = bot_engine::train::spam::TrainOptions {
                 embedding_scale,
                 epochs,
                 l2,

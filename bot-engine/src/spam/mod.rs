@@ -2,7 +2,7 @@
 //!
 //! Two halves. A learned text model ([`TextModel`], logistic regression over
 //! hashed word and character n-grams, trained on the SMS Spam Collection by
-//! `carechat train spam` and embedded from `bot-engine/data/spam.model`)
+//! `carechat-lab train spam` and embedded from `bot-engine/data/spam.model`)
 //! knows generic spam: prizes, premium numbers, "txt STOP". With the
 //! default encoder it also reads the message's sentence embedding, which the
 //! bot computes anyway (`spam-all-MiniLM-L6-v2.model`); with any other it is
@@ -18,12 +18,9 @@
 //! repeat, fast typing, one pitch word) never blocks a patient: a blocked
 //! patient costs far more than a missed spam message.
 
-mod model;
+pub(crate) mod model;
 
-pub use model::{
-    CLINIC_TRAINING, Embeddings, Example, ModelError, Part, TextModel, TrainOptions, TrainReport,
-    embedding_text, parse_clinc, parse_tsv, part,
-};
+pub use model::{ModelError, TextModel, embedding_text};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::sync::{Arc, LazyLock};
@@ -196,29 +193,6 @@ fn on_domain(host: &str, domain: &str) -> bool {
     host == domain || host.ends_with(&format!(".{domain}"))
 }
 
-/// Trains the text model (see [`model::train`]) with the threshold chosen
-/// on the whole first-message score: model plus links and pitch phrases.
-pub fn train(
-    examples: &[Example],
-    extra: &[Example],
-    requests: &[Example],
-    options: &TrainOptions,
-    embeddings: Option<&Embeddings>,
-) -> Result<(TextModel, TrainReport), ModelError> {
-    let signals = SpamScorer::with_model(Arc::new(TextModel::empty()));
-    model::train(
-        examples,
-        extra,
-        requests,
-        options,
-        &|text| {
-            let (links, shady, _) = signals.links(text);
-            signals.text_signals(text, links, shady)
-        },
-        embeddings,
-    )
-}
-
 impl SpamScorer {
     /// The scorer with the embedded models.
     pub fn new() -> Self {
@@ -363,7 +337,7 @@ impl SpamScorer {
 
     /// Links not on a trusted domain, whether any is shady, and where the
     /// trusted ones are.
-    fn links(&self, text: &str) -> (usize, bool, Vec<std::ops::Range<usize>>) {
+    pub(crate) fn links(&self, text: &str) -> (usize, bool, Vec<std::ops::Range<usize>>) {
         let mut links = 0usize;
         let mut shady = false;
         let mut trusted_spans = Vec::new();
@@ -383,7 +357,7 @@ impl SpamScorer {
     /// What the text says beyond the model: pitch phrases and links. Each
     /// signal is capped: together they can outweigh an ordinary message's
     /// margin, alone they cannot.
-    fn text_signals(&self, text: &str, links: usize, shady: bool) -> f32 {
+    pub(crate) fn text_signals(&self, text: &str, links: usize, shady: bool) -> f32 {
         let (pitch, link, shady) = self.text_signal_parts(text, links, shady);
         pitch + link + shady
     }
@@ -424,6 +398,9 @@ impl SpamScorer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::spam::{
+        CLINIC_TRAINING, Example, Part, TrainOptions, parse_clinc, parse_tsv, part, train,
+    };
 
     fn flagged(s: &SpamScorer, text: &str, signals: &Signals) -> bool {
         s.assess(text, signals).score >= DEFAULT_THRESHOLD
@@ -701,7 +678,7 @@ mod tests {
         );
     }
 
-    /// The committed weights are what `carechat train spam --ham-json`
+    /// The committed weights are what `carechat-lab train spam --ham-json`
     /// writes from the collection and CLINC150's training half: nothing was
     /// edited by hand.
     #[test]
@@ -727,7 +704,7 @@ mod tests {
         .unwrap();
         assert!(
             model.to_bytes() == EMBEDDED,
-            "bot-engine/data/spam.model is stale: run carechat train spam"
+            "bot-engine/data/spam.model is stale: run carechat-lab train spam"
         );
     }
 }

@@ -120,10 +120,10 @@ fn held_out_sms_spam_through_the_bot() {
         );
         return;
     };
-    let held_out: Vec<_> = bot_engine::parse_tsv(&data)
+    let held_out: Vec<_> = bot_engine::train::spam::parse_tsv(&data)
         .unwrap()
         .into_iter()
-        .filter(|e| bot_engine::spam_part(&e.text) == bot_engine::Part::Test)
+        .filter(|e| bot_engine::train::spam::part(&e.text) == bot_engine::train::spam::Part::Test)
         .collect();
     let input: String = held_out
         .iter()
