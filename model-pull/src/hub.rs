@@ -18,7 +18,7 @@ use std::path::Path;
 use anyhow::{Context, bail, ensure};
 use serde_json::json;
 
-use super::{agent, download, read_body, sha256_hex};
+use crate::fetch::{agent, download, read_body, sha256_hex};
 
 /// The model hub.
 pub const HUB_URL: &str = "https://huggingface.co";
