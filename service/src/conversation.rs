@@ -526,6 +526,9 @@ impl Service {
                     state: Some(ConvState::Assigned),
                     assigned_to: Some(Some(user)),
                     offline: Some(false),
+                    // A person has the chat now: it leaves the held list,
+                    // however it reached them (offer, take, start).
+                    held: current.held.then_some(false),
                     ..Default::default()
                 },
             )

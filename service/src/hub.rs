@@ -27,7 +27,17 @@ struct ConvMemory {
     texts: Vec<u64>,
     /// A message of this conversation was already blocked as spam.
     caught: bool,
+    /// Since when (the service clock's ms) no patient socket has been open,
+    /// as the ticks saw it; `None` while one is.
+    gone_since: Option<u64>,
 }
+
+/// How long a conversation's memory outlives its last patient socket. A chat
+/// left with the bot is never closed, so without this its memory would stay
+/// for the life of the process. What is lost is context the pipeline can do
+/// without on a resume: the language falls back to the stored one, the
+/// topic and the repeat counts start again.
+pub const FORGET_AFTER_MS: u64 = 30 * 60 * 1000;
 
 /// One open socket: its id (to deregister exactly it) and its outbound queue.
 type Socket = (u64, mpsc::Sender<String>);
@@ -191,6 +201,25 @@ impl Hub {
 
     pub fn forget(&self, conversation: &ConversationId) {
         lock(&self.memory).remove(conversation);
+    }
+
+    /// Drops the memory of conversations whose patient has had no socket
+    /// open for [`FORGET_AFTER_MS`]; called on every tick.
+    pub fn sweep(&self, now_ms: u64) {
+        let patients = lock(&self.patients);
+        lock(&self.memory).retain(|conversation, m| {
+            if patients.contains_key(conversation) {
+                m.gone_since = None;
+                return true;
+            }
+            let since = *m.gone_since.get_or_insert(now_ms);
+            now_ms.saturating_sub(since) < FORGET_AFTER_MS
+        });
+    }
+
+    /// Whether the hub still holds `conversation`'s pipeline memory.
+    pub fn remembers(&self, conversation: &ConversationId) -> bool {
+        lock(&self.memory).contains_key(conversation)
     }
 
     pub fn router(&self) -> std::sync::MutexGuard<'_, router::Router> {

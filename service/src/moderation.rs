@@ -286,8 +286,8 @@ impl Service {
         Ok(())
     }
 
-    /// Sets or clears the held mark (cleared once a person has looked, or
-    /// taken the chat).
+    /// Sets or clears the held mark (a person taking the chat clears it in
+    /// the assignment's own unit of work, [`Service::assigned`]).
     pub(crate) async fn set_held(
         &self,
         conversation: &ConversationId,

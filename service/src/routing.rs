@@ -149,8 +149,11 @@ impl Service {
         self.apply_assignments(assignments).await;
     }
 
-    /// Runs the router's time-driven rules and acts on what they decided.
+    /// Runs the router's time-driven rules and acts on what they decided,
+    /// and forgets the memory of chats whose patient left long ago
+    /// ([`crate::hub::FORGET_AFTER_MS`]).
     pub async fn tick(&self) {
+        self.hub.sweep(self.now_ms());
         let events = self.hub.router().tick(self.now_ms());
         if events.is_empty() {
             return;
@@ -284,9 +287,6 @@ impl Service {
             .map_err(route_error)?;
         let audit = NewAudit::new(Some(user.id), "start", conversation.as_str(), "");
         let summary = self.assigned(conversation, user.id, Some(audit)).await?;
-        if conv.held {
-            self.set_held(conversation, false).await?;
-        }
         self.broadcast_queue().await;
         Ok(summary)
     }

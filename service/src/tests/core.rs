@@ -654,3 +654,50 @@ async fn a_clinician_starts_a_chat_with_a_known_patient_and_writes_to_a_colleagu
         Err(ServiceError::NotFound("no such colleague"))
     ));
 }
+
+#[tokio::test]
+async fn a_chat_left_with_the_bot_is_forgotten_once_its_patient_has_been_gone_a_while() {
+    let clinic = Clinic::new(Policy::default()).await;
+    let left = clinic.patient("en").await;
+    left.say("what are your hours?").await;
+    let stays = clinic.patient("en").await;
+    stays.say("what are your hours?").await;
+    let gone = left.id().clone();
+    assert!(clinic.service.hub.remembers(&gone));
+    drop(left);
+
+    // The first tick sees the socket gone; the memory lasts the window out.
+    clinic.advance(Duration::from_secs(1)).await;
+    let window = Duration::from_millis(crate::hub::FORGET_AFTER_MS);
+    clinic.advance(window - Duration::from_secs(1)).await;
+    assert!(clinic.service.hub.remembers(&gone), "forgotten too soon");
+    clinic.advance(Duration::from_secs(1)).await;
+    assert!(!clinic.service.hub.remembers(&gone));
+    // A patient still connected keeps it, and the conversation itself stays.
+    assert!(clinic.service.hub.remembers(stays.id()));
+    let conv = clinic.store.conversation(&gone).await.unwrap();
+    assert_eq!(conv.state, ConvState::Bot);
+}
+
+#[tokio::test]
+async fn a_held_chat_leaves_the_held_list_once_a_person_has_it() {
+    let clinic = Clinic::new(Policy::default()).await;
+    let bella = clinic.user("Bella", &["billing"], &["en"]).await;
+    let mut b = clinic.online(&bella).await;
+    b.frames();
+    let p = clinic.patient("en").await;
+    p.say("cheap seo services for your site").await;
+    assert_eq!(clinic.service.held().await.unwrap().len(), 1);
+
+    // The patient then asks something a person must answer: the router
+    // hands it to Bella, and it is no longer waiting for review.
+    p.say("sorry, it is about my bill").await;
+    assert!(
+        of_type(&b.frames(), "assigned")
+            .iter()
+            .any(|f| f["conversation"] == p.id().as_str())
+    );
+    assert!(clinic.service.held().await.unwrap().is_empty());
+    let conv = clinic.store.conversation(p.id()).await.unwrap();
+    assert_eq!((conv.state, conv.held), (ConvState::Assigned, false));
+}
