@@ -20,8 +20,8 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// Builds `carechat` (same profile and target directory as this test) once
-/// per run, and installs the default model once, so the servers the tests
-/// start only have to load it.
+/// per run, installs the default models, and builds one bot to fill the
+/// embedding cache, so the servers the tests start only have to load them.
 pub fn carechat() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -49,15 +49,13 @@ pub fn carechat() -> &'static Path {
                 cmd.env_remove(key);
             }
         }
+        // The whole workspace and all its targets, as `cargo test
+        // --workspace` resolves them: `-p carechat` alone would resolve the
+        // dependencies' features without the dev-dependencies' and rebuild
+        // half the tree (candle, sqlx, tokio: over ten minutes on a clean
+        // clone). This way only `carechat`'s own binary is new.
         cmd.current_dir(repo_root())
-            .args([
-                "build",
-                "-p",
-                "carechat",
-                "--bin",
-                "carechat",
-                "--target-dir",
-            ])
+            .args(["build", "--workspace", "--all-targets", "--target-dir"])
             .arg(&target_dir);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
