@@ -22,6 +22,7 @@ mod reader;
 mod tokenizer;
 
 pub use q4::{dequantize_q4_0, f16_to_f32};
+pub use tokenizer::Vocab;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,7 +32,6 @@ use tokenizers::Tokenizer;
 
 use q4::{Q4_BLOCK_BYTES, QK};
 use reader::Reader;
-pub use tokenizer::Vocab;
 use tokenizer::{parse_normaliser, parse_vocab};
 
 /// The prefix e5 models were trained with for queries (a patient's question
