@@ -205,6 +205,20 @@
 
   $('banner-close').addEventListener('click', function () { $('banner').hidden = true; });
 
+  // ---------- idle timeout ----------
+  // The server ends a session after some minutes with no request from its
+  // person. Typing and clicking count, an open window does not: at most once
+  // a minute, if the clinician did something, the console tells the server.
+  var active = false;
+  ['keydown', 'pointerdown'].forEach(function (type) {
+    document.addEventListener(type, function () { active = true; }, true);
+  });
+  setInterval(function () {
+    if (!me || !active) return;
+    active = false;
+    api('GET', '/api/me').then(function (r) { if (me) { me = r.user; renderMe(); } }, fail);
+  }, 60000);
+
   function setConn(state) {
     var c = $('connection');
     c.setAttribute('data-state', state);
@@ -235,9 +249,12 @@
       try { f = JSON.parse(ev.data); } catch (e) { return; }
       onFrame(f);
     };
-    s.onclose = function () {
+    s.onclose = function (ev) {
       if (ws !== s) return;
       ws = null;
+      // 4001: the server ended the session (logout elsewhere, idle timeout,
+      // an admin disabled the account): back to the sign-in form.
+      if (ev.code === 4001) return fail({ status: 401 });
       setConn('offline');
       retrySocket();
     };

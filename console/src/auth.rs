@@ -1,54 +1,41 @@
-//! Passwords (argon2id), and the key that hashes who a patient's browser
-//! is. Session and resume tokens are `service::tokens`.
+//! The server's key: it hashes who a patient's browser is, and seals the
+//! audit trail. Passwords are `service::accounts`; session and resume tokens
+//! `service::tokens`.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use service::tokens::Secret;
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
-pub fn hash_password(password: &Secret) -> anyhow::Result<String> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("the OS random source: {e}"))?;
-    let salt = SaltString::encode_b64(&bytes).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
-    Argon2::default()
-        .hash_password(password.0.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("hashing the password: {e}"))
-}
+/// The server's key, in its own file beside the database (readable by the
+/// server's user only), never in the database:
+/// - it hashes who a patient's browser is (its widget id and IP address)
+///   before that reaches the database: HMAC-SHA256, so the stored hashes can
+///   be matched against a new connection but not reversed by someone holding
+///   only the database (an IPv4 address alone is a 32-bit search);
+/// - the audit trail's seals are made under a key derived from it
+///   ([`ServerKey::audit_key`]), so someone holding only the database cannot
+///   rewrite the trail unnoticed.
+///
+/// Losing the file loses both: blocks no longer match and the trail no
+/// longer verifies. docs/security.md says to back it up apart from the
+/// database.
+pub struct ServerKey([u8; 32]);
 
-pub fn verify_password(password: &Secret, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.0.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
-/// The server's key for hashing who a patient's browser is (its widget id
-/// and IP address) before that reaches the database: HMAC-SHA256, so the
-/// stored hashes can be matched against a new connection but not reversed by
-/// someone holding only the database (an IPv4 address alone is a 32-bit
-/// search). The key lives in its own file, readable by the server's user only.
-pub struct IdentityKey([u8; 32]);
-
-impl std::fmt::Debug for IdentityKey {
+impl std::fmt::Debug for ServerKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IdentityKey(***)")
+        f.write_str("ServerKey(***)")
     }
 }
 
-impl IdentityKey {
+impl ServerKey {
     /// A fresh random key (tests, and an in-memory database).
-    pub fn random() -> IdentityKey {
+    pub fn random() -> ServerKey {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).expect("the OS random source");
-        IdentityKey(key)
+        ServerKey(key)
     }
 
     /// Reads the key at `path`, creating it (mode 0600) on first start.
-    pub fn load_or_create(path: &std::path::Path) -> anyhow::Result<IdentityKey> {
+    pub fn load_or_create(path: &std::path::Path) -> anyhow::Result<ServerKey> {
         use anyhow::Context;
         match std::fs::read(path) {
             Ok(bytes) => {
@@ -56,10 +43,10 @@ impl IdentityKey {
                     .ok()
                     .and_then(|k| k.try_into().ok())
                     .with_context(|| format!("{}: expected 64 hex digits", path.display()))?;
-                Ok(IdentityKey(key))
+                Ok(ServerKey(key))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = IdentityKey::random();
+                let key = ServerKey::random();
                 let mut options = std::fs::OpenOptions::new();
                 options.write(true).create_new(true);
                 #[cfg(unix)]
@@ -78,35 +65,22 @@ impl IdentityKey {
     /// HMAC-SHA256 of `value` under this key, tagged with what it is so a
     /// browser id can never equal an address's hash. Hex.
     pub fn hash(&self, kind: &str, value: &str) -> String {
-        hex::encode(hmac_sha256(
-            &self.0,
-            &[kind.as_bytes(), &[0], value.as_bytes()],
-        ))
+        hex::encode(self.mac(kind, value))
     }
-}
 
-/// HMAC-SHA256 (RFC 2104) of the concatenated `message` parts, for keys of
-/// at most one block (64 bytes).
-fn hmac_sha256(key: &[u8], message: &[&[u8]]) -> [u8; 32] {
-    assert!(
-        key.len() <= 64,
-        "longer keys are hashed first; not needed here"
-    );
-    let mut ipad = [0x36u8; 64];
-    let mut opad = [0x5cu8; 64];
-    for (i, k) in key.iter().enumerate() {
-        ipad[i] ^= k;
-        opad[i] ^= k;
+    /// The key that seals the audit trail: this key's MAC of a label no
+    /// identity hash uses.
+    pub fn audit_key(&self) -> store::AuditKey {
+        store::AuditKey::new(self.mac("audit", "seal"))
     }
-    let mut inner = Sha256::new().chain_update(ipad);
-    for part in message {
-        inner.update(part);
+
+    fn mac(&self, kind: &str, value: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("any key length");
+        mac.update(kind.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        mac.finalize().into_bytes().into()
     }
-    Sha256::new()
-        .chain_update(opad)
-        .chain_update(inner.finalize())
-        .finalize()
-        .into()
 }
 
 #[cfg(test)]
@@ -114,49 +88,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hmac_matches_rfc_4231() {
-        // Test case 2: key "Jefe".
-        let mac = hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
+    fn identity_hashes_are_unchanged_from_the_hand_written_hmac() {
+        // Hashes stored before the switch to the `hmac` crate must still
+        // match. Computed apart from this code, with Python's `hmac`:
+        // hmac.new(bytes([7] * 32), b"address\x0010.0.0.1", "sha256").
+        const OLD_ADDRESS_HASH: &str =
+            "c4390d714ad37cb547671467ddd60a5d3b360193b3f755267de1f8abbbd416d1";
+        let key = ServerKey([7; 32]);
         assert_eq!(
-            hex::encode(mac),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        // Test case 1: a 20-byte key of 0x0b.
-        let mac = hmac_sha256(&[0x0b; 20], &[b"Hi There"]);
-        assert_eq!(
-            hex::encode(mac),
-            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+            key.hash("address", "10.0.0.1"),
+            OLD_ADDRESS_HASH,
+            "blocks made before the upgrade must keep matching"
         );
     }
 
     #[test]
     fn identity_hashes_depend_on_kind_and_key() {
-        let key = IdentityKey([7; 32]);
+        let key = ServerKey([7; 32]);
         let h = key.hash("fp", "abc");
         assert_eq!(h, key.hash("fp", "abc"));
         assert_ne!(key.hash("ip", "abc"), h);
-        assert_ne!(IdentityKey::random().hash("fp", "abc"), h);
-        assert_eq!(format!("{key:?}"), "IdentityKey(***)");
+        assert_ne!(ServerKey::random().hash("fp", "abc"), h);
+        assert_eq!(format!("{key:?}"), "ServerKey(***)");
     }
 
     #[test]
     fn identity_key_persists() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("carechat.key");
-        let a = IdentityKey::load_or_create(&path).unwrap();
-        let b = IdentityKey::load_or_create(&path).unwrap();
+        let a = ServerKey::load_or_create(&path).unwrap();
+        let b = ServerKey::load_or_create(&path).unwrap();
         assert_eq!(a.hash("ip", "10.0.0.1"), b.hash("ip", "10.0.0.1"));
         std::fs::write(&path, "short").unwrap();
-        let err = IdentityKey::load_or_create(&path).unwrap_err();
+        let err = ServerKey::load_or_create(&path).unwrap_err();
         assert!(format!("{err:#}").contains("64 hex digits"), "{err:#}");
     }
 
     #[test]
-    fn passwords_verify_only_themselves() {
-        let h = hash_password(&Secret("correct horse".into())).unwrap();
-        assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password(&Secret("correct horse".into()), &h));
-        assert!(!verify_password(&Secret("correct horsE".into()), &h));
-        assert!(!verify_password(&Secret("x".into()), "not a hash"));
+    fn the_audit_key_is_derived_apart_from_identity_hashes() {
+        let key = ServerKey([7; 32]);
+        assert_eq!(
+            format!("{:?}", key.audit_key()),
+            "AuditKey(***)",
+            "never printed"
+        );
+        // The audit key is this key's MAC of ("audit", "seal"): no browser or
+        // address hash can be it, since those are tagged "browser"/"address".
+        assert_eq!(key.mac("audit", "seal"), key.mac("audit", "seal"));
+        assert_ne!(key.mac("audit", "seal"), key.mac("address", "seal"));
     }
 }

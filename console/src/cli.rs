@@ -1,82 +1,156 @@
-//! The command-line tools: accounts, and the JSON-lines filters that
-//! evaluations drive (`redact`, `classify`).
+//! The command-line tools: accounts, the audit trail's check, and the
+//! JSON-lines filters that evaluations drive (`redact`, `classify`).
 
 use std::io::{BufRead, Write};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use redaction::Redactor;
 use redaction::model::NerModel;
 use serde_json::{Value, json};
 
-use crate::auth::hash_password;
 use crate::config::Config;
+use service::accounts::{Profile, Staff};
 use service::tokens::Secret;
-use store::{Accounts, NewUser, Role, SqliteStore, StoreError};
+use store::{Moderation, User};
 
-pub struct NewAccount {
-    pub name: String,
-    pub role: String,
-    pub display_name: Option<String>,
-    pub skills: String,
-    pub languages: String,
-    pub max_chats: usize,
-    pub states: String,
+/// An account command, as `carechat user ...` parsed it.
+pub enum UserCommand {
+    Add { name: String, profile: Profile },
+    List { removed: bool },
+    Passwd { name: String },
+    Disable { name: String },
+    Enable { name: String },
+    Unlock { name: String },
+    Remove { name: String },
+    Set { name: String, profile: Profile },
 }
 
-fn list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(|x| x.trim().to_string())
-        .filter(|x| !x.is_empty())
-        .collect()
-}
-
-pub async fn user_add(config: &Config, account: NewAccount) -> anyhow::Result<()> {
-    let role = Role::parse(&account.role).context("role must be clinician or admin")?;
-    let name = account.name.trim();
-    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_whitespace) {
-        bail!("the login name must be 1 to 64 characters without spaces");
-    }
-    let languages = list(&account.languages);
-    if let Some(bad) = languages
-        .iter()
-        .find(|l| service::clinician_language(l).is_none())
-    {
-        bail!(
-            "{bad:?} is not a language: use ISO 639-1 codes (en, es), optionally with a level (es:basic, es:fluent, es:native)"
-        );
-    }
-    let licensed_states = list(&account.states);
-    if let Some(bad) = licensed_states.iter().find(|s| !service::is_state(s)) {
-        bail!("{bad:?} is not a state: use two capital letters (CA, NY)");
-    }
+/// A password from standard input: prompted for without echo at a
+/// terminal, else the first line.
+fn read_password(name: &str) -> anyhow::Result<Secret> {
     if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        eprint!("Password for {name}: ");
+        let first = rpassword::prompt_password(format!("Password for {name}: "))?;
+        let again = rpassword::prompt_password("Again: ")?;
+        if first != again {
+            bail!("the two passwords differ");
+        }
+        return Ok(Secret(first));
     }
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
-    let password = Secret(line.trim_end_matches(['\r', '\n']).to_string());
-    if password.0.chars().count() < 8 {
-        bail!("the password must be at least 8 characters");
+    Ok(Secret(line.trim_end_matches(['\r', '\n']).to_string()))
+}
+
+fn show(u: &User) -> String {
+    let state = if u.removed_at.is_some() {
+        "removed"
+    } else if u.disabled_at.is_some() {
+        "disabled"
+    } else if u.locked_at(store::Timestamp::now()) {
+        "locked"
+    } else {
+        "active"
+    };
+    format!(
+        "{}\t{}\t{}\t{}\tskills={}\tlanguages={}\tstates={}\tmax_chats={}",
+        u.id,
+        u.username,
+        u.role.as_str(),
+        state,
+        u.skills.join(","),
+        u.languages.join(","),
+        u.licensed_states.join(","),
+        u.max_chats
+    )
+}
+
+/// `carechat user ...`: the same rules and audit trail as the admin API
+/// (`service::accounts`), with no actor (whoever holds the machine). A
+/// running server sees a change within a second: its consoles check their
+/// sessions in the database.
+pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
+    let (store, _) = crate::open_store(config).await?;
+    let staff = Staff::new(Arc::new(store));
+    let named = |name: String| {
+        let staff = &staff;
+        async move {
+            staff
+                .account_named(&name)
+                .await
+                .map_err(anyhow::Error::from)
+        }
+    };
+    match command {
+        UserCommand::Add { name, mut profile } => {
+            // The long-standing default for a new account from the command line.
+            profile.skills.get_or_insert_with(|| "front_desk".into());
+            let password = read_password(&name)?;
+            let user = staff.add_account(None, &name, &profile, password).await?;
+            println!(
+                "added {} {} (id {})",
+                user.role.as_str(),
+                user.username,
+                user.id
+            );
+        }
+        UserCommand::List { removed } => {
+            for u in staff.accounts(None, removed).await? {
+                println!("{}", show(&u));
+            }
+        }
+        UserCommand::Passwd { name } => {
+            let user = named(name).await?;
+            let password = read_password(&user.username)?;
+            staff.reset_password(None, user.id, password).await?;
+            println!(
+                "set the password of {}; their sessions have ended",
+                user.username
+            );
+        }
+        UserCommand::Disable { name } => {
+            let user = named(name).await?;
+            staff.set_disabled(None, user.id, true).await?;
+            println!("disabled {}; their sessions have ended", user.username);
+        }
+        UserCommand::Enable { name } => {
+            let user = named(name).await?;
+            staff.set_disabled(None, user.id, false).await?;
+            println!("enabled {}", user.username);
+        }
+        UserCommand::Unlock { name } => {
+            let user = named(name).await?;
+            staff.unlock(None, user.id).await?;
+            println!("unlocked {}", user.username);
+        }
+        UserCommand::Remove { name } => {
+            let user = named(name).await?;
+            staff.remove_account(None, user.id).await?;
+            println!("removed {}; their sessions have ended", user.username);
+        }
+        UserCommand::Set { name, profile } => {
+            let user = named(name).await?;
+            let user = staff.change_account(None, user.id, &profile).await?;
+            println!("{}", show(&user));
+        }
     }
-    let store = SqliteStore::open(&config.db).await?;
-    let user = store
-        .create_user(NewUser {
-            username: name.to_string(),
-            display_name: account.display_name.unwrap_or_else(|| name.to_string()),
-            role,
-            password_hash: hash_password(&password)?,
-            skills: list(&account.skills),
-            languages,
-            max_chats: account.max_chats,
-            licensed_states,
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict => anyhow::anyhow!("a user named {name} already exists"),
-            e => e.into(),
-        })?;
-    println!("added {} {} (id {})", role.as_str(), user.username, user.id);
     Ok(())
+}
+
+/// `carechat audit verify`: exits non-zero naming the first broken entry.
+pub async fn audit_verify(config: &Config) -> anyhow::Result<()> {
+    let (store, _) = crate::open_store(config).await?;
+    let verdict = store.verify_audit().await?;
+    match verdict.broken {
+        None => {
+            println!(
+                "the audit trail holds: {} entries, every seal matches",
+                verdict.entries
+            );
+            Ok(())
+        }
+        Some((id, why)) => bail!("the audit trail is broken at entry {id}: {why}"),
+    }
 }
 
 /// Reads JSON lines with a string `text`; bad lines are reported on stderr

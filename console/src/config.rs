@@ -60,9 +60,11 @@ pub struct Config {
     /// CPU has AVX-512 VNNI (faster, same answers within rounding: see
     /// docs/redaction.md); false runs f32 everywhere.
     pub integer_products: bool,
-    /// The key that browser ids and IP addresses are hashed under before
-    /// they are stored (created on first start). Absent: `<db>.key` beside
-    /// the database file; a fresh key per run for an in-memory database.
+    /// The server's key (created on first start): browser ids and IP
+    /// addresses are hashed under it before they are stored, and the audit
+    /// trail is sealed under a key derived from it. Absent: `<db>.key`
+    /// beside the database file; a fresh key per run for an in-memory
+    /// database. Back it up apart from the database (docs/security.md).
     pub key_file: Option<PathBuf>,
     /// Reverse proxies (TLS terminators) in front of the server, whose
     /// `X-Forwarded-For` header names the real client. Without them, every
@@ -73,9 +75,41 @@ pub struct Config {
     pub trusted_domains: Vec<String>,
     /// How escalated chats reach clinicians.
     pub routing: Routing,
+    /// How long staff sessions last.
+    pub sessions: Sessions,
     /// Translation model directories (OPUS-MT, `docs/routing.md`); every
     /// directory under `<models_dir>/translate/` is loaded as well.
     pub translation_models: Vec<PathBuf>,
+}
+
+/// The `[sessions]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Sessions {
+    /// A session with no request from its person for this long ends (the
+    /// console counts typing and clicking, not an open window).
+    pub idle_minutes: u64,
+    /// However busy, a session ends this long after its login.
+    pub lifetime_hours: u64,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions {
+            idle_minutes: 15,
+            lifetime_hours: 12,
+        }
+    }
+}
+
+impl Sessions {
+    pub fn idle_secs(&self) -> i64 {
+        (self.idle_minutes.max(1) * 60) as i64
+    }
+
+    pub fn lifetime_secs(&self) -> i64 {
+        (self.lifetime_hours.max(1) * 3600) as i64
+    }
 }
 
 /// The `[routing]` table.
@@ -168,6 +202,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             trusted_domains: Vec::new(),
             routing: Routing::default(),
+            sessions: Sessions::default(),
             translation_models: Vec::new(),
         }
     }

@@ -39,6 +39,20 @@ pub fn init_logging() {
         .init();
 }
 
+/// The database and the server's key, as `serve` and the account and audit
+/// commands open them: the key beside the database (created on first use),
+/// and the audit trail sealed under a key derived from it.
+pub(crate) async fn open_store(
+    config: &config::Config,
+) -> anyhow::Result<(store::SqliteStore, auth::ServerKey)> {
+    let key = match config.key_path() {
+        Some(path) => auth::ServerKey::load_or_create(&path)?,
+        None => auth::ServerKey::random(),
+    };
+    let store = store::SqliteStore::open(&config.db, key.audit_key()).await?;
+    Ok((store, key))
+}
+
 /// The multi-threaded runtime a command runs on.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

@@ -50,10 +50,15 @@ enum Command {
         #[command(subcommand)]
         command: ModelsCommand,
     },
-    /// Manage clinician and admin accounts.
+    /// Manage staff accounts (clinicians, admins, auditors).
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Redact PHI: JSON lines {"id","text"} on stdin, redacted text and spans on stdout.
     Redact {
@@ -116,32 +121,91 @@ enum ModelsCommand {
     List,
 }
 
+/// What an account does, as flags. Lists are comma-separated.
+#[derive(clap::Args)]
+struct ProfileArgs {
+    /// Name shown to patients (default for a new account: the login name).
+    #[arg(long)]
+    display_name: Option<String>,
+    /// Comma-separated skills, as named by the intents (front_desk, billing,
+    /// nursing, dental, records). New accounts: front_desk.
+    #[arg(long)]
+    skills: Option<String>,
+    /// Comma-separated ISO 639-1 language codes, each optionally with a
+    /// level: `en,es:basic` (levels: basic, fluent, native; default fluent).
+    /// New accounts: en.
+    #[arg(long)]
+    languages: Option<String>,
+    /// Most chats the router assigns at once. New accounts: 4.
+    #[arg(long)]
+    max_chats: Option<usize>,
+    /// Comma-separated US states the clinician is licensed in (CA,NY):
+    /// chats from a site that names its state go only to them.
+    #[arg(long)]
+    states: Option<String>,
+}
+
+impl ProfileArgs {
+    fn profile(self, role: Option<String>) -> service::accounts::Profile {
+        service::accounts::Profile {
+            display_name: self.display_name,
+            role,
+            skills: self.skills,
+            languages: self.languages,
+            max_chats: self.max_chats,
+            licensed_states: self.states,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum UserCommand {
-    /// Add an account. The password is read from standard input (first line).
+    /// Add an account. The password is read from standard input (first
+    /// line; not echoed at a terminal).
     Add {
         /// Login name.
         name: String,
-        #[arg(long, value_parser = ["clinician", "admin"])]
+        #[arg(long, value_parser = ["clinician", "admin", "auditor"])]
         role: String,
-        /// Name shown to patients (default: the login name).
-        #[arg(long)]
-        display_name: Option<String>,
-        /// Comma-separated skills, as named by the intents (front_desk, billing, nursing, dental, records).
-        #[arg(long, default_value = "front_desk")]
-        skills: String,
-        /// Comma-separated ISO 639-1 language codes, each optionally with a
-        /// level: `en,es:basic` (levels: basic, fluent, native; default fluent).
-        #[arg(long, default_value = "en")]
-        languages: String,
-        /// Most chats the router assigns at once.
-        #[arg(long, default_value_t = 4)]
-        max_chats: usize,
-        /// Comma-separated US states the clinician is licensed in (CA,NY):
-        /// chats from a site that names its state go only to them.
-        #[arg(long, default_value = "")]
-        states: String,
+        #[command(flatten)]
+        profile: ProfileArgs,
     },
+    /// List the accounts.
+    List {
+        /// Removed accounts too.
+        #[arg(long)]
+        removed: bool,
+    },
+    /// Set an account's password, read from standard input. Its sessions end.
+    Passwd { name: String },
+    /// Stop an account logging in; its sessions and consoles end at once.
+    Disable { name: String },
+    /// Let a disabled account log in again.
+    Enable { name: String },
+    /// Lift a lockout after too many wrong passwords.
+    Unlock { name: String },
+    /// Remove an account for good (its name stays taken, so the audit trail
+    /// names one person).
+    Remove { name: String },
+    /// Give an account another role. Its sessions end.
+    SetRole {
+        name: String,
+        #[arg(value_parser = ["clinician", "admin", "auditor"])]
+        role: String,
+    },
+    /// Change what an account does: skills, languages, states, chat limit.
+    Set {
+        name: String,
+        #[command(flatten)]
+        profile: ProfileArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every seal of the audit trail: exits 0 when the chain holds,
+    /// 1 naming the first broken entry.
+    Verify,
 }
 
 fn main() -> std::process::ExitCode {
@@ -198,28 +262,40 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User { command } => {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
-            match command {
+            let command = match command {
                 UserCommand::Add {
                     name,
                     role,
-                    display_name,
-                    skills,
-                    languages,
-                    max_chats,
-                    states,
-                } => runtime()?.block_on(cli::user_add(
-                    &config,
-                    cli::NewAccount {
-                        name,
-                        role,
-                        display_name,
-                        skills,
-                        languages,
-                        max_chats,
-                        states,
+                    profile,
+                } => cli::UserCommand::Add {
+                    name,
+                    profile: profile.profile(Some(role)),
+                },
+                UserCommand::List { removed } => cli::UserCommand::List { removed },
+                UserCommand::Passwd { name } => cli::UserCommand::Passwd { name },
+                UserCommand::Disable { name } => cli::UserCommand::Disable { name },
+                UserCommand::Enable { name } => cli::UserCommand::Enable { name },
+                UserCommand::Unlock { name } => cli::UserCommand::Unlock { name },
+                UserCommand::Remove { name } => cli::UserCommand::Remove { name },
+                UserCommand::SetRole { name, role } => cli::UserCommand::Set {
+                    name,
+                    profile: service::accounts::Profile {
+                        role: Some(role),
+                        ..Default::default()
                     },
-                )),
-            }
+                },
+                UserCommand::Set { name, profile } => cli::UserCommand::Set {
+                    name,
+                    profile: profile.profile(None),
+                },
+            };
+            runtime()?.block_on(cli::user(&config, command))
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            runtime()?.block_on(cli::audit_verify(&config))
         }
         Command::Redact { rules_only } => {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;

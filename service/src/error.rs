@@ -22,6 +22,14 @@ pub enum ServiceError {
     /// An admin blocked the patient's browser or address.
     #[error("blocked")]
     SenderBlocked,
+    /// Too many wrong passwords: logins to the account are refused for
+    /// `retry_after_secs` (or until an admin unlocks it).
+    #[error("too many wrong passwords; try again later or ask an admin to unlock the account")]
+    Locked { retry_after_secs: u64 },
+    /// Too many requests of a kind from one place; try again after
+    /// `retry_after_secs`.
+    #[error("too many requests; try again in a moment")]
+    RateLimited { retry_after_secs: u64 },
     /// Never carries message text.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -38,6 +46,8 @@ impl ServiceError {
             ServiceError::TooLong => "too_long",
             ServiceError::Busy => "busy",
             ServiceError::SenderBlocked => "sender_blocked",
+            ServiceError::Locked { .. } => "locked",
+            ServiceError::RateLimited { .. } => "rate_limited",
             ServiceError::Internal(_) => "internal",
         }
     }

@@ -9,6 +9,7 @@
 //! HTTP API and calls in; the tests in `src/tests/core.rs` drive the same calls
 //! with a scripted bot and a clock they move by hand.
 //!
+//! - `accounts.rs`: staff accounts, passwords and logging in.
 //! - `conversation.rs`: one patient message through the pipeline, escalation,
 //!   taking, replying and closing.
 //! - `routing.rs`: the router's side: time-driven rules, offers, transfers,
@@ -18,10 +19,12 @@
 //! - `hub.rs`: the in-memory state: sockets, presence, the router.
 //! - `frames.rs` and `views.rs`: what is sent.
 
+pub mod accounts;
 mod conversation;
 mod error;
 pub mod frames;
 mod hub;
+pub mod limits;
 mod moderation;
 mod ports;
 mod routing;
@@ -56,6 +59,8 @@ pub struct Service {
     /// Translation models, once loaded (none installed: stays empty).
     translator: OnceLock<Arc<translate::Translations>>,
     clock: Arc<dyn Clock>,
+    /// Staff accounts and logging in.
+    pub staff: accounts::Staff,
 }
 
 impl Service {
@@ -66,6 +71,7 @@ impl Service {
         clock: Arc<dyn Clock>,
     ) -> Service {
         Service {
+            staff: accounts::Staff::new(store.clone()),
             store,
             bot: OnceLock::new(),
             whitelist,

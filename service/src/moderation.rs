@@ -19,7 +19,7 @@ use store::{
 };
 
 use crate::frames::{ClinicianFrame, PatientFrame};
-use crate::views::{HeldMessage, HeldView};
+use crate::views::{ConversationRead, HeldMessage, HeldView};
 use crate::{Service, ServiceError, ServiceResult};
 
 /// Distinct browsers seen from one address above which blocking that address
@@ -310,9 +310,47 @@ impl Service {
         Ok(self.store.active_blocks().await?)
     }
 
-    /// The newest 500 lines of the audit trail.
-    pub async fn audit_log(&self, admin: &User) -> ServiceResult<Vec<AuditEntry>> {
-        admin_only(admin)?;
+    /// The newest 500 lines of the audit trail, for an admin or an auditor.
+    pub async fn audit_log(&self, reader: &User) -> ServiceResult<Vec<AuditEntry>> {
+        if !matches!(reader.role, Role::Admin | Role::Auditor) {
+            return Err(ServiceError::Forbidden(
+                "only an admin or an auditor can do that",
+            ));
+        }
         Ok(self.store.audit_log(500).await?)
+    }
+
+    /// A conversation opened by `reader` (from `address`): its messages and
+    /// notes. Every read is on the audit trail. An auditor never reads a
+    /// chat.
+    pub async fn read_conversation(
+        &self,
+        id: &ConversationId,
+        reader: &User,
+        address: Option<String>,
+    ) -> ServiceResult<ConversationRead> {
+        if reader.role == Role::Auditor {
+            return Err(ServiceError::Forbidden("an auditor does not see chats"));
+        }
+        let conv = self
+            .store
+            .conversation(id)
+            .await
+            .map_err(ServiceError::not_found("no such conversation"))?;
+        self.store
+            .audit(
+                NewAudit::new(Some(reader.id), "read", id.as_str(), conv.state.as_str())
+                    .from_address(address),
+            )
+            .await?;
+        let mut messages = Vec::new();
+        for m in self.store.messages(id).await? {
+            messages.push(self.message_view(&m).await);
+        }
+        Ok(ConversationRead {
+            conversation: self.summary(&conv).await,
+            messages,
+            notes: self.notes(id).await?,
+        })
     }
 }

@@ -95,7 +95,19 @@ impl Service {
     /// Makes sure the router knows `user` with their current profile, and
     /// returns any chats a changed profile (a new skill, more capacity) lets
     /// the router hand them.
+    /// An auditor, or an account no longer active, is not one the router
+    /// may hand chats to: it is made sure to be offline instead.
     pub(crate) fn know(&self, user: &User) -> Vec<Assignment> {
+        if user.role == Role::Auditor || !user.active() {
+            let now = self.now_ms();
+            let mut router = self.hub.router();
+            if router.clinician(user.id.0).is_some() {
+                return router
+                    .set_presence(user.id.0, Presence::Offline, now)
+                    .unwrap_or_default();
+            }
+            return Vec::new();
+        }
         let profile = router::Clinician::new(user.id.0, &user.display_name)
             .with_skills(user.skills.clone())
             .with_languages(user.languages.iter().filter_map(|l| clinician_language(l)))
@@ -114,6 +126,9 @@ impl Service {
     }
 
     pub async fn set_presence(&self, user: &User, presence: Presence) -> ServiceResult<()> {
+        if user.role == Role::Auditor && presence != Presence::Offline {
+            return Err(ServiceError::Forbidden("an auditor does not take chats"));
+        }
         let mut assignments = self.know(user);
         let more = self
             .hub

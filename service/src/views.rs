@@ -98,6 +98,50 @@ pub struct UserView {
     pub languages: Vec<String>,
 }
 
+/// A conversation as staff open it: the summary, its messages (redacted,
+/// as stored) and the staff-only notes.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationRead {
+    pub conversation: Summary,
+    pub messages: Vec<MessageView>,
+    pub notes: Vec<store::StaffText>,
+}
+
+/// An account as an admin manages it: never its password hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountView {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub skills: Vec<String>,
+    pub languages: Vec<String>,
+    pub max_chats: usize,
+    pub licensed_states: Vec<String>,
+    pub disabled_at: Option<Timestamp>,
+    pub removed_at: Option<Timestamp>,
+    /// Logins refused until then (too many wrong passwords).
+    pub locked_until: Option<Timestamp>,
+}
+
+impl From<&store::User> for AccountView {
+    fn from(u: &store::User) -> AccountView {
+        AccountView {
+            id: u.id,
+            username: u.username.clone(),
+            display_name: u.display_name.clone(),
+            role: u.role,
+            skills: u.skills.clone(),
+            languages: u.languages.clone(),
+            max_chats: u.max_chats,
+            licensed_states: u.licensed_states.clone(),
+            disabled_at: u.disabled_at,
+            removed_at: u.removed_at,
+            locked_until: u.locked_until.filter(|t| *t > Timestamp::now()),
+        }
+    }
+}
+
 /// A message between clinicians, as typed (the stored copy is redacted).
 #[derive(Debug, Clone, Serialize)]
 pub struct TeamMessageView {

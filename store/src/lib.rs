@@ -16,9 +16,14 @@
 //! - Errors are backend-neutral ([`StoreError`]): not found, conflict, or
 //!   the backend's own failure, boxed.
 //!
+//! - The audit trail is a chain: each entry is sealed with an HMAC over it
+//!   and the entry before it, under an [`AuditKey`] the store is handed and
+//!   never writes down; [`Moderation::verify_audit`] checks the chain.
+//!
 //! Nothing here ever sees patient text that is not redacted: the service
 //! redacts before it writes.
 
+mod chain;
 pub mod ids;
 mod records;
 mod sqlite;
@@ -27,10 +32,12 @@ mod work;
 
 use async_trait::async_trait;
 
+pub use chain::{AuditKey, AuditVerdict};
 pub use ids::{AuditId, BlockId, ConversationId, MessageId, StaffTextId, UserId};
 pub use records::{
     AuditEntry, Block, BlockKind, ConvState, ConvUpdate, Conversation, Message, NewAudit, NewBlock,
     NewConversation, NewMessage, NewUser, Role, Sender, StaffText, StoredTranslation, User,
+    UserUpdate,
 };
 pub use sqlite::SqliteStore;
 pub use time::Timestamp;
@@ -54,23 +61,56 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Accounts and their login sessions.
 #[async_trait]
 pub trait Accounts: Send + Sync {
-    /// `Conflict` when the username is taken.
+    /// `Conflict` when the username is taken (by any account, removed ones
+    /// too: the audit trail must name one person).
     async fn create_user(&self, user: NewUser) -> StoreResult<User>;
     async fn user_by_name(&self, username: &str) -> StoreResult<User>;
     async fn user(&self, id: UserId) -> StoreResult<User>;
-    /// Every account, oldest first.
+    /// Every account, removed ones too, oldest first.
     async fn users(&self) -> StoreResult<Vec<User>>;
+    /// Changes an account. A new role or password, or disabling it, ends
+    /// all its sessions in the same transaction
+    /// ([`UserUpdate::ends_sessions`]). `NotFound` for a removed account:
+    /// removal is final.
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> StoreResult<User>;
+    /// Removes an account for good: it is disabled, its sessions end, and
+    /// its row stays for the records that name it. `NotFound` when there is
+    /// no such account or it is already removed.
+    async fn remove_user(&self, id: UserId) -> StoreResult<User>;
 
     /// Only a hash of the session token is ever handed to the store.
     async fn create_session(
         &self,
         token_hash: &str,
         user: UserId,
+        now: Timestamp,
         expires_at: Timestamp,
     ) -> StoreResult<()>;
-    /// The session's user, if the session exists and has not expired at `now`.
-    async fn session_user(&self, token_hash: &str, now: Timestamp) -> StoreResult<User>;
+    /// The session's user, if at `now` the session exists, has not expired,
+    /// was used in the last `idle_secs` seconds, and its account is active.
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+        idle_secs: i64,
+    ) -> StoreResult<User>;
+    /// Counts a wrong password for `user` at `now`; at `limit` in a row the
+    /// account is locked until `now + lock_secs`. The account as it now is.
+    async fn login_failed(
+        &self,
+        user: UserId,
+        now: Timestamp,
+        limit: u32,
+        lock_secs: i64,
+    ) -> StoreResult<User>;
+    /// A good login: the count of wrong passwords starts again.
+    async fn login_succeeded(&self, user: UserId) -> StoreResult<()>;
+
+    /// Marks the session used at `now` (its idle time starts again).
+    async fn touch_session(&self, token_hash: &str, now: Timestamp) -> StoreResult<()>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Ends every session of `user`; how many there were.
+    async fn end_sessions(&self, user: UserId) -> StoreResult<u64>;
 }
 
 /// Conversations, their messages, staff notes on them, and the messages
@@ -134,10 +174,14 @@ pub trait Moderation: Send + Sync {
         address: Option<&str>,
     ) -> StoreResult<bool>;
 
-    /// Appends a line to the audit trail.
+    /// Appends a line to the audit trail, sealed to the one before it
+    /// ([`AuditKey`]).
     async fn audit(&self, entry: NewAudit) -> StoreResult<()>;
     /// The newest `limit` audit lines, newest first.
     async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+    /// Checks every seal of the audit trail, oldest first, under the
+    /// store's key.
+    async fn verify_audit(&self) -> StoreResult<AuditVerdict>;
 }
 
 /// Several writes that must all happen or none (an assignment and its

@@ -13,21 +13,22 @@ use crate::time::Timestamp;
 pub enum Role {
     Clinician,
     Admin,
+    /// Reads the audit trail; never a chat (separation of duties).
+    Auditor,
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::Clinician, Role::Admin, Role::Auditor];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Clinician => "clinician",
             Role::Admin => "admin",
+            Role::Auditor => "auditor",
         }
     }
     pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "clinician" => Some(Role::Clinician),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 
@@ -43,6 +44,51 @@ pub struct User {
     pub max_chats: usize,
     /// US states (two letters) the clinician is licensed in.
     pub licensed_states: Vec<String>,
+    /// Set while the account may not log in.
+    pub disabled_at: Option<Timestamp>,
+    /// Set once the account is removed: its row stays, so that the audit
+    /// trail and its messages still name it, but it never logs in again.
+    pub removed_at: Option<Timestamp>,
+    /// Wrong passwords in a row since the last good login.
+    pub failed_logins: u32,
+    /// Logins are refused until then after too many wrong passwords.
+    pub locked_until: Option<Timestamp>,
+}
+
+impl User {
+    /// Whether logins are refused at `now` for too many wrong passwords.
+    pub fn locked_at(&self, now: Timestamp) -> bool {
+        self.locked_until.is_some_and(|t| t > now)
+    }
+
+    /// Neither disabled nor removed.
+    pub fn active(&self) -> bool {
+        self.disabled_at.is_none() && self.removed_at.is_none()
+    }
+}
+
+/// Changes to an account; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub password_hash: Option<String>,
+    pub skills: Option<Vec<String>>,
+    pub languages: Option<Vec<String>>,
+    pub max_chats: Option<usize>,
+    pub licensed_states: Option<Vec<String>>,
+    /// `Some(true)` disables the account, `Some(false)` enables it again.
+    pub disabled: Option<bool>,
+    /// Lifts a login lockout and forgets the wrong passwords.
+    pub unlock: bool,
+}
+
+impl UserUpdate {
+    /// Whether the change must end the account's sessions: a new role or
+    /// password, or disabling it.
+    pub fn ends_sessions(&self) -> bool {
+        self.role.is_some() || self.password_hash.is_some() || self.disabled == Some(true)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -305,6 +351,8 @@ pub struct AuditEntry {
     pub action: String,
     pub subject: String,
     pub detail: String,
+    /// The address the request came from (staff's own, never a patient's).
+    pub address: Option<String>,
 }
 
 /// A line to append to the audit trail.
@@ -315,6 +363,8 @@ pub struct NewAudit {
     pub subject: String,
     /// Ids and kinds, never message text.
     pub detail: String,
+    /// The address the request came from (staff's own, never a patient's).
+    pub address: Option<String>,
 }
 
 impl NewAudit {
@@ -329,6 +379,13 @@ impl NewAudit {
             action: action.into(),
             subject: subject.into(),
             detail: detail.into(),
+            address: None,
         }
+    }
+
+    /// The same entry, naming the address the request came from.
+    pub fn from_address(mut self, address: Option<String>) -> NewAudit {
+        self.address = address;
+        self
     }
 }

@@ -1,127 +1,26 @@
 //! The clinician and admin HTTP API and the clinician's WebSocket.
 
 use axum::Json;
-use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use router::Presence;
 use serde::Deserialize;
 use serde_json::json;
-use service::tokens::{Secret, new_token, token_hash};
 use service::{BlockRequest, ServiceError, TransferRequest};
-use store::{BlockId, ConversationId, NewAudit, StoreError, Timestamp, User, UserId};
+use store::{BlockId, ConversationId, User, UserId};
 
+use super::identity::ClientAddr;
+use super::session::{AuditReader, Staff, address, session_account, session_hash};
 use super::{ApiError, Shared};
-use crate::auth::verify_password;
 
-const COOKIE: &str = "carechat_session";
-const SESSION_SECS: i64 = 12 * 3600;
-
-fn session_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_string())
-}
-
-/// A logged-in clinician or admin.
-pub struct Authed(pub User);
-
-impl FromRequestParts<Shared> for Authed {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, s: &Shared) -> Result<Self, Self::Rejection> {
-        let token = session_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
-        match s
-            .service
-            .store
-            .session_user(&token_hash(&token), Timestamp::now())
-            .await
-        {
-            Ok(user) => Ok(Authed(user)),
-            Err(StoreError::NotFound) => Err(ApiError::Unauthenticated),
-            Err(e) => Err(e.into()),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-pub struct Login {
-    username: String,
-    password: String,
-}
-
-pub async fn login(State(s): State<Shared>, Json(body): Json<Login>) -> Result<Response, ApiError> {
-    let password = Secret(body.password);
-    let user = match s.service.store.user_by_name(&body.username).await {
-        Ok(u) => Some(u),
-        Err(StoreError::NotFound) => None,
-        Err(e) => return Err(e.into()),
-    };
-    // Verify against a real hash either way, so timing does not reveal which
-    // usernames exist.
-    let hash = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| DUMMY_HASH.to_string());
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(|e| ServiceError::Internal(e.into()))?;
-    let Some(user) = user.filter(|_| ok) else {
-        return Err(ApiError::BadCredentials);
-    };
-    let token = new_token();
-    let expires = Timestamp::now().plus_secs(SESSION_SECS);
-    let store = &s.service.store;
-    store
-        .create_session(&token_hash(&token.0), user.id, expires)
-        .await?;
-    store
-        .audit(NewAudit::new(Some(user.id), "login", "", ""))
-        .await?;
-    s.service.sync_clinician(&user).await;
-    let cookie = format!(
-        "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={SESSION_SECS}",
-        token.0
-    );
-    Ok((
-        [(header::SET_COOKIE, cookie)],
-        Json(json!({"user": s.service.user_view(&user)})),
-    )
-        .into_response())
-}
-
-pub(crate) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$8Bfl0PLb0Ihcy6YZEC1o2jn8MHUP8mHKqu2n1HEX7d0";
-
-pub async fn logout(
-    State(s): State<Shared>,
-    headers: HeaderMap,
-    Authed(user): Authed,
-) -> Result<Response, ApiError> {
-    if let Some(token) = session_token(&headers) {
-        s.service.store.delete_session(&token_hash(&token)).await?;
-    }
-    s.service.set_presence(&user, Presence::Offline).await?;
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(
-            header::SET_COOKIE,
-            format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-        )],
-    )
-        .into_response())
-}
-
-pub async fn me(State(s): State<Shared>, Authed(user): Authed) -> Json<serde_json::Value> {
-    Json(json!({"user": s.service.user_view(&user)}))
-}
+/// How often an open console checks that its session is still good: a
+/// logout, an expiry or a disabled account closes it within this.
+const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+/// The close code a console gets when its session has ended.
+pub const SESSION_ENDED: u16 = 4001;
 
 #[derive(Deserialize)]
 pub struct Status {
@@ -130,7 +29,7 @@ pub struct Status {
 
 pub async fn set_status(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
     Json(body): Json<Status>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let presence = match body.status.as_str() {
@@ -149,7 +48,7 @@ pub async fn set_status(
 
 pub async fn conversations(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(
         json!({"conversations": s.service.visible_to(user.id).await?}),
@@ -158,24 +57,16 @@ pub async fn conversations(
 
 pub async fn conversation(
     State(s): State<Shared>,
-    Authed(_user): Authed,
+    Staff(user): Staff,
+    addr: ClientAddr,
     Path(id): Path<ConversationId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let conv = s
+    let read = s
         .service
-        .store
-        .conversation(&id)
+        .read_conversation(&id, &user, address(&addr))
         .await
-        .map_err(ServiceError::not_found("no such conversation"))?;
-    let mut messages = Vec::new();
-    for m in s.service.store.messages(&id).await? {
-        messages.push(s.service.message_view(&m).await);
-    }
-    Ok(Json(json!({
-        "conversation": s.service.summary(&conv).await,
-        "messages": messages,
-        "notes": s.service.notes(&id).await?,
-    })))
+        .map_err(conv_not_found)?;
+    Ok(Json(json!(read)))
 }
 
 fn conv_not_found(e: ServiceError) -> ApiError {
@@ -187,7 +78,7 @@ fn conv_not_found(e: ServiceError) -> ApiError {
 
 pub async fn take(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
     Path(id): Path<ConversationId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let summary = s.service.take(&id, &user).await.map_err(conv_not_found)?;
@@ -201,7 +92,7 @@ pub struct Send {
 
 pub async fn send(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
     Path(id): Path<ConversationId>,
     Json(body): Json<Send>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
@@ -215,7 +106,7 @@ pub async fn send(
 
 pub async fn close(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
     Path(id): Path<ConversationId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let summary = s.service.close(&id, &user).await.map_err(conv_not_found)?;
@@ -224,7 +115,7 @@ pub async fn close(
 
 pub async fn block(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
     Path(id): Path<ConversationId>,
     Json(body): Json<BlockRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
@@ -234,14 +125,14 @@ pub async fn block(
 
 pub async fn held(
     State(s): State<Shared>,
-    Authed(_user): Authed,
+    Staff(_user): Staff,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(json!({"held": s.service.held().await?})))
 }
 
 pub async fn dismiss_held(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
     Path(id): Path<ConversationId>,
 ) -> Result<StatusCode, ApiError> {
     s.service.dismiss_held(&id, &user).await?;
@@ -250,14 +141,14 @@ pub async fn dismiss_held(
 
 pub async fn blocks(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(json!({"blocks": s.service.blocks(&user).await?})))
 }
 
 pub async fn unblock(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
     Path(id): Path<BlockId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(json!({"block": s.service.unblock(id, &user).await?})))
@@ -265,14 +156,14 @@ pub async fn unblock(
 
 pub async fn audit(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    AuditReader(user): AuditReader,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(json!({"entries": s.service.audit_log(&user).await?})))
 }
 
 pub async fn accept(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
     Path(id): Path<ConversationId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let summary = s.service.accept(&id, &user).await.map_err(conv_not_found)?;
@@ -281,7 +172,7 @@ pub async fn accept(
 
 pub async fn decline(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
     Path(id): Path<ConversationId>,
 ) -> Result<StatusCode, ApiError> {
     s.service
@@ -293,7 +184,7 @@ pub async fn decline(
 
 pub async fn transfer(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
     Path(id): Path<ConversationId>,
     Json(body): Json<TransferRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -307,7 +198,7 @@ pub async fn transfer(
 
 pub async fn start(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
     Path(id): Path<ConversationId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let summary = s
@@ -321,7 +212,7 @@ pub async fn start(
 /// Colleagues, for team chat and transfers.
 pub async fn team(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let users: Vec<_> = s
         .service
@@ -329,7 +220,7 @@ pub async fn team(
         .users()
         .await?
         .iter()
-        .filter(|u| u.id != user.id)
+        .filter(|u| u.id != user.id && u.active() && u.role != store::Role::Auditor)
         .map(|u| s.service.user_view(u))
         .collect();
     Ok(Json(json!({"users": users})))
@@ -337,7 +228,7 @@ pub async fn team(
 
 pub async fn team_thread(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
     Path(other): Path<UserId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(
@@ -347,7 +238,7 @@ pub async fn team_thread(
 
 pub async fn team_send(
     State(s): State<Shared>,
-    Authed(user): Authed,
+    Staff(user): Staff,
     Path(other): Path<UserId>,
     Json(body): Json<Send>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
@@ -355,25 +246,72 @@ pub async fn team_send(
     Ok((StatusCode::CREATED, Json(json!({"message": message}))))
 }
 
-pub async fn ws(ws: WebSocketUpgrade, State(s): State<Shared>, Authed(user): Authed) -> Response {
-    ws.on_upgrade(move |socket| clinician_session(s, socket, user))
+pub async fn ws(
+    ws: WebSocketUpgrade,
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Staff(user): Staff,
+) -> Response {
+    let Some(hash) = session_hash(&headers) else {
+        return ApiError::Unauthenticated.into_response();
+    };
+    ws.on_upgrade(move |socket| clinician_session(s, socket, user, hash))
 }
 
-async fn clinician_session(s: Shared, socket: WebSocket, user: User) {
+/// Pumps a console's socket until either side closes it or its session
+/// ends (checked every [`SESSION_CHECK`]; then the console is told with
+/// close code [`SESSION_ENDED`]).
+async fn clinician_session(s: Shared, socket: WebSocket, user: User, session: String) {
     let (mut sink, mut stream) = socket.split();
     let (console, mut rx) = s.service.connect_clinician(user).await;
+    let (ended_tx, mut ended_rx) = tokio::sync::oneshot::channel::<()>();
     let writer = tokio::spawn(async move {
-        while let Some(frame) = rx.recv().await {
-            if sink.send(WsMessage::Text(frame.into())).await.is_err() {
-                break;
+        loop {
+            tokio::select! {
+                frame = rx.recv() => match frame {
+                    Some(frame) => {
+                        if sink.send(WsMessage::Text(frame.into())).await.is_err() {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                _ = &mut ended_rx => {
+                    let close = CloseFrame {
+                        code: SESSION_ENDED,
+                        reason: "session ended".into(),
+                    };
+                    let _ = sink.send(WsMessage::Close(Some(close))).await;
+                    break;
+                }
             }
         }
     });
-    while let Some(Ok(msg)) = stream.next().await {
-        if matches!(msg, WsMessage::Close(_)) {
-            break;
+    let mut check = tokio::time::interval(SESSION_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ended_tx = Some(ended_tx);
+    loop {
+        tokio::select! {
+            msg = stream.next() => match msg {
+                Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+            _ = check.tick() => match session_account(&s, &session).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    if let Some(tx) = ended_tx.take() {
+                        let _ = tx.send(());
+                    }
+                    break;
+                }
+                // The store is unwell: the next check tries again.
+                Err(e) => tracing::warn!(error = %e, "checking a console's session"),
+            }
         }
     }
+    // Let the writer send its close frame (if the session ended), then stop it.
+    let mut writer = writer;
+    let _ = tokio::time::timeout(SESSION_CHECK, &mut writer).await;
     writer.abort();
     console.close().await;
 }

@@ -39,6 +39,8 @@ impl ApiError {
                 ServiceError::Conflict(_) => StatusCode::CONFLICT,
                 ServiceError::TooLong => StatusCode::PAYLOAD_TOO_LARGE,
                 ServiceError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+                ServiceError::Locked { .. } => StatusCode::LOCKED,
+                ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                 ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
@@ -58,6 +60,17 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %format!("{e:#}"), "internal error");
         }
         let body = json!({"error": {"code": self.code(), "message": self.to_string()}});
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let ApiError::Service(
+            ServiceError::Locked { retry_after_secs }
+            | ServiceError::RateLimited { retry_after_secs },
+        ) = &self
+        {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after_secs.max(&1).to_owned()),
+            );
+        }
+        response
     }
 }

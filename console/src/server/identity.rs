@@ -64,8 +64,8 @@ impl AppState {
     /// The keyed hashes of a connecting browser.
     pub fn identity(&self, browser: Option<&str>, addr: Option<IpAddr>) -> Identity {
         Identity {
-            fingerprint: browser_id(browser).map(|b| self.identity_key.hash("browser", b)),
-            address: addr.map(|a| self.identity_key.hash("address", &a.to_string())),
+            fingerprint: browser_id(browser).map(|b| self.server_key.hash("browser", b)),
+            address: addr.map(|a| self.server_key.hash("address", &a.to_string())),
         }
     }
 }

@@ -6,11 +6,14 @@
 //! store, the bot and the router. Sockets are pumped here: frames the
 //! service queues are written out, frames the browser sends are handed in.
 
+mod admin;
 mod api;
 mod assets;
+mod edge;
 mod error;
 mod identity;
 mod patient;
+mod session;
 
 use std::sync::Arc;
 
@@ -27,7 +30,7 @@ use tower_http::sensitive_headers::{
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::config::Config;
-use store::{SqliteStore, Store};
+use store::Store;
 
 pub use error::ApiError;
 
@@ -35,7 +38,9 @@ pub struct AppState {
     /// The conversation core.
     pub service: Arc<Service>,
     /// Hashes browser ids and addresses before they are stored.
-    pub identity_key: crate::auth::IdentityKey,
+    pub server_key: crate::auth::ServerKey,
+    /// How long staff sessions last.
+    pub sessions: crate::config::Sessions,
     /// Reverse proxies whose `X-Forwarded-For` names the real client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
@@ -54,10 +59,20 @@ pub fn app(state: Shared) -> Router {
         .route("/readyz", get(readyz))
         .route("/ws/patient", get(patient::ws))
         .route("/ws/clinician", get(api::ws))
-        .route("/api/login", post(api::login))
-        .route("/api/logout", post(api::logout))
-        .route("/api/me", get(api::me))
+        .route("/api/login", post(session::login))
+        .route("/api/logout", post(session::logout))
+        .route("/api/me", get(session::me))
+        .route("/api/me/password", post(session::change_password))
         .route("/api/me/status", post(api::set_status))
+        .route("/api/users", get(admin::users).post(admin::add_user))
+        .route(
+            "/api/users/{id}",
+            axum::routing::patch(admin::change_user).delete(admin::remove_user),
+        )
+        .route("/api/users/{id}/disable", post(admin::disable_user))
+        .route("/api/users/{id}/enable", post(admin::enable_user))
+        .route("/api/users/{id}/unlock", post(admin::unlock_user))
+        .route("/api/users/{id}/password", post(admin::reset_password))
         .route("/api/conversations", get(api::conversations))
         .route("/api/conversations/{id}", get(api::conversation))
         .route("/api/conversations/{id}/take", post(api::take))
@@ -78,8 +93,12 @@ pub fn app(state: Shared) -> Router {
         .route("/api/blocks", get(api::blocks))
         .route("/api/blocks/{id}", axum::routing::delete(api::unblock))
         .route("/api/audit", get(api::audit))
+        .fallback(|| async { ApiError::Service(service::ServiceError::NotFound("no such route")) })
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn(edge::json_errors))
+        .layer(axum::middleware::from_fn(edge::same_origin))
+        .layer(axum::middleware::from_fn(edge::headers))
         .layer(
             // Spans name the matched route, never the raw URI: query strings
             // carry resume tokens.
@@ -114,11 +133,8 @@ async fn readyz(State(s): State<Shared>) -> (StatusCode, &'static str) {
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let whitelist = Arc::new(crate::engine::load_whitelist(&config.intents_dir)?);
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.db).await?);
-    let identity_key = match config.key_path() {
-        Some(path) => crate::auth::IdentityKey::load_or_create(&path)?,
-        None => crate::auth::IdentityKey::random(),
-    };
+    let (store, server_key) = crate::open_store(&config).await?;
+    let store: Arc<dyn Store> = Arc::new(store);
     let service = Arc::new(Service::new(
         store,
         whitelist,
@@ -128,7 +144,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     service.restore().await?;
     let state = Arc::new(AppState {
         service: service.clone(),
-        identity_key,
+        server_key,
+        sessions: config.sessions.clone(),
         trusted_proxies: config.trusted_proxies.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.listen).await?;

@@ -701,3 +701,38 @@ async fn a_held_chat_leaves_the_held_list_once_a_person_has_it() {
     let conv = clinic.store.conversation(p.id()).await.unwrap();
     assert_eq!((conv.state, conv.held), (ConvState::Assigned, false));
 }
+
+#[tokio::test]
+async fn an_auditor_or_a_disabled_clinician_is_never_handed_a_chat() {
+    let clinic = Clinic::new(Policy::default()).await;
+    let otto = clinic
+        .account("Otto", Role::Auditor, &["billing"], &["en"])
+        .await;
+    clinic.service.sync_clinician(&otto).await;
+    assert!(matches!(
+        clinic
+            .service
+            .set_presence(&otto, router::Presence::Available)
+            .await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    let bella = clinic.user("Bella", &["billing"], &["en"]).await;
+    let mut b = clinic.online(&bella).await;
+    b.frames();
+    // Bella is disabled while online: the router stops counting on her.
+    let bella = clinic
+        .service
+        .staff
+        .set_disabled(None, bella.id, true)
+        .await
+        .unwrap();
+    clinic.service.sync_clinician(&bella).await;
+
+    let mut p = clinic.patient("en").await;
+    p.frames();
+    p.say("a question about my bill").await;
+    let conv = clinic.store.conversation(p.id()).await.unwrap();
+    assert_eq!(conv.assigned_to, None, "{conv:?}");
+    assert_ne!(conv.state, ConvState::Assigned);
+    assert!(of_type(&b.frames(), "assigned").is_empty());
+}

@@ -154,7 +154,11 @@ pub struct Clinic {
 
 impl Clinic {
     pub async fn new(policy: router::Policy) -> Clinic {
-        let store = Arc::new(SqliteStore::open("sqlite::memory:").await.unwrap());
+        let store = Arc::new(
+            SqliteStore::open("sqlite::memory:", store::AuditKey::new([3; 32]))
+                .await
+                .unwrap(),
+        );
         let clock = Arc::new(ManualClock(AtomicU64::new(1_800_000_000_000)));
         let service = Service::new(store.clone(), Arc::new(whitelist()), policy, clock.clone());
         service.set_bot(Arc::new(ScriptedBot));

@@ -4,7 +4,23 @@ use async_trait::async_trait;
 
 use super::rows::{self, USER_COLUMNS};
 use super::{SqliteStore, now};
-use crate::{Accounts, NewUser, StoreResult, Timestamp, User, UserId};
+use crate::{Accounts, NewUser, StoreError, StoreResult, Timestamp, User, UserId, UserUpdate};
+
+async fn user_in(conn: &mut sqlx::SqliteConnection, id: UserId) -> StoreResult<User> {
+    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+        .bind(id.0)
+        .fetch_one(conn)
+        .await?;
+    Ok(rows::user(&row)?)
+}
+
+async fn end_sessions_in(conn: &mut sqlx::SqliteConnection, user: UserId) -> StoreResult<u64> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        .bind(user.0)
+        .execute(conn)
+        .await?
+        .rows_affected())
+}
 
 #[async_trait]
 impl Accounts for SqliteStore {
@@ -40,11 +56,7 @@ impl Accounts for SqliteStore {
     }
 
     async fn user(&self, id: UserId) -> StoreResult<User> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
-            .bind(id.0)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(rows::user(&row)?)
+        user_in(&mut *self.pool.acquire().await?, id).await
     }
 
     async fn users(&self) -> StoreResult<Vec<User>> {
@@ -54,36 +66,184 @@ impl Accounts for SqliteStore {
         Ok(rows.iter().map(rows::user).collect::<Result<_, _>>()?)
     }
 
+    async fn update_user(&self, id: UserId, u: UserUpdate) -> StoreResult<User> {
+        let mut tx = self.write().await?;
+        let mut user = user_in(&mut tx, id).await?;
+        if user.removed_at.is_some() {
+            return Err(StoreError::NotFound);
+        }
+        let ends_sessions = u.ends_sessions();
+        if let Some(v) = u.display_name {
+            user.display_name = v;
+        }
+        if let Some(v) = u.role {
+            user.role = v;
+        }
+        if let Some(v) = u.password_hash {
+            user.password_hash = v;
+        }
+        if let Some(v) = u.skills {
+            user.skills = v;
+        }
+        if let Some(v) = u.languages {
+            user.languages = v;
+        }
+        if let Some(v) = u.max_chats {
+            user.max_chats = v;
+        }
+        if let Some(v) = u.licensed_states {
+            user.licensed_states = v;
+        }
+        match u.disabled {
+            Some(true) if user.disabled_at.is_none() => user.disabled_at = Some(Timestamp::now()),
+            Some(false) => user.disabled_at = None,
+            _ => {}
+        }
+        if u.unlock {
+            user.failed_logins = 0;
+            user.locked_until = None;
+        }
+        sqlx::query(
+            "UPDATE users SET display_name = ?, role = ?, password_hash = ?, skills = ?,
+             languages = ?, max_chats = ?, licensed_states = ?, disabled_at = ?,
+             failed_logins = ?, locked_until = ? WHERE id = ?",
+        )
+        .bind(&user.display_name)
+        .bind(user.role.as_str())
+        .bind(&user.password_hash)
+        .bind(user.skills.join(","))
+        .bind(user.languages.join(","))
+        .bind(user.max_chats as i64)
+        .bind(user.licensed_states.join(","))
+        .bind(user.disabled_at.map(|t| t.rfc3339()))
+        .bind(i64::from(user.failed_logins))
+        .bind(user.locked_until.map(|t| t.unix()))
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        if ends_sessions {
+            end_sessions_in(&mut tx, id).await?;
+        }
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn remove_user(&self, id: UserId) -> StoreResult<User> {
+        let mut tx = self.write().await?;
+        let at = now();
+        let done = sqlx::query(
+            "UPDATE users SET removed_at = ?, disabled_at = COALESCE(disabled_at, ?)
+             WHERE id = ? AND removed_at IS NULL",
+        )
+        .bind(&at)
+        .bind(&at)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        end_sessions_in(&mut tx, id).await?;
+        let user = user_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
     async fn create_session(
         &self,
         token_hash: &str,
         user: UserId,
+        now: Timestamp,
         expires_at: Timestamp,
     ) -> StoreResult<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)")
-            .bind(token_hash)
+        // Sessions past their lifetime are of no use to anyone: gone.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+            .bind(now.unix())
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, expires_at, last_seen) VALUES (?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(user.0)
+        .bind(expires_at.unix())
+        .bind(now.unix())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_user(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+        idle_secs: i64,
+    ) -> StoreResult<User> {
+        let columns = USER_COLUMNS
+            .split(", ")
+            .map(|c| format!("u.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let row = sqlx::query(&format!(
+            "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen > ?
+             AND u.disabled_at IS NULL AND u.removed_at IS NULL"
+        ))
+        .bind(token_hash)
+        .bind(now.unix())
+        .bind(now.unix() - idle_secs)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(rows::user(&row)?)
+    }
+
+    async fn login_failed(
+        &self,
+        user: UserId,
+        now: Timestamp,
+        limit: u32,
+        lock_secs: i64,
+    ) -> StoreResult<User> {
+        let mut tx = self.write().await?;
+        // A lock that has run out starts the count again.
+        sqlx::query(
+            "UPDATE users SET failed_logins = 0, locked_until = NULL
+             WHERE id = ? AND locked_until IS NOT NULL AND locked_until <= ?",
+        )
+        .bind(user.0)
+        .bind(now.unix())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE users SET failed_logins = failed_logins + 1,
+             locked_until = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE locked_until END
+             WHERE id = ?",
+        )
+        .bind(i64::from(limit))
+        .bind(now.unix() + lock_secs)
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await?;
+        let user = user_in(&mut tx, user).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn login_succeeded(&self, user: UserId) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?")
             .bind(user.0)
-            .bind(expires_at.unix())
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    async fn session_user(&self, token_hash: &str, now: Timestamp) -> StoreResult<User> {
-        let columns = USER_COLUMNS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let row = sqlx::query(&format!(
-            "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ? AND s.expires_at > ?"
-        ))
-        .bind(token_hash)
-        .bind(now.unix())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(rows::user(&row)?)
+    async fn touch_session(&self, token_hash: &str, now: Timestamp) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_seen = MAX(last_seen, ?) WHERE token_hash = ?")
+            .bind(now.unix())
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
@@ -92,5 +252,9 @@ impl Accounts for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn end_sessions(&self, user: UserId) -> StoreResult<u64> {
+        end_sessions_in(&mut *self.pool.acquire().await?, user).await
     }
 }

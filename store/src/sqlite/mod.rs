@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
 
+use crate::chain::{AuditKey, Sealed};
 use crate::work::{Committed, UnitOfWork, Write};
 use crate::{
     ConvUpdate, Conversation, ConversationId, Message, MessageId, NewAudit, NewMessage, StoreError,
@@ -26,6 +27,8 @@ use crate::{
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Seals the audit trail; never written to the database.
+    audit_key: AuditKey,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -40,8 +43,11 @@ impl From<sqlx::Error> for StoreError {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` (a path, or a
-    /// `sqlite:` URL such as `sqlite::memory:`) and runs the migrations.
-    pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+    /// `sqlite:` URL such as `sqlite::memory:`) and runs the migrations. A
+    /// new database file is readable by its owner only. `audit_key` seals
+    /// the audit trail; an audit trail from before sealing existed is
+    /// sealed now, once.
+    pub async fn open(url: &str, audit_key: AuditKey) -> StoreResult<SqliteStore> {
         let options = if url.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(url)?
         } else {
@@ -64,12 +70,40 @@ impl SqliteStore {
                 .idle_timeout(None)
                 .max_lifetime(None);
         }
+        if !memory {
+            owner_only(options.get_filename())?;
+        }
         let pool = pool.connect_with(options).await?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Backend(Box::new(e)))?;
-        Ok(SqliteStore { pool })
+        migrate(&pool).await?;
+        let store = SqliteStore { pool, audit_key };
+        store.seal_history().await?;
+        Ok(store)
+    }
+
+    /// Seals an audit trail written before entries were sealed (the first
+    /// start after the upgrade). Once any entry is sealed this does nothing:
+    /// an unsealed entry after that is a break that `verify_audit` reports.
+    async fn seal_history(&self) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let sealed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE mac IS NOT NULL")
+            .fetch_one(&mut *tx)
+            .await?;
+        if sealed > 0 {
+            return Ok(());
+        }
+        let rows = moderation::audit_rows(&mut tx).await?;
+        let mut previous = String::new();
+        for row in &rows {
+            let mac = row.sealed().seal(&self.audit_key, &previous);
+            sqlx::query("UPDATE audit SET mac = ? WHERE id = ?")
+                .bind(&mac)
+                .bind(row.id)
+                .execute(&mut *tx)
+                .await?;
+            previous = mac;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A transaction that will write: `BEGIN IMMEDIATE` takes the write lock
@@ -168,15 +202,109 @@ async fn add_message_in(conn: &mut SqliteConnection, m: NewMessage) -> StoreResu
     })
 }
 
-async fn audit_in(conn: &mut SqliteConnection, entry: &NewAudit) -> StoreResult<()> {
-    sqlx::query("INSERT INTO audit (at, actor_id, action, subject, detail) VALUES (?, ?, ?, ?, ?)")
-        .bind(now())
-        .bind(entry.actor_id.map(|u| u.0))
-        .bind(&entry.action)
-        .bind(&entry.subject)
-        .bind(&entry.detail)
+/// Runs the migrations on one connection with foreign keys off, as SQLite's
+/// procedure for rebuilding a table needs (a table others reference cannot
+/// be dropped and replaced otherwise, and sqlx runs each migration in a
+/// transaction, where the pragma cannot change). Every reference is checked
+/// afterwards: a migration that broke one fails here.
+async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("PRAGMA foreign_keys = OFF")
         .execute(&mut *conn)
         .await?;
+    let migrated = sqlx::migrate!("./migrations").run(&mut *conn).await;
+    let broken: Vec<(String,)> = sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+        .fetch_all(&mut *conn)
+        .await?;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    migrated.map_err(|e| StoreError::Backend(Box::new(e)))?;
+    if let Some((table,)) = broken.first() {
+        return Err(StoreError::Backend(
+            format!("a migration left a broken reference in {table}").into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The database file and its WAL and shared-memory files, owner only: they
+/// hold the (redacted) conversations, the audit trail and password hashes.
+/// A new file is created empty with mode 0600 before SQLite opens it (SQLite
+/// gives its WAL and shared-memory files the database file's mode); files
+/// from an older version are narrowed to it.
+fn owner_only(file: &std::path::Path) -> StoreResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let backend = |e: std::io::Error| StoreError::Backend(Box::new(e));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(file)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(backend(e)),
+        }
+        let mut paths = vec![file.to_path_buf()];
+        for suffix in ["-wal", "-shm"] {
+            let mut name = file.as_os_str().to_owned();
+            name.push(suffix);
+            paths.push(name.into());
+        }
+        for path in paths.iter().filter(|p| p.exists()) {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(backend)?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
+}
+
+/// Appends `entry` sealed to the last entry. Only ever called inside a
+/// write transaction, so no other entry can come between the read of the
+/// last seal and this insert.
+async fn audit_in(
+    conn: &mut SqliteConnection,
+    key: &AuditKey,
+    entry: &NewAudit,
+) -> StoreResult<()> {
+    let last: Option<(i64, Option<String>)> =
+        sqlx::query_as("SELECT id, mac FROM audit ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let (id, previous) = match last {
+        Some((id, mac)) => (id + 1, mac.unwrap_or_default()),
+        None => (1, String::new()),
+    };
+    let at = now();
+    let mac = Sealed {
+        id,
+        at: &at,
+        actor_id: entry.actor_id.map(|u| u.0),
+        action: &entry.action,
+        subject: &entry.subject,
+        detail: &entry.detail,
+        address: entry.address.as_deref(),
+    }
+    .seal(key, &previous);
+    sqlx::query(
+        "INSERT INTO audit (id, at, actor_id, action, subject, detail, address, mac)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(&at)
+    .bind(entry.actor_id.map(|u| u.0))
+    .bind(&entry.action)
+    .bind(&entry.subject)
+    .bind(&entry.detail)
+    .bind(&entry.address)
+    .bind(&mac)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -194,7 +322,7 @@ impl Transactions for SqliteStore {
                     .conversations
                     .push(update_conversation_in(&mut tx, &id, update).await?),
                 Write::AddMessage(m) => committed.messages.push(add_message_in(&mut tx, m).await?),
-                Write::Audit(entry) => audit_in(&mut tx, &entry).await?,
+                Write::Audit(entry) => audit_in(&mut tx, &self.audit_key, &entry).await?,
             }
         }
         tx.commit().await?;

@@ -4,9 +4,47 @@ use async_trait::async_trait;
 
 use super::rows::{self, BLOCK_COLUMNS};
 use super::{SqliteStore, audit_in, now};
+use crate::chain::Sealed;
 use crate::{
-    AuditEntry, Block, BlockId, Moderation, NewAudit, NewBlock, StoreError, StoreResult, UserId,
+    AuditEntry, AuditId, AuditVerdict, Block, BlockId, Moderation, NewAudit, NewBlock, StoreError,
+    StoreResult, UserId,
 };
+
+/// An audit row as stored, seal included: what sealing and checking read.
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditRow {
+    pub id: i64,
+    at: String,
+    actor_id: Option<i64>,
+    action: String,
+    subject: String,
+    detail: String,
+    address: Option<String>,
+    pub mac: Option<String>,
+}
+
+impl AuditRow {
+    pub fn sealed(&self) -> Sealed<'_> {
+        Sealed {
+            id: self.id,
+            at: &self.at,
+            actor_id: self.actor_id,
+            action: &self.action,
+            subject: &self.subject,
+            detail: &self.detail,
+            address: self.address.as_deref(),
+        }
+    }
+}
+
+/// Every audit row, oldest first.
+pub(super) async fn audit_rows(conn: &mut sqlx::SqliteConnection) -> StoreResult<Vec<AuditRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, at, actor_id, action, subject, detail, address, mac FROM audit ORDER BY id",
+    )
+    .fetch_all(conn)
+    .await?)
+}
 
 impl SqliteStore {
     async fn block_in(conn: &mut sqlx::SqliteConnection, id: i64) -> StoreResult<Block> {
@@ -41,7 +79,7 @@ impl Moderation for SqliteStore {
             b.conversation_id.as_ref().map_or("-", |c| c.as_str())
         );
         let entry = NewAudit::new(Some(b.created_by), "block", format!("block:{id}"), detail);
-        audit_in(&mut tx, &entry).await?;
+        audit_in(&mut tx, &self.audit_key, &entry).await?;
         let block = Self::block_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok(block)
@@ -67,7 +105,7 @@ impl Moderation for SqliteStore {
             format!("block:{id}"),
             block.kind.as_str(),
         );
-        audit_in(&mut tx, &entry).await?;
+        audit_in(&mut tx, &self.audit_key, &entry).await?;
         tx.commit().await?;
         Ok(block)
     }
@@ -111,13 +149,16 @@ impl Moderation for SqliteStore {
     }
 
     async fn audit(&self, entry: NewAudit) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await?;
-        audit_in(&mut conn, &entry).await
+        let mut tx = self.write().await?;
+        audit_in(&mut tx, &self.audit_key, &entry).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
         let rows = sqlx::query(
-            "SELECT id, at, actor_id, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?",
+            "SELECT id, at, actor_id, action, subject, detail, address FROM audit
+             ORDER BY id DESC LIMIT ?",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -126,5 +167,31 @@ impl Moderation for SqliteStore {
             .iter()
             .map(rows::audit_entry)
             .collect::<Result<_, _>>()?)
+    }
+
+    async fn verify_audit(&self) -> StoreResult<AuditVerdict> {
+        let rows = audit_rows(&mut *self.pool.acquire().await?).await?;
+        let mut previous = String::new();
+        for (n, row) in rows.iter().enumerate() {
+            let broken = match &row.mac {
+                None => Some("it has no seal"),
+                Some(mac) if *mac != row.sealed().seal(&self.audit_key, &previous) => Some(
+                    "its seal does not match: it was changed, an entry before it was removed, \
+                     or the key is not the one that sealed it",
+                ),
+                Some(_) => None,
+            };
+            if let Some(why) = broken {
+                return Ok(AuditVerdict {
+                    entries: n as u64 + 1,
+                    broken: Some((AuditId(row.id), why)),
+                });
+            }
+            previous = row.mac.clone().unwrap_or_default();
+        }
+        Ok(AuditVerdict {
+            entries: rows.len() as u64,
+            broken: None,
+        })
     }
 }

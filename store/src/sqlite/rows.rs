@@ -12,7 +12,8 @@ use crate::{
     UserId,
 };
 
-pub const USER_COLUMNS: &str = "id, username, display_name, role, password_hash, skills, languages, max_chats, licensed_states";
+pub const USER_COLUMNS: &str = "id, username, display_name, role, password_hash, skills, languages, \
+                                max_chats, licensed_states, disabled_at, removed_at, failed_logins, locked_until";
 pub const CONV_COLUMNS: &str = "id, resume_hash, state, urgent, language, browser_language, skill, \
                                 assigned_to, whisper, fingerprint, address, offline, license_state, \
                                 held, created_at, updated_at";
@@ -66,6 +67,14 @@ pub fn user(row: &SqliteRow) -> Result<User, sqlx::Error> {
         languages: split_list(row.try_get("languages")?),
         max_chats: row.try_get::<i64, _>("max_chats")?.max(0) as usize,
         licensed_states: split_list(row.try_get("licensed_states")?),
+        disabled_at: maybe_time(row, "disabled_at")?,
+        removed_at: maybe_time(row, "removed_at")?,
+        failed_logins: row
+            .try_get::<i64, _>("failed_logins")?
+            .clamp(0, u32::MAX.into()) as u32,
+        locked_until: row
+            .try_get::<Option<i64>, _>("locked_until")?
+            .map(Timestamp::from_unix),
     })
 }
 
@@ -157,5 +166,6 @@ pub fn audit_entry(row: &SqliteRow) -> Result<AuditEntry, sqlx::Error> {
         action: row.try_get("action")?,
         subject: row.try_get("subject")?,
         detail: row.try_get("detail")?,
+        address: row.try_get("address")?,
     })
 }

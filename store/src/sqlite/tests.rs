@@ -2,8 +2,12 @@
 
 use crate::*;
 
+fn key() -> AuditKey {
+    AuditKey::new([7; 32])
+}
+
 async fn store() -> SqliteStore {
-    SqliteStore::open("sqlite::memory:").await.unwrap()
+    SqliteStore::open("sqlite::memory:", key()).await.unwrap()
 }
 
 fn new_user(name: &str) -> NewUser {
@@ -47,21 +51,153 @@ async fn users_round_trip_and_names_are_unique() {
 }
 
 #[tokio::test]
-async fn sessions_expire() {
+async fn sessions_expire_idle_and_end() {
     let s = store().await;
     let u = s.create_user(new_user("ana")).await.unwrap();
     let at = Timestamp::from_unix;
-    s.create_session("h1", u.id, at(100)).await.unwrap();
-    assert_eq!(s.session_user("h1", at(99)).await.unwrap().id, u.id);
+    let idle = 60;
+    s.create_session("h1", u.id, at(0), at(1000)).await.unwrap();
+    assert_eq!(s.session_user("h1", at(59), idle).await.unwrap().id, u.id);
+    // Idle for a minute: over, unless it was used meanwhile.
     assert!(matches!(
-        s.session_user("h1", at(100)).await,
+        s.session_user("h1", at(60), idle).await,
         Err(StoreError::NotFound)
     ));
-    s.delete_session("h1").await.unwrap();
+    s.touch_session("h1", at(50)).await.unwrap();
+    assert_eq!(s.session_user("h1", at(109), idle).await.unwrap().id, u.id);
+    // A late touch never moves last use back.
+    s.touch_session("h1", at(10)).await.unwrap();
+    assert_eq!(s.session_user("h1", at(109), idle).await.unwrap().id, u.id);
+    // However busy, the absolute lifetime ends it.
+    s.touch_session("h1", at(999)).await.unwrap();
     assert!(matches!(
-        s.session_user("h1", at(0)).await,
+        s.session_user("h1", at(1000), idle).await,
         Err(StoreError::NotFound)
     ));
+    s.create_session("h2", u.id, at(0), at(1000)).await.unwrap();
+    s.delete_session("h2").await.unwrap();
+    assert!(matches!(
+        s.session_user("h2", at(1), idle).await,
+        Err(StoreError::NotFound)
+    ));
+    s.create_session("h3", u.id, at(0), at(1000)).await.unwrap();
+    s.create_session("h4", u.id, at(0), at(1000)).await.unwrap();
+    assert_eq!(
+        s.end_sessions(u.id).await.unwrap(),
+        3,
+        "h1 (over), h3 and h4"
+    );
+    assert!(s.session_user("h3", at(1), idle).await.is_err());
+}
+
+#[tokio::test]
+async fn account_changes_that_matter_end_sessions_and_removal_is_final() {
+    let s = store().await;
+    let u = s.create_user(new_user("ana")).await.unwrap();
+    assert!(u.active());
+    let at = Timestamp::from_unix;
+    let live = |h: &'static str| {
+        let s = &s;
+        async move { s.session_user(h, at(1), 60).await.is_ok() }
+    };
+    s.create_session("h1", u.id, at(0), at(100)).await.unwrap();
+    // Skills, languages, states and the chat limit leave sessions alone.
+    let changed = s
+        .update_user(
+            u.id,
+            UserUpdate {
+                skills: Some(vec!["refills".into()]),
+                max_chats: Some(2),
+                licensed_states: Some(vec![]),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (changed.skills.as_slice(), changed.max_chats),
+        (&["refills".to_string()][..], 2)
+    );
+    assert!(changed.licensed_states.is_empty());
+    assert!(live("h1").await);
+    // A new role ends them.
+    let admin = s
+        .update_user(
+            u.id,
+            UserUpdate {
+                role: Some(Role::Auditor),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(admin.role, Role::Auditor);
+    assert!(!live("h1").await);
+    // So does a new password.
+    s.create_session("h2", u.id, at(0), at(100)).await.unwrap();
+    s.update_user(
+        u.id,
+        UserUpdate {
+            password_hash: Some("new".into()),
+            ..UserUpdate::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!live("h2").await);
+    assert_eq!(s.user(u.id).await.unwrap().password_hash, "new");
+    // Disabled: no session is good, not even a new one, until enabled.
+    s.create_session("h3", u.id, at(0), at(100)).await.unwrap();
+    let off = s
+        .update_user(
+            u.id,
+            UserUpdate {
+                disabled: Some(true),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(off.disabled_at.is_some() && !off.active());
+    assert!(!live("h3").await);
+    s.create_session("h4", u.id, at(0), at(100)).await.unwrap();
+    assert!(!live("h4").await, "a disabled account's session is refused");
+    let on = s
+        .update_user(
+            u.id,
+            UserUpdate {
+                disabled: Some(false),
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(on.active());
+    assert!(live("h4").await);
+    // Removed: sessions end, the name stays taken, nothing changes it back.
+    let gone = s.remove_user(u.id).await.unwrap();
+    assert!(gone.removed_at.is_some() && !gone.active());
+    assert!(!live("h4").await);
+    assert!(matches!(
+        s.remove_user(u.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.update_user(
+            u.id,
+            UserUpdate {
+                disabled: Some(false),
+                ..UserUpdate::default()
+            }
+        )
+        .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.create_user(new_user("ana")).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(s.users().await.unwrap().len(), 1, "its row stays");
 }
 
 #[tokio::test]
@@ -280,4 +416,243 @@ async fn a_corrupt_row_is_an_error_not_a_default() {
         s.conversation(&c1()).await,
         Err(StoreError::Backend(_))
     ));
+}
+
+#[tokio::test]
+async fn the_audit_chain_holds_and_shows_where_it_was_broken() {
+    let s = store().await;
+    let ana = s.create_user(new_user("ana")).await.unwrap();
+    assert_eq!(
+        s.verify_audit().await.unwrap(),
+        AuditVerdict {
+            entries: 0,
+            broken: None
+        }
+    );
+    for (action, subject) in [
+        ("login", ""),
+        ("read", "c1"),
+        ("close", "c1"),
+        ("logout", ""),
+    ] {
+        s.audit(
+            NewAudit::new(Some(ana.id), action, subject, "").from_address(Some("10.0.0.5".into())),
+        )
+        .await
+        .unwrap();
+    }
+    // Entries written through a unit of work are sealed into the same chain.
+    s.commit(UnitOfWork::new().audit(NewAudit::new(None, "offer_expired", "c1", "")))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.verify_audit().await.unwrap(),
+        AuditVerdict {
+            entries: 5,
+            broken: None
+        }
+    );
+    assert_eq!(s.audit_log(1).await.unwrap()[0].action, "offer_expired");
+    assert_eq!(
+        s.audit_log(5).await.unwrap()[4].address.as_deref(),
+        Some("10.0.0.5")
+    );
+
+    // Someone with the database but not the key rewrites who read c1.
+    sqlx::query("UPDATE audit SET actor_id = NULL WHERE action = 'read'")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let verdict = s.verify_audit().await.unwrap();
+    assert_eq!(verdict.broken.map(|b| b.0), Some(AuditId(2)));
+    assert_eq!(verdict.entries, 2);
+    sqlx::query("UPDATE audit SET actor_id = ? WHERE action = 'read'")
+        .bind(ana.id.0)
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.verify_audit().await.unwrap().broken,
+        None,
+        "put back, it holds"
+    );
+
+    // Removing an entry breaks the one after it.
+    sqlx::query("DELETE FROM audit WHERE action = 'close'")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.verify_audit().await.unwrap().broken.map(|b| b.0),
+        Some(AuditId(4))
+    );
+}
+
+#[tokio::test]
+async fn another_key_does_not_verify_and_an_old_trail_is_sealed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let db = db.to_str().unwrap();
+    {
+        let s = SqliteStore::open(db, key()).await.unwrap();
+        s.audit(NewAudit::new(None, "login", "", "")).await.unwrap();
+        // As an older version left it: entries without seals.
+        s.audit(NewAudit::new(None, "logout", "", ""))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE audit SET mac = NULL")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.verify_audit().await.unwrap().broken.map(|b| b.0),
+            Some(AuditId(1))
+        );
+        s.pool.close().await;
+    }
+    // The next start seals them, once.
+    let s = SqliteStore::open(db, key()).await.unwrap();
+    assert_eq!(s.verify_audit().await.unwrap().broken, None);
+    s.audit(NewAudit::new(None, "login", "", "")).await.unwrap();
+    sqlx::query("UPDATE audit SET mac = NULL WHERE id = 3")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    s.pool.close().await;
+    let s = SqliteStore::open(db, key()).await.unwrap();
+    assert_eq!(
+        s.verify_audit().await.unwrap().broken.map(|b| b.0),
+        Some(AuditId(3)),
+        "an unsealed entry after sealing began stays a break"
+    );
+    s.pool.close().await;
+    let other = SqliteStore::open(db, AuditKey::new([8; 32])).await.unwrap();
+    assert_eq!(
+        other.verify_audit().await.unwrap().broken.map(|b| b.0),
+        Some(AuditId(1))
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let path = format!("{db}{suffix}");
+            if let Ok(meta) = std::fs::metadata(&path) {
+                assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{path}");
+            }
+        }
+        assert!(std::fs::metadata(db).is_ok());
+    }
+}
+
+#[tokio::test]
+async fn wrong_passwords_lock_an_account_for_a_while() {
+    let s = store().await;
+    let u = s.create_user(new_user("ana")).await.unwrap();
+    let at = Timestamp::from_unix;
+    for n in 1..=2 {
+        let after = s.login_failed(u.id, at(100), 3, 60).await.unwrap();
+        assert_eq!((after.failed_logins, after.locked_at(at(100))), (n, false));
+    }
+    // A good login starts the count again.
+    s.login_succeeded(u.id).await.unwrap();
+    for _ in 0..2 {
+        s.login_failed(u.id, at(100), 3, 60).await.unwrap();
+    }
+    let locked = s.login_failed(u.id, at(100), 3, 60).await.unwrap();
+    assert_eq!(locked.locked_until, Some(at(160)));
+    assert!(locked.locked_at(at(159)) && !locked.locked_at(at(160)));
+    // After the lock runs out, one more wrong password does not lock again.
+    let after = s.login_failed(u.id, at(200), 3, 60).await.unwrap();
+    assert_eq!((after.failed_logins, after.locked_until), (1, None));
+    for _ in 0..2 {
+        s.login_failed(u.id, at(200), 3, 60).await.unwrap();
+    }
+    assert!(s.user(u.id).await.unwrap().locked_at(at(201)));
+    let unlocked = s
+        .update_user(
+            u.id,
+            UserUpdate {
+                unlock: true,
+                ..UserUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((unlocked.failed_logins, unlocked.locked_until), (0, None));
+}
+
+#[tokio::test]
+async fn the_accounts_migration_keeps_every_row_and_reference() {
+    use sqlx::migrate::Migrator;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    {
+        // A database as the version before left it: migrations 1 to 5.
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let all = sqlx::migrate!("./migrations");
+        let before = Migrator {
+            migrations: std::borrow::Cow::Owned(all.migrations[..5].to_vec()),
+            ..all
+        };
+        before.run(&pool).await.unwrap();
+        for statement in [
+            "INSERT INTO users (id, username, display_name, role, password_hash, created_at)
+             VALUES (7, 'ana', 'Ana', 'admin', 'h', '2026-01-01T00:00:00Z')",
+            "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ('t', 7, 99999999999)",
+            "INSERT INTO conversations (id, resume_hash, state, assigned_to, created_at, updated_at)
+             VALUES ('c1', 'r', 'assigned', 7, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+            "INSERT INTO messages (conversation_id, sender, user_id, text, created_at)
+             VALUES ('c1', 'clinician', 7, 'hello', '2026-01-01T00:00:00Z')",
+            "INSERT INTO audit (at, actor_id, action) VALUES ('2026-01-01T00:00:00Z', 7, 'login')",
+        ] {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
+    let s = SqliteStore::open(&url, key()).await.unwrap();
+    let ana = s.user(UserId(7)).await.unwrap();
+    assert_eq!((ana.username.as_str(), ana.role), ("ana", Role::Admin));
+    assert!(ana.active());
+    assert_eq!(s.messages(&c1()).await.unwrap()[0].user_id, Some(UserId(7)));
+    assert_eq!(
+        s.conversation(&c1()).await.unwrap().assigned_to,
+        Some(UserId(7))
+    );
+    let broken: Vec<(String,)> = sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+        .fetch_all(&s.pool)
+        .await
+        .unwrap();
+    assert!(broken.is_empty(), "{broken:?}");
+    // References still point at the new table: ending the account's
+    // sessions cascades from it, and a message for a missing user is refused.
+    assert_eq!(s.end_sessions(UserId(7)).await.unwrap(), 1);
+    assert!(
+        sqlx::query(
+            "INSERT INTO messages (conversation_id, sender, user_id, text, created_at)
+             VALUES ('c1', 'clinician', 99, 'x', '2026-01-01T00:00:00Z')"
+        )
+        .execute(&s.pool)
+        .await
+        .is_err()
+    );
+    let schema: String =
+        sqlx::query_scalar("SELECT sql FROM sqlite_schema WHERE name = 'messages'")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+    assert!(schema.contains("REFERENCES users"), "{schema}");
+    assert!(!schema.contains("users_old"), "{schema}");
+    // The trail from before is sealed at this first start.
+    assert_eq!(
+        s.verify_audit().await.unwrap(),
+        AuditVerdict {
+            entries: 1,
+            broken: None
+        }
+    );
+    // An auditor can now be stored.
+    let mut otto = new_user("otto");
+    otto.role = Role::Auditor;
+    assert_eq!(s.create_user(otto).await.unwrap().role, Role::Auditor);
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: one binary, each module one area. Every test starts the
 //! real `carechat` with its own temporary database.
 
+mod accounts;
 mod browser;
 mod cli;
 mod emergency;

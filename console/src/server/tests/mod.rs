@@ -10,13 +10,19 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use super::{AppState, app};
-use crate::auth::hash_password;
+
+mod accounts;
+mod edge;
+use service::accounts::hash_password;
 use service::tokens::Secret;
 use service::{Service, SystemClock};
 use store::{Accounts, ConversationId, NewUser, Role, SqliteStore};
 
-async fn state() -> Arc<AppState> {
-    let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+pub(super) async fn state() -> Arc<AppState> {
+    let server_key = crate::auth::ServerKey::random();
+    let store = SqliteStore::open("sqlite::memory:", server_key.audit_key())
+        .await
+        .unwrap();
     store
         .create_user(NewUser {
             username: "nina".into(),
@@ -39,12 +45,16 @@ async fn state() -> Arc<AppState> {
     );
     Arc::new(AppState {
         service: Arc::new(service),
-        identity_key: crate::auth::IdentityKey::random(),
+        server_key,
+        sessions: crate::config::Sessions::default(),
         trusted_proxies: Vec::new(),
     })
 }
 
-async fn send(state: &Arc<AppState>, req: Request<Body>) -> (StatusCode, Option<String>, Value) {
+pub(super) async fn send(
+    state: &Arc<AppState>,
+    req: Request<Body>,
+) -> (StatusCode, Option<String>, Value) {
     let res = app(state.clone()).oneshot(req).await.unwrap();
     let status = res.status();
     let cookie = res
@@ -59,7 +69,7 @@ async fn send(state: &Arc<AppState>, req: Request<Body>) -> (StatusCode, Option<
     (status, cookie, body)
 }
 
-fn post(path: &str, body: Value, cookie: Option<&str>) -> Request<Body> {
+pub(super) fn post(path: &str, body: Value, cookie: Option<&str>) -> Request<Body> {
     let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/json");
     if let Some(c) = cookie {
         req = req.header(header::COOKIE, c);
@@ -67,7 +77,7 @@ fn post(path: &str, body: Value, cookie: Option<&str>) -> Request<Body> {
     req.body(Body::from(body.to_string())).unwrap()
 }
 
-fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
+pub(super) fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
     let mut req = Request::get(path);
     if let Some(c) = cookie {
         req = req.header(header::COOKIE, c);
@@ -75,7 +85,7 @@ fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
     req.body(Body::empty()).unwrap()
 }
 
-async fn login(state: &Arc<AppState>) -> String {
+pub(super) async fn login(state: &Arc<AppState>) -> String {
     let (status, cookie, body) = send(
         state,
         post(
@@ -239,26 +249,7 @@ async fn assets_are_served_with_their_types() {
     assert!(res.headers().contains_key(header::CONTENT_SECURITY_POLICY));
 }
 
-#[test]
-fn the_dummy_hash_costs_a_real_verification() {
-    use argon2::password_hash::PasswordHash;
-    // If it did not parse, or were cheaper than a real account's hash,
-    // unknown usernames would be refused measurably faster than wrong
-    // passwords, telling an attacker which accounts exist. Same algorithm,
-    // version and cost parameters as a hash made now: the same work.
-    let dummy = PasswordHash::new(super::api::DUMMY_HASH).unwrap();
-    let real_hash = hash_password(&Secret("a real password".into())).unwrap();
-    let real = PasswordHash::new(&real_hash).unwrap();
-    assert_eq!(dummy.algorithm, real.algorithm);
-    assert_eq!(dummy.version, real.version);
-    assert_eq!(dummy.params, real.params);
-    assert!(!crate::auth::verify_password(
-        &Secret("guess".into()),
-        super::api::DUMMY_HASH
-    ));
-}
-
-async fn admin_cookie(state: &Arc<AppState>) -> String {
+pub(super) async fn admin_cookie(state: &Arc<AppState>) -> String {
     state
         .service
         .store
@@ -287,7 +278,7 @@ async fn admin_cookie(state: &Arc<AppState>) -> String {
     cookie.unwrap().split(';').next().unwrap().to_string()
 }
 
-async fn conversation_from(state: &Arc<AppState>, id: &str, browser: &str, ip: &str) {
+pub(super) async fn conversation_from(state: &Arc<AppState>, id: &str, browser: &str, ip: &str) {
     let who = state.identity(Some(browser), Some(ip.parse().unwrap()));
     let mut new = store::NewConversation::new(ConversationId::new(id), format!("resume-{id}"));
     new.fingerprint = who.fingerprint;
@@ -295,7 +286,7 @@ async fn conversation_from(state: &Arc<AppState>, id: &str, browser: &str, ip: &
     state.service.store.create_conversation(new).await.unwrap();
 }
 
-fn delete(path: &str, cookie: &str) -> Request<Body> {
+pub(super) fn delete(path: &str, cookie: &str) -> Request<Body> {
     Request::delete(path)
         .header(header::COOKIE, cookie)
         .body(Body::empty())

@@ -1,0 +1,155 @@
+//! The admin's account API: the same operations as `carechat user ...`,
+//! through `service::accounts::Staff`, audited under the admin's name.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+use service::accounts::Profile;
+use service::tokens::Secret;
+use service::views::AccountView;
+use store::{User, UserId};
+
+use super::session::Admin;
+use super::{ApiError, Shared};
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    /// Removed accounts too.
+    #[serde(default)]
+    removed: bool,
+}
+
+pub async fn users(
+    State(s): State<Shared>,
+    Admin(admin): Admin,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let users = s.service.staff.accounts(Some(&admin), q.removed).await?;
+    let users: Vec<AccountView> = users.iter().map(AccountView::from).collect();
+    Ok(Json(json!({ "users": users })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    username: String,
+    password: String,
+    role: String,
+    display_name: Option<String>,
+    skills: Option<String>,
+    languages: Option<String>,
+    max_chats: Option<usize>,
+    licensed_states: Option<String>,
+}
+
+pub async fn add_user(
+    State(s): State<Shared>,
+    Admin(admin): Admin,
+    Json(body): Json<NewAccount>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let profile = Profile {
+        display_name: body.display_name,
+        role: Some(body.role),
+        skills: body.skills,
+        languages: body.languages,
+        max_chats: body.max_chats,
+        licensed_states: body.licensed_states,
+    };
+    let user = s
+        .service
+        .staff
+        .add_account(
+            Some(&admin),
+            &body.username,
+            &profile,
+            Secret(body.password),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "user": AccountView::from(&user) })),
+    ))
+}
+
+/// After a change: the router routes by the new profile, and an account
+/// that can no longer take chats (an auditor, disabled, removed) is offline
+/// to it (`Service::sync_clinician`).
+async fn changed(s: &Shared, user: User) -> Json<serde_json::Value> {
+    s.service.sync_clinician(&user).await;
+    Json(json!({ "user": AccountView::from(&user) }))
+}
+
+pub async fn change_user(
+    State(s): State<Shared>,
+    Admin(admin): Admin,
+    Path(id): Path<UserId>,
+    Json(profile): Json<Profile>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = s
+        .service
+        .staff
+        .change_account(Some(&admin), id, &profile)
+        .await?;
+    Ok(changed(&s, user).await)
+}
+
+pub async fn disable_user(
+    State(s): State<Shared>,
+    Admin(admin): Admin,
+    Path(id): Path<UserId>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = s.service.staff.set_disabled(Some(&admin), id, true).await?;
+    Ok(changed(&s, user).await)
+}
+
+pub async fn enable_user(
+    State(s): State<Shared>,
+    Admin(admin): Admin,
+    Path(id): Path<UserId>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = s
+        .service
+        .staff
+        .set_disabled(Some(&admin), id, false)
+        .await?;
+    Ok(changed(&s, user).await)
+}
+
+pub async fn remove_user(
+    State(s): State<Shared>,
+    Admin(admin): Admin,
+    Path(id): Path<UserId>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = s.service.staff.remove_account(Some(&admin), id).await?;
+    Ok(changed(&s, user).await)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordReset {
+    password: String,
+}
+
+pub async fn reset_password(
+    State(s): State<Shared>,
+    Admin(admin): Admin,
+    Path(id): Path<UserId>,
+    Json(body): Json<PasswordReset>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = s
+        .service
+        .staff
+        .reset_password(Some(&admin), id, Secret(body.password))
+        .await?;
+    Ok(changed(&s, user).await)
+}
+
+pub async fn unlock_user(
+    State(s): State<Shared>,
+    Admin(admin): Admin,
+    Path(id): Path<UserId>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = s.service.staff.unlock(Some(&admin), id).await?;
+    Ok(Json(json!({ "user": AccountView::from(&user) })))
+}

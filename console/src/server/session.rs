@@ -1,0 +1,247 @@
+//! Who is asking: the session cookie, the extractors that turn it into an
+//! account of the right role, and logging in and out.
+//!
+//! A session ends at logout, after `sessions.idle_minutes` with no request
+//! from its person, `sessions.lifetime_hours` after login, and whenever the
+//! account is disabled, removed, or given a new role or password. Every
+//! authenticated request but the console's socket check counts as activity.
+//!
+//! Roles, as route extractors: [`Authed`] is anyone logged in, [`Staff`] a
+//! clinician or an admin (the only roles that see chats), [`Admin`] an
+//! admin, [`AuditReader`] an admin or an auditor (the audit trail).
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use router::Presence;
+use serde::Deserialize;
+use serde_json::json;
+use service::ServiceError;
+use service::accounts::LoginError;
+use service::tokens::{Secret, new_token, token_hash};
+use store::{NewAudit, Role, StoreError, Timestamp, User};
+
+use super::identity::ClientAddr;
+use super::{ApiError, Shared};
+
+const COOKIE: &str = "carechat_session";
+
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The hash of the request's session token, if it carries one.
+pub fn session_hash(headers: &HeaderMap) -> Option<String> {
+    session_token(headers).map(|t| token_hash(&t))
+}
+
+/// The account behind a session hash, if the session is still good now.
+pub async fn session_account(s: &Shared, hash: &str) -> Result<Option<User>, ApiError> {
+    match s
+        .service
+        .store
+        .session_user(hash, Timestamp::now(), s.sessions.idle_secs())
+        .await
+    {
+        Ok(user) => Ok(Some(user)),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn authenticate(parts: &Parts, s: &Shared) -> Result<User, ApiError> {
+    let hash = session_hash(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+    let user = session_account(s, &hash)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    s.service
+        .store
+        .touch_session(&hash, Timestamp::now())
+        .await?;
+    Ok(user)
+}
+
+/// Anyone logged in.
+pub struct Authed(pub User);
+
+impl FromRequestParts<Shared> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &Shared) -> Result<Self, Self::Rejection> {
+        authenticate(parts, s).await.map(Authed)
+    }
+}
+
+/// A clinician or an admin: the roles that see chats.
+pub struct Staff(pub User);
+
+impl FromRequestParts<Shared> for Staff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &Shared) -> Result<Self, Self::Rejection> {
+        let user = authenticate(parts, s).await?;
+        match user.role {
+            Role::Clinician | Role::Admin => Ok(Staff(user)),
+            Role::Auditor => Err(ServiceError::Forbidden("an auditor does not see chats").into()),
+        }
+    }
+}
+
+/// An admin.
+pub struct Admin(pub User);
+
+impl FromRequestParts<Shared> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &Shared) -> Result<Self, Self::Rejection> {
+        let user = authenticate(parts, s).await?;
+        match user.role {
+            Role::Admin => Ok(Admin(user)),
+            _ => Err(ServiceError::Forbidden("only an admin can do that").into()),
+        }
+    }
+}
+
+/// An admin or an auditor: the audit trail.
+pub struct AuditReader(pub User);
+
+impl FromRequestParts<Shared> for AuditReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, s: &Shared) -> Result<Self, Self::Rejection> {
+        let user = authenticate(parts, s).await?;
+        match user.role {
+            Role::Admin | Role::Auditor => Ok(AuditReader(user)),
+            Role::Clinician => {
+                Err(ServiceError::Forbidden("only an admin or an auditor can do that").into())
+            }
+        }
+    }
+}
+
+/// The staff member's own address, for the audit trail.
+pub fn address(addr: &ClientAddr) -> Option<String> {
+    addr.0.map(|a| a.to_string())
+}
+
+#[derive(Deserialize)]
+pub struct Login {
+    username: String,
+    password: String,
+}
+
+/// Starts a session for `user` and the cookie that carries it.
+async fn start_session(s: &Shared, user: &User) -> Result<String, ApiError> {
+    let token = new_token();
+    let now = Timestamp::now();
+    let lifetime = s.sessions.lifetime_secs();
+    s.service
+        .store
+        .create_session(&token_hash(&token.0), user.id, now, now.plus_secs(lifetime))
+        .await?;
+    Ok(format!(
+        "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={lifetime}",
+        token.0
+    ))
+}
+
+pub async fn login(
+    State(s): State<Shared>,
+    addr: ClientAddr,
+    Json(body): Json<Login>,
+) -> Result<Response, ApiError> {
+    let user = s
+        .service
+        .staff
+        .login(
+            &body.username,
+            Secret(body.password),
+            address(&addr),
+            Timestamp::now(),
+        )
+        .await
+        .map_err(|e| match e {
+            LoginError::BadCredentials => ApiError::BadCredentials,
+            LoginError::Service(e) => e.into(),
+        })?;
+    let cookie = start_session(&s, &user).await?;
+    s.service.sync_clinician(&user).await;
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Json(json!({"user": s.service.user_view(&user)})),
+    )
+        .into_response())
+}
+
+pub async fn logout(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    addr: ClientAddr,
+    Authed(user): Authed,
+) -> Result<Response, ApiError> {
+    if let Some(hash) = session_hash(&headers) {
+        s.service.store.delete_session(&hash).await?;
+    }
+    s.service
+        .store
+        .audit(
+            NewAudit::new(
+                Some(user.id),
+                "logout",
+                format!("user:{}", user.username),
+                "",
+            )
+            .from_address(address(&addr)),
+        )
+        .await?;
+    if user.role != Role::Auditor {
+        s.service.set_presence(&user, Presence::Offline).await?;
+    }
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(
+            header::SET_COOKIE,
+            format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+        )],
+    )
+        .into_response())
+}
+
+pub async fn me(State(s): State<Shared>, Authed(user): Authed) -> Json<serde_json::Value> {
+    Json(json!({"user": s.service.user_view(&user)}))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordChange {
+    current: String,
+    new: String,
+}
+
+/// A user changes their own password. Every session of theirs ends, this
+/// one too; the answer carries a fresh one.
+pub async fn change_password(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+    Json(body): Json<PasswordChange>,
+) -> Result<Response, ApiError> {
+    let user = s
+        .service
+        .staff
+        .change_own_password(&user, Secret(body.current), Secret(body.new))
+        .await?;
+    let cookie = start_session(&s, &user).await?;
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Json(json!({"user": s.service.user_view(&user)})),
+    )
+        .into_response())
+}

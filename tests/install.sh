@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the end-to-end tests drive besides Carechat itself, so that
+# none of them skips: Debian's Chromium (the browser test) and sqlite3 (the
+# audit trail's tamper test edits the database with it), then the pinned
+# npm packages. A test whose component is missing says so and skips.
+set -euo pipefail
+cd "$(dirname "$0")"
+need=()
+[ -x /usr/bin/chromium ] || [ -n "${CHROMIUM:-}" ] || need+=(chromium)
+command -v sqlite3 >/dev/null || need+=(sqlite3)
+if [ ${#need[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "install ${need[*]} (Debian: apt-get install ${need[*]}) to run every test" >&2
+  fi
+fi
+bash browser/install.sh
