@@ -77,6 +77,15 @@
     }
     if (!res.ok) {
       var info = (data && data.error) || {};
+      // A chat that is not the clinician's opens only with a stated reason
+      // (break-glass): it is recorded and admins are told.
+      if (info.code === 'break_glass_required' && !/[?&]reason=/.test(path)) {
+        var why = window.prompt('This chat is not yours to see. Why do you need to open it? ' +
+          'At least 10 characters; your reason is recorded and the admins are told.');
+        if (why && why.trim()) {
+          return api(method, path + (path.indexOf('?') < 0 ? '?' : '&') + 'reason=' + encodeURIComponent(why.trim()), body);
+        }
+      }
       var err = new Error(info.message || 'Request failed (HTTP ' + res.status + ').');
       err.code = info.code || 'http_' + res.status;
       err.status = res.status;

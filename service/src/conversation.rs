@@ -103,12 +103,18 @@ impl Service {
         })
     }
 
-    /// The queue (urgent first, then oldest) and `user`'s own open chats.
+    /// The queue entries `user` could serve (all of them for an admin;
+    /// urgent first, then oldest) and their own open chats.
     pub async fn visible_to(&self, user: UserId) -> ServiceResult<Vec<Summary>> {
+        let user = self.store.user(user).await?;
+        if user.role == Role::Auditor {
+            return Err(ServiceError::Forbidden("an auditor does not see chats"));
+        }
         let open = self.store.open_conversations().await?;
         let mut out = Vec::new();
         for c in &open {
-            if c.state == ConvState::Queued || c.assigned_to == Some(user) {
+            let queued = c.state == ConvState::Queued && self.could_serve(&user, c);
+            if queued || c.assigned_to == Some(user.id) {
                 out.push(self.summary(c).await);
             }
         }
@@ -581,7 +587,15 @@ impl Service {
         }
     }
 
-    pub async fn take(&self, conversation: &ConversationId, user: &User) -> ServiceResult<Summary> {
+    /// `user` takes a queued chat. One they could not serve (another
+    /// skill's, another state's) needs a `reason` ([`crate::access`]).
+    pub async fn take(
+        &self,
+        conversation: &ConversationId,
+        user: &User,
+        reason: Option<&str>,
+        address: Option<String>,
+    ) -> ServiceResult<Summary> {
         let conv = self.store.conversation(conversation).await?;
         match conv.state {
             ConvState::Closed => {
@@ -596,6 +610,12 @@ impl Service {
                 return Ok(self.summary(&conv).await);
             }
             _ => {}
+        }
+        if user.role == Role::Auditor {
+            return Err(ServiceError::Forbidden("an auditor does not take chats"));
+        }
+        if conv.state == ConvState::Queued {
+            self.open_for(user, &conv, reason, address).await?;
         }
         self.apply_assignments(self.know(user)).await;
         let taken = {

@@ -22,6 +22,12 @@ pub enum ServiceError {
     /// An admin blocked the patient's browser or address.
     #[error("blocked")]
     SenderBlocked,
+    /// The conversation is not the user's to see: opening it needs a
+    /// stated reason (break-glass), which is audited.
+    #[error(
+        "this chat is not yours: state a reason to open it (it is recorded, and admins are told)"
+    )]
+    BreakGlassRequired,
     /// Too many wrong passwords: logins to the account are refused for
     /// `retry_after_secs` (or until an admin unlocks it).
     #[error("too many wrong passwords; try again later or ask an admin to unlock the account")]
@@ -46,6 +52,7 @@ impl ServiceError {
             ServiceError::TooLong => "too_long",
             ServiceError::Busy => "busy",
             ServiceError::SenderBlocked => "sender_blocked",
+            ServiceError::BreakGlassRequired => "break_glass_required",
             ServiceError::Locked { .. } => "locked",
             ServiceError::RateLimited { .. } => "rate_limited",
             ServiceError::Internal(_) => "internal",

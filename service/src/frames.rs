@@ -117,6 +117,13 @@ pub enum ClinicianFrame {
     TeamMessage {
         message: TeamMessageView,
     },
+    /// To admins: a clinician opened a chat that was not theirs, saying why
+    /// (the reason redacted).
+    BreakGlass {
+        conversation: ConversationId,
+        by: String,
+        reason: String,
+    },
 }
 
 /// Patient to server: the one frame the widget sends.

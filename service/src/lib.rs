@@ -9,6 +9,7 @@
 //! HTTP API and calls in; the tests in `src/tests/core.rs` drive the same calls
 //! with a scripted bot and a clock they move by hand.
 //!
+//! - `access.rs`: who may see which conversation, and break-glass.
 //! - `accounts.rs`: staff accounts, passwords and logging in.
 //! - `conversation.rs`: one patient message through the pipeline, escalation,
 //!   taking, replying and closing.
@@ -19,6 +20,7 @@
 //! - `hub.rs`: the in-memory state: sockets, presence, the router.
 //! - `frames.rs` and `views.rs`: what is sent.
 
+pub mod access;
 pub mod accounts;
 mod conversation;
 mod error;

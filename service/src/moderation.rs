@@ -321,12 +321,14 @@ impl Service {
     }
 
     /// A conversation opened by `reader` (from `address`): its messages and
-    /// notes. Every read is on the audit trail. An auditor never reads a
-    /// chat.
+    /// notes. Every read is on the audit trail. One that is not the
+    /// reader's needs a `reason` ([`crate::access`]); an auditor never reads
+    /// a chat.
     pub async fn read_conversation(
         &self,
         id: &ConversationId,
         reader: &User,
+        reason: Option<&str>,
         address: Option<String>,
     ) -> ServiceResult<ConversationRead> {
         if reader.role == Role::Auditor {
@@ -337,6 +339,8 @@ impl Service {
             .conversation(id)
             .await
             .map_err(ServiceError::not_found("no such conversation"))?;
+        self.open_for(reader, &conv, reason, address.clone())
+            .await?;
         self.store
             .audit(
                 NewAudit::new(Some(reader.id), "read", id.as_str(), conv.state.as_str())

@@ -275,15 +275,18 @@ impl Service {
     }
 
     /// A clinician opens a chat with a known patient (a conversation the bot
-    /// has, or one that was closed): it is theirs at once.
+    /// has, or one that was closed): it is theirs at once. One they never
+    /// held needs a `reason` ([`crate::access`]).
     pub async fn start_chat(
         &self,
         conversation: &ConversationId,
         user: &User,
+        reason: Option<&str>,
+        address: Option<String>,
     ) -> ServiceResult<Summary> {
         let conv = self.store.conversation(conversation).await?;
         match conv.state {
-            ConvState::Queued => return self.take(conversation, user).await,
+            ConvState::Queued => return self.take(conversation, user, reason, address).await,
             ConvState::Assigned if conv.assigned_to == Some(user.id) => {
                 return Ok(self.summary(&conv).await);
             }
@@ -294,6 +297,10 @@ impl Service {
             }
             ConvState::Bot | ConvState::Closed => {}
         }
+        if user.role == Role::Auditor {
+            return Err(ServiceError::Forbidden("an auditor does not take chats"));
+        }
+        self.open_for(user, &conv, reason, address).await?;
         self.apply_assignments(self.know(user)).await;
         let request = self.request_for(&conv);
         self.hub

@@ -130,6 +130,10 @@ pub trait Conversations: Send + Sync {
         update: ConvUpdate,
     ) -> StoreResult<Conversation>;
 
+    /// Whether `user` has ever been assigned `conversation` (the store
+    /// records every assignment).
+    async fn has_held(&self, conversation: &ConversationId, user: UserId) -> StoreResult<bool>;
+
     async fn add_message(&self, message: NewMessage) -> StoreResult<Message>;
     /// A conversation's messages, oldest first.
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>>;

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
@@ -55,15 +55,23 @@ pub async fn conversations(
     ))
 }
 
+/// `?reason=...`: why a clinician opens a chat that is not theirs
+/// (break-glass; audited, and admins are told).
+#[derive(Deserialize)]
+pub struct Reason {
+    reason: Option<String>,
+}
+
 pub async fn conversation(
     State(s): State<Shared>,
     Staff(user): Staff,
     addr: ClientAddr,
     Path(id): Path<ConversationId>,
+    Query(q): Query<Reason>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let read = s
         .service
-        .read_conversation(&id, &user, address(&addr))
+        .read_conversation(&id, &user, q.reason.as_deref(), address(&addr))
         .await
         .map_err(conv_not_found)?;
     Ok(Json(json!(read)))
@@ -79,9 +87,15 @@ fn conv_not_found(e: ServiceError) -> ApiError {
 pub async fn take(
     State(s): State<Shared>,
     Staff(user): Staff,
+    addr: ClientAddr,
     Path(id): Path<ConversationId>,
+    Query(q): Query<Reason>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let summary = s.service.take(&id, &user).await.map_err(conv_not_found)?;
+    let summary = s
+        .service
+        .take(&id, &user, q.reason.as_deref(), address(&addr))
+        .await
+        .map_err(conv_not_found)?;
     Ok(Json(json!({"conversation": summary})))
 }
 
@@ -199,11 +213,13 @@ pub async fn transfer(
 pub async fn start(
     State(s): State<Shared>,
     Staff(user): Staff,
+    addr: ClientAddr,
     Path(id): Path<ConversationId>,
+    Query(q): Query<Reason>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let summary = s
         .service
-        .start_chat(&id, &user)
+        .start_chat(&id, &user, q.reason.as_deref(), address(&addr))
         .await
         .map_err(conv_not_found)?;
     Ok(Json(json!({"conversation": summary})))

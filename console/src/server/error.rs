@@ -34,7 +34,9 @@ impl ApiError {
             ApiError::BadCredentials | ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Service(e) => match e {
                 ServiceError::BadRequest(_) => StatusCode::BAD_REQUEST,
-                ServiceError::Forbidden(_) | ServiceError::SenderBlocked => StatusCode::FORBIDDEN,
+                ServiceError::Forbidden(_)
+                | ServiceError::SenderBlocked
+                | ServiceError::BreakGlassRequired => StatusCode::FORBIDDEN,
                 ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
                 ServiceError::Conflict(_) => StatusCode::CONFLICT,
                 ServiceError::TooLong => StatusCode::PAYLOAD_TOO_LARGE,

@@ -202,7 +202,7 @@ async fn with_nobody_online_the_patient_leaves_a_message_a_clinician_then_takes(
     let queue = of_type(&f.frames(), "queue").last().unwrap()["conversations"].clone();
     assert_eq!(queue[0]["id"], p.id().as_str());
     assert_eq!(queue[0]["offline"], true);
-    let summary = clinic.service.take(p.id(), &fay).await.unwrap();
+    let summary = clinic.service.take(p.id(), &fay, None, None).await.unwrap();
     assert_eq!(summary.assigned_to, Some(fay.id));
     assert!(!clinic.store.conversation(p.id()).await.unwrap().offline);
     assert_eq!(clinic.store.audit_log(5).await.unwrap()[0].action, "take");
@@ -597,12 +597,21 @@ async fn a_clinician_starts_a_chat_with_a_known_patient_and_writes_to_a_colleagu
         .unwrap();
     let mut p = clinic.patient("en").await;
     p.say("what are your hours").await;
-    // The bot has it; Ben, though away, opens a chat with the patient.
+    // The bot has it; Ben, though away, opens a chat with the patient. It
+    // was never his: he says why, and that is on the record.
     assert!(matches!(
-        clinic.service.take(p.id(), &ben).await,
+        clinic.service.take(p.id(), &ben, None, None).await,
         Err(ServiceError::Conflict(_))
     ));
-    let summary = clinic.service.start_chat(p.id(), &ben).await.unwrap();
+    assert!(matches!(
+        clinic.service.start_chat(p.id(), &ben, None, None).await,
+        Err(ServiceError::BreakGlassRequired)
+    ));
+    let summary = clinic
+        .service
+        .start_chat(p.id(), &ben, Some("the patient rang about this chat"), None)
+        .await
+        .unwrap();
     assert_eq!(
         (summary.state, summary.assigned_to),
         (ConvState::Assigned, Some(ben.id))
@@ -611,19 +620,23 @@ async fn a_clinician_starts_a_chat_with_a_known_patient_and_writes_to_a_colleagu
         of_type(&p.frames(), "status").last().unwrap()["clinician"],
         "Ben"
     );
-    assert_eq!(clinic.store.audit_log(1).await.unwrap()[0].action, "start");
+    let log = clinic.store.audit_log(2).await.unwrap();
+    assert_eq!(
+        (log[0].action.as_str(), log[1].action.as_str()),
+        ("start", "break_glass")
+    );
     // Starting it again is a no-op; Ana cannot start one Ben has.
     assert_eq!(
         clinic
             .service
-            .start_chat(p.id(), &ben)
+            .start_chat(p.id(), &ben, None, None)
             .await
             .unwrap()
             .assigned_to,
         Some(ben.id)
     );
     assert!(matches!(
-        clinic.service.start_chat(p.id(), &ana).await,
+        clinic.service.start_chat(p.id(), &ana, None, None).await,
         Err(ServiceError::Conflict(_))
     ));
 
@@ -735,4 +748,113 @@ async fn an_auditor_or_a_disabled_clinician_is_never_handed_a_chat() {
     assert_eq!(conv.assigned_to, None, "{conv:?}");
     assert_ne!(conv.state, ConvState::Assigned);
     assert!(of_type(&b.frames(), "assigned").is_empty());
+}
+
+#[tokio::test]
+async fn a_clinician_sees_their_own_chats_and_breaks_the_glass_for_any_other() {
+    let clinic = Clinic::new(Policy::default()).await;
+    let bella = clinic.user("Bella", &["billing"], &["en"]).await;
+    let nate = clinic.user("Nate", &["nursing"], &["en"]).await;
+    let ada = clinic.account("Ada", Role::Admin, &[], &["en"]).await;
+    let mut b = clinic.online(&bella).await;
+    let mut a = clinic.online(&ada).await;
+    clinic
+        .service
+        .set_presence(&ada, router::Presence::Away)
+        .await
+        .unwrap();
+    let bill = clinic.patient("en").await;
+    bill.say("a question about my bill").await;
+    assert_eq!(
+        clinic
+            .store
+            .conversation(bill.id())
+            .await
+            .unwrap()
+            .assigned_to,
+        Some(bella.id)
+    );
+    // Nobody online for nursing: it waits in the queue.
+    let nurse = clinic.patient("en").await;
+    nurse.say("I need a nurse").await;
+    assert_eq!(
+        clinic.store.conversation(nurse.id()).await.unwrap().state,
+        ConvState::Queued
+    );
+
+    // The queue shows each clinician what they could serve.
+    let ids = |v: Vec<crate::views::Summary>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(clinic.service.visible_to(bella.id).await.unwrap()),
+        [bill.id().clone()]
+    );
+    assert_eq!(
+        ids(clinic.service.visible_to(nate.id).await.unwrap()),
+        [nurse.id().clone()]
+    );
+    assert_eq!(
+        clinic.service.visible_to(ada.id).await.unwrap().len(),
+        1,
+        "the queue, all of it"
+    );
+
+    // Their own, and what they could take, open without a word.
+    let read = |u: &User, id: &store::ConversationId, reason: Option<&'static str>| {
+        let (service, u, id) = (clinic.service.clone(), u.clone(), id.clone());
+        async move { service.read_conversation(&id, &u, reason, None).await }
+    };
+    read(&bella, bill.id(), None).await.unwrap();
+    read(&nate, nurse.id(), None).await.unwrap();
+    read(&ada, bill.id(), None).await.unwrap();
+    // Anything else needs a reason, long enough to mean something.
+    assert!(matches!(
+        read(&nate, bill.id(), None).await,
+        Err(ServiceError::BreakGlassRequired)
+    ));
+    assert!(matches!(
+        read(&nate, bill.id(), Some("curious")).await,
+        Err(ServiceError::BadRequest(_))
+    ));
+    assert!(matches!(
+        clinic.service.take(nurse.id(), &bella, None, None).await,
+        Err(ServiceError::BreakGlassRequired)
+    ));
+    a.frames();
+    read(
+        &nate,
+        bill.id(),
+        Some("Maria asked me at reception to check"),
+    )
+    .await
+    .unwrap();
+    // On the record, the reason redacted, and every admin online is told.
+    let log = clinic.store.audit_log(2).await.unwrap();
+    assert_eq!(
+        (
+            log[1].action.as_str(),
+            log[1].subject.as_str(),
+            log[1].detail.as_str()
+        ),
+        (
+            "break_glass",
+            bill.id().as_str(),
+            "[NAME] asked me at reception to check"
+        )
+    );
+    assert_eq!(
+        (log[0].action.as_str(), log[0].actor_id),
+        ("read", Some(nate.id))
+    );
+    let admin_frames = a.frames();
+    let told = of_type(&admin_frames, "break_glass");
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0]["by"], "Nate");
+    assert_eq!(told[0]["reason"], "[NAME] asked me at reception to check");
+    assert!(
+        of_type(&b.frames(), "break_glass").is_empty(),
+        "only admins are told"
+    );
+    // Once a clinician has held a chat, it stays theirs to look back at.
+    clinic.service.close(bill.id(), &bella).await.unwrap();
+    read(&bella, bill.id(), None).await.unwrap();
 }

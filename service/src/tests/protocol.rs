@@ -279,6 +279,11 @@ fn clinician_samples() -> Vec<ClinicianFrame> {
                 at: at(),
             },
         },
+        ClinicianFrame::BreakGlass {
+            conversation: cid(),
+            by: "Nate".into(),
+            reason: "covering for Bella".into(),
+        },
     ];
     for f in &all {
         match f {
@@ -291,7 +296,8 @@ fn clinician_samples() -> Vec<ClinicianFrame> {
             | ClinicianFrame::LeftMessage { .. }
             | ClinicianFrame::Held { .. }
             | ClinicianFrame::Transfer { .. }
-            | ClinicianFrame::TeamMessage { .. } => {}
+            | ClinicianFrame::TeamMessage { .. }
+            | ClinicianFrame::BreakGlass { .. } => {}
         }
     }
     all

@@ -98,6 +98,17 @@ impl Conversations for SqliteStore {
         Ok(c)
     }
 
+    async fn has_held(&self, conversation: &ConversationId, user: UserId) -> StoreResult<bool> {
+        let held: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM conversation_staff WHERE conversation_id = ? AND user_id = ?",
+        )
+        .bind(conversation.as_str())
+        .bind(user.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(held.is_some())
+    }
+
     async fn add_message(&self, m: NewMessage) -> StoreResult<Message> {
         let mut conn = self.pool.acquire().await?;
         add_message_in(&mut conn, m).await

@@ -167,6 +167,17 @@ async fn update_conversation_in(
     .bind(id.as_str())
     .execute(&mut *conn)
     .await?;
+    if let Some(user) = c.assigned_to {
+        sqlx::query(
+            "INSERT OR IGNORE INTO conversation_staff (conversation_id, user_id, since)
+             VALUES (?, ?, ?)",
+        )
+        .bind(id.as_str())
+        .bind(user.0)
+        .bind(c.updated_at.rfc3339())
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(c)
 }
 

@@ -656,3 +656,28 @@ async fn the_accounts_migration_keeps_every_row_and_reference() {
     otto.role = Role::Auditor;
     assert_eq!(s.create_user(otto).await.unwrap().role, Role::Auditor);
 }
+
+#[tokio::test]
+async fn every_clinician_a_conversation_was_assigned_to_is_remembered() {
+    let s = store().await;
+    let a = s.create_user(new_user("ana")).await.unwrap();
+    let b = s.create_user(new_user("ben")).await.unwrap();
+    with_conversation(&s).await;
+    assert!(!s.has_held(&c1(), a.id).await.unwrap());
+    let assign = |u: Option<UserId>| ConvUpdate {
+        assigned_to: Some(u),
+        ..ConvUpdate::default()
+    };
+    s.update_conversation(&c1(), assign(Some(a.id)))
+        .await
+        .unwrap();
+    // A transfer through a unit of work, then back to the queue.
+    s.commit(UnitOfWork::new().update_conversation(&c1(), assign(Some(b.id))))
+        .await
+        .unwrap();
+    s.update_conversation(&c1(), assign(None)).await.unwrap();
+    assert!(s.has_held(&c1(), a.id).await.unwrap());
+    assert!(s.has_held(&c1(), b.id).await.unwrap());
+    let c = s.create_user(new_user("cy")).await.unwrap();
+    assert!(!s.has_held(&c1(), c.id).await.unwrap());
+}

@@ -297,7 +297,18 @@ async fn logins_and_reads_are_audited_without_what_was_typed() {
     }
     let nurse = login(&s).await;
     conversation_from(&s, "c1", "0123456789abcdef0123456789abcdef", "203.0.113.9").await;
+    // The bot still has c1: not hers to see without saying why.
     let (status, _, body) = send(&s, get("/api/conversations/c1", Some(&nurse))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "break_glass_required");
+    let (status, _, body) = send(
+        &s,
+        get(
+            "/api/conversations/c1?reason=the%20patient%20phoned%20about%20it",
+            Some(&nurse),
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["conversation"]["id"], "c1");
     assert!(body["messages"].is_array() && body["notes"].is_array());
@@ -322,12 +333,21 @@ async fn logins_and_reads_are_audited_without_what_was_typed() {
                 "unknown login name".into()
             ),
             ("login".into(), "user:nina".into(), String::new()),
+            (
+                "break_glass".into(),
+                "c1".into(),
+                "the patient phoned about it".into()
+            ),
             ("read".into(), "c1".into(), "bot".into()),
             ("logout".into(), "user:nina".into(), String::new()),
         ]
     );
     let read = &s.service.store.audit_log(10).await.unwrap()[1];
-    assert_eq!(read.actor_id, Some(nina.id), "who read it");
+    assert_eq!(
+        (read.action.as_str(), read.actor_id),
+        ("read", Some(nina.id)),
+        "who read it"
+    );
     let text = format!("{trail:?}");
     assert!(!text.contains("my secret pass") && !text.contains("wrong guess"));
 }
