@@ -10,6 +10,7 @@
 //! with a scripted bot and a clock they move by hand.
 //!
 //! - `access.rs`: who may see which conversation, and break-glass.
+//! - `audit.rs`: searching and exporting the audit trail.
 //! - `accounts.rs`: staff accounts, passwords and logging in.
 //! - `conversation.rs`: one patient message through the pipeline, escalation,
 //!   taking, replying and closing.
@@ -22,6 +23,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod audit;
 mod conversation;
 mod error;
 pub mod frames;

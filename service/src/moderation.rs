@@ -14,8 +14,8 @@
 use bot_engine::Messages;
 use serde::Deserialize;
 use store::{
-    AuditEntry, Block, BlockId, BlockKind, ConvState, ConvUpdate, ConversationId, NewAudit,
-    NewBlock, NewMessage, Role, Sender, StoreError, UnitOfWork, User,
+    Block, BlockId, BlockKind, ConvState, ConvUpdate, ConversationId, NewAudit, NewBlock,
+    NewMessage, Role, Sender, StoreError, UnitOfWork, User,
 };
 
 use crate::frames::{ClinicianFrame, PatientFrame};
@@ -308,16 +308,6 @@ impl Service {
     pub async fn blocks(&self, admin: &User) -> ServiceResult<Vec<Block>> {
         admin_only(admin)?;
         Ok(self.store.active_blocks().await?)
-    }
-
-    /// The newest 500 lines of the audit trail, for an admin or an auditor.
-    pub async fn audit_log(&self, reader: &User) -> ServiceResult<Vec<AuditEntry>> {
-        if !matches!(reader.role, Role::Admin | Role::Auditor) {
-            return Err(ServiceError::Forbidden(
-                "only an admin or an auditor can do that",
-            ));
-        }
-        Ok(self.store.audit_log(500).await?)
     }
 
     /// A conversation opened by `reader` (from `address`): its messages and

@@ -35,9 +35,9 @@ use async_trait::async_trait;
 pub use chain::{AuditKey, AuditVerdict};
 pub use ids::{AuditId, BlockId, ConversationId, MessageId, StaffTextId, UserId};
 pub use records::{
-    AuditEntry, Block, BlockKind, ConvState, ConvUpdate, Conversation, Message, NewAudit, NewBlock,
-    NewConversation, NewMessage, NewUser, Role, Sender, StaffText, StoredTranslation, User,
-    UserUpdate,
+    AuditEntry, AuditFilter, Block, BlockKind, ConvState, ConvUpdate, Conversation, Message,
+    NewAudit, NewBlock, NewConversation, NewMessage, NewUser, Role, Sender, StaffText,
+    StoredTranslation, User, UserUpdate,
 };
 pub use sqlite::SqliteStore;
 pub use time::Timestamp;
@@ -182,7 +182,15 @@ pub trait Moderation: Send + Sync {
     /// ([`AuditKey`]).
     async fn audit(&self, entry: NewAudit) -> StoreResult<()>;
     /// The newest `limit` audit lines, newest first.
-    async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+    async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        self.audit_search(&AuditFilter {
+            limit,
+            ..AuditFilter::default()
+        })
+        .await
+    }
+    /// The audit lines `filter` matches, newest first.
+    async fn audit_search(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
     /// Checks every seal of the audit trail, oldest first, under the
     /// store's key.
     async fn verify_audit(&self) -> StoreResult<AuditVerdict>;

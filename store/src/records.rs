@@ -355,6 +355,22 @@ pub struct AuditEntry {
     pub address: Option<String>,
 }
 
+/// Which audit lines to read: every field that is set must match. Newest
+/// first, at most `limit`, older than `before` when paging.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor: Option<UserId>,
+    pub action: Option<String>,
+    pub subject: Option<String>,
+    /// At or after.
+    pub since: Option<Timestamp>,
+    /// Before.
+    pub until: Option<Timestamp>,
+    /// Only entries with a smaller id (the next page).
+    pub before: Option<AuditId>,
+    pub limit: u32,
+}
+
 /// A line to append to the audit trail.
 #[derive(Debug, Clone)]
 pub struct NewAudit {

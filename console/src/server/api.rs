@@ -13,7 +13,7 @@ use service::{BlockRequest, ServiceError, TransferRequest};
 use store::{BlockId, ConversationId, User, UserId};
 
 use super::identity::ClientAddr;
-use super::session::{AuditReader, Staff, address, session_account, session_hash};
+use super::session::{Staff, address, session_account, session_hash};
 use super::{ApiError, Shared};
 
 /// How often an open console checks that its session is still good: a
@@ -166,13 +166,6 @@ pub async fn unblock(
     Path(id): Path<BlockId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(json!({"block": s.service.unblock(id, &user).await?})))
-}
-
-pub async fn audit(
-    State(s): State<Shared>,
-    AuditReader(user): AuditReader,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(json!({"entries": s.service.audit_log(&user).await?})))
 }
 
 pub async fn accept(

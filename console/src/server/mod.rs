@@ -9,6 +9,7 @@
 mod admin;
 mod api;
 mod assets;
+mod audit;
 mod edge;
 mod error;
 mod identity;
@@ -92,7 +93,8 @@ pub fn app(state: Shared) -> Router {
         .route("/api/held/{id}/dismiss", post(api::dismiss_held))
         .route("/api/blocks", get(api::blocks))
         .route("/api/blocks/{id}", axum::routing::delete(api::unblock))
-        .route("/api/audit", get(api::audit))
+        .route("/api/audit", get(audit::search))
+        .route("/api/audit/export", get(audit::export))
         .fallback(|| async { ApiError::Service(service::ServiceError::NotFound("no such route")) })
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .layer(CatchPanicLayer::new())

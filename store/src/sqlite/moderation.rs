@@ -6,8 +6,8 @@ use super::rows::{self, BLOCK_COLUMNS};
 use super::{SqliteStore, audit_in, now};
 use crate::chain::Sealed;
 use crate::{
-    AuditEntry, AuditId, AuditVerdict, Block, BlockId, Moderation, NewAudit, NewBlock, StoreError,
-    StoreResult, UserId,
+    AuditEntry, AuditFilter, AuditId, AuditVerdict, Block, BlockId, Moderation, NewAudit, NewBlock,
+    StoreError, StoreResult, UserId,
 };
 
 /// An audit row as stored, seal included: what sealing and checking read.
@@ -155,14 +155,44 @@ impl Moderation for SqliteStore {
         Ok(())
     }
 
-    async fn audit_log(&self, limit: u32) -> StoreResult<Vec<AuditEntry>> {
-        let rows = sqlx::query(
-            "SELECT id, at, actor_id, action, subject, detail, address FROM audit
-             ORDER BY id DESC LIMIT ?",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+    async fn audit_search(&self, f: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        let mut sql = String::from(
+            "SELECT id, at, actor_id, action, subject, detail, address FROM audit WHERE 1 = 1",
+        );
+        for (set, clause) in [
+            (f.actor.is_some(), " AND actor_id = ?"),
+            (f.action.is_some(), " AND action = ?"),
+            (f.subject.is_some(), " AND subject = ?"),
+            (f.since.is_some(), " AND at >= ?"),
+            (f.until.is_some(), " AND at < ?"),
+            (f.before.is_some(), " AND id < ?"),
+        ] {
+            if set {
+                sql.push_str(clause);
+            }
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        let mut q = sqlx::query(&sql);
+        if let Some(a) = f.actor {
+            q = q.bind(a.0);
+        }
+        if let Some(a) = &f.action {
+            q = q.bind(a);
+        }
+        if let Some(s) = &f.subject {
+            q = q.bind(s);
+        }
+        // Times are stored as RFC 3339 in UTC, one format: they sort as text.
+        if let Some(t) = f.since {
+            q = q.bind(t.rfc3339());
+        }
+        if let Some(t) = f.until {
+            q = q.bind(t.rfc3339());
+        }
+        if let Some(b) = f.before {
+            q = q.bind(b.0);
+        }
+        let rows = q.bind(i64::from(f.limit)).fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .map(rows::audit_entry)

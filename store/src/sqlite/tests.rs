@@ -681,3 +681,84 @@ async fn every_clinician_a_conversation_was_assigned_to_is_remembered() {
     let c = s.create_user(new_user("cy")).await.unwrap();
     assert!(!s.has_held(&c1(), c.id).await.unwrap());
 }
+
+#[tokio::test]
+async fn the_audit_trail_is_filtered_by_who_what_on_what_and_when() {
+    let s = store().await;
+    let a = s.create_user(new_user("ana")).await.unwrap();
+    let b = s.create_user(new_user("ben")).await.unwrap();
+    for (who, action, subject) in [
+        (a.id, "read", "c1"),
+        (b.id, "read", "c2"),
+        (a.id, "take", "c1"),
+        (b.id, "break_glass", "c1"),
+        (a.id, "read", "c3"),
+    ] {
+        s.audit(NewAudit::new(Some(who), action, subject, ""))
+            .await
+            .unwrap();
+    }
+    let ids = |v: Vec<AuditEntry>| v.into_iter().map(|e| e.id.0).collect::<Vec<_>>();
+    let find = |f: AuditFilter| {
+        let s = &s;
+        async move {
+            ids(s
+                .audit_search(&AuditFilter { limit: 100, ..f })
+                .await
+                .unwrap())
+        }
+    };
+    assert_eq!(find(AuditFilter::default()).await, [5, 4, 3, 2, 1]);
+    assert_eq!(
+        find(AuditFilter {
+            actor: Some(a.id),
+            ..AuditFilter::default()
+        })
+        .await,
+        [5, 3, 1]
+    );
+    assert_eq!(
+        find(AuditFilter {
+            actor: Some(a.id),
+            action: Some("read".into()),
+            ..AuditFilter::default()
+        })
+        .await,
+        [5, 1]
+    );
+    assert_eq!(
+        find(AuditFilter {
+            subject: Some("c1".into()),
+            ..AuditFilter::default()
+        })
+        .await,
+        [4, 3, 1]
+    );
+    assert_eq!(
+        find(AuditFilter {
+            before: Some(AuditId(3)),
+            ..AuditFilter::default()
+        })
+        .await,
+        [2, 1]
+    );
+    let now = Timestamp::now();
+    assert_eq!(
+        find(AuditFilter {
+            until: Some(now.plus_secs(-3600)),
+            ..AuditFilter::default()
+        })
+        .await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        find(AuditFilter {
+            since: Some(now.plus_secs(-3600)),
+            ..AuditFilter::default()
+        })
+        .await
+        .len(),
+        5
+    );
+    assert_eq!(s.audit_log(2).await.unwrap().len(), 2);
+}

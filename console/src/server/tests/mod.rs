@@ -12,6 +12,7 @@ use tower::ServiceExt;
 use super::{AppState, app};
 
 mod accounts;
+mod audit;
 mod edge;
 use service::accounts::hash_password;
 use service::tokens::Secret;
