@@ -130,7 +130,10 @@
   }
 
   function start(user) {
+    // An auditor reads the audit trail and never a chat: their page is /admin.
+    if (user.role === 'auditor') { location.href = '/admin'; return; }
     me = user;
+    $('to-admin').hidden = user.role !== 'admin';
     $('loading').hidden = true;
     $('login').hidden = true;
     $('login-error').hidden = true;

@@ -48,6 +48,34 @@ pub async fn console() -> impl IntoResponse {
     )
 }
 
+/// Accounts and the audit trail, for admins and auditors.
+pub async fn admin() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_SECURITY_POLICY, CSP_CONSOLE),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        asset(
+            "text/html; charset=utf-8",
+            include_str!("../../assets/admin.html"),
+        ),
+    )
+}
+
+pub async fn admin_js() -> impl IntoResponse {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/admin.js"),
+    )
+}
+
+pub async fn admin_css() -> impl IntoResponse {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../../assets/admin.css"),
+    )
+}
+
 pub async fn console_js() -> impl IntoResponse {
     asset(
         "text/javascript; charset=utf-8",

@@ -1,0 +1,242 @@
+// Carechat administration: staff accounts (admins) and the audit trail
+// (admins and auditors), over the same API and session as the console.
+(function () {
+  'use strict';
+  var $ = function (id) { return document.getElementById(id); };
+  var me = null;
+  var oldest = null; // the smallest audit id shown, for "Older entries"
+
+  async function api(method, path, body) {
+    var opts = { method: method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+    if (body !== undefined) {
+      opts.headers['Content-Type'] = 'application/json';
+      opts.body = JSON.stringify(body);
+    }
+    var res = await fetch(path, opts);
+    var data = null;
+    if (res.status !== 204) {
+      try { data = await res.json(); } catch (e) { data = null; }
+    }
+    if (!res.ok) {
+      var info = (data && data.error) || {};
+      var err = new Error(info.message || 'Request failed (HTTP ' + res.status + ').');
+      err.status = res.status;
+      err.code = info.code;
+      throw err;
+    }
+    return data;
+  }
+
+  function banner(text) {
+    $('banner-text').textContent = text;
+    $('banner').hidden = false;
+  }
+  function fail(e) {
+    if (e && e.status === 401) { location.reload(); return; }
+    banner(e && e.message ? e.message : 'Something went wrong.');
+  }
+  $('banner-close').addEventListener('click', function () { $('banner').hidden = true; });
+
+  function cell(tr, text, cls) {
+    var td = document.createElement('td');
+    td.textContent = text == null ? '' : String(text);
+    if (cls) td.className = cls;
+    tr.appendChild(td);
+    return td;
+  }
+  function button(label, cls, onClick) {
+    var b = document.createElement('button');
+    b.type = 'button';
+    b.className = cls || 'ghost small';
+    b.textContent = label;
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
+  // ---------- accounts ----------
+
+  function state(u) {
+    if (u.removed_at) return 'removed';
+    if (u.disabled_at) return 'disabled';
+    if (u.locked_until) return 'locked';
+    return 'active';
+  }
+
+  async function change(u, path, body, method) {
+    try {
+      await api(method || 'POST', '/api/users/' + u.id + path, body === undefined ? {} : body);
+      await loadUsers();
+      $('banner').hidden = true;
+    } catch (e) { fail(e); }
+  }
+
+  function userRow(u) {
+    var tr = document.createElement('tr');
+    tr.setAttribute('data-user', u.username);
+    cell(tr, u.username);
+    cell(tr, u.display_name);
+    cell(tr, u.role);
+    var s = state(u);
+    cell(tr, s, 'state-' + s).setAttribute('data-testid', 'user-state');
+    cell(tr, u.skills.join(', '));
+    cell(tr, u.languages.join(', '));
+    cell(tr, u.licensed_states.join(', '));
+    cell(tr, u.max_chats);
+    var actions = cell(tr, '', 'actions');
+    if (u.removed_at) return tr;
+    if (u.id !== me.id) {
+      actions.appendChild(u.disabled_at
+        ? button('Enable', 'ghost small', function () { change(u, '/enable'); })
+        : button('Disable', 'danger small', function () {
+          if (confirm('Disable ' + u.username + '? Their sessions end at once.')) change(u, '/disable');
+        }));
+    }
+    if (u.locked_until) actions.appendChild(button('Unlock', 'ghost small', function () { change(u, '/unlock'); }));
+    actions.appendChild(button('Edit', 'ghost small', function () {
+      var role = prompt('Role (clinician, admin, auditor). A new role ends their sessions.', u.role);
+      if (role === null) return;
+      var skills = prompt('Skills, comma-separated', u.skills.join(','));
+      if (skills === null) return;
+      var languages = prompt('Languages, comma-separated (es:basic for a level)', u.languages.join(','));
+      if (languages === null) return;
+      var states = prompt('Licensed in (two-letter states, comma-separated)', u.licensed_states.join(','));
+      if (states === null) return;
+      var body = { skills: skills, languages: languages, licensed_states: states };
+      if (role.trim() !== u.role) body.role = role.trim();
+      change(u, '', body, 'PATCH');
+    }));
+    actions.appendChild(button('Reset password', 'ghost small', function () {
+      var pw = prompt('New password for ' + u.username + ' (12 characters or more). Their sessions end.');
+      if (pw) change(u, '/password', { password: pw });
+    }));
+    if (u.id !== me.id) {
+      actions.appendChild(button('Remove', 'danger small', function () {
+        if (confirm('Remove ' + u.username + ' for good? The name stays taken and the audit trail keeps it.')) {
+          change(u, '', undefined, 'DELETE');
+        }
+      }));
+    }
+    return tr;
+  }
+
+  async function loadUsers() {
+    var r = await api('GET', '/api/users');
+    var body = $('users');
+    body.textContent = '';
+    r.users.forEach(function (u) { body.appendChild(userRow(u)); });
+  }
+
+  $('add-user').addEventListener('submit', async function (e) {
+    e.preventDefault();
+    var body = {
+      username: $('new-username').value.trim(),
+      password: $('new-password').value,
+      role: $('new-role').value,
+      skills: $('new-skills').value,
+      languages: $('new-languages').value,
+      licensed_states: $('new-states').value,
+    };
+    if ($('new-display').value.trim()) body.display_name = $('new-display').value.trim();
+    try {
+      await api('POST', '/api/users', body);
+      this.reset();
+      $('new-languages').value = 'en';
+      $('banner').hidden = true;
+      await loadUsers();
+    } catch (x) { fail(x); }
+  });
+
+  // ---------- audit trail ----------
+
+  function auditQuery() {
+    var q = new URLSearchParams();
+    ['actor', 'action', 'subject'].forEach(function (k) {
+      var v = $('f-' + k).value.trim();
+      if (v) q.set(k, v);
+    });
+    // datetime-local is the browser's local time: sent as UTC.
+    ['since', 'until'].forEach(function (k) {
+      var v = $('f-' + k).value;
+      if (v) q.set(k, new Date(v).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+    });
+    return q;
+  }
+
+  function exportLinks() {
+    var q = auditQuery();
+    ['csv', 'jsonl'].forEach(function (f) {
+      q.set('format', f);
+      $('export-' + f).href = '/api/audit/export?' + q.toString();
+    });
+  }
+
+  async function loadAudit(more) {
+    var q = auditQuery();
+    q.set('limit', '200');
+    if (more && oldest !== null) q.set('before', String(oldest));
+    var r = await api('GET', '/api/audit?' + q.toString());
+    var body = $('audit');
+    if (!more) body.textContent = '';
+    r.entries.forEach(function (e) {
+      var tr = document.createElement('tr');
+      cell(tr, e.at.replace('T', ' ').replace('Z', ''));
+      var who = e.actor || (e.actor_id == null
+        ? (/\bvia=cli\b/.test(e.detail) ? '(command line)' : '(server)')
+        : '#' + e.actor_id);
+      cell(tr, who);
+      cell(tr, e.action);
+      cell(tr, e.subject);
+      cell(tr, e.detail);
+      cell(tr, e.address || '');
+      body.appendChild(tr);
+      oldest = e.id;
+    });
+    $('audit-empty').hidden = body.children.length > 0;
+    $('audit-more').hidden = r.entries.length < 200;
+    exportLinks();
+  }
+
+  $('audit-filter').addEventListener('submit', function (e) {
+    e.preventDefault();
+    oldest = null;
+    loadAudit(false).catch(fail);
+  });
+  $('audit-filter').addEventListener('input', exportLinks);
+  $('audit-more').addEventListener('click', function () { loadAudit(true).catch(fail); });
+
+  // ---------- own password, logout ----------
+
+  $('own-password').addEventListener('submit', async function (e) {
+    e.preventDefault();
+    try {
+      await api('POST', '/api/me/password', { current: $('pw-current').value, new: $('pw-new').value });
+      this.reset();
+      banner('Your password is changed; your other sessions have ended.');
+    } catch (x) { fail(x); }
+  });
+
+  $('logout').addEventListener('click', async function () {
+    try { await api('POST', '/api/logout'); } catch (e) { /* signed out either way */ }
+    location.href = '/console';
+  });
+
+  // ---------- start ----------
+
+  api('GET', '/api/me').then(async function (r) {
+    me = r.user;
+    $('loading').hidden = true;
+    if (me.role === 'clinician') { location.href = '/console'; return; }
+    $('app').hidden = false;
+    $('me-name').textContent = me.display_name + ' (' + me.role + ')';
+    $('to-console').hidden = me.role !== 'admin';
+    $('users-section').hidden = me.role !== 'admin';
+    try {
+      if (me.role === 'admin') await loadUsers();
+      await loadAudit(false);
+    } catch (e) { fail(e); }
+  }, function (e) {
+    $('loading').hidden = true;
+    if (e.status === 401) { $('signed-out').hidden = false; return; }
+    banner(e.message);
+  });
+})();

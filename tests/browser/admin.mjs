@@ -1,0 +1,142 @@
+// Browser walk-through of the administration page: an admin signs in on the
+// console, opens Administration, adds a clinician, disables them, finds that
+// in the audit trail, and downloads the trail as CSV. Then the new auditor
+// signs in and lands on the audit trail, with no chat in sight.
+//
+// Usage: node admin.mjs <base-url> <admin> <password> <screenshot-dir>
+// Prints one JSON line {"ok":true,...} and exits 0, or the error and exits 1.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const WAIT = 30_000;
+const [baseArg, username, password, shotArg] = process.argv.slice(2);
+if (!baseArg || !username || !password || !shotArg) {
+  console.error('usage: node admin.mjs <base-url> <admin> <password> <screenshot-dir>');
+  process.exit(2);
+}
+const base = baseArg.replace(/\/+$/, '');
+const shotDir = resolve(shotArg);
+const screenshots = [];
+const pageErrors = [];
+let step = 'start';
+let page;
+
+async function shot(name) {
+  const path = join(shotDir, name);
+  await page.screenshot({ path, fullPage: true });
+  screenshots.push(path);
+}
+
+async function signIn(name, pass) {
+  await page.goto(base + '/console', { timeout: WAIT });
+  await page.locator('[data-testid=login-username]').fill(name);
+  await page.locator('[data-testid=login-password]').fill(pass);
+  await page.locator('[data-testid=login-submit]').click();
+}
+
+async function main() {
+  mkdirSync(shotDir, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
+    page = await ctx.newPage();
+    page.setDefaultTimeout(WAIT);
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    // Confirmations ("Disable nora?") are accepted.
+    page.on('dialog', (d) => d.accept());
+
+    step = 'admin: sign in and open Administration';
+    await signIn(username, password);
+    await page.locator('[data-testid=to-admin]:visible').click();
+    await page.waitForURL(base + '/admin');
+    const users = page.locator('[data-testid=users]');
+    await users.locator(`tr[data-user="${username}"]`).waitFor();
+
+    step = 'admin: a weak password is refused with the reason';
+    await page.locator('#new-username').fill('nora');
+    await page.locator('#new-display').fill('Nora (RN)');
+    await page.locator('#new-skills').fill('nursing');
+    await page.locator('#new-password').fill('password1234');
+    await page.locator('[data-testid=add-user] button[type=submit]').click();
+    await page.locator('[data-testid=banner]').filter({ hasText: /common passwords/ }).waitFor();
+
+    step = 'admin: add a clinician';
+    await page.locator('#new-password').fill('silver birch at noon');
+    await page.locator('[data-testid=add-user] button[type=submit]').click();
+    const nora = users.locator('tr[data-user="nora"]');
+    await nora.waitFor();
+    if ((await nora.locator('[data-testid=user-state]').textContent()) !== 'active') {
+      throw new Error('nora is not active');
+    }
+    await shot('admin-users.png');
+
+    step = 'admin: disable the clinician';
+    await nora.getByRole('button', { name: 'Disable' }).click();
+    await nora.locator('[data-testid=user-state]').filter({ hasText: 'disabled' }).waitFor();
+
+    step = 'admin: add an auditor';
+    await page.locator('#new-username').fill('otto');
+    await page.locator('#new-role').selectOption('auditor');
+    await page.locator('#new-skills').fill('');
+    await page.locator('#new-password').fill('ledger of quiet days');
+    await page.locator('[data-testid=add-user] button[type=submit]').click();
+    await users.locator('tr[data-user="otto"]').waitFor();
+
+    step = 'admin: find the disabling in the audit trail';
+    await page.locator('#f-action').selectOption('user_disable');
+    await page.locator('[data-testid=audit-filter] button[type=submit]').click();
+    const rows = page.locator('[data-testid=audit] tbody tr');
+    await rows.filter({ hasText: 'user:nora' }).first().waitFor();
+    if ((await rows.count()) !== 1) throw new Error('expected one user_disable line');
+    await shot('admin-audit.png');
+
+    step = 'admin: export the trail as CSV';
+    const href = await page.locator('[data-testid=export-csv]').getAttribute('href');
+    if (!href.includes('action=user_disable')) throw new Error('the export ignores the filter: ' + href);
+    const csv = await page.request.get(base + href);
+    if (!csv.ok()) throw new Error('export failed: ' + csv.status());
+    const text = await csv.text();
+    const lines = text.trim().split(/\r?\n/);
+    if (lines[0] !== 'id,at,actor_id,actor,action,subject,detail,address' || lines.length !== 2
+      || !lines[1].includes('user_disable,user:nora')) {
+      throw new Error('unexpected CSV: ' + text);
+    }
+
+    step = 'admin: log out';
+    await page.locator('#logout').click();
+    await page.waitForURL(base + '/console');
+
+    step = 'auditor: sign in and land on the audit trail';
+    await signIn('otto', 'ledger of quiet days');
+    await page.waitForURL(base + '/admin');
+    await page.locator('[data-testid=audit] tbody tr').first().waitFor();
+    if (await page.locator('#users-section').isVisible()) throw new Error('an auditor sees accounts');
+    const chats = await page.request.get(base + '/api/conversations');
+    if (chats.status() !== 403) throw new Error('an auditor read the queue: ' + chats.status());
+    await shot('admin-auditor.png');
+
+    if (pageErrors.length) throw new Error('JavaScript errors on the page: ' + pageErrors.join(' | '));
+  } catch (err) {
+    if (page) await shot('failure-admin.png').catch(() => {});
+    throw err;
+  } finally {
+    await browser.close().catch(() => {});
+  }
+}
+
+try {
+  await main();
+  console.log(JSON.stringify({ ok: true, screenshots }));
+  process.exit(0);
+} catch (err) {
+  const clean = (t) => String(t).replace(/\u001b\[[0-9;]*m/g, '');
+  console.error(`admin flow failed at step "${step}": ${clean(err && err.stack ? err.stack : err)}`);
+  if (pageErrors.length) console.error('page errors: ' + pageErrors.join(' | '));
+  console.log(JSON.stringify({ ok: false, step, error: clean(err && err.message || err), screenshots }));
+  process.exit(1);
+}
