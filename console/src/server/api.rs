@@ -255,11 +255,13 @@ pub async fn team_send(
     Ok((StatusCode::CREATED, Json(json!({"message": message}))))
 }
 
+/// Who is asking is checked before the upgrade, so that a request without a
+/// session is told `401` whatever it sent.
 pub async fn ws(
-    ws: WebSocketUpgrade,
     State(s): State<Shared>,
     headers: HeaderMap,
     Staff(user): Staff,
+    ws: WebSocketUpgrade,
 ) -> Response {
     let Some(hash) = session_hash(&headers) else {
         return ApiError::Unauthenticated.into_response();

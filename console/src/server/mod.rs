@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{MatchedPath, State};
-use axum::http::{Request, StatusCode, header};
-use axum::routing::{get, post};
+use axum::http::{Method, Request, StatusCode, header};
+use axum::routing::MethodFilter;
 use service::{Service, SystemClock};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -48,56 +48,101 @@ pub struct AppState {
 
 pub type Shared = Arc<AppState>;
 
+/// The routes, registered through this so that the list of them exists
+/// apart from axum's router: the authorization matrix (`tests/authz.rs`)
+/// walks every one.
+struct Routes {
+    router: Router<Shared>,
+    table: Vec<(Method, &'static str)>,
+}
+
+impl Routes {
+    fn on<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, Shared>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a standard method");
+        self.table.push((method, path));
+        self.router = self.router.route(path, axum::routing::on(filter, handler));
+        self
+    }
+}
+
+fn routes() -> Routes {
+    let (get, post, patch, delete) = (Method::GET, Method::POST, Method::PATCH, Method::DELETE);
+    Routes {
+        router: Router::new(),
+        table: Vec::new(),
+    }
+    .on(get.clone(), "/", assets::index)
+    .on(get.clone(), "/widget.js", assets::widget)
+    .on(get.clone(), "/console", assets::console)
+    .on(get.clone(), "/console.js", assets::console_js)
+    .on(get.clone(), "/console.css", assets::console_css)
+    .on(get.clone(), "/admin", assets::admin)
+    .on(get.clone(), "/admin.js", assets::admin_js)
+    .on(get.clone(), "/admin.css", assets::admin_css)
+    .on(get.clone(), "/healthz", || async { "ok" })
+    .on(get.clone(), "/readyz", readyz)
+    .on(get.clone(), "/ws/patient", patient::ws)
+    .on(get.clone(), "/ws/clinician", api::ws)
+    .on(post.clone(), "/api/login", session::login)
+    .on(post.clone(), "/api/logout", session::logout)
+    .on(get.clone(), "/api/me", session::me)
+    .on(post.clone(), "/api/me/password", session::change_password)
+    .on(post.clone(), "/api/me/status", api::set_status)
+    .on(get.clone(), "/api/users", admin::users)
+    .on(post.clone(), "/api/users", admin::add_user)
+    .on(patch, "/api/users/{id}", admin::change_user)
+    .on(delete.clone(), "/api/users/{id}", admin::remove_user)
+    .on(post.clone(), "/api/users/{id}/disable", admin::disable_user)
+    .on(post.clone(), "/api/users/{id}/enable", admin::enable_user)
+    .on(post.clone(), "/api/users/{id}/unlock", admin::unlock_user)
+    .on(
+        post.clone(),
+        "/api/users/{id}/password",
+        admin::reset_password,
+    )
+    .on(get.clone(), "/api/conversations", api::conversations)
+    .on(get.clone(), "/api/conversations/{id}", api::conversation)
+    .on(post.clone(), "/api/conversations/{id}/take", api::take)
+    .on(post.clone(), "/api/conversations/{id}/messages", api::send)
+    .on(post.clone(), "/api/conversations/{id}/close", api::close)
+    .on(post.clone(), "/api/conversations/{id}/block", api::block)
+    .on(post.clone(), "/api/conversations/{id}/accept", api::accept)
+    .on(
+        post.clone(),
+        "/api/conversations/{id}/decline",
+        api::decline,
+    )
+    .on(
+        post.clone(),
+        "/api/conversations/{id}/transfer",
+        api::transfer,
+    )
+    .on(post.clone(), "/api/conversations/{id}/start", api::start)
+    .on(get.clone(), "/api/team", api::team)
+    .on(get.clone(), "/api/team/{user}", api::team_thread)
+    .on(post.clone(), "/api/team/{user}", api::team_send)
+    .on(get.clone(), "/api/held", api::held)
+    .on(post, "/api/held/{id}/dismiss", api::dismiss_held)
+    .on(get.clone(), "/api/blocks", api::blocks)
+    .on(delete, "/api/blocks/{id}", api::unblock)
+    .on(get.clone(), "/api/audit", audit::search)
+    .on(get, "/api/audit/export", audit::export)
+}
+
+/// Every route the server answers, by method and path pattern.
+#[cfg(test)]
+pub(crate) fn route_table() -> Vec<(Method, &'static str)> {
+    routes().table
+}
+
 /// Every route. Tests drive this in-process; `serve` binds it to a port.
 pub fn app(state: Shared) -> Router {
-    Router::new()
-        .route("/", get(assets::index))
-        .route("/widget.js", get(assets::widget))
-        .route("/console", get(assets::console))
-        .route("/console.js", get(assets::console_js))
-        .route("/console.css", get(assets::console_css))
-        .route("/admin", get(assets::admin))
-        .route("/admin.js", get(assets::admin_js))
-        .route("/admin.css", get(assets::admin_css))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/ws/patient", get(patient::ws))
-        .route("/ws/clinician", get(api::ws))
-        .route("/api/login", post(session::login))
-        .route("/api/logout", post(session::logout))
-        .route("/api/me", get(session::me))
-        .route("/api/me/password", post(session::change_password))
-        .route("/api/me/status", post(api::set_status))
-        .route("/api/users", get(admin::users).post(admin::add_user))
-        .route(
-            "/api/users/{id}",
-            axum::routing::patch(admin::change_user).delete(admin::remove_user),
-        )
-        .route("/api/users/{id}/disable", post(admin::disable_user))
-        .route("/api/users/{id}/enable", post(admin::enable_user))
-        .route("/api/users/{id}/unlock", post(admin::unlock_user))
-        .route("/api/users/{id}/password", post(admin::reset_password))
-        .route("/api/conversations", get(api::conversations))
-        .route("/api/conversations/{id}", get(api::conversation))
-        .route("/api/conversations/{id}/take", post(api::take))
-        .route("/api/conversations/{id}/messages", post(api::send))
-        .route("/api/conversations/{id}/close", post(api::close))
-        .route("/api/conversations/{id}/block", post(api::block))
-        .route("/api/conversations/{id}/accept", post(api::accept))
-        .route("/api/conversations/{id}/decline", post(api::decline))
-        .route("/api/conversations/{id}/transfer", post(api::transfer))
-        .route("/api/conversations/{id}/start", post(api::start))
-        .route("/api/team", get(api::team))
-        .route(
-            "/api/team/{user}",
-            get(api::team_thread).post(api::team_send),
-        )
-        .route("/api/held", get(api::held))
-        .route("/api/held/{id}/dismiss", post(api::dismiss_held))
-        .route("/api/blocks", get(api::blocks))
-        .route("/api/blocks/{id}", axum::routing::delete(api::unblock))
-        .route("/api/audit", get(audit::search))
-        .route("/api/audit/export", get(audit::export))
+    routes()
+        .router
         .fallback(|| async { ApiError::Service(service::ServiceError::NotFound("no such route")) })
         .layer(RequestBodyLimitLayer::new(64 * 1024))
         .layer(CatchPanicLayer::new())

@@ -13,6 +13,7 @@ use super::{AppState, app};
 
 mod accounts;
 mod audit;
+mod authz;
 mod edge;
 use service::accounts::hash_password;
 use service::tokens::Secret;
