@@ -309,6 +309,12 @@ impl Service {
         if let Some(emergency) = bot.emergency(text, &ctx) {
             return self.patient_emergency(&conv, text, emergency).await;
         }
+        // Past the emergency check, a flood is refused before anything is
+        // stored or queued for the models.
+        self.limits
+            .messages
+            .take(conversation.as_str(), self.now_ms())
+            .map_err(|retry_after_secs| ServiceError::RateLimited { retry_after_secs })?;
         let a = bot.assess(text, &ctx).await?;
         self.hub.set_language(conversation, &a.language);
         if a.action == Action::Answer

@@ -65,6 +65,8 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     /// Staff accounts and logging in.
     pub staff: accounts::Staff,
+    /// How fast patients may open sockets, start chats and write.
+    limits: limits::PatientLimits,
 }
 
 impl Service {
@@ -82,6 +84,7 @@ impl Service {
             hub: Hub::with_policy(policy),
             translator: OnceLock::new(),
             clock,
+            limits: limits::PatientLimits::default(),
         }
     }
 

@@ -1,6 +1,10 @@
 //! Rate limits: a token bucket per key (an address, an account, a
 //! conversation), in memory. Time is handed in, so the buckets can be tested
 //! without waiting.
+//!
+//! The patient side's limits ([`PatientLimits`]) are per keyed address hash
+//! (never the address itself) and per conversation; staff logins are
+//! limited in `accounts.rs`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,6 +22,35 @@ impl Rate {
         Rate {
             burst,
             per_ms: secs * 1000,
+        }
+    }
+}
+
+/// Sockets a patient's address may open (new chats and resumed ones): 30
+/// at once, refilled over a minute.
+pub const SOCKETS_PER_ADDRESS: Rate = Rate::per_secs(30, 60);
+/// New conversations from one address: 10 at once, then one a minute. A
+/// household or a clinic's waiting room shares an address; a script opening
+/// hundreds does not get them.
+pub const NEW_CHATS_PER_ADDRESS: Rate = Rate::per_secs(10, 600);
+/// Messages in one conversation: 10 at once, then one every 3 seconds
+/// (faster than anyone types for long). An emergency is never held back.
+pub const MESSAGES_PER_CONVERSATION: Rate = Rate::per_secs(10, 30);
+
+/// The patient side's limits.
+#[derive(Debug)]
+pub struct PatientLimits {
+    pub sockets: Limiter,
+    pub new_chats: Limiter,
+    pub messages: Limiter,
+}
+
+impl Default for PatientLimits {
+    fn default() -> Self {
+        PatientLimits {
+            sockets: Limiter::new(SOCKETS_PER_ADDRESS),
+            new_chats: Limiter::new(NEW_CHATS_PER_ADDRESS),
+            messages: Limiter::new(MESSAGES_PER_CONVERSATION),
         }
     }
 }

@@ -101,6 +101,13 @@ impl Service {
         if self.blocked(who).await? {
             return Err(ServiceError::SenderBlocked);
         }
+        let now = self.now_ms();
+        if let Some(address) = &who.address {
+            self.limits
+                .sockets
+                .take(address, now)
+                .map_err(|retry_after_secs| ServiceError::RateLimited { retry_after_secs })?;
+        }
         if let Some(token) = q.resume.as_deref().filter(|t| t.len() == 64) {
             match self.store.conversation_by_resume(&token_hash(token)).await {
                 Ok(c) => {
@@ -116,6 +123,12 @@ impl Service {
                 Err(StoreError::NotFound) => {}
                 Err(e) => return Err(e.into()),
             }
+        }
+        if let Some(address) = &who.address {
+            self.limits
+                .new_chats
+                .take(address, now)
+                .map_err(|retry_after_secs| ServiceError::RateLimited { retry_after_secs })?;
         }
         let id = ConversationId::new(format!("c_{}", &new_token().0[..20]));
         let resume = new_token();

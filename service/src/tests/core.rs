@@ -858,3 +858,80 @@ async fn a_clinician_sees_their_own_chats_and_breaks_the_glass_for_any_other() {
     clinic.service.close(bill.id(), &bella).await.unwrap();
     read(&bella, bill.id(), None).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_flood_is_refused_but_an_emergency_never_is() {
+    let clinic = Clinic::new(Policy::default()).await;
+    let p = clinic.patient("en").await;
+    let burst = crate::limits::MESSAGES_PER_CONVERSATION.burst;
+    for _ in 0..burst {
+        p.say("what are your hours").await;
+    }
+    let stored = clinic.store.messages(p.id()).await.unwrap().len();
+    assert!(matches!(
+        p.session.message("what are your hours").await,
+        Err(ServiceError::RateLimited {
+            retry_after_secs: 3
+        })
+    ));
+    assert_eq!(
+        clinic.store.messages(p.id()).await.unwrap().len(),
+        stored,
+        "nothing of a refused message is stored"
+    );
+    // An emergency in the middle of a flood is answered all the same.
+    p.session.message("I have chest pain").await.unwrap();
+    let conv = clinic.store.conversation(p.id()).await.unwrap();
+    assert!(conv.urgent);
+    // Three seconds on, one more message goes through.
+    clinic.advance(Duration::from_secs(3)).await;
+    p.session.message("thanks").await.unwrap();
+    assert!(p.session.message("thanks again").await.is_err());
+}
+
+#[tokio::test]
+async fn one_address_cannot_open_chats_without_end() {
+    let clinic = Clinic::new(Policy::default()).await;
+    let from = |address: &str| crate::Identity {
+        fingerprint: None,
+        address: Some(address.into()),
+    };
+    let burst = crate::limits::NEW_CHATS_PER_ADDRESS.burst;
+    let mut resume = String::new();
+    for _ in 0..burst {
+        let (session, mut rx) = clinic
+            .service
+            .open_patient(&OpenRequest::default(), &from("a1"))
+            .await
+            .unwrap();
+        let welcome: Value = serde_json::from_str(&rx.recv().await.unwrap()).unwrap();
+        resume = welcome["resume"].as_str().unwrap().to_string();
+        drop(session);
+    }
+    assert!(matches!(
+        clinic
+            .service
+            .open_patient(&OpenRequest::default(), &from("a1"))
+            .await,
+        Err(ServiceError::RateLimited { .. })
+    ));
+    // A reload resumes its own chat; another address is not held back.
+    let reload = OpenRequest {
+        resume: Some(resume),
+        ..OpenRequest::default()
+    };
+    assert!(
+        clinic
+            .service
+            .open_patient(&reload, &from("a1"))
+            .await
+            .is_ok()
+    );
+    assert!(
+        clinic
+            .service
+            .open_patient(&OpenRequest::default(), &from("a2"))
+            .await
+            .is_ok()
+    );
+}
