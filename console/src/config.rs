@@ -75,11 +75,59 @@ pub struct Config {
     pub trusted_domains: Vec<String>,
     /// How escalated chats reach clinicians.
     pub routing: Routing,
+    /// How long a client may take to send a request's headers, and how long
+    /// an idle connection stays open, in seconds.
+    pub header_timeout_secs: u64,
     /// How long staff sessions last.
     pub sessions: Sessions,
+    /// How fast patients may connect, start chats and write.
+    pub limits: Limits,
     /// Translation model directories (OPUS-MT, `docs/routing.md`); every
     /// directory under `<models_dir>/translate/` is loaded as well.
     pub translation_models: Vec<PathBuf>,
+}
+
+/// The `[limits]` table: the patient side's rate limits, per address (its
+/// keyed hash) and per conversation. An emergency is never refused.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Sockets one address may open in a minute.
+    pub sockets_per_minute: u32,
+    /// New chats one address may open at once; then one every
+    /// `600 / new_chats_per_address` seconds.
+    pub new_chats_per_address: u32,
+    /// Messages one conversation may send at once; then one every
+    /// `30 / messages_per_conversation` seconds.
+    pub messages_per_conversation: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            sockets_per_minute: service::limits::SOCKETS_PER_ADDRESS.burst,
+            new_chats_per_address: service::limits::NEW_CHATS_PER_ADDRESS.burst,
+            messages_per_conversation: service::limits::MESSAGES_PER_CONVERSATION.burst,
+        }
+    }
+}
+
+impl Limits {
+    /// The service's limits for this configuration (each at least 1).
+    pub fn patient(&self) -> service::limits::PatientLimits {
+        use service::limits::{
+            MESSAGES_PER_CONVERSATION, NEW_CHATS_PER_ADDRESS, Rate, SOCKETS_PER_ADDRESS,
+        };
+        let rate = |burst: u32, default: Rate| Rate {
+            burst: burst.max(1),
+            per_ms: default.per_ms,
+        };
+        service::limits::PatientLimits::new(
+            rate(self.sockets_per_minute, SOCKETS_PER_ADDRESS),
+            rate(self.new_chats_per_address, NEW_CHATS_PER_ADDRESS),
+            rate(self.messages_per_conversation, MESSAGES_PER_CONVERSATION),
+        )
+    }
 }
 
 /// The `[sessions]` table.
@@ -202,7 +250,9 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             trusted_domains: Vec::new(),
             routing: Routing::default(),
+            header_timeout_secs: 10,
             sessions: Sessions::default(),
+            limits: Limits::default(),
             translation_models: Vec::new(),
         }
     }

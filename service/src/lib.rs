@@ -88,6 +88,12 @@ impl Service {
         }
     }
 
+    /// Other patient-side limits than the defaults ([`limits`]).
+    pub fn with_limits(mut self, limits: limits::PatientLimits) -> Service {
+        self.limits = limits;
+        self
+    }
+
     /// Hands the service its warmed-up bot; the server is ready from here.
     pub fn set_bot(&self, bot: Arc<dyn Assistant>) {
         let _ = self.bot.set(bot);

@@ -45,13 +45,23 @@ pub struct PatientLimits {
     pub messages: Limiter,
 }
 
+impl PatientLimits {
+    pub fn new(sockets: Rate, new_chats: Rate, messages: Rate) -> PatientLimits {
+        PatientLimits {
+            sockets: Limiter::new(sockets),
+            new_chats: Limiter::new(new_chats),
+            messages: Limiter::new(messages),
+        }
+    }
+}
+
 impl Default for PatientLimits {
     fn default() -> Self {
-        PatientLimits {
-            sockets: Limiter::new(SOCKETS_PER_ADDRESS),
-            new_chats: Limiter::new(NEW_CHATS_PER_ADDRESS),
-            messages: Limiter::new(MESSAGES_PER_CONVERSATION),
-        }
+        PatientLimits::new(
+            SOCKETS_PER_ADDRESS,
+            NEW_CHATS_PER_ADDRESS,
+            MESSAGES_PER_CONVERSATION,
+        )
     }
 }
 

@@ -13,6 +13,7 @@ mod audit;
 mod edge;
 mod error;
 mod identity;
+mod listen;
 mod patient;
 mod session;
 
@@ -185,12 +186,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let whitelist = Arc::new(crate::engine::load_whitelist(&config.intents_dir)?);
     let (store, server_key) = crate::open_store(&config).await?;
     let store: Arc<dyn Store> = Arc::new(store);
-    let service = Arc::new(Service::new(
-        store,
-        whitelist,
-        config.routing.policy(),
-        Arc::new(SystemClock),
-    ));
+    let service = Arc::new(
+        Service::new(
+            store,
+            whitelist,
+            config.routing.policy(),
+            Arc::new(SystemClock),
+        )
+        .with_limits(config.limits.patient()),
+    );
     service.restore().await?;
     let state = Arc::new(AppState {
         service: service.clone(),
@@ -198,6 +202,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         sessions: config.sessions.clone(),
         trusted_proxies: config.trusted_proxies.clone(),
     });
+    let header_timeout = std::time::Duration::from_secs(config.header_timeout_secs.max(1));
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     println!("Carechat is listening on http://{addr}/ (clinician console: http://{addr}/console)");
@@ -225,12 +230,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     });
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    listen::serve(listener, app(state), header_timeout, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
     Ok(())
 }
 

@@ -34,7 +34,13 @@ fn message(name: &str, lang: &str) -> String {
 /// at once, the chest-pain message used to be told "busy" in 3 of 5 tries.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_emergency_is_answered_when_the_model_queues_are_full() {
-    let server = Server::start_with(&[("CARECHAT_ENCODER_QUEUE", "1")]);
+    // Two hundred patients from one address in a minute: the patient-side
+    // rate limits (docs/security.md) would refuse most of them.
+    let server = Server::start_with(&[
+        ("CARECHAT_ENCODER_QUEUE", "1"),
+        ("CARECHAT_LIMITS__SOCKETS_PER_MINUTE", "1000"),
+        ("CARECHAT_LIMITS__NEW_CHATS_PER_ADDRESS", "1000"),
+    ]);
     let mut busy = 0;
     for round in 0..5 {
         // Fresh chats each round, all with the bot, so that every question

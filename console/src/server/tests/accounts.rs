@@ -392,9 +392,13 @@ async fn a_console_socket_closes_when_its_session_ends() {
     let s = state().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app =
-        crate::server::app(s.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let app = crate::server::app(s.clone());
+    tokio::spawn(crate::server::listen::serve(
+        listener,
+        app,
+        std::time::Duration::from_secs(10),
+        std::future::pending(),
+    ));
 
     for end in ["logout", "disable"] {
         let nurse = login(&s).await;

@@ -161,3 +161,76 @@ async fn malformed_requests_get_the_json_error_shape_without_parser_detail() {
         );
     }
 }
+
+/// The server's own accept loop, on a real port.
+async fn listening(
+    header_timeout: std::time::Duration,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<crate::server::AppState>,
+) {
+    let s = state().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(crate::server::listen::serve(
+        listener,
+        crate::server::app(s.clone()),
+        header_timeout,
+        std::future::pending(),
+    ));
+    (addr, s)
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (addr, _s) = listening(std::time::Duration::from_secs(1)).await;
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    // The server closes it (after the 1 s allowed); the bound only stops a
+    // broken build from hanging the suite.
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        slow.read_to_end(&mut rest),
+    )
+    .await
+    .expect("the server closes a connection whose headers never end");
+    assert!(read.is_ok());
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("200 OK"),
+        "{rest:?}"
+    );
+
+    // A client that sends its request in time is answered.
+    let mut quick = tokio::net::TcpStream::connect(addr).await.unwrap();
+    quick
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    quick.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+}
+
+#[tokio::test]
+async fn the_accept_loop_tells_each_request_its_clients_address() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (addr, s) = listening(std::time::Duration::from_secs(10)).await;
+    let body = r#"{"username":"nina","password":"a long password"}"#;
+    let request = format!(
+        "POST /api/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    client.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    let login = &s.service.store.audit_log(1).await.unwrap()[0];
+    assert_eq!(login.action, "login");
+    assert_eq!(login.address.as_deref(), Some("127.0.0.1"));
+}
