@@ -32,11 +32,43 @@ fn browser(test: &str) -> Option<(PathBuf, String)> {
     Some((dir, chromium))
 }
 
-#[test]
-fn widget_and_console_work_in_chromium() {
-    let Some((dir, chromium)) = browser("widget_and_console_work_in_chromium") else {
+/// Runs `script` against `server` as `user`, asserts it reported success,
+/// and that it took each of `shots` (in `CARECHAT_SCREENSHOTS` when set).
+fn walk(server: &Server, script: &str, user: (&str, &str), shots: &[&str]) {
+    let Some((dir, chromium)) = browser(script) else {
         return;
     };
+    let shot_dir = std::env::var("CARECHAT_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| server.dir.path().join("screenshots"));
+    std::fs::create_dir_all(&shot_dir).unwrap();
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .arg(script)
+        .arg(&server.base)
+        .args([user.0, user.1])
+        .arg(&shot_dir)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("running node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    assert!(stdout.contains("\"ok\":true"), "{stdout}");
+    for shot in shots {
+        assert!(shot_dir.join(shot).exists(), "{shot} was not taken");
+    }
+}
+
+#[test]
+fn widget_and_console_work_in_chromium() {
+    if browser("widget_and_console_work_in_chromium").is_none() {
+        return;
+    }
     let server = Server::start();
     server.add_user(
         "nurse",
@@ -45,65 +77,30 @@ fn widget_and_console_work_in_chromium() {
         "en",
         "correct horse battery",
     );
-    let shots = std::env::var("CARECHAT_SCREENSHOTS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| server.dir.path().join("screenshots"));
-    std::fs::create_dir_all(&shots).unwrap();
-    let out = Command::new("node")
-        .current_dir(&dir)
-        .arg("flow.mjs")
-        .arg(&server.base)
-        .args(["nurse", "correct horse battery"])
-        .arg(&shots)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .expect("running node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser flow failed:\n{stdout}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
+    walk(
+        &server,
+        "flow.mjs",
+        ("nurse", "correct horse battery"),
+        &[
+            "widget.png",
+            "console-queue.png",
+            "console-chat.png",
+            "widget-reply.png",
+        ],
     );
-    assert!(stdout.contains("\"ok\":true"), "{stdout}");
-    for shot in [
-        "widget.png",
-        "console-queue.png",
-        "console-chat.png",
-        "widget-reply.png",
-    ] {
-        assert!(shots.join(shot).exists(), "{shot} was not taken");
-    }
 }
 
 #[test]
 fn accounts_and_the_audit_trail_work_in_chromium() {
-    let Some((dir, chromium)) = browser("accounts_and_the_audit_trail_work_in_chromium") else {
+    if browser("accounts_and_the_audit_trail_work_in_chromium").is_none() {
         return;
-    };
+    }
     let server = Server::start();
     server.add_user("ada", "admin", "", "en", "an admin password");
-    let shots = std::env::var("CARECHAT_SCREENSHOTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| server.dir.path().join("screenshots"));
-    std::fs::create_dir_all(&shots).unwrap();
-    let out = Command::new("node")
-        .current_dir(&dir)
-        .arg("admin.mjs")
-        .arg(&server.base)
-        .args(["ada", "an admin password"])
-        .arg(&shots)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .expect("running node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "admin flow failed:\n{stdout}\n{}\nserver log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
+    walk(
+        &server,
+        "admin.mjs",
+        ("ada", "an admin password"),
+        &["admin-users.png", "admin-audit.png", "admin-auditor.png"],
     );
-    for shot in ["admin-users.png", "admin-audit.png", "admin-auditor.png"] {
-        assert!(shots.join(shot).exists(), "{shot} was not taken");
-    }
 }
