@@ -204,6 +204,30 @@
   $('audit-filter').addEventListener('input', exportLinks);
   $('audit-more').addEventListener('click', function () { loadAudit(true).catch(fail); });
 
+  // ---------- own two-factor sign-in ----------
+
+  $('mfa-start').addEventListener('click', async function () {
+    try {
+      var r = await api('POST', '/api/me/mfa', {});
+      $('mfa-secret').textContent = r.secret;
+      $('mfa-uri').href = r.uri;
+      $('mfa-setup').hidden = false;
+      $('mfa-done').hidden = true;
+      $('mfa-code').focus();
+    } catch (e) { fail(e); }
+  });
+
+  $('mfa-confirm').addEventListener('submit', async function (e) {
+    e.preventDefault();
+    try {
+      var r = await api('POST', '/api/me/mfa/confirm', { code: $('mfa-code').value.trim() });
+      $('mfa-setup').hidden = true;
+      $('mfa-codes').textContent = r.recovery_codes.join('\n');
+      $('mfa-done').hidden = false;
+      this.reset();
+    } catch (x) { fail(x); }
+  });
+
   // ---------- own password, logout ----------
 
   $('own-password').addEventListener('submit', async function (e) {
@@ -225,14 +249,15 @@
   api('GET', '/api/me').then(async function (r) {
     me = r.user;
     $('loading').hidden = true;
-    if (me.role === 'clinician') { location.href = '/console'; return; }
     $('app').hidden = false;
     $('me-name').textContent = me.display_name + ' (' + me.role + ')';
-    $('to-console').hidden = me.role !== 'admin';
+    // Clinicians come here for their own account only: password, second factor.
+    $('to-console').hidden = me.role === 'auditor';
     $('users-section').hidden = me.role !== 'admin';
+    $('audit-section').hidden = me.role === 'clinician';
     try {
       if (me.role === 'admin') await loadUsers();
-      await loadAudit(false);
+      if (me.role !== 'clinician') await loadAudit(false);
     } catch (e) { fail(e); }
   }, function (e) {
     $('loading').hidden = true;

@@ -116,6 +116,7 @@
 
   function toLogin() {
     me = null;
+    $('login-totp-row').hidden = true;
     stopSocket();
     convs = [];
     openId = openConv = null;
@@ -133,7 +134,7 @@
     // An auditor reads the audit trail and never a chat: their page is /admin.
     if (user.role === 'auditor') { location.href = '/admin'; return; }
     me = user;
-    $('to-admin').hidden = user.role !== 'admin';
+    $('to-admin').textContent = user.role === 'admin' ? 'Administration' : 'My account';
     $('loading').hidden = true;
     $('login').hidden = true;
     $('login-error').hidden = true;
@@ -160,10 +161,25 @@
       return;
     }
     btn.disabled = true;
+    var body = { username: username, password: password };
+    var code = $('login-totp').value.trim();
+    if (!$('login-totp-row').hidden && code) body.totp = code;
     try {
-      var r = await api('POST', '/api/login', { username: username, password: password });
+      var r = await api('POST', '/api/login', body);
+      $('login-totp').value = '';
+      $('login-totp-row').hidden = true;
       start(r.user);
     } catch (x) {
+      if (x.code === 'mfa_required') {
+        // The password was right: the second step, or how to set it up.
+        var asked = !$('login-totp-row').hidden;
+        $('login-totp-row').hidden = false;
+        $('login-totp').value = '';
+        err.textContent = asked ? 'That code did not work. ' + x.message : x.message;
+        err.hidden = false;
+        $('login-totp').focus();
+        return;
+      }
       err.textContent = x.status === 401 ? 'Wrong username or password' : x.message;
       err.hidden = false;
       $('login-password').select();

@@ -74,6 +74,11 @@ impl ServerKey {
         store::AuditKey::new(self.mac("audit", "seal"))
     }
 
+    /// The key two-factor secrets are sealed under (`service::mfa`).
+    pub fn mfa_key(&self) -> service::mfa::SecretKey {
+        service::mfa::SecretKey::new(self.mac("mfa", "seal"))
+    }
+
     fn mac(&self, kind: &str, value: &str) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("any key length");
         mac.update(kind.as_bytes());

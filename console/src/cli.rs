@@ -10,7 +10,7 @@ use redaction::model::NerModel;
 use serde_json::{Value, json};
 
 use crate::config::Config;
-use service::accounts::{Profile, Staff};
+use service::accounts::Profile;
 use service::tokens::Secret;
 use store::{Moderation, User};
 
@@ -24,6 +24,8 @@ pub enum UserCommand {
     Unlock { name: String },
     Remove { name: String },
     Set { name: String, profile: Profile },
+    MfaEnroll { name: String },
+    MfaReset { name: String },
 }
 
 /// A password from standard input: prompted for without echo at a
@@ -70,8 +72,8 @@ fn show(u: &User) -> String {
 /// running server sees a change within a second: its consoles check their
 /// sessions in the database.
 pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
-    let (store, _) = crate::open_store(config).await?;
-    let staff = Staff::new(Arc::new(store));
+    let (store, key) = crate::open_store(config).await?;
+    let staff = crate::staff(config, Arc::new(store), &key);
     let named = |name: String| {
         let staff = &staff;
         async move {
@@ -127,6 +129,23 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
             let user = named(name).await?;
             staff.remove_account(None, user.id).await?;
             println!("removed {}; their sessions have ended", user.username);
+        }
+        UserCommand::MfaEnroll { name } => {
+            let user = named(name).await?;
+            let e = staff.enroll_mfa(None, user.id).await?;
+            println!("two-factor sign-in is on for {}.", user.username);
+            println!("Add it to an authenticator app (as a QR code, or typed in):");
+            println!("{}", e.uri);
+            println!("secret: {}", e.secret);
+            println!("Recovery codes, each good once (keep them somewhere safe):");
+            for code in &e.recovery_codes {
+                println!("  {code}");
+            }
+        }
+        UserCommand::MfaReset { name } => {
+            let user = named(name).await?;
+            staff.reset_mfa(None, user.id).await?;
+            println!("two-factor sign-in is off for {}", user.username);
         }
         UserCommand::Set { name, profile } => {
             let user = named(name).await?;

@@ -80,6 +80,8 @@ pub struct Config {
     pub header_timeout_secs: u64,
     /// How long staff sessions last.
     pub sessions: Sessions,
+    /// Two-factor sign-in.
+    pub mfa: Mfa,
     /// How fast patients may connect, start chats and write.
     pub limits: Limits,
     /// Translation model directories (OPUS-MT, `docs/routing.md`); every
@@ -127,6 +129,23 @@ impl Limits {
             rate(self.new_chats_per_address, NEW_CHATS_PER_ADDRESS),
             rate(self.messages_per_conversation, MESSAGES_PER_CONVERSATION),
         )
+    }
+}
+
+/// The `[mfa]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Mfa {
+    /// Roles that cannot sign in without a second factor (`admin`,
+    /// `clinician`, `auditor`).
+    pub required_roles: Vec<store::Role>,
+}
+
+impl Default for Mfa {
+    fn default() -> Self {
+        Mfa {
+            required_roles: vec![store::Role::Admin],
+        }
     }
 }
 
@@ -252,6 +271,7 @@ impl Default for Config {
             routing: Routing::default(),
             header_timeout_secs: 10,
             sessions: Sessions::default(),
+            mfa: Mfa::default(),
             limits: Limits::default(),
             translation_models: Vec::new(),
         }

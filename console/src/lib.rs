@@ -53,6 +53,15 @@ pub(crate) async fn open_store(
     Ok((store, key))
 }
 
+/// Staff accounts over `store`, with two-factor sign-in as configured.
+pub(crate) fn staff(
+    config: &config::Config,
+    store: std::sync::Arc<dyn store::Store>,
+    key: &auth::ServerKey,
+) -> service::accounts::Staff {
+    service::accounts::Staff::new(store).with_mfa(key.mfa_key(), config.mfa.required_roles.clone())
+}
+
 /// The multi-threaded runtime a command runs on.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

@@ -199,6 +199,20 @@ enum UserCommand {
         #[command(flatten)]
         profile: ProfileArgs,
     },
+    /// Two-factor sign-in (TOTP).
+    Mfa {
+        #[command(subcommand)]
+        command: MfaCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MfaCommand {
+    /// Turn it on: prints the otpauth:// URI for an authenticator app and
+    /// ten one-time recovery codes. Replaces any earlier secret.
+    Enroll { name: String },
+    /// Turn it off (a lost phone); the person enrols again.
+    Reset { name: String },
 }
 
 #[derive(Subcommand)]
@@ -284,6 +298,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         ..Default::default()
                     },
                 },
+                UserCommand::Mfa {
+                    command: MfaCommand::Enroll { name },
+                } => cli::UserCommand::MfaEnroll { name },
+                UserCommand::Mfa {
+                    command: MfaCommand::Reset { name },
+                } => cli::UserCommand::MfaReset { name },
                 UserCommand::Set { name, profile } => cli::UserCommand::Set {
                     name,
                     profile: profile.profile(None),

@@ -203,6 +203,14 @@ impl Profile {
 pub enum LoginError {
     #[error("wrong username or password")]
     BadCredentials,
+    /// The password was right; a second factor is needed (`enrolled`), or
+    /// must be set up first.
+    #[error("{}", if *enrolled {
+        "enter the code from your authenticator app, or a recovery code"
+    } else {
+        "two-factor sign-in is required for this account: set it up with `carechat user mfa enroll NAME`"
+    })]
+    MfaRequired { enrolled: bool },
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
@@ -247,7 +255,12 @@ fn audit(actor: Option<&User>, action: &str, subject: &User, detail: String) -> 
 /// Staff accounts over the store. Needs no bot and no router, so the
 /// command line uses it as the server does.
 pub struct Staff {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
+    /// Seals TOTP secrets (`mfa.rs`); none in a store opened without the
+    /// server's key, where two-factor sign-in cannot work.
+    pub(crate) secret_key: Option<crate::mfa::SecretKey>,
+    /// Roles that must sign in with a second factor.
+    pub(crate) mfa_roles: Vec<Role>,
     hashing: tokio::sync::Semaphore,
     /// Hashing jobs waiting or running.
     queued: AtomicUsize,
@@ -258,10 +271,31 @@ impl Staff {
     pub fn new(store: Arc<dyn Store>) -> Staff {
         Staff {
             store,
+            secret_key: None,
+            mfa_roles: vec![Role::Admin],
             hashing: tokio::sync::Semaphore::new(HASHING_AT_ONCE),
             queued: AtomicUsize::new(0),
             logins_per_address: Limiter::new(LOGINS_PER_ADDRESS),
         }
+    }
+
+    /// With the key TOTP secrets are sealed under, and the roles that must
+    /// use a second factor.
+    pub fn with_mfa(mut self, key: crate::mfa::SecretKey, required: Vec<Role>) -> Staff {
+        self.secret_key = Some(key);
+        self.mfa_roles = required;
+        self
+    }
+
+    /// An account change's audit line (`via=cli` without an actor).
+    pub(crate) fn account_audit(
+        &self,
+        actor: Option<&User>,
+        action: &str,
+        subject: &User,
+        detail: String,
+    ) -> NewAudit {
+        audit(actor, action, subject, detail)
     }
 
     /// Runs argon2 off the async threads, at most [`HASHING_AT_ONCE`] at a
@@ -297,13 +331,15 @@ impl Staff {
             .map_err(ServiceError::Internal)
     }
 
-    /// The user named `username` if `password` is theirs and the account is
-    /// active, at `now`, for a request from `address`. Failures are audited,
+    /// The user named `username` if `password` is theirs, the account is
+    /// active, and `second` is their second factor when they have one (or
+    /// must), at `now`, for a request from `address`. Failures are audited,
     /// by account when the name is one.
     pub async fn login(
         &self,
         username: &str,
         password: Secret,
+        second: Option<&str>,
         address: Option<String>,
         now: Timestamp,
     ) -> Result<User, LoginError> {
@@ -351,6 +387,31 @@ impl Staff {
             .await?;
         match user {
             Some(u) if ok && u.active() => {
+                if u.totp_secret.is_none() && self.mfa_required(u.role) {
+                    self.store
+                        .audit(failure(Some(&u), "two-factor sign-in not set up"))
+                        .await
+                        .map_err(ServiceError::from)?;
+                    return Err(LoginError::MfaRequired { enrolled: false });
+                }
+                if u.totp_secret.is_some() {
+                    let Some(code) = second.filter(|c| !c.trim().is_empty()) else {
+                        // The first of two steps, not a failure.
+                        return Err(LoginError::MfaRequired { enrolled: true });
+                    };
+                    let unix = now.unix().max(0) as u64;
+                    if !self.second_factor(&u, code, unix, address.clone()).await? {
+                        self.store
+                            .login_failed(u.id, now, LOCK_AFTER, LOCK_SECS)
+                            .await
+                            .map_err(ServiceError::from)?;
+                        self.store
+                            .audit(failure(Some(&u), "wrong second factor"))
+                            .await
+                            .map_err(ServiceError::from)?;
+                        return Err(LoginError::MfaRequired { enrolled: true });
+                    }
+                }
                 self.store
                     .login_succeeded(u.id)
                     .await
@@ -457,7 +518,7 @@ impl Staff {
     }
 
     /// The account `id`, by an admin (or the command line).
-    async fn account(&self, actor: Option<&User>, id: UserId) -> ServiceResult<User> {
+    pub(crate) async fn account(&self, actor: Option<&User>, id: UserId) -> ServiceResult<User> {
         admin(actor)?;
         match self.store.user(id).await {
             Ok(u) if u.removed_at.is_none() => Ok(u),

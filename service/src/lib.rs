@@ -11,6 +11,7 @@
 //!
 //! - `access.rs`: who may see which conversation, and break-glass.
 //! - `audit.rs`: searching and exporting the audit trail.
+//! - `mfa.rs` and `totp.rs`: two-factor sign-in.
 //! - `accounts.rs`: staff accounts, passwords and logging in.
 //! - `conversation.rs`: one patient message through the pipeline, escalation,
 //!   taking, replying and closing.
@@ -29,6 +30,7 @@ mod error;
 pub mod frames;
 mod hub;
 pub mod limits;
+pub mod mfa;
 mod moderation;
 mod ports;
 mod routing;
@@ -36,6 +38,7 @@ mod sessions;
 #[cfg(test)]
 mod tests;
 pub mod tokens;
+pub mod totp;
 pub mod views;
 
 use std::sync::{Arc, OnceLock};
@@ -86,6 +89,12 @@ impl Service {
             clock,
             limits: limits::PatientLimits::default(),
         }
+    }
+
+    /// Staff accounts with two-factor sign-in set up ([`mfa`]).
+    pub fn with_staff(mut self, staff: accounts::Staff) -> Service {
+        self.staff = staff;
+        self
     }
 
     /// Other patient-side limits than the defaults ([`limits`]).

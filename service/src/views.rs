@@ -122,6 +122,8 @@ pub struct AccountView {
     pub removed_at: Option<Timestamp>,
     /// Logins refused until then (too many wrong passwords).
     pub locked_until: Option<Timestamp>,
+    /// Two-factor sign-in is on.
+    pub mfa: bool,
 }
 
 impl From<&store::User> for AccountView {
@@ -138,6 +140,7 @@ impl From<&store::User> for AccountView {
             disabled_at: u.disabled_at,
             removed_at: u.removed_at,
             locked_until: u.locked_until.filter(|t| *t > Timestamp::now()),
+            mfa: u.totp_secret.is_some(),
         }
     }
 }

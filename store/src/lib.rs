@@ -106,6 +106,19 @@ pub trait Accounts: Send + Sync {
     /// A good login: the count of wrong passwords starts again.
     async fn login_succeeded(&self, user: UserId) -> StoreResult<()>;
 
+    /// Records that `user` signed in with the TOTP code of `step`, if no
+    /// code of that step or a later one was used before (false then): each
+    /// code works once.
+    async fn use_totp_step(&self, user: UserId, step: i64) -> StoreResult<bool>;
+    /// The last TOTP step `user` used.
+    async fn totp_last_step(&self, user: UserId) -> StoreResult<Option<i64>>;
+    /// Replaces `user`'s recovery codes (only their hashes are handed over).
+    async fn set_recovery_codes(&self, user: UserId, hashes: &[String]) -> StoreResult<()>;
+    /// Uses up the recovery code with this hash; false if there is none
+    /// unused.
+    async fn use_recovery_code(&self, user: UserId, hash: &str) -> StoreResult<bool>;
+    async fn recovery_codes_left(&self, user: UserId) -> StoreResult<u32>;
+
     /// Marks the session used at `now` (its idle time starts again).
     async fn touch_session(&self, token_hash: &str, now: Timestamp) -> StoreResult<()>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;

@@ -53,6 +53,10 @@ pub struct User {
     pub failed_logins: u32,
     /// Logins are refused until then after too many wrong passwords.
     pub locked_until: Option<Timestamp>,
+    /// The TOTP secret, sealed (two-factor sign-in is on when set).
+    pub totp_secret: Option<String>,
+    /// A TOTP secret being enrolled, sealed, until a code confirms it.
+    pub totp_pending: Option<String>,
 }
 
 impl User {
@@ -81,6 +85,10 @@ pub struct UserUpdate {
     pub disabled: Option<bool>,
     /// Lifts a login lockout and forgets the wrong passwords.
     pub unlock: bool,
+    /// Sets or clears the (sealed) TOTP secret.
+    pub totp_secret: Option<Option<String>>,
+    /// Sets or clears the (sealed) TOTP secret being enrolled.
+    pub totp_pending: Option<Option<String>>,
 }
 
 impl UserUpdate {

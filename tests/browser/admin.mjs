@@ -3,17 +3,31 @@
 // in the audit trail, and downloads the trail as CSV. Then the new auditor
 // signs in and lands on the audit trail, with no chat in sight.
 //
-// Usage: node admin.mjs <base-url> <admin> <password> <screenshot-dir>
+// Usage: node admin.mjs <base-url> <admin> <password> <screenshot-dir> <admin's TOTP secret>
 // Prints one JSON line {"ok":true,...} and exits 0, or the error and exits 1.
+import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const WAIT = 30_000;
-const [baseArg, username, password, shotArg] = process.argv.slice(2);
-if (!baseArg || !username || !password || !shotArg) {
-  console.error('usage: node admin.mjs <base-url> <admin> <password> <screenshot-dir>');
+const [baseArg, username, password, shotArg, secret] = process.argv.slice(2);
+if (!baseArg || !username || !password || !shotArg || !secret) {
+  console.error('usage: node admin.mjs <base-url> <admin> <password> <screenshot-dir> <totp-secret>');
   process.exit(2);
+}
+
+// The code an authenticator app shows now (RFC 6238: HMAC-SHA1, 30 s, six digits).
+function totp(base32) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
+  const d = createHmac('sha1', key).update(counter).digest();
+  const o = d[19] & 15;
+  return String((d.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
 }
 const base = baseArg.replace(/\/+$/, '');
 const shotDir = resolve(shotArg);
@@ -28,11 +42,16 @@ async function shot(name) {
   screenshots.push(path);
 }
 
-async function signIn(name, pass) {
+async function signIn(name, pass, totpSecret) {
   await page.goto(base + '/console', { timeout: WAIT });
   await page.locator('[data-testid=login-username]').fill(name);
   await page.locator('[data-testid=login-password]').fill(pass);
   await page.locator('[data-testid=login-submit]').click();
+  if (totpSecret) {
+    // The password was right; the console asks for the second factor.
+    await page.locator('[data-testid=login-totp]:visible').fill(totp(totpSecret));
+    await page.locator('[data-testid=login-submit]').click();
+  }
 }
 
 async function main() {
@@ -50,8 +69,8 @@ async function main() {
     // Confirmations ("Disable nora?") are accepted.
     page.on('dialog', (d) => d.accept());
 
-    step = 'admin: sign in and open Administration';
-    await signIn(username, password);
+    step = 'admin: sign in with a second factor and open Administration';
+    await signIn(username, password, secret);
     await page.locator('[data-testid=to-admin]:visible').click();
     await page.waitForURL(base + '/admin');
     const users = page.locator('[data-testid=users]');

@@ -151,6 +151,9 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     /// Everything the server wrote to stdout and stderr so far.
     pub log: Arc<Mutex<String>>,
+    /// Two-factor secrets (base32) of the accounts enrolled here, and the
+    /// last 30-second step a code was used for.
+    secrets: Mutex<std::collections::HashMap<String, (String, u64)>>,
 }
 
 impl Server {
@@ -218,6 +221,7 @@ impl Server {
             base,
             dir,
             log,
+            secrets: Mutex::default(),
         };
         server.wait_ready();
         server
@@ -276,13 +280,64 @@ impl Server {
             db.to_str().unwrap(),
         ];
         run_carechat(&args, &format!("{password}\n"));
+        // Admins sign in with a second factor (the default
+        // `mfa.required_roles`): enrolled as a clinic would, and the secret
+        // kept to make codes with.
+        if role == "admin" {
+            let (out, _) = run_carechat(
+                &["user", "mfa", "enroll", name, "--db", db.to_str().unwrap()],
+                "",
+            );
+            let secret = out
+                .lines()
+                .find_map(|l| l.strip_prefix("secret: "))
+                .expect("the enrolment prints the secret")
+                .to_string();
+            self.secrets
+                .lock()
+                .unwrap()
+                .insert(name.to_string(), (secret, 0));
+        }
+    }
+
+    /// The base32 two-factor secret of an account enrolled by [`Self::add_user`].
+    pub fn totp_secret(&self, name: &str) -> Option<String> {
+        self.secrets
+            .lock()
+            .unwrap()
+            .get(name)
+            .map(|(s, _)| s.clone())
+    }
+
+    /// A code for `name` no earlier login used (a code works once: a
+    /// second login in the same 30 seconds takes the next step's, which
+    /// the server accepts).
+    fn totp_code(&self, name: &str) -> Option<String> {
+        let mut secrets = self.secrets.lock().unwrap();
+        let (secret, last) = secrets.get_mut(name)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 30;
+        let step = now.max(*last + 1);
+        assert!(
+            step <= now + 1,
+            "{name} signed in more than twice in 30 seconds"
+        );
+        *last = step;
+        Some(totp(secret, step))
     }
 
     /// Logs in and returns a client holding the session cookie.
     pub fn login(&self, name: &str, password: &str) -> Clinician {
+        let mut body = json!({"username": name, "password": password});
+        if let Some(code) = self.totp_code(name) {
+            body["totp"] = json!(code);
+        }
         let response = ureq::post(&format!("{}/api/login", self.base))
             .header("content-type", "application/json")
-            .send(json!({"username": name, "password": password}).to_string())
+            .send(body.to_string())
             .expect("login");
         let cookie = response
             .headers()
@@ -457,4 +512,27 @@ impl Patient {
             }
         }
     }
+}
+
+/// An RFC 6238 code (HMAC-SHA1, six digits) for a base32 secret and a
+/// 30-second step, written apart from the server's so that the two are
+/// checked against each other.
+pub fn totp(secret_base32: &str, step: u64) -> String {
+    use hmac::{Hmac, Mac};
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut key, mut acc, mut bits) = (Vec::new(), 0u64, 0);
+    for c in secret_base32.chars() {
+        acc = (acc << 5) | ALPHABET.find(c).expect("base32") as u64;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            key.push((acc >> bits) as u8);
+        }
+    }
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&key).unwrap();
+    mac.update(&step.to_be_bytes());
+    let d = mac.finalize().into_bytes();
+    let o = (d[19] & 15) as usize;
+    let n = u32::from_be_bytes([d[o] & 0x7f, d[o + 1], d[o + 2], d[o + 3]]) % 1_000_000;
+    format!("{n:06}")
 }

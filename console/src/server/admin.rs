@@ -153,3 +153,13 @@ pub async fn unlock_user(
     let user = s.service.staff.unlock(Some(&admin), id).await?;
     Ok(Json(json!({ "user": AccountView::from(&user) })))
 }
+
+/// Turns two-factor sign-in off for an account (a lost phone).
+pub async fn reset_mfa(
+    State(s): State<Shared>,
+    Admin(admin): Admin,
+    Path(id): Path<UserId>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = s.service.staff.reset_mfa(Some(&admin), id).await?;
+    Ok(Json(json!({ "user": AccountView::from(&user) })))
+}

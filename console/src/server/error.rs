@@ -16,6 +16,10 @@ pub enum ApiError {
     BadCredentials,
     #[error("log in first")]
     Unauthenticated,
+    /// The password was right; a second factor is needed, or must be set
+    /// up first (the message says which).
+    #[error("{0}")]
+    MfaRequired(String),
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
@@ -25,13 +29,16 @@ impl ApiError {
         match self {
             ApiError::BadCredentials => "bad_credentials",
             ApiError::Unauthenticated => "unauthenticated",
+            ApiError::MfaRequired(_) => "mfa_required",
             ApiError::Service(e) => e.code(),
         }
     }
 
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::BadCredentials | ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::BadCredentials | ApiError::Unauthenticated | ApiError::MfaRequired(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Service(e) => match e {
                 ServiceError::BadRequest(_) => StatusCode::BAD_REQUEST,
                 ServiceError::Forbidden(_)

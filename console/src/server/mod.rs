@@ -93,6 +93,8 @@ fn routes() -> Routes {
     .on(get.clone(), "/api/me", session::me)
     .on(post.clone(), "/api/me/password", session::change_password)
     .on(post.clone(), "/api/me/status", api::set_status)
+    .on(post.clone(), "/api/me/mfa", session::propose_mfa)
+    .on(post.clone(), "/api/me/mfa/confirm", session::confirm_mfa)
     .on(get.clone(), "/api/users", admin::users)
     .on(post.clone(), "/api/users", admin::add_user)
     .on(patch, "/api/users/{id}", admin::change_user)
@@ -105,6 +107,7 @@ fn routes() -> Routes {
         "/api/users/{id}/password",
         admin::reset_password,
     )
+    .on(post.clone(), "/api/users/{id}/mfa/reset", admin::reset_mfa)
     .on(get.clone(), "/api/conversations", api::conversations)
     .on(get.clone(), "/api/conversations/{id}", api::conversation)
     .on(post.clone(), "/api/conversations/{id}/take", api::take)
@@ -188,12 +191,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = Arc::new(store);
     let service = Arc::new(
         Service::new(
-            store,
+            store.clone(),
             whitelist,
             config.routing.policy(),
             Arc::new(SystemClock),
         )
-        .with_limits(config.limits.patient()),
+        .with_limits(config.limits.patient())
+        .with_staff(crate::staff(&config, store.clone(), &server_key)),
     );
     service.restore().await?;
     let state = Arc::new(AppState {

@@ -137,6 +137,9 @@ pub fn address(addr: &ClientAddr) -> Option<String> {
 pub struct Login {
     username: String,
     password: String,
+    /// The second factor: a code from the authenticator app, or a recovery
+    /// code.
+    totp: Option<String>,
 }
 
 /// Starts a session for `user` and the cookie that carries it.
@@ -165,12 +168,14 @@ pub async fn login(
         .login(
             &body.username,
             Secret(body.password),
+            body.totp.as_deref(),
             address(&addr),
             Timestamp::now(),
         )
         .await
         .map_err(|e| match e {
             LoginError::BadCredentials => ApiError::BadCredentials,
+            e @ LoginError::MfaRequired { .. } => ApiError::MfaRequired(e.to_string()),
             LoginError::Service(e) => e.into(),
         })?;
     let cookie = start_session(&s, &user).await?;
@@ -244,4 +249,31 @@ pub async fn change_password(
         Json(json!({"user": s.service.user_view(&user)})),
     )
         .into_response())
+}
+
+/// Proposes a two-factor secret to the caller: nothing changes until a code
+/// from it is confirmed.
+pub async fn propose_mfa(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let e = s.service.staff.propose_mfa(&user).await?;
+    Ok(Json(json!({"secret": e.secret, "uri": e.uri})))
+}
+
+#[derive(Deserialize)]
+pub struct MfaCode {
+    code: String,
+}
+
+/// Switches two-factor sign-in on with a code from the proposed secret;
+/// the recovery codes come back, this once.
+pub async fn confirm_mfa(
+    State(s): State<Shared>,
+    Authed(user): Authed,
+    Json(body): Json<MfaCode>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let unix = Timestamp::now().unix().max(0) as u64;
+    let codes = s.service.staff.confirm_mfa(&user, &body.code, unix).await?;
+    Ok(Json(json!({"recovery_codes": codes})))
 }

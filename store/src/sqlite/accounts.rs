@@ -103,10 +103,22 @@ impl Accounts for SqliteStore {
             user.failed_logins = 0;
             user.locked_until = None;
         }
+        if let Some(v) = u.totp_secret {
+            user.totp_secret = v;
+            // A new secret (or none): codes of the old one are of no use.
+            sqlx::query("UPDATE users SET totp_last_step = NULL WHERE id = ?")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(v) = u.totp_pending {
+            user.totp_pending = v;
+        }
         sqlx::query(
             "UPDATE users SET display_name = ?, role = ?, password_hash = ?, skills = ?,
              languages = ?, max_chats = ?, licensed_states = ?, disabled_at = ?,
-             failed_logins = ?, locked_until = ? WHERE id = ?",
+             failed_logins = ?, locked_until = ?, totp_secret = ?, totp_pending = ?
+             WHERE id = ?",
         )
         .bind(&user.display_name)
         .bind(user.role.as_str())
@@ -118,6 +130,8 @@ impl Accounts for SqliteStore {
         .bind(user.disabled_at.map(|t| t.rfc3339()))
         .bind(i64::from(user.failed_logins))
         .bind(user.locked_until.map(|t| t.unix()))
+        .bind(&user.totp_secret)
+        .bind(&user.totp_pending)
         .bind(id.0)
         .execute(&mut *tx)
         .await?;
@@ -235,6 +249,68 @@ impl Accounts for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn use_totp_step(&self, user: UserId, step: i64) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = ?
+             WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+        )
+        .bind(step)
+        .bind(user.0)
+        .bind(step)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn totp_last_step(&self, user: UserId) -> StoreResult<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT totp_last_step FROM users WHERE id = ?")
+                .bind(user.0)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn set_recovery_codes(&self, user: UserId, hashes: &[String]) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?")
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        for hash in hashes {
+            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)")
+                .bind(user.0)
+                .bind(hash)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn use_recovery_code(&self, user: UserId, hash: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE recovery_codes SET used_at = ?
+             WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+        )
+        .bind(now())
+        .bind(user.0)
+        .bind(hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn recovery_codes_left(&self, user: UserId) -> StoreResult<u32> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL",
+        )
+        .bind(user.0)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n.max(0) as u32)
     }
 
     async fn touch_session(&self, token_hash: &str, now: Timestamp) -> StoreResult<()> {

@@ -13,7 +13,8 @@ use crate::{
 };
 
 pub const USER_COLUMNS: &str = "id, username, display_name, role, password_hash, skills, languages, \
-                                max_chats, licensed_states, disabled_at, removed_at, failed_logins, locked_until";
+                                max_chats, licensed_states, disabled_at, removed_at, failed_logins, locked_until, \
+                                totp_secret, totp_pending";
 pub const CONV_COLUMNS: &str = "id, resume_hash, state, urgent, language, browser_language, skill, \
                                 assigned_to, whisper, fingerprint, address, offline, license_state, \
                                 held, created_at, updated_at";
@@ -75,6 +76,8 @@ pub fn user(row: &SqliteRow) -> Result<User, sqlx::Error> {
         locked_until: row
             .try_get::<Option<i64>, _>("locked_until")?
             .map(Timestamp::from_unix),
+        totp_secret: row.try_get("totp_secret")?,
+        totp_pending: row.try_get("totp_pending")?,
     })
 }
 

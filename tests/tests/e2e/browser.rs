@@ -34,7 +34,7 @@ fn browser(test: &str) -> Option<(PathBuf, String)> {
 
 /// Runs `script` against `server` as `user`, asserts it reported success,
 /// and that it took each of `shots` (in `CARECHAT_SCREENSHOTS` when set).
-fn walk(server: &Server, script: &str, user: (&str, &str), shots: &[&str]) {
+fn walk(server: &Server, script: &str, user: (&str, &str), shots: &[&str], extra: &[String]) {
     let Some((dir, chromium)) = browser(script) else {
         return;
     };
@@ -48,6 +48,7 @@ fn walk(server: &Server, script: &str, user: (&str, &str), shots: &[&str]) {
         .arg(&server.base)
         .args([user.0, user.1])
         .arg(&shot_dir)
+        .args(extra)
         .env("CHROMIUM", &chromium)
         .output()
         .expect("running node");
@@ -87,6 +88,7 @@ fn widget_and_console_work_in_chromium() {
             "console-chat.png",
             "widget-reply.png",
         ],
+        &[],
     );
 }
 
@@ -102,5 +104,6 @@ fn accounts_and_the_audit_trail_work_in_chromium() {
         "admin.mjs",
         ("ada", "an admin password"),
         &["admin-users.png", "admin-audit.png", "admin-auditor.png"],
+        &[server.totp_secret("ada").expect("an admin is enrolled")],
     );
 }

@@ -192,7 +192,15 @@ async fn an_admin_blocks_a_spammer_who_then_cannot_chat_until_unblocked() {
         .collect();
     assert_eq!(
         actions,
-        ["unblock", "unblock", "block", "block", "login", "user_add"]
+        [
+            "unblock",
+            "unblock",
+            "block",
+            "block",
+            "login",
+            "mfa_enroll",
+            "user_add"
+        ]
     );
     // Neither the patient's address nor the browser id reaches the log or
     // the audit (an entry's `address` is the staff member's own: here the

@@ -133,6 +133,7 @@ fn body(method: &Method, path: &str) -> Option<Value> {
         "/api/users/{id}/password" => json!({"password": "a reset matrix password"}),
         "/api/conversations/{id}/messages" | "/api/team/{user}" => json!({"text": "hello"}),
         "/api/conversations/{id}/transfer" => json!({"to": {"skill": "billing"}}),
+        "/api/me/mfa/confirm" => json!({"code": "123456"}),
         _ => json!({}),
     })
 }

@@ -15,6 +15,7 @@ mod accounts;
 mod audit;
 mod authz;
 mod edge;
+mod mfa;
 use service::accounts::hash_password;
 use service::tokens::Secret;
 use service::{Service, SystemClock};
@@ -39,12 +40,19 @@ pub(super) async fn state() -> Arc<AppState> {
         .await
         .unwrap();
     let whitelist = crate::engine::load_whitelist(std::path::Path::new("/nonexistent")).unwrap();
+    let store: Arc<dyn store::Store> = Arc::new(store);
+    let staff = crate::staff(
+        &crate::config::Config::default(),
+        store.clone(),
+        &server_key,
+    );
     let service = Service::new(
-        Arc::new(store),
+        store,
         Arc::new(whitelist),
         router::Policy::default(),
         Arc::new(SystemClock),
-    );
+    )
+    .with_staff(staff);
     Arc::new(AppState {
         service: Arc::new(service),
         server_key,
@@ -267,17 +275,35 @@ pub(super) async fn admin_cookie(state: &Arc<AppState>) -> String {
         })
         .await
         .unwrap();
+    // Admins must sign in with a second factor (the default
+    // `mfa.required_roles`): enrolled as the command line does it.
+    let secret = enroll(state, "ada").await;
     let (status, cookie, body) = send(
         state,
         post(
             "/api/login",
-            json!({"username": "ada", "password": "another long password"}),
+            json!({"username": "ada", "password": "another long password",
+                   "totp": totp_now(&secret)}),
             None,
         ),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     cookie.unwrap().split(';').next().unwrap().to_string()
+}
+
+/// Turns two-factor sign-in on for `name` as `carechat user mfa enroll`
+/// does; the secret's bytes.
+pub(super) async fn enroll(state: &Arc<AppState>, name: &str) -> Vec<u8> {
+    let user = state.service.store.user_by_name(name).await.unwrap();
+    let e = state.service.staff.enroll_mfa(None, user.id).await.unwrap();
+    service::totp::from_base32(&e.secret).unwrap()
+}
+
+/// The code an authenticator app shows now.
+pub(super) fn totp_now(secret: &[u8]) -> String {
+    let now = store::Timestamp::now().unix() as u64;
+    service::totp::code_at(secret, service::totp::step_of(now))
 }
 
 pub(super) async fn conversation_from(state: &Arc<AppState>, id: &str, browser: &str, ip: &str) {
@@ -387,7 +413,15 @@ async fn an_admin_blocks_and_unblocks_a_sender_and_it_is_audited() {
         .collect();
     assert_eq!(
         actions,
-        ["unblock", "unblock", "block", "block", "login", "login"]
+        [
+            "unblock",
+            "unblock",
+            "block",
+            "block",
+            "login",
+            "login",
+            "mfa_enroll"
+        ]
     );
 }
 
