@@ -210,6 +210,7 @@
     try {
       var r = await api('POST', '/api/me/mfa', {});
       $('mfa-secret').textContent = r.secret;
+      $('mfa-qr').src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(r.qr_svg);
       $('mfa-uri').href = r.uri;
       $('mfa-setup').hidden = false;
       $('mfa-done').hidden = true;

@@ -134,7 +134,15 @@ pub async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
             let user = named(name).await?;
             let e = staff.enroll_mfa(None, user.id).await?;
             println!("two-factor sign-in is on for {}.", user.username);
-            println!("Add it to an authenticator app (as a QR code, or typed in):");
+            println!("Scan this with an authenticator app, or type in the URI or the secret:");
+            if let Ok(qr) = qrcode::QrCode::new(e.uri.as_bytes()) {
+                println!(
+                    "{}",
+                    qr.render::<qrcode::render::unicode::Dense1x2>()
+                        .quiet_zone(true)
+                        .build()
+                );
+            }
             println!("{}", e.uri);
             println!("secret: {}", e.secret);
             println!("Recovery codes, each good once (keep them somewhere safe):");

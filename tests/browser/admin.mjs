@@ -139,6 +139,23 @@ async function main() {
     if (chats.status() !== 403) throw new Error('an auditor read the queue: ' + chats.status());
     await shot('admin-auditor.png');
 
+    step = 'auditor: set up two-factor sign-in from the QR code page';
+    await page.locator('#mfa-start').click();
+    const qr = page.locator('[data-testid=mfa-qr]');
+    await qr.waitFor();
+    await page.waitForFunction(() => {
+      const img = document.getElementById('mfa-qr');
+      return img.complete && img.naturalWidth > 0;
+    });
+    const ottoSecret = (await page.locator('[data-testid=mfa-secret]').textContent()).trim();
+    await page.locator('#mfa-code').fill(totp(ottoSecret));
+    await page.locator('#mfa-confirm button[type=submit]').click();
+    const codes = page.locator('[data-testid=mfa-codes]');
+    await codes.waitFor();
+    const recovery = (await codes.textContent()).trim().split('\n');
+    if (recovery.length !== 10) throw new Error('expected ten recovery codes: ' + recovery);
+    await shot('admin-mfa.png');
+
     if (pageErrors.length) throw new Error('JavaScript errors on the page: ' + pageErrors.join(' | '));
   } catch (err) {
     if (page) await shot('failure-admin.png').catch(() => {});

@@ -258,7 +258,14 @@ pub async fn propose_mfa(
     Authed(user): Authed,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let e = s.service.staff.propose_mfa(&user).await?;
-    Ok(Json(json!({"secret": e.secret, "uri": e.uri})))
+    let qr = qrcode::QrCode::new(e.uri.as_bytes())
+        .map_err(|err| ServiceError::Internal(anyhow::anyhow!("a QR code: {err}")))?
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .build();
+    Ok(Json(
+        json!({"secret": e.secret, "uri": e.uri, "qr_svg": qr}),
+    ))
 }
 
 #[derive(Deserialize)]

@@ -103,7 +103,12 @@ fn accounts_and_the_audit_trail_work_in_chromium() {
         &server,
         "admin.mjs",
         ("ada", "an admin password"),
-        &["admin-users.png", "admin-audit.png", "admin-auditor.png"],
+        &[
+            "admin-users.png",
+            "admin-audit.png",
+            "admin-auditor.png",
+            "admin-mfa.png",
+        ],
         &[server.totp_secret("ada").expect("an admin is enrolled")],
     );
 }

@@ -121,6 +121,8 @@ async fn a_clinician_enrols_from_the_console_and_an_admin_resets_it() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let secret = totp::from_base32(body["secret"].as_str().unwrap()).unwrap();
     assert!(body["uri"].as_str().unwrap().contains("Carechat:nina"));
+    let qr = body["qr_svg"].as_str().unwrap();
+    assert!(qr.contains("<svg") && qr.contains("</svg>"), "{qr}");
     // Proposed only: signing in still needs no code.
     let (status, _) = sign_in(&s, "nina", "a long password", None).await;
     assert_eq!(status, StatusCode::OK);
