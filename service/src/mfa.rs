@@ -14,10 +14,11 @@
 //!   without it: they are told to enrol (`mfa_required`).
 
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use store::{NewAudit, Role, User, UserId, UserUpdate};
 
 use crate::accounts::Staff;
+use crate::tokens::token_hash;
 use crate::totp;
 use crate::{ServiceError, ServiceResult};
 
@@ -86,13 +87,15 @@ pub struct Enrolment {
     pub recovery_codes: Vec<String>,
 }
 
+/// What is stored of a recovery code: its SHA-256, as of any token, over
+/// the code as typed loosely (case, dashes and spaces ignored).
 fn code_hash(code: &str) -> String {
     let normal: String = code
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    hex::encode(Sha256::digest(normal.as_bytes()))
+    token_hash(&normal)
 }
 
 fn new_secret() -> Vec<u8> {
