@@ -833,6 +833,39 @@
     }
   });
 
+  // ---------- single sign-on ----------
+
+  // What the server's /api/sso/callback says went wrong (#sso=<code>).
+  var SSO_ERRORS = {
+    expired: 'The sign-in expired or was started in another browser. Please try again.',
+    provider: 'The identity provider refused the sign-in or could not be reached.',
+    no_role: 'Your account at the identity provider gives no Carechat role. Ask an admin.',
+    taken: 'A Carechat account with your name exists that was not made by single sign-on. Ask an admin.',
+    disabled: 'This account is disabled.',
+    last_admin: 'The identity provider no longer makes you an admin, but you are the last one. Make another admin first.',
+    rate_limited: 'Too many sign-ins from here; try again in a moment.',
+    busy: 'The server is busy; try again in a moment.',
+    failed: 'The sign-in failed. Please try again.'
+  };
+
+  $('login-sso').addEventListener('click', function () { location.href = '/api/sso/login'; });
+
+  async function ssoOptions() {
+    var sso = await api('GET', '/api/sso').catch(function () { return { enabled: false }; });
+    $('login-sso').hidden = !sso.enabled;
+    if (sso.only) {
+      $('login-password-fields').hidden = true;
+      $('login-submit').hidden = true;
+      $('login-sso').className = 'primary';
+    }
+    var m = /^#sso=([a-z_]+)$/.exec(location.hash);
+    if (m) {
+      history.replaceState(null, '', location.pathname);
+      $('login-error').textContent = SSO_ERRORS[m[1]] || SSO_ERRORS.failed;
+      $('login-error').hidden = false;
+    }
+  }
+
   // ---------- start ----------
 
   api('GET', '/api/me').then(function (r) { start(r.user); }, function (e) {
@@ -842,4 +875,5 @@
       $('login-error').hidden = false;
     }
   });
+  ssoOptions();
 })();

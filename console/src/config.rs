@@ -70,6 +70,15 @@ pub struct Config {
     /// `X-Forwarded-For` header names the real client. Without them, every
     /// patient behind the proxy has the proxy's address.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// TLS built in: the certificate chain, a PEM file (the server's
+    /// certificate first). Given with `tls_key`, the server speaks only
+    /// HTTPS, and both files are read again when they change.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS built in: the private key, a PEM file.
+    pub tls_key: Option<PathBuf>,
+    /// A reverse proxy in front terminates TLS: the session cookie is then
+    /// `Secure` and `__Host-` and HSTS is sent, as with TLS built in.
+    pub tls_at_proxy: bool,
     /// The clinic's own web domains (`example-clinic.com`; subdomains
     /// included): links to them do not count towards a message's spam score.
     pub trusted_domains: Vec<String>,
@@ -82,6 +91,9 @@ pub struct Config {
     pub sessions: Sessions,
     /// Two-factor sign-in.
     pub mfa: Mfa,
+    /// Single sign-on through the clinic's identity provider (OpenID
+    /// Connect); absent, staff sign in with passwords only.
+    pub sso: Option<Sso>,
     /// How fast patients may connect, start chats and write.
     pub limits: Limits,
     /// Translation model directories (OPUS-MT, `docs/routing.md`); every
@@ -146,6 +158,113 @@ impl Default for Mfa {
         Mfa {
             required_roles: vec![store::Role::Admin],
         }
+    }
+}
+
+/// The `[sso]` table: signing in through the clinic's identity provider
+/// with OpenID Connect (authorization code with PKCE; docs/security.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Sso {
+    /// The provider's issuer URL, as its discovery document names it
+    /// (`https://login.example.org/realms/clinic`). HTTPS, except on the
+    /// loopback address.
+    pub issuer: String,
+    /// Carechat's client id at the provider.
+    pub client_id: String,
+    /// The client secret, when the provider gave one (better set as
+    /// `CARECHAT_SSO__CLIENT_SECRET` than written in the file); without
+    /// one Carechat is a public client and PKCE alone protects the code.
+    pub client_secret: Option<String>,
+    /// Where the provider sends the browser back: this server's
+    /// `/api/sso/callback` as browsers reach it
+    /// (`https://chat.example.org/api/sso/callback`), registered at the
+    /// provider.
+    pub redirect_url: String,
+    /// The scopes asked for; `openid` is always among them.
+    pub scopes: Vec<String>,
+    /// The claim that becomes the username.
+    pub username_claim: String,
+    /// The claim that becomes the display name.
+    pub name_claim: String,
+    /// The claim listing the person's groups or roles (a string or a list).
+    pub role_claim: String,
+    /// Values of `role_claim` that make an admin, a clinician, an auditor;
+    /// the first that matches in that order wins. Someone with none of
+    /// them cannot sign in.
+    pub admin_values: Vec<String>,
+    pub clinician_values: Vec<String>,
+    pub auditor_values: Vec<String>,
+    /// The claim listing a clinician's skills; absent, skills are set by
+    /// an admin in Carechat.
+    pub skills_claim: Option<String>,
+    /// The claim listing the languages a clinician speaks.
+    pub languages_claim: Option<String>,
+    /// Single sign-on only: password sign-in is refused (`sso_only`).
+    /// Staff accounts are still managed with `carechat user`, which can
+    /// give an admin a password back if the provider is down (after this
+    /// is turned off).
+    pub only: bool,
+}
+
+impl Default for Sso {
+    fn default() -> Self {
+        Sso {
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: None,
+            redirect_url: String::new(),
+            scopes: vec!["openid".into(), "profile".into(), "email".into()],
+            username_claim: "preferred_username".into(),
+            name_claim: "name".into(),
+            role_claim: "groups".into(),
+            admin_values: vec!["carechat-admin".into()],
+            clinician_values: vec!["carechat-clinician".into()],
+            auditor_values: vec!["carechat-auditor".into()],
+            skills_claim: None,
+            languages_claim: None,
+            only: false,
+        }
+    }
+}
+
+/// Whether `url` is `https:`, or `http:` to the loopback address (a
+/// provider on the same machine, and the tests').
+pub fn secure_or_loopback(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Sso {
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            !self.issuer.is_empty() && !self.client_id.is_empty(),
+            "configuration: sso needs issuer and client_id"
+        );
+        anyhow::ensure!(
+            secure_or_loopback(&self.issuer),
+            "configuration: sso.issuer must be an https:// URL (http:// only on the loopback address)"
+        );
+        anyhow::ensure!(
+            secure_or_loopback(&self.redirect_url)
+                && self.redirect_url.ends_with("/api/sso/callback"),
+            "configuration: sso.redirect_url must be this server's https://.../api/sso/callback"
+        );
+        Ok(())
     }
 }
 
@@ -267,11 +386,15 @@ impl Default for Config {
             integer_products: true,
             key_file: None,
             trusted_proxies: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            tls_at_proxy: false,
             trusted_domains: Vec::new(),
             routing: Routing::default(),
             header_timeout_secs: 10,
             sessions: Sessions::default(),
             mfa: Mfa::default(),
+            sso: None,
             limits: Limits::default(),
             translation_models: Vec::new(),
         }
@@ -291,6 +414,10 @@ pub struct Overrides {
     pub intents_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Config {
@@ -313,6 +440,12 @@ impl Config {
 
     /// `file` is read when given (it must exist then), else `carechat.toml`
     /// when present in the working directory.
+    /// Whether browsers reach the server over HTTPS (built in or at a
+    /// proxy).
+    pub fn https(&self) -> bool {
+        self.tls_at_proxy || self.tls_cert.is_some()
+    }
+
     /// How the models multiply, from `integer_products`.
     pub fn products(&self) -> bert::Products {
         if self.integer_products {
@@ -400,6 +533,13 @@ impl Config {
         anyhow::ensure!(
             config.redaction_threshold > 0.0 && config.redaction_threshold < 1.0,
             "configuration: redaction_threshold must be between 0 and 1 (exclusive)"
+        );
+        if let Some(sso) = &config.sso {
+            sso.check()?;
+        }
+        anyhow::ensure!(
+            config.tls_cert.is_some() == config.tls_key.is_some(),
+            "configuration: tls_cert and tls_key go together"
         );
         anyhow::ensure!(
             config.encoder_queue > 0,

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 mod server;
+mod sso;
 pub mod tune;
 
 pub use server::serve;

@@ -44,6 +44,13 @@ enum Command {
         /// Intent whitelist directory.
         #[arg(long)]
         intents: Option<PathBuf>,
+        /// Serve HTTPS with this certificate chain (PEM; reloaded when it
+        /// changes). Needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Manage model files.
     Models {
@@ -242,8 +249,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let runtime = carechat::runtime;
     match cli.command {
-        Command::Serve { listen, intents } => {
+        Command::Serve {
+            listen,
+            intents,
+            tls_cert,
+            tls_key,
+        } => {
             overrides.listen = listen;
+            overrides.tls_cert = tls_cert;
+            overrides.tls_key = tls_key;
             overrides.intents_dir = intents;
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
             runtime()?.block_on(carechat::serve(config))

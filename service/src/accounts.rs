@@ -217,7 +217,7 @@ pub enum LoginError {
     Service(#[from] ServiceError),
 }
 
-fn check_name(name: &str) -> ServiceResult<()> {
+pub(crate) fn check_name(name: &str) -> ServiceResult<()> {
     if name.is_empty()
         || name.len() > 64
         || !name
@@ -266,7 +266,7 @@ pub struct Staff {
     hashing: tokio::sync::Semaphore,
     /// Hashing jobs waiting or running.
     queued: AtomicUsize,
-    logins_per_address: Limiter,
+    pub(crate) logins_per_address: Limiter,
 }
 
 impl Staff {
@@ -327,7 +327,7 @@ impl Staff {
             .map_err(|e| ServiceError::Internal(e.into()))
     }
 
-    async fn new_hash(&self, password: Secret) -> ServiceResult<String> {
+    pub(crate) async fn new_hash(&self, password: Secret) -> ServiceResult<String> {
         self.hashing(move || hash_password(&password))
             .await?
             .map_err(ServiceError::Internal)
@@ -530,7 +530,11 @@ impl Staff {
     }
 
     /// Refuses a change that would leave no active admin.
-    async fn keep_an_admin(&self, target: &User, still_admin: bool) -> ServiceResult<()> {
+    pub(crate) async fn keep_an_admin(
+        &self,
+        target: &User,
+        still_admin: bool,
+    ) -> ServiceResult<()> {
         if target.role != Role::Admin || still_admin || !target.active() {
             return Ok(());
         }

@@ -621,7 +621,7 @@ impl Service {
             return Err(ServiceError::Forbidden("an auditor does not take chats"));
         }
         if conv.state == ConvState::Queued {
-            self.open_for(user, &conv, reason, address).await?;
+            self.open_for(user, &conv, reason, address.clone()).await?;
         }
         self.apply_assignments(self.know(user)).await;
         let taken = {
@@ -637,7 +637,8 @@ impl Service {
             }
         };
         taken.map_err(route_error)?;
-        let audit = NewAudit::new(Some(user.id), "take", conversation.as_str(), "");
+        let audit =
+            NewAudit::new(Some(user.id), "take", conversation.as_str(), "").from_address(address);
         let summary = self.assigned(conversation, user.id, Some(audit)).await?;
         self.broadcast_queue().await;
         Ok(summary)
@@ -738,6 +739,7 @@ impl Service {
         &self,
         conversation: &ConversationId,
         user: &User,
+        address: Option<String>,
     ) -> ServiceResult<Summary> {
         let conv = self.store.conversation(conversation).await?;
         if conv.state == ConvState::Closed {
@@ -751,12 +753,9 @@ impl Service {
         }
         let language = conv.language.clone().unwrap_or_else(|| "en".into());
         let text = Messages::render(&self.whitelist.messages.closed, &language, &[]);
-        let mut work = UnitOfWork::new().audit(NewAudit::new(
-            Some(user.id),
-            "close",
-            conversation.as_str(),
-            "",
-        ));
+        let mut work = UnitOfWork::new().audit(
+            NewAudit::new(Some(user.id), "close", conversation.as_str(), "").from_address(address),
+        );
         if self.ready() {
             work = work.add_message(NewMessage::plain(
                 conversation.clone(),

@@ -35,6 +35,7 @@ mod moderation;
 mod ports;
 mod routing;
 mod sessions;
+pub mod sso;
 #[cfg(test)]
 mod tests;
 pub mod tokens;

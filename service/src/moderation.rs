@@ -71,6 +71,7 @@ impl Service {
         conversation: &ConversationId,
         admin: &User,
         req: BlockRequest,
+        address: Option<String>,
     ) -> ServiceResult<Vec<Block>> {
         admin_only(admin)?;
         if req.reason.chars().count() > MAX_REASON_CHARS {
@@ -132,6 +133,7 @@ impl Service {
                     conversation_id: Some(conv.id.clone()),
                     reason: reason.clone(),
                     created_by: admin.id,
+                    admin_address: address.clone(),
                 })
                 .await
             {
@@ -189,11 +191,16 @@ impl Service {
         Ok(())
     }
 
-    pub async fn unblock(&self, id: BlockId, admin: &User) -> ServiceResult<Block> {
+    pub async fn unblock(
+        &self,
+        id: BlockId,
+        admin: &User,
+        address: Option<String>,
+    ) -> ServiceResult<Block> {
         admin_only(admin)?;
         let block = self
             .store
-            .lift_block(id, admin.id)
+            .lift_block(id, admin.id, address)
             .await
             .map_err(ServiceError::not_found("no such active block"))?;
         tracing::info!(block = id.0, "sender unblocked");
@@ -254,6 +261,7 @@ impl Service {
         &self,
         conversation: &ConversationId,
         user: &User,
+        address: Option<String>,
     ) -> ServiceResult<()> {
         let conv = self
             .store
@@ -275,12 +283,10 @@ impl Service {
                             ..Default::default()
                         },
                     )
-                    .audit(NewAudit::new(
-                        Some(user.id),
-                        "dismiss_held",
-                        conversation.as_str(),
-                        "",
-                    )),
+                    .audit(
+                        NewAudit::new(Some(user.id), "dismiss_held", conversation.as_str(), "")
+                            .from_address(address),
+                    ),
             )
             .await?;
         Ok(())

@@ -300,14 +300,15 @@ impl Service {
         if user.role == Role::Auditor {
             return Err(ServiceError::Forbidden("an auditor does not take chats"));
         }
-        self.open_for(user, &conv, reason, address).await?;
+        self.open_for(user, &conv, reason, address.clone()).await?;
         self.apply_assignments(self.know(user)).await;
         let request = self.request_for(&conv);
         self.hub
             .router()
             .start(request, user.id.0, self.now_ms())
             .map_err(route_error)?;
-        let audit = NewAudit::new(Some(user.id), "start", conversation.as_str(), "");
+        let audit =
+            NewAudit::new(Some(user.id), "start", conversation.as_str(), "").from_address(address);
         let summary = self.assigned(conversation, user.id, Some(audit)).await?;
         self.broadcast_queue().await;
         Ok(summary)
@@ -319,6 +320,7 @@ impl Service {
         conversation: &ConversationId,
         user: &User,
         req: TransferRequest,
+        address: Option<String>,
     ) -> ServiceResult<Summary> {
         let conv = self.store.conversation(conversation).await?;
         let mine = conv.state == ConvState::Assigned && conv.assigned_to == Some(user.id);
@@ -395,12 +397,10 @@ impl Service {
             self.store.add_note(conversation, user.id, n).await?;
         }
         self.store
-            .audit(NewAudit::new(
-                Some(user.id),
-                "transfer",
-                conversation.as_str(),
-                detail,
-            ))
+            .audit(
+                NewAudit::new(Some(user.id), "transfer", conversation.as_str(), detail)
+                    .from_address(address),
+            )
             .await?;
         let handed = ClinicianFrame::Transfer {
             conversation: conversation.clone(),

@@ -124,6 +124,8 @@ pub struct AccountView {
     pub locked_until: Option<Timestamp>,
     /// Two-factor sign-in is on.
     pub mfa: bool,
+    /// Made by single sign-on: the identity provider sets its role.
+    pub sso: bool,
 }
 
 impl From<&store::User> for AccountView {
@@ -141,6 +143,7 @@ impl From<&store::User> for AccountView {
             removed_at: u.removed_at,
             locked_until: u.locked_until.filter(|t| *t > Timestamp::now()),
             mfa: u.totp_secret.is_some(),
+            sso: u.sso_subject.is_some(),
         }
     }
 }

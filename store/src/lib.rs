@@ -64,6 +64,11 @@ pub trait Accounts: Send + Sync {
     /// `Conflict` when the username is taken (by any account, removed ones
     /// too: the audit trail must name one person).
     async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    /// An account made by single sign-on, tied to the identity provider's
+    /// `subject`. `Conflict` when the username or the subject is taken.
+    async fn create_sso_user(&self, user: NewUser, subject: &str) -> StoreResult<User>;
+    /// The account tied to an identity provider's subject.
+    async fn user_by_sso_subject(&self, subject: &str) -> StoreResult<User>;
     async fn user_by_name(&self, username: &str) -> StoreResult<User>;
     async fn user(&self, id: UserId) -> StoreResult<User>;
     /// Every account, removed ones too, oldest first.
@@ -178,7 +183,13 @@ pub trait Moderation: Send + Sync {
     async fn block(&self, block: NewBlock) -> StoreResult<Block>;
     /// Lifts an active block (and audits it); `NotFound` if there is no such
     /// active block.
-    async fn lift_block(&self, id: BlockId, by: UserId) -> StoreResult<Block>;
+    /// `address` is the admin's own, for the audit line.
+    async fn lift_block(
+        &self,
+        id: BlockId,
+        by: UserId,
+        address: Option<String>,
+    ) -> StoreResult<Block>;
     /// Active blocks, newest first.
     async fn active_blocks(&self) -> StoreResult<Vec<Block>>;
     /// Distinct browser fingerprints that have opened a conversation from

@@ -57,6 +57,9 @@ pub struct User {
     pub totp_secret: Option<String>,
     /// A TOTP secret being enrolled, sealed, until a code confirms it.
     pub totp_pending: Option<String>,
+    /// The identity provider's `issuer subject` for an account made by
+    /// single sign-on.
+    pub sso_subject: Option<String>,
 }
 
 impl User {
@@ -347,6 +350,8 @@ pub struct NewBlock {
     /// Must already be redacted.
     pub reason: String,
     pub created_by: UserId,
+    /// The admin's own address, for the audit line.
+    pub admin_address: Option<String>,
 }
 
 /// One line of the audit trail. `detail` holds ids and kinds, never message

@@ -163,11 +163,17 @@ impl Server {
 
     /// A server with extra `CARECHAT_*` configuration in its environment.
     pub fn start_with(env: &[(&str, &str)]) -> Server {
+        Server::start_at("127.0.0.1:0", env)
+    }
+
+    /// A server listening on `listen` (when its own URL must be known
+    /// before it starts, as an identity provider's redirect is).
+    pub fn start_at(listen: &str, env: &[(&str, &str)]) -> Server {
         let bin = carechat();
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(bin)
             .current_dir(dir.path())
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .args(["serve", "--listen", listen, "--db"])
             .arg(dir.path().join("carechat.db"))
             .arg("--models-dir")
             .arg(models_dir())
@@ -416,6 +422,16 @@ impl Clinician {
                 .send(body.to_string()),
         )
     }
+}
+
+/// A port free on 127.0.0.1 now (for a process that must be told its port
+/// before it starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Unauthenticated requests.

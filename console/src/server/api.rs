@@ -121,19 +121,28 @@ pub async fn send(
 pub async fn close(
     State(s): State<Shared>,
     Staff(user): Staff,
+    addr: ClientAddr,
     Path(id): Path<ConversationId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let summary = s.service.close(&id, &user).await.map_err(conv_not_found)?;
+    let summary = s
+        .service
+        .close(&id, &user, address(&addr))
+        .await
+        .map_err(conv_not_found)?;
     Ok(Json(json!({"conversation": summary})))
 }
 
 pub async fn block(
     State(s): State<Shared>,
     Staff(user): Staff,
+    addr: ClientAddr,
     Path(id): Path<ConversationId>,
     Json(body): Json<BlockRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let blocks = s.service.block_sender(&id, &user, body).await?;
+    let blocks = s
+        .service
+        .block_sender(&id, &user, body, address(&addr))
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({"blocks": blocks}))))
 }
 
@@ -147,9 +156,10 @@ pub async fn held(
 pub async fn dismiss_held(
     State(s): State<Shared>,
     Staff(user): Staff,
+    addr: ClientAddr,
     Path(id): Path<ConversationId>,
 ) -> Result<StatusCode, ApiError> {
-    s.service.dismiss_held(&id, &user).await?;
+    s.service.dismiss_held(&id, &user, address(&addr)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -163,9 +173,11 @@ pub async fn blocks(
 pub async fn unblock(
     State(s): State<Shared>,
     Staff(user): Staff,
+    addr: ClientAddr,
     Path(id): Path<BlockId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(json!({"block": s.service.unblock(id, &user).await?})))
+    let block = s.service.unblock(id, &user, address(&addr)).await?;
+    Ok(Json(json!({ "block": block })))
 }
 
 pub async fn accept(
@@ -192,12 +204,13 @@ pub async fn decline(
 pub async fn transfer(
     State(s): State<Shared>,
     Staff(user): Staff,
+    addr: ClientAddr,
     Path(id): Path<ConversationId>,
     Json(body): Json<TransferRequest>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let summary = s
         .service
-        .transfer(&id, &user, body)
+        .transfer(&id, &user, body, address(&addr))
         .await
         .map_err(conv_not_found)?;
     Ok(Json(json!({"conversation": summary})))
@@ -263,7 +276,7 @@ pub async fn ws(
     Staff(user): Staff,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let Some(hash) = session_hash(&headers) else {
+    let Some(hash) = session_hash(&s, &headers) else {
         return ApiError::Unauthenticated.into_response();
     };
     ws.on_upgrade(move |socket| clinician_session(s, socket, user, hash))

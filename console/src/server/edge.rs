@@ -12,17 +12,18 @@
 //! - **Headers.** A Content-Security-Policy on every page (`frame-ancestors
 //!   'none'`: nobody frames Carechat), `nosniff`, `Referrer-Policy:
 //!   no-referrer`, and `Cache-Control: no-store` on the API, whose answers
-//!   hold patients' (redacted) words.
+//!   hold patients' (redacted) words. Over HTTPS, `Strict-Transport-Security`
+//!   too: a browser that has been here once never tries plain HTTP again.
 //! - **One error shape.** An error that did not come from a handler (a body
 //!   that is not the JSON asked for, an unknown route, a wrong method) gets
 //!   the documented JSON shape too, without the parser's detail.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::ApiError;
+use super::{ApiError, Shared};
 
 /// The pages' policy (the demo page's own `<style>` and the widget's
 /// shadow-root styles need inline styles; no inline script anywhere).
@@ -68,8 +69,11 @@ pub async fn same_origin(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// HSTS for a year; subdomains are left to the clinic's other sites.
+const HSTS: &str = "max-age=31536000";
+
 /// The security headers on every response.
-pub async fn headers(request: Request, next: Next) -> Response {
+pub async fn headers(State(s): State<Shared>, request: Request, next: Next) -> Response {
     let api = request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
     let h = response.headers_mut();
@@ -95,6 +99,12 @@ pub async fn headers(request: Request, next: Next) -> Response {
     );
     if api {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if s.https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
     }
     response
 }

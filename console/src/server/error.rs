@@ -20,6 +20,9 @@ pub enum ApiError {
     /// up first (the message says which).
     #[error("{0}")]
     MfaRequired(String),
+    /// Staff sign in through the clinic's identity provider only.
+    #[error("sign in with single sign-on")]
+    SsoOnly,
     #[error(transparent)]
     Service(#[from] ServiceError),
 }
@@ -30,6 +33,7 @@ impl ApiError {
             ApiError::BadCredentials => "bad_credentials",
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::MfaRequired(_) => "mfa_required",
+            ApiError::SsoOnly => "sso_only",
             ApiError::Service(e) => e.code(),
         }
     }
@@ -39,6 +43,7 @@ impl ApiError {
             ApiError::BadCredentials | ApiError::Unauthenticated | ApiError::MfaRequired(_) => {
                 StatusCode::UNAUTHORIZED
             }
+            ApiError::SsoOnly => StatusCode::FORBIDDEN,
             ApiError::Service(e) => match e {
                 ServiceError::BadRequest(_) => StatusCode::BAD_REQUEST,
                 ServiceError::Forbidden(_)

@@ -16,6 +16,8 @@ mod identity;
 mod listen;
 mod patient;
 mod session;
+mod sso;
+mod tls;
 
 use std::sync::Arc;
 
@@ -45,6 +47,11 @@ pub struct AppState {
     pub sessions: crate::config::Sessions,
     /// Reverse proxies whose `X-Forwarded-For` names the real client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Browsers reach the server over HTTPS: the session cookie is
+    /// `__Host-` and `Secure`, and HSTS is sent.
+    pub https: bool,
+    /// The clinic's identity provider, when single sign-on is set up.
+    pub sso: Option<Arc<crate::sso::Provider>>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -90,6 +97,9 @@ fn routes() -> Routes {
     .on(get.clone(), "/ws/clinician", api::ws)
     .on(post.clone(), "/api/login", session::login)
     .on(post.clone(), "/api/logout", session::logout)
+    .on(get.clone(), "/api/sso", sso::status)
+    .on(get.clone(), "/api/sso/login", sso::login)
+    .on(get.clone(), "/api/sso/callback", sso::callback)
     .on(get.clone(), "/api/me", session::me)
     .on(post.clone(), "/api/me/password", session::change_password)
     .on(post.clone(), "/api/me/status", api::set_status)
@@ -152,7 +162,10 @@ pub fn app(state: Shared) -> Router {
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(edge::json_errors))
         .layer(axum::middleware::from_fn(edge::same_origin))
-        .layer(axum::middleware::from_fn(edge::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            edge::headers,
+        ))
         .layer(
             // Spans name the matched route, never the raw URI: query strings
             // carry resume tokens.
@@ -205,11 +218,28 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         server_key,
         sessions: config.sessions.clone(),
         trusted_proxies: config.trusted_proxies.clone(),
+        https: config.https(),
+        sso: config
+            .sso
+            .clone()
+            .map(|c| Arc::new(crate::sso::Provider::new(c))),
     });
     let header_timeout = std::time::Duration::from_secs(config.header_timeout_secs.max(1));
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let certificates = tls::Certificates::open(cert, key)?;
+            let acceptor = certificates.acceptor()?;
+            tokio::spawn(certificates.watch(std::time::Duration::from_secs(5)));
+            Some(acceptor)
+        }
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    println!("Carechat is listening on http://{addr}/ (clinician console: http://{addr}/console)");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!(
+        "Carechat is listening on {scheme}://{addr}/ (clinician console: {scheme}://{addr}/console)"
+    );
     // Offers expire, waits turn into fallbacks or the contact form: the
     // router's rules that depend on time alone.
     tokio::spawn(service.clone().run_ticks());
@@ -234,7 +264,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     });
-    listen::serve(listener, app(state), header_timeout, async {
+    listen::serve(listener, app(state), header_timeout, tls, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await;

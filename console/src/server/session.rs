@@ -26,22 +26,37 @@ use store::{NewAudit, Role, StoreError, Timestamp, User};
 use super::identity::ClientAddr;
 use super::{ApiError, Shared};
 
+/// The session cookie over plain HTTP.
 const COOKIE: &str = "carechat_session";
+/// Over HTTPS: a browser keeps a `__Host-` cookie only when it was set
+/// `Secure`, by this host, for every path, so neither a page served over
+/// plain HTTP nor a sibling subdomain can plant or overwrite one.
+const HOST_COOKIE: &str = "__Host-carechat_session";
 
-fn session_token(headers: &HeaderMap) -> Option<String> {
+/// The session cookie's name, and the attributes it is set with.
+fn cookie(s: &Shared) -> (&'static str, &'static str) {
+    if s.https {
+        (HOST_COOKIE, "; Secure")
+    } else {
+        (COOKIE, "")
+    }
+}
+
+fn session_token(s: &Shared, headers: &HeaderMap) -> Option<String> {
+    let (name, _) = cookie(s);
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
 }
 
 /// The hash of the request's session token, if it carries one.
-pub fn session_hash(headers: &HeaderMap) -> Option<String> {
-    session_token(headers).map(|t| token_hash(&t))
+pub fn session_hash(s: &Shared, headers: &HeaderMap) -> Option<String> {
+    session_token(s, headers).map(|t| token_hash(&t))
 }
 
 /// The account behind a session hash, if the session is still good now.
@@ -59,7 +74,7 @@ pub async fn session_account(s: &Shared, hash: &str) -> Result<Option<User>, Api
 }
 
 async fn authenticate(parts: &Parts, s: &Shared) -> Result<User, ApiError> {
-    let hash = session_hash(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+    let hash = session_hash(s, &parts.headers).ok_or(ApiError::Unauthenticated)?;
     let user = session_account(s, &hash)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
@@ -143,7 +158,7 @@ pub struct Login {
 }
 
 /// Starts a session for `user` and the cookie that carries it.
-async fn start_session(s: &Shared, user: &User) -> Result<String, ApiError> {
+pub(super) async fn start_session(s: &Shared, user: &User) -> Result<String, ApiError> {
     let token = new_token();
     let now = Timestamp::now();
     let lifetime = s.sessions.lifetime_secs();
@@ -151,8 +166,9 @@ async fn start_session(s: &Shared, user: &User) -> Result<String, ApiError> {
         .store
         .create_session(&token_hash(&token.0), user.id, now, now.plus_secs(lifetime))
         .await?;
+    let (name, secure) = cookie(s);
     Ok(format!(
-        "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={lifetime}",
+        "{name}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={lifetime}{secure}",
         token.0
     ))
 }
@@ -162,6 +178,9 @@ pub async fn login(
     addr: ClientAddr,
     Json(body): Json<Login>,
 ) -> Result<Response, ApiError> {
+    if s.sso.as_ref().is_some_and(|p| p.only()) {
+        return Err(ApiError::SsoOnly);
+    }
     let user = s
         .service
         .staff
@@ -193,7 +212,7 @@ pub async fn logout(
     addr: ClientAddr,
     Authed(user): Authed,
 ) -> Result<Response, ApiError> {
-    if let Some(hash) = session_hash(&headers) {
+    if let Some(hash) = session_hash(&s, &headers) {
         s.service.store.delete_session(&hash).await?;
     }
     s.service
@@ -211,11 +230,12 @@ pub async fn logout(
     if user.role != Role::Auditor {
         s.service.set_presence(&user, Presence::Offline).await?;
     }
+    let (name, secure) = cookie(&s);
     Ok((
         StatusCode::NO_CONTENT,
         [(
             header::SET_COOKIE,
-            format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+            format!("{name}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}"),
         )],
     )
         .into_response())

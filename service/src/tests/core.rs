@@ -279,14 +279,21 @@ async fn a_transfer_carries_a_redacted_note_and_is_audited() {
         note: Some("x".repeat(1001)),
     };
     assert!(matches!(
-        clinic.service.transfer(p.id(), &bella, too_long).await,
+        clinic
+            .service
+            .transfer(p.id(), &bella, too_long, None)
+            .await,
         Err(ServiceError::TooLong)
     ));
     let req = TransferRequest {
         to: TransferTo::Clinician(nate.id),
         note: Some("Maria has a wound question".into()),
     };
-    let summary = clinic.service.transfer(p.id(), &bella, req).await.unwrap();
+    let summary = clinic
+        .service
+        .transfer(p.id(), &bella, req, None)
+        .await
+        .unwrap();
     assert_eq!(summary.assigned_to, Some(nate.id));
     let frames = n.frames();
     let handed = of_type(&frames, "transfer");
@@ -317,7 +324,8 @@ async fn a_transfer_carries_a_redacted_note_and_is_audited() {
                 TransferRequest {
                     to: TransferTo::Skill("billing".into()),
                     note: None
-                }
+                },
+                None
             )
             .await,
         Err(ServiceError::Forbidden(_))
@@ -385,10 +393,14 @@ async fn closing_frees_the_clinician_for_the_next_chat_and_the_patient_cannot_wr
     // Only Bella (or an admin) may close her chat.
     let other = clinic.user("Olga", &["billing"], &["en"]).await;
     assert!(matches!(
-        clinic.service.close(first.id(), &other).await,
+        clinic.service.close(first.id(), &other, None).await,
         Err(ServiceError::Forbidden(_))
     ));
-    let summary = clinic.service.close(first.id(), &bella).await.unwrap();
+    let summary = clinic
+        .service
+        .close(first.id(), &bella, None)
+        .await
+        .unwrap();
     assert_eq!(summary.state, ConvState::Closed);
     let frames = first.frames();
     assert_eq!(last_state(&frames).as_deref(), Some("closed"));
@@ -409,7 +421,7 @@ async fn closing_frees_the_clinician_for_the_next_chat_and_the_patient_cannot_wr
     assert_eq!(
         clinic
             .service
-            .close(first.id(), &bella)
+            .close(first.id(), &bella, None)
             .await
             .unwrap()
             .state,
@@ -446,10 +458,14 @@ async fn a_message_that_reads_like_spam_is_held_for_a_person() {
         (held.len(), held[0].messages[0].text.as_str()),
         (1, "cheap seo services for your site")
     );
-    clinic.service.dismiss_held(p.id(), &fay).await.unwrap();
+    clinic
+        .service
+        .dismiss_held(p.id(), &fay, None)
+        .await
+        .unwrap();
     assert!(clinic.service.held().await.unwrap().is_empty());
     assert!(matches!(
-        clinic.service.dismiss_held(p.id(), &fay).await,
+        clinic.service.dismiss_held(p.id(), &fay, None).await,
         Err(ServiceError::Conflict(_))
     ));
     assert_eq!(
@@ -483,13 +499,13 @@ async fn an_admin_blocks_a_sender_who_can_then_neither_chat_nor_resume() {
     assert!(matches!(
         clinic
             .service
-            .block_sender(&session.conversation, &nurse, req())
+            .block_sender(&session.conversation, &nurse, req(), None)
             .await,
         Err(ServiceError::Forbidden(_))
     ));
     let blocks = clinic
         .service
-        .block_sender(&session.conversation, &admin, req())
+        .block_sender(&session.conversation, &admin, req(), None)
         .await
         .unwrap();
     assert_eq!(
@@ -522,7 +538,11 @@ async fn an_admin_blocks_a_sender_who_can_then_neither_chat_nor_resume() {
             .await
             .is_ok()
     );
-    let lifted = clinic.service.unblock(blocks[0].id, &admin).await.unwrap();
+    let lifted = clinic
+        .service
+        .unblock(blocks[0].id, &admin, None)
+        .await
+        .unwrap();
     assert_eq!(lifted.lifted_by, Some(admin.id));
     assert!(
         clinic
@@ -855,7 +875,7 @@ async fn a_clinician_sees_their_own_chats_and_breaks_the_glass_for_any_other() {
         "only admins are told"
     );
     // Once a clinician has held a chat, it stays theirs to look back at.
-    clinic.service.close(bill.id(), &bella).await.unwrap();
+    clinic.service.close(bill.id(), &bella, None).await.unwrap();
     read(&bella, bill.id(), None).await.unwrap();
 }
 

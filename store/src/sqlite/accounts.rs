@@ -22,13 +22,12 @@ async fn end_sessions_in(conn: &mut sqlx::SqliteConnection, user: UserId) -> Sto
         .rows_affected())
 }
 
-#[async_trait]
-impl Accounts for SqliteStore {
-    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+impl SqliteStore {
+    async fn insert_user(&self, user: NewUser, sso_subject: Option<&str>) -> StoreResult<User> {
         let id = sqlx::query(
             "INSERT INTO users (username, display_name, role, password_hash, skills, languages, max_chats,
-             licensed_states, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             licensed_states, created_at, sso_subject)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&user.username)
         .bind(&user.display_name)
@@ -39,10 +38,32 @@ impl Accounts for SqliteStore {
         .bind(user.max_chats as i64)
         .bind(user.licensed_states.join(","))
         .bind(now())
+        .bind(sso_subject)
         .execute(&self.pool)
         .await?
         .last_insert_rowid();
         self.user(UserId(id)).await
+    }
+}
+
+#[async_trait]
+impl Accounts for SqliteStore {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        self.insert_user(user, None).await
+    }
+
+    async fn create_sso_user(&self, user: NewUser, subject: &str) -> StoreResult<User> {
+        self.insert_user(user, Some(subject)).await
+    }
+
+    async fn user_by_sso_subject(&self, subject: &str) -> StoreResult<User> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE sso_subject = ?"
+        ))
+        .bind(subject)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(rows::user(&row)?)
     }
 
     async fn user_by_name(&self, username: &str) -> StoreResult<User> {

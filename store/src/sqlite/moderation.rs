@@ -78,14 +78,20 @@ impl Moderation for SqliteStore {
             b.kind.as_str(),
             b.conversation_id.as_ref().map_or("-", |c| c.as_str())
         );
-        let entry = NewAudit::new(Some(b.created_by), "block", format!("block:{id}"), detail);
+        let entry = NewAudit::new(Some(b.created_by), "block", format!("block:{id}"), detail)
+            .from_address(b.admin_address.clone());
         audit_in(&mut tx, &self.audit_key, &entry).await?;
         let block = Self::block_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok(block)
     }
 
-    async fn lift_block(&self, id: BlockId, by: UserId) -> StoreResult<Block> {
+    async fn lift_block(
+        &self,
+        id: BlockId,
+        by: UserId,
+        address: Option<String>,
+    ) -> StoreResult<Block> {
         let mut tx = self.write().await?;
         let lifted = sqlx::query(
             "UPDATE blocks SET lifted_by = ?, lifted_at = ? WHERE id = ? AND lifted_at IS NULL",
@@ -104,7 +110,8 @@ impl Moderation for SqliteStore {
             "unblock",
             format!("block:{id}"),
             block.kind.as_str(),
-        );
+        )
+        .from_address(address);
         audit_in(&mut tx, &self.audit_key, &entry).await?;
         tx.commit().await?;
         Ok(block)

@@ -333,6 +333,7 @@ async fn blocks_match_either_identity_and_lifting_is_audited() {
         conversation_id: conversation,
         reason: reason.into(),
         created_by: admin.id,
+        admin_address: Some("10.0.0.9".into()),
     };
     let b = s.block(block(Some(c1()), "SEO pitch")).await.unwrap();
     assert_eq!(b.conversation_id, Some(c1()));
@@ -347,13 +348,13 @@ async fn blocks_match_either_identity_and_lifting_is_audited() {
     ));
     assert_eq!(s.active_blocks().await.unwrap().len(), 1);
 
-    let lifted = s.lift_block(b.id, admin.id).await.unwrap();
+    let lifted = s.lift_block(b.id, admin.id, None).await.unwrap();
     assert_eq!(lifted.lifted_by, Some(admin.id));
     assert!(lifted.lifted_at.is_some());
     assert!(!s.is_blocked(Some("fp1"), None).await.unwrap());
     assert!(s.active_blocks().await.unwrap().is_empty());
     assert!(matches!(
-        s.lift_block(b.id, admin.id).await,
+        s.lift_block(b.id, admin.id, None).await,
         Err(StoreError::NotFound)
     ));
     // Once lifted, the same sender can be blocked again.

@@ -11,7 +11,7 @@ use carechat_e2e::{Server, repo_root};
 
 /// The scripts' directory and Chromium, or `None` (having said what is
 /// missing) when the browser tests cannot run here.
-fn browser(test: &str) -> Option<(PathBuf, String)> {
+pub(crate) fn browser(test: &str) -> Option<(PathBuf, String)> {
     let dir = repo_root().join("tests/browser");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let missing = [
@@ -34,7 +34,13 @@ fn browser(test: &str) -> Option<(PathBuf, String)> {
 
 /// Runs `script` against `server` as `user`, asserts it reported success,
 /// and that it took each of `shots` (in `CARECHAT_SCREENSHOTS` when set).
-fn walk(server: &Server, script: &str, user: (&str, &str), shots: &[&str], extra: &[String]) {
+pub(crate) fn walk(
+    server: &Server,
+    script: &str,
+    user: (&str, &str),
+    shots: &[&str],
+    extra: &[String],
+) {
     let Some((dir, chromium)) = browser(script) else {
         return;
     };

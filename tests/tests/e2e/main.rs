@@ -8,4 +8,6 @@ mod emergency;
 mod flow;
 mod http;
 mod multilingual;
+mod sso;
+mod tls;
 mod translation;

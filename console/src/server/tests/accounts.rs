@@ -397,6 +397,7 @@ async fn a_console_socket_closes_when_its_session_ends() {
         listener,
         app,
         std::time::Duration::from_secs(10),
+        None,
         std::future::pending(),
     ));
 

@@ -92,3 +92,66 @@ async fn admins_and_auditors_search_and_export_the_trail() {
     let (_, _, body) = send(&s, get("/api/audit?action=audit_export", Some(&admin))).await;
     assert_eq!(body["entries"].as_array().unwrap().len(), 2);
 }
+
+/// `req` as if it came from `ip` (what the accept loop tells each request).
+fn from(
+    ip: &str,
+    mut req: axum::http::Request<axum::body::Body>,
+) -> axum::http::Request<axum::body::Body> {
+    let peer: std::net::SocketAddr = format!("{ip}:40000").parse().unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    req
+}
+
+#[tokio::test]
+async fn what_staff_do_to_a_chat_is_on_the_trail_with_their_address() {
+    let s = state().await;
+    let admin = admin_cookie(&s).await;
+    super::conversation_from(
+        &s,
+        "c_addr",
+        "0123456789abcdef0123456789abcdef",
+        "203.0.113.4",
+    )
+    .await;
+    let ip = "198.51.100.7";
+    let json = serde_json::json!({});
+    for (path, want) in [
+        ("/api/conversations/c_addr/start", StatusCode::OK),
+        ("/api/conversations/c_addr/close", StatusCode::OK),
+        ("/api/conversations/c_addr/block", StatusCode::CREATED),
+    ] {
+        let (status, _, body) =
+            send(&s, from(ip, super::post(path, json.clone(), Some(&admin)))).await;
+        assert_eq!(status, want, "{path}: {body}");
+    }
+    let (_, _, body) = send(&s, get("/api/blocks", Some(&admin))).await;
+    let block = body["blocks"][0]["id"].as_i64().unwrap();
+    let (status, _, _) = send(
+        &s,
+        from(ip, super::delete(&format!("/api/blocks/{block}"), &admin)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (_, _, body) = send(&s, get("/api/audit?actor=ada", Some(&admin))).await;
+    let lines: Vec<(&str, Option<&str>)> = body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["address"].as_str()))
+        .filter(|(a, _)| ["start", "close", "block", "unblock"].contains(a))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("unblock", Some(ip)),
+            ("block", Some(ip)),
+            ("block", Some(ip)),
+            ("close", Some(ip)),
+            ("start", Some(ip)),
+        ],
+        "{body}"
+    );
+}

@@ -176,6 +176,7 @@ async fn listening(
         listener,
         crate::server::app(s.clone()),
         header_timeout,
+        None,
         std::future::pending(),
     ));
     (addr, s)

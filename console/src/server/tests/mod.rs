@@ -16,6 +16,8 @@ mod audit;
 mod authz;
 mod edge;
 mod mfa;
+mod sso;
+mod tls;
 use service::accounts::hash_password;
 use service::tokens::Secret;
 use service::{Service, SystemClock};
@@ -58,6 +60,8 @@ pub(super) async fn state() -> Arc<AppState> {
         server_key,
         sessions: crate::config::Sessions::default(),
         trusted_proxies: Vec::new(),
+        https: false,
+        sso: None,
     })
 }
 
