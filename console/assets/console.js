@@ -576,7 +576,26 @@
     head.appendChild(el('span', 'who', from === 'clinician' ? (m.name || LABELS.clinician) : LABELS[from]));
     if (m.at) head.appendChild(el('time', 'at', clock(m.at))).setAttribute('datetime', m.at);
     div.appendChild(head);
-    div.appendChild(el('p', 'text', m.text));
+    // After a reload the server sends the words as typed (`original`) to
+    // those allowed to read them; `text` is the redacted copy.
+    var text = el('p', 'text', m.original || m.text);
+    div.appendChild(text);
+    // Card, account and Social Security numbers show their last four; the
+    // rest on request, which is recorded.
+    if (m.masked && m.id != null && openId) {
+      var conv = openId;
+      var reveal = el('button', 'ghost reveal', 'Show full numbers');
+      reveal.type = 'button';
+      reveal.setAttribute('data-testid', 'reveal');
+      reveal.addEventListener('click', async function () {
+        try {
+          var r = await api('POST', '/api/conversations/' + encodeURIComponent(conv) + '/messages/' + m.id + '/reveal');
+          text.textContent = r.original;
+          reveal.remove();
+        } catch (e) { fail(e); }
+      });
+      div.appendChild(reveal);
+    }
     if (m.translation && m.translation.text) {
       var t = el('p', 'translation', 'Machine-translated (' + String(m.translation.language).toUpperCase() + '): ' + m.translation.text);
       t.setAttribute('data-testid', 'translation');
@@ -833,6 +852,18 @@
     }
   });
 
+  // ---------- the clinic's settings ----------
+
+  // A clinic may turn copying out of the chat view off.
+  function applySettings(settings) {
+    if (!settings || settings.copy !== false) return;
+    var h = $('history');
+    h.classList.add('no-copy');
+    ['copy', 'cut', 'contextmenu', 'dragstart'].forEach(function (kind) {
+      h.addEventListener(kind, function (e) { e.preventDefault(); });
+    });
+  }
+
   // ---------- single sign-on ----------
 
   // What the server's /api/sso/callback says went wrong (#sso=<code>).
@@ -868,7 +899,7 @@
 
   // ---------- start ----------
 
-  api('GET', '/api/me').then(function (r) { start(r.user); }, function (e) {
+  api('GET', '/api/me').then(function (r) { applySettings(r.settings); start(r.user); }, function (e) {
     toLogin();
     if (e.status !== 401) {
       $('login-error').textContent = e.message;

@@ -4,7 +4,7 @@
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 use redaction::Redactor;
 use redaction::model::NerModel;
 use serde_json::{Value, json};
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::config::Config;
 use service::accounts::Profile;
 use service::tokens::Secret;
-use store::{Moderation, User};
+use store::{Conversations, Moderation, NewAudit, User};
 
 /// An account command, as `carechat user ...` parsed it.
 pub enum UserCommand {
@@ -178,6 +178,77 @@ pub async fn audit_verify(config: &Config) -> anyhow::Result<()> {
         }
         Some((id, why)) => bail!("the audit trail is broken at entry {id}: {why}"),
     }
+}
+
+/// `carechat keys rotate`: every data key under a new master key.
+pub async fn keys_rotate(config: &Config) -> anyhow::Result<()> {
+    let (store, _) = crate::open_store(config).await?;
+    let source = crate::master::Source::of(config);
+    // Running servers read the key file every FILE_EVERY: give them one
+    // look, and a second, at the new key before keys move under it.
+    let settle = crate::master::FILE_EVERY * 2 + std::time::Duration::from_secs(1);
+    let rotated = crate::master::rotate(&store, &source, settle).await?;
+    store
+        .audit(NewAudit::new(
+            None,
+            "keys_rotate",
+            format!("master:{}", rotated.new_id),
+            format!("moved={} via=cli", rotated.moved),
+        ))
+        .await?;
+    println!(
+        "every data key is now wrapped under master key {} ({} moved)",
+        rotated.new_id, rotated.moved
+    );
+    if !matches!(source, crate::master::Source::File(_)) {
+        println!("remove the older keys from the key source now");
+    }
+    Ok(())
+}
+
+/// `carechat keys status`.
+pub async fn keys_status(config: &Config) -> anyhow::Result<()> {
+    let (store, _) = crate::open_store(config).await?;
+    let keyring = crate::master::Source::of(config).load()?;
+    println!("current master key: {}", keyring.current().id());
+    for (id, count) in store.keys_by_master().await? {
+        println!("{id}: wraps {count} data keys");
+    }
+    Ok(())
+}
+
+/// `carechat conversation delete ID`: only a closed conversation, since a
+/// running server may hold an open one in memory (delete those through the
+/// API, which ends them first).
+pub async fn conversation_delete(config: &Config, id: &str) -> anyhow::Result<()> {
+    let (store, _) = crate::open_store(config).await?;
+    let id = store::ConversationId::new(id);
+    let conv = match store.conversation(&id).await {
+        Ok(c) => c,
+        Err(store::StoreError::NotFound) => bail!("no conversation {}", id.as_str()),
+        Err(e) => return Err(e.into()),
+    };
+    ensure!(
+        conv.state == store::ConvState::Closed,
+        "conversation {} is not closed: close it in the console, or delete it there",
+        id.as_str()
+    );
+    store
+        .delete_conversation(
+            &id,
+            Some(NewAudit::new(
+                None,
+                "conversation_delete",
+                id.as_str(),
+                "via=cli",
+            )),
+        )
+        .await?;
+    println!(
+        "conversation {} deleted; its data key is destroyed",
+        id.as_str()
+    );
+    Ok(())
 }
 
 /// Reads JSON lines with a string `text`; bad lines are reported on stderr

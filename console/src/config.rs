@@ -66,6 +66,15 @@ pub struct Config {
     /// beside the database file; a fresh key per run for an in-memory
     /// database. Back it up apart from the database (docs/security.md).
     pub key_file: Option<PathBuf>,
+    /// The master keys that wrap the conversations' data keys (64 hex
+    /// digits each, oldest first): best set as `CARECHAT_MASTER_KEY`.
+    /// docs/data.md says how the sources compare.
+    pub master_key: Option<crate::master::KeyText>,
+    /// A command that prints the master keys (a KMS, HSM or vault CLI).
+    pub master_key_command: Option<String>,
+    /// The file of master keys; absent: `<db>.master.key`, created on first
+    /// start. Back it up apart from the database.
+    pub master_key_file: Option<PathBuf>,
     /// Reverse proxies (TLS terminators) in front of the server, whose
     /// `X-Forwarded-For` header names the real client. Without them, every
     /// patient behind the proxy has the proxy's address.
@@ -96,6 +105,11 @@ pub struct Config {
     pub sso: Option<Sso>,
     /// How fast patients may connect, start chats and write.
     pub limits: Limits,
+    /// How long conversations are kept.
+    pub retention: RetentionConfig,
+    /// Whether staff may copy text out of the console's chat view (false:
+    /// selecting, copying and the context menu are turned off there).
+    pub console_copy: bool,
     /// Translation model directories (OPUS-MT, `docs/routing.md`); every
     /// directory under `<models_dir>/translate/` is loaded as well.
     pub translation_models: Vec<PathBuf>,
@@ -157,6 +171,36 @@ impl Default for Mfa {
     fn default() -> Self {
         Mfa {
             required_roles: vec![store::Role::Admin],
+        }
+    }
+}
+
+/// The `[retention]` table (docs/data.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetentionConfig {
+    /// Closed conversations untouched this many days are deleted for good
+    /// (their data keys destroyed); absent, they are kept.
+    pub days: Option<u32>,
+    /// A chat left with the bot and untouched this many minutes is closed;
+    /// 0 leaves them open.
+    pub bot_idle_minutes: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            days: None,
+            bot_idle_minutes: 120,
+        }
+    }
+}
+
+impl RetentionConfig {
+    pub fn service(&self) -> service::retention::Retention {
+        service::retention::Retention {
+            days: self.days,
+            bot_idle_secs: (self.bot_idle_minutes > 0).then_some(self.bot_idle_minutes * 60),
         }
     }
 }
@@ -385,6 +429,9 @@ impl Default for Config {
             redaction_threshold: redaction::model::DEFAULT_THRESHOLD,
             integer_products: true,
             key_file: None,
+            master_key: None,
+            master_key_command: None,
+            master_key_file: None,
             trusted_proxies: Vec::new(),
             tls_cert: None,
             tls_key: None,
@@ -396,6 +443,8 @@ impl Default for Config {
             mfa: Mfa::default(),
             sso: None,
             limits: Limits::default(),
+            retention: RetentionConfig::default(),
+            console_copy: true,
             translation_models: Vec::new(),
         }
     }
@@ -537,6 +586,11 @@ impl Config {
         if let Some(sso) = &config.sso {
             sso.check()?;
         }
+        anyhow::ensure!(
+            config.retention.days != Some(0),
+            "configuration: retention.days = 0 (ephemeral chats, pushed to the clinic's endpoint) \
+             is not available yet; use 1 or more, or leave it out to keep conversations"
+        );
         anyhow::ensure!(
             config.tls_cert.is_some() == config.tls_key.is_some(),
             "configuration: tls_cert and tls_key go together"

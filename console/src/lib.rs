@@ -19,6 +19,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod master;
 mod server;
 mod sso;
 pub mod tune;
@@ -40,9 +41,10 @@ pub fn init_logging() {
         .init();
 }
 
-/// The database and the server's key, as `serve` and the account and audit
-/// commands open them: the key beside the database (created on first use),
-/// and the audit trail sealed under a key derived from it.
+/// The database and the server's key, as `serve` and the clinic's commands
+/// open them: the key beside the database (created on first use), the
+/// audit trail sealed under a key derived from it, and the vault of data
+/// keys under the master keys (`master`).
 pub(crate) async fn open_store(
     config: &config::Config,
 ) -> anyhow::Result<(store::SqliteStore, auth::ServerKey)> {
@@ -50,7 +52,8 @@ pub(crate) async fn open_store(
         Some(path) => auth::ServerKey::load_or_create(&path)?,
         None => auth::ServerKey::random(),
     };
-    let store = store::SqliteStore::open(&config.db, key.audit_key()).await?;
+    let keyring = master::Source::of(config).load()?;
+    let store = store::SqliteStore::open_with_vault(&config.db, key.audit_key(), keyring).await?;
     Ok((store, key))
 }
 

@@ -67,6 +67,16 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The master keys that wrap each conversation's data key.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Conversations.
+    Conversation {
+        #[command(subcommand)]
+        command: ConversationCommand,
+    },
     /// Redact PHI: JSON lines {"id","text"} on stdin, redacted text and spans on stdout.
     Redact {
         /// Rules only: skip the PII model.
@@ -223,6 +233,21 @@ enum MfaCommand {
 }
 
 #[derive(Subcommand)]
+enum KeysCommand {
+    /// Wrap every data key under a new master key, while the server runs.
+    Rotate,
+    /// The current master key's id, and how many data keys each key wraps.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum ConversationCommand {
+    /// Delete a closed conversation for good: its data key is destroyed,
+    /// so its originals cannot be read again from any copy (audited).
+    Delete { id: String },
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Check every seal of the audit trail: exits 0 when the chain holds,
     /// 1 naming the first broken entry.
@@ -330,6 +355,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
             runtime()?.block_on(cli::audit_verify(&config))
+        }
+        Command::Keys { command } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            match command {
+                KeysCommand::Rotate => runtime()?.block_on(cli::keys_rotate(&config)),
+                KeysCommand::Status => runtime()?.block_on(cli::keys_status(&config)),
+            }
+        }
+        Command::Conversation {
+            command: ConversationCommand::Delete { id },
+        } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            runtime()?.block_on(cli::conversation_delete(&config, &id))
         }
         Command::Redact { rules_only } => {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;

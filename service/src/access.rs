@@ -95,16 +95,16 @@ impl Service {
 
     /// Lets `user` open `conv` (to read it, take it or start it) if it is
     /// theirs to see, or if they state a `reason`: then the look is audited
-    /// and every admin online is told.
+    /// and every admin online is told. True when it took a reason.
     pub(crate) async fn open_for(
         &self,
         user: &User,
         conv: &Conversation,
         reason: Option<&str>,
         address: Option<String>,
-    ) -> ServiceResult<()> {
+    ) -> ServiceResult<bool> {
         if self.access(user, conv).await? == Access::Granted {
-            return Ok(());
+            return Ok(false);
         }
         let reason = reason.map(str::trim).unwrap_or_default();
         if reason.is_empty() {
@@ -145,7 +145,7 @@ impl Service {
             conversation = conv.id.as_str(),
             "break-glass access"
         );
-        Ok(())
+        Ok(true)
     }
 
     /// Staff's own short text (a reason) as stored: through the PII model

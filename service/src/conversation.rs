@@ -50,6 +50,8 @@ impl Service {
             intent: m.intent.clone(),
             confidence: m.confidence,
             translation: m.translation.as_ref().map(Translation::from_stored),
+            original: None,
+            masked: false,
         }
     }
 
@@ -142,16 +144,19 @@ impl Service {
     }
 
     /// Stores a bot, system or clinician message (`text` redacted where it
-    /// needs to be) without telling anyone.
+    /// needs to be, the words as typed in `original`, sealed) without
+    /// telling anyone.
     async fn store_text(
         &self,
         conversation: &ConversationId,
         sender: Sender,
         text: String,
+        original: Option<String>,
         user: Option<&User>,
         translation: Option<&Translation>,
     ) -> ServiceResult<Message> {
         let mut m = NewMessage::plain(conversation.clone(), sender, user.map(|u| u.id), text);
+        m.original = original;
         m.translation = translation.map(Translation::stored);
         Ok(self.store.add_message(m).await?)
     }
@@ -168,7 +173,7 @@ impl Service {
         text: &str,
     ) -> ServiceResult<Message> {
         let m = self
-            .store_text(conversation, sender, text.to_string(), None, None)
+            .store_text(conversation, sender, text.to_string(), None, None, None)
             .await?;
         self.hub.to_patient(
             conversation,
@@ -200,10 +205,12 @@ impl Service {
         }
         let redacted = self.bot()?.redact_urgent(text).await?;
         let a = emergency.assessment(redacted);
-        let stored = self.store_patient_message(conversation, &a, None).await?;
+        let stored = self
+            .store_patient_message(conversation, text, &a, None)
+            .await?;
         if let Some(reply) = &reply {
             // Already on the patient's screen: stored, not sent again.
-            self.store_text(conversation, Sender::Bot, reply.clone(), None, None)
+            self.store_text(conversation, Sender::Bot, reply.clone(), None, None, None)
                 .await?;
         }
         match conv.state {
@@ -222,10 +229,12 @@ impl Service {
     }
 
     /// Stores a patient message in its redacted form, with what the bot
-    /// made of it.
+    /// made of it, and the words as typed (`text`) sealed beside it when
+    /// redaction changed them.
     async fn store_patient_message(
         &self,
         conversation: &ConversationId,
+        text: &str,
         a: &Assessment,
         translation: Option<&Translation>,
     ) -> ServiceResult<Message> {
@@ -236,6 +245,7 @@ impl Service {
                 sender: Sender::Patient,
                 user_id: None,
                 redacted_text: a.redacted.clone(),
+                original: (text != a.redacted).then(|| text.to_string()),
                 intent: a.intent.clone(),
                 confidence: Some(a.confidence),
                 spam_score: Some(a.spam_score),
@@ -273,6 +283,8 @@ impl Service {
             intent: stored.intent.clone(),
             confidence: stored.confidence,
             translation,
+            original: None,
+            masked: false,
         };
         self.hub.to_clinician(
             user,
@@ -335,7 +347,7 @@ impl Service {
             _ => None,
         };
         let stored = self
-            .store_patient_message(conversation, &a, translation.as_ref())
+            .store_patient_message(conversation, text, &a, translation.as_ref())
             .await?;
         match conv.state {
             ConvState::Queued | ConvState::Assigned => {
@@ -667,11 +679,13 @@ impl Service {
             Some((patient, clinician)) => self.translate(&redacted, &clinician, &patient).await,
             None => None,
         };
+        let original = (redacted != text).then(|| text.to_string());
         let m = self
             .store_text(
                 conversation,
                 Sender::Clinician,
                 redacted,
+                original,
                 Some(user),
                 translation.as_ref(),
             )
@@ -702,6 +716,8 @@ impl Service {
             intent: None,
             confidence: None,
             translation,
+            original: None,
+            masked: false,
         })
     }
 
@@ -751,11 +767,26 @@ impl Service {
                 "only the clinician who has the chat can close it",
             ));
         }
+        let audit =
+            NewAudit::new(Some(user.id), "close", conversation.as_str(), "").from_address(address);
+        let conv = self.close_with(&conv, Some(audit)).await?;
+        Ok(self.summary(&conv).await)
+    }
+
+    /// Closes `conv` (the patient told, its clinician freed), with `audit`
+    /// in the same unit of work when given.
+    pub(crate) async fn close_with(
+        &self,
+        conv: &Conversation,
+        audit: Option<NewAudit>,
+    ) -> ServiceResult<Conversation> {
+        let conversation = &conv.id;
         let language = conv.language.clone().unwrap_or_else(|| "en".into());
         let text = Messages::render(&self.whitelist.messages.closed, &language, &[]);
-        let mut work = UnitOfWork::new().audit(
-            NewAudit::new(Some(user.id), "close", conversation.as_str(), "").from_address(address),
-        );
+        let mut work = UnitOfWork::new();
+        if let Some(audit) = audit {
+            work = work.audit(audit);
+        }
         if self.ready() {
             work = work.add_message(NewMessage::plain(
                 conversation.clone(),
@@ -776,6 +807,6 @@ impl Service {
         self.hub.forget(conversation);
         self.apply_assignments(freed).await;
         self.broadcast_queue().await;
-        Ok(self.summary(&conv).await)
+        Ok(conv)
     }
 }

@@ -30,9 +30,11 @@ mod error;
 pub mod frames;
 mod hub;
 pub mod limits;
+pub mod masking;
 pub mod mfa;
 mod moderation;
 mod ports;
+pub mod retention;
 mod routing;
 mod sessions;
 pub mod sso;
@@ -71,6 +73,8 @@ pub struct Service {
     pub staff: accounts::Staff,
     /// How fast patients may open sockets, start chats and write.
     limits: limits::PatientLimits,
+    /// How long conversations are kept ([`retention`]).
+    retention: retention::Retention,
 }
 
 impl Service {
@@ -89,12 +93,19 @@ impl Service {
             translator: OnceLock::new(),
             clock,
             limits: limits::PatientLimits::default(),
+            retention: retention::Retention::default(),
         }
     }
 
     /// Staff accounts with two-factor sign-in set up ([`mfa`]).
     pub fn with_staff(mut self, staff: accounts::Staff) -> Service {
         self.staff = staff;
+        self
+    }
+
+    /// How long conversations are kept ([`retention`]).
+    pub fn with_retention(mut self, retention: retention::Retention) -> Service {
+        self.retention = retention;
         self
     }
 

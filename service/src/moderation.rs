@@ -335,17 +335,36 @@ impl Service {
             .conversation(id)
             .await
             .map_err(ServiceError::not_found("no such conversation"))?;
-        self.open_for(reader, &conv, reason, address.clone())
+        let broke_glass = self
+            .open_for(reader, &conv, reason, address.clone())
             .await?;
+        // The words as typed: to the clinician who has the chat, an admin,
+        // or someone who stated why they must look.
+        let originals =
+            if reader.role == Role::Admin || conv.assigned_to == Some(reader.id) || broke_glass {
+                self.store.originals(id).await?
+            } else {
+                Default::default()
+            };
+        let detail = if originals.is_empty() {
+            conv.state.as_str().to_string()
+        } else {
+            format!("{} originals", conv.state.as_str())
+        };
         self.store
             .audit(
-                NewAudit::new(Some(reader.id), "read", id.as_str(), conv.state.as_str())
-                    .from_address(address),
+                NewAudit::new(Some(reader.id), "read", id.as_str(), detail).from_address(address),
             )
             .await?;
         let mut messages = Vec::new();
         for m in self.store.messages(id).await? {
-            messages.push(self.message_view(&m).await);
+            let mut view = self.message_view(&m).await;
+            if let Some(original) = originals.get(&m.id) {
+                let masked = crate::masking::mask(original);
+                view.masked = masked.is_some();
+                view.original = Some(masked.unwrap_or_else(|| original.clone()));
+            }
+            messages.push(view);
         }
         Ok(ConversationRead {
             conversation: self.summary(&conv).await,

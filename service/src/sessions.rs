@@ -177,15 +177,27 @@ impl Service {
         };
         let _ = tx.send(encode(&welcome)).await;
         if resumed {
-            // A reload must not lose the thread. What is replayed is what
-            // was stored: redacted.
+            // A reload must not lose the thread: the patient sees the
+            // words as typed (theirs and the clinician's, opened from the
+            // vault), as they saw them live.
             let mut messages = Vec::new();
+            let originals = match self.store.originals(&conv.id).await {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::error!(error = %e, conversation = conv.id.as_str(), "the originals did not open");
+                    Default::default()
+                }
+            };
             if let Ok(stored) = self.store.messages(&conv.id).await {
                 for m in &stored {
                     let v = self.message_view(m).await;
                     messages.push(HistoryItem {
                         from: v.from,
-                        text: v.text,
+                        // Numbers masked here too: a shared screen.
+                        text: originals
+                            .get(&m.id)
+                            .map(|o| crate::masking::mask(o).unwrap_or_else(|| o.clone()))
+                            .unwrap_or(v.text),
                         at: v.at,
                         name: v.name,
                     });

@@ -75,6 +75,16 @@ pub struct MessageView {
     /// A machine translation beside the original.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub translation: Option<Translation>,
+    /// The patient's words as typed, where `text` is the redacted copy:
+    /// only to the clinician who has the chat, an admin, or a break-glass
+    /// reader, in a conversation read (audited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
+    /// Card, account and Social Security numbers in `original` show only
+    /// their last four characters: `POST .../messages/{id}/reveal` shows
+    /// the rest (audited).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub masked: bool,
 }
 
 /// A message as the patient's history replays it.

@@ -24,6 +24,7 @@
 //! redacts before it writes.
 
 mod chain;
+pub mod envelope;
 pub mod ids;
 mod records;
 mod sqlite;
@@ -153,6 +154,30 @@ pub trait Conversations: Send + Sync {
     async fn has_held(&self, conversation: &ConversationId, user: UserId) -> StoreResult<bool>;
 
     async fn add_message(&self, message: NewMessage) -> StoreResult<Message>;
+    /// Deletes a conversation for good: its data key first (what was
+    /// sealed under it is noise from then on, in every copy), then its
+    /// messages, notes and records, with `audit` in the same transaction;
+    /// then the write-ahead logs are truncated, so no page of it stays
+    /// there. `NotFound` when there is no such conversation.
+    async fn delete_conversation(
+        &self,
+        id: &ConversationId,
+        audit: Option<NewAudit>,
+    ) -> StoreResult<()>;
+    /// Up to `limit` conversations in `state` with no change and no message
+    /// since `before`, oldest first (retention).
+    async fn untouched_since(
+        &self,
+        state: ConvState,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Conversation>>;
+    /// The originals kept of a conversation's messages (the words as
+    /// typed), opened; empty without a vault or once shredded.
+    async fn originals(
+        &self,
+        conversation: &ConversationId,
+    ) -> StoreResult<std::collections::HashMap<MessageId, String>>;
     /// A conversation's messages, oldest first.
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>>;
 

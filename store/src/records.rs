@@ -264,6 +264,10 @@ pub struct NewMessage {
     pub user_id: Option<UserId>,
     /// Must already be redacted.
     pub redacted_text: String,
+    /// The words as typed, when they differ from the redacted text: sealed
+    /// under the conversation's data key before they are written, and not
+    /// kept at all by a store without a vault.
+    pub original: Option<String>,
     pub intent: Option<String>,
     pub confidence: Option<f32>,
     pub spam_score: Option<f32>,
@@ -283,6 +287,7 @@ impl NewMessage {
             sender,
             user_id,
             redacted_text,
+            original: None,
             intent: None,
             confidence: None,
             spam_score: None,

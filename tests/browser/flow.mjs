@@ -119,6 +119,12 @@ async function main() {
       .filter({ hasText: 'this is the nurse' }).first().waitFor({ timeout: WAIT });
     await shot(staff, 'console-chat.png');
 
+    step = 'clinician: after a reload the history shows what the patient typed';
+    await staff.reload({ timeout: WAIT });
+    await staff.locator(`[data-testid=queue-item][data-conversation="${id}"]`).click({ timeout: WAIT });
+    await staff.locator('[data-testid=history] [data-testid=history-message][data-from=patient]')
+      .filter({ hasText: 'my name is John Smith' }).first().waitFor({ timeout: WAIT });
+
     // ---------- patient sees the reply ----------
     step = 'patient: wait for the clinician reply';
     await w('[data-testid=message][data-from=clinician]').filter({ hasText: 'this is the nurse' })
@@ -129,10 +135,12 @@ async function main() {
     step = 'patient: reload the page and reopen the widget';
     await patient.reload({ timeout: WAIT });
     await w('[data-testid=launcher]').click();
-    step = 'patient: the replayed conversation shows the reply and the redacted question';
+    step = 'patient: the replayed conversation shows the reply and the question as typed';
     await w('[data-testid=message][data-from=clinician]').filter({ hasText: 'this is the nurse' })
       .first().waitFor({ timeout: WAIT });
-    await w('[data-testid=message][data-from=patient]').filter({ hasText: 'my name is [NAME]' })
+    // Stored redacted, with the words as typed sealed beside them: the
+    // patient reads their own words back.
+    await w('[data-testid=message][data-from=patient]').filter({ hasText: 'my name is John Smith' })
       .first().waitFor({ timeout: WAIT });
     await w('[data-testid=status]').filter({ hasText: /chatting/i }).waitFor({ timeout: WAIT });
     await shot(patient, 'widget-reload.png');

@@ -77,6 +77,28 @@ pub async fn conversation(
     Ok(Json(json!(read)))
 }
 
+/// The whole original of one message: the numbers masked in history shown
+/// (audited as `reveal`).
+pub async fn reveal(
+    State(s): State<Shared>,
+    Staff(user): Staff,
+    addr: ClientAddr,
+    Path((id, message)): Path<(ConversationId, i64)>,
+    Query(q): Query<Reason>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let original = s
+        .service
+        .reveal(
+            &id,
+            store::MessageId(message),
+            &user,
+            q.reason.as_deref(),
+            address(&addr),
+        )
+        .await?;
+    Ok(Json(json!({ "original": original })))
+}
+
 fn conv_not_found(e: ServiceError) -> ApiError {
     match e {
         ServiceError::NotFound(_) => ServiceError::NotFound("no such conversation").into(),
@@ -130,6 +152,19 @@ pub async fn close(
         .await
         .map_err(conv_not_found)?;
     Ok(Json(json!({"conversation": summary})))
+}
+
+/// Deletes a conversation for good (admin): its data key is destroyed.
+pub async fn delete_conversation(
+    State(s): State<Shared>,
+    Staff(user): Staff,
+    addr: ClientAddr,
+    Path(id): Path<ConversationId>,
+) -> Result<StatusCode, ApiError> {
+    s.service
+        .delete_conversation(&id, &user, address(&addr))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn block(

@@ -52,6 +52,8 @@ pub struct AppState {
     pub https: bool,
     /// The clinic's identity provider, when single sign-on is set up.
     pub sso: Option<Arc<crate::sso::Provider>>,
+    /// Whether the console lets staff copy from the chat view.
+    pub console_copy: bool,
 }
 
 pub type Shared = Arc<AppState>;
@@ -120,8 +122,18 @@ fn routes() -> Routes {
     .on(post.clone(), "/api/users/{id}/mfa/reset", admin::reset_mfa)
     .on(get.clone(), "/api/conversations", api::conversations)
     .on(get.clone(), "/api/conversations/{id}", api::conversation)
+    .on(
+        delete.clone(),
+        "/api/conversations/{id}",
+        api::delete_conversation,
+    )
     .on(post.clone(), "/api/conversations/{id}/take", api::take)
     .on(post.clone(), "/api/conversations/{id}/messages", api::send)
+    .on(
+        post.clone(),
+        "/api/conversations/{id}/messages/{message}/reveal",
+        api::reveal,
+    )
     .on(post.clone(), "/api/conversations/{id}/close", api::close)
     .on(post.clone(), "/api/conversations/{id}/block", api::block)
     .on(post.clone(), "/api/conversations/{id}/accept", api::accept)
@@ -201,7 +213,13 @@ async fn readyz(State(s): State<Shared>) -> (StatusCode, &'static str) {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let whitelist = Arc::new(crate::engine::load_whitelist(&config.intents_dir)?);
     let (store, server_key) = crate::open_store(&config).await?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store = Arc::new(store);
+    // A rotation (`carechat keys rotate`) needs no restart.
+    tokio::spawn(crate::master::watch(
+        store.clone(),
+        crate::master::Source::of(&config),
+    ));
+    let store: Arc<dyn Store> = store;
     let service = Arc::new(
         Service::new(
             store.clone(),
@@ -210,6 +228,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             Arc::new(SystemClock),
         )
         .with_limits(config.limits.patient())
+        .with_retention(config.retention.service())
         .with_staff(crate::staff(&config, store.clone(), &server_key)),
     );
     service.restore().await?;
@@ -223,6 +242,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .sso
             .clone()
             .map(|c| Arc::new(crate::sso::Provider::new(c))),
+        console_copy: config.console_copy,
     });
     let header_timeout = std::time::Duration::from_secs(config.header_timeout_secs.max(1));
     let tls = match (&config.tls_cert, &config.tls_key) {
@@ -243,6 +263,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Offers expire, waits turn into fallbacks or the contact form: the
     // router's rules that depend on time alone.
     tokio::spawn(service.clone().run_ticks());
+    tokio::spawn(service.clone().run_retention());
     let warm = service;
     tokio::spawn(async move {
         match crate::engine::load_translations(&config).await {

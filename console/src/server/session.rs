@@ -242,7 +242,10 @@ pub async fn logout(
 }
 
 pub async fn me(State(s): State<Shared>, Authed(user): Authed) -> Json<serde_json::Value> {
-    Json(json!({"user": s.service.user_view(&user)}))
+    Json(json!({
+        "user": s.service.user_view(&user),
+        "settings": {"copy": s.console_copy},
+    }))
 }
 
 #[derive(Deserialize)]

@@ -333,7 +333,7 @@ async fn a_transfer_carries_a_redacted_note_and_is_audited() {
 }
 
 #[tokio::test]
-async fn a_reload_resumes_the_conversation_with_its_redacted_history() {
+async fn a_reload_resumes_the_conversation_with_the_words_as_typed() {
     let clinic = Clinic::new(Policy::default()).await;
     let mut p = clinic.patient("es-MX").await;
     let resume = p.frames()[0]["resume"].as_str().unwrap().to_string();
@@ -353,8 +353,14 @@ async fn a_reload_resumes_the_conversation_with_its_redacted_history() {
     let frames = again.frames();
     let kinds: Vec<_> = frames.iter().map(|f| f["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["welcome", "history", "status"]);
+    // The patient reads their own words, opened from the vault; the
+    // stored copy stays redacted.
     let history = frames[1]["messages"].as_array().unwrap();
-    assert_eq!(history[0]["text"], "¿hours? soy [NAME]");
+    assert_eq!(history[0]["text"], "¿hours? soy Maria");
+    assert_eq!(
+        clinic.store.messages(&id).await.unwrap()[0].text,
+        "¿hours? soy [NAME]"
+    );
     assert_eq!(history[0]["from"], "patient");
     assert_eq!(
         (frames[2]["state"].as_str(), frames[2]["position"].as_u64()),

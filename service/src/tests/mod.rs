@@ -10,6 +10,7 @@
 //! The router never reads tokio's clock anyway, only [`crate::Clock`].
 
 mod core;
+mod originals;
 mod protocol;
 
 use std::sync::Arc;
@@ -154,13 +155,23 @@ pub struct Clinic {
 
 impl Clinic {
     pub async fn new(policy: router::Policy) -> Clinic {
+        Clinic::keeping(policy, crate::retention::Retention::default()).await
+    }
+
+    /// A clinic with its conversations kept as `retention` says.
+    pub async fn keeping(policy: router::Policy, retention: crate::retention::Retention) -> Clinic {
         let store = Arc::new(
-            SqliteStore::open("sqlite::memory:", store::AuditKey::new([3; 32]))
-                .await
-                .unwrap(),
+            SqliteStore::open_with_vault(
+                "sqlite::memory:",
+                store::AuditKey::new([3; 32]),
+                store::envelope::Keyring::new(vec![store::envelope::MasterKey::random()]).unwrap(),
+            )
+            .await
+            .unwrap(),
         );
         let clock = Arc::new(ManualClock(AtomicU64::new(1_800_000_000_000)));
-        let service = Service::new(store.clone(), Arc::new(whitelist()), policy, clock.clone());
+        let service = Service::new(store.clone(), Arc::new(whitelist()), policy, clock.clone())
+            .with_retention(retention);
         service.set_bot(Arc::new(ScriptedBot));
         Clinic {
             service: Arc::new(service),
@@ -220,6 +231,14 @@ impl Clinic {
             .await
             .unwrap();
         Patient { session, rx }
+    }
+
+    /// Sets the clock to `at` (the store dates its rows by the wall clock:
+    /// retention's tests set the service's clock relative to it).
+    pub fn set_clock(&self, at: store::Timestamp) {
+        self.clock
+            .0
+            .store(at.unix() as u64 * 1000, Ordering::SeqCst);
     }
 
     /// Moves the clock on and runs the router's time-driven rules, as the

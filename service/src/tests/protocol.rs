@@ -238,6 +238,8 @@ fn clinician_samples() -> Vec<ClinicianFrame> {
         intent: None,
         confidence: None,
         translation: None,
+        original: None,
+        masked: false,
     };
     let all = vec![
         ClinicianFrame::Hello { user },

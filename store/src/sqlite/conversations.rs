@@ -7,8 +7,8 @@ use sqlx::SqliteConnection;
 use super::rows::{self, CONV_COLUMNS, MESSAGE_COLUMNS};
 use super::{SqliteStore, add_message_in, now, update_conversation_in};
 use crate::{
-    ConvUpdate, Conversation, ConversationId, Conversations, Message, NewConversation, NewMessage,
-    StaffText, StaffTextId, StoreResult, UserId,
+    ConvState, ConvUpdate, Conversation, ConversationId, Conversations, Message, MessageId,
+    NewAudit, NewConversation, NewMessage, StaffText, StaffTextId, StoreResult, Timestamp, UserId,
 };
 
 /// One conversation, read on `conn` (a transaction's, for an update).
@@ -110,8 +110,91 @@ impl Conversations for SqliteStore {
     }
 
     async fn add_message(&self, m: NewMessage) -> StoreResult<Message> {
+        if m.original.is_some() && self.vault.is_some() {
+            let mut tx = self.write().await?;
+            let message = add_message_in(&mut tx, self.vault.as_ref(), m).await?;
+            tx.commit().await?;
+            return Ok(message);
+        }
         let mut conn = self.pool.acquire().await?;
-        add_message_in(&mut conn, m).await
+        add_message_in(&mut conn, None, m).await
+    }
+
+    async fn delete_conversation(
+        &self,
+        id: &ConversationId,
+        audit: Option<NewAudit>,
+    ) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        if self.vault.is_some() {
+            sqlx::query("DELETE FROM vault.data_keys WHERE conversation_id = ?")
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for statement in [
+            "DELETE FROM messages WHERE conversation_id = ?",
+            "DELETE FROM notes WHERE conversation_id = ?",
+            "DELETE FROM conversation_staff WHERE conversation_id = ?",
+            // A block outlives the chat it came from (it holds only keyed
+            // hashes); it no longer points at it.
+            "UPDATE blocks SET conversation_id = NULL WHERE conversation_id = ?",
+        ] {
+            sqlx::query(statement)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let deleted = sqlx::query("DELETE FROM conversations WHERE id = ?")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(crate::StoreError::NotFound);
+        }
+        if let Some(audit) = &audit {
+            super::audit_in(&mut tx, &self.audit_key, audit).await?;
+        }
+        tx.commit().await?;
+        self.checkpoint().await
+    }
+
+    async fn untouched_since(
+        &self,
+        state: ConvState,
+        before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Conversation>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CONV_COLUMNS} FROM conversations c WHERE state = ? AND updated_at < ?
+             AND NOT EXISTS (SELECT 1 FROM messages m
+                             WHERE m.conversation_id = c.id AND m.created_at >= ?)
+             ORDER BY updated_at LIMIT ?"
+        ))
+        .bind(state.as_str())
+        .bind(before.rfc3339())
+        .bind(before.rfc3339())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(rows::conversation)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn originals(
+        &self,
+        conversation: &ConversationId,
+    ) -> StoreResult<std::collections::HashMap<MessageId, String>> {
+        match &self.vault {
+            Some(vault) => {
+                vault
+                    .originals(&mut *self.pool.acquire().await?, conversation)
+                    .await
+            }
+            None => Ok(Default::default()),
+        }
     }
 
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {

@@ -11,6 +11,7 @@ mod moderation;
 mod rows;
 #[cfg(test)]
 mod tests;
+mod vault;
 
 use std::str::FromStr;
 
@@ -19,6 +20,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::chain::{AuditKey, Sealed};
+use crate::envelope::Keyring;
 use crate::work::{Committed, UnitOfWork, Write};
 use crate::{
     ConvUpdate, Conversation, ConversationId, Message, MessageId, NewAudit, NewMessage, StoreError,
@@ -29,6 +31,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Seals the audit trail; never written to the database.
     audit_key: AuditKey,
+    /// The conversations' data keys, when originals are kept.
+    vault: Option<vault::Vault>,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -48,6 +52,26 @@ impl SqliteStore {
     /// the audit trail; an audit trail from before sealing existed is
     /// sealed now, once.
     pub async fn open(url: &str, audit_key: AuditKey) -> StoreResult<SqliteStore> {
+        Self::open_inner(url, audit_key, None).await
+    }
+
+    /// As [`SqliteStore::open`], keeping originals: sealed in the main
+    /// database under data keys kept in the vault beside it
+    /// (`<file>.vault`; in memory for an in-memory database), wrapped under
+    /// `keyring`'s current master key.
+    pub async fn open_with_vault(
+        url: &str,
+        audit_key: AuditKey,
+        keyring: Keyring,
+    ) -> StoreResult<SqliteStore> {
+        Self::open_inner(url, audit_key, Some(keyring)).await
+    }
+
+    async fn open_inner(
+        url: &str,
+        audit_key: AuditKey,
+        keyring: Option<Keyring>,
+    ) -> StoreResult<SqliteStore> {
         let options = if url.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(url)?
         } else {
@@ -73,9 +97,46 @@ impl SqliteStore {
         if !memory {
             owner_only(options.get_filename())?;
         }
+        if keyring.is_some() {
+            let vault_file = if memory {
+                ":memory:".to_string()
+            } else {
+                let mut name = options.get_filename().as_os_str().to_owned();
+                name.push(".vault");
+                let path = std::path::PathBuf::from(name);
+                owner_only(&path)?;
+                path.to_string_lossy().into_owned()
+            };
+            // Every connection sees the vault as `vault` (with the main
+            // database's `secure_delete`, which ATTACH inherits).
+            pool = pool.after_connect(move |conn, _| {
+                let vault_file = vault_file.clone();
+                Box::pin(async move {
+                    sqlx::query("ATTACH DATABASE ? AS vault")
+                        .bind(vault_file)
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA vault.journal_mode = WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
         let pool = pool.connect_with(options).await?;
         migrate(&pool).await?;
-        let store = SqliteStore { pool, audit_key };
+        let vault = match keyring {
+            Some(keyring) => {
+                vault::create(&mut *pool.acquire().await?).await?;
+                Some(vault::Vault::new(keyring))
+            }
+            None => None,
+        };
+        let store = SqliteStore {
+            pool,
+            audit_key,
+            vault,
+        };
         store.seal_history().await?;
         Ok(store)
     }
@@ -104,6 +165,60 @@ impl SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Copies the write-ahead logs into their databases and truncates
+    /// them: after a deletion, no page of what was deleted stays in a log.
+    pub(crate) async fn checkpoint(&self) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("PRAGMA main.wal_checkpoint(TRUNCATE)")
+            .execute(&mut *conn)
+            .await?;
+        if self.vault.is_some() {
+            sqlx::query("PRAGMA vault.wal_checkpoint(TRUNCATE)")
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the master keys (the key source changed: a rotation).
+    pub fn set_keyring(&self, keyring: Keyring) {
+        if let Some(vault) = &self.vault {
+            vault.set_keyring(keyring);
+        }
+    }
+
+    /// Wraps every data key under the current master key; how many moved.
+    /// Run while the server runs: each batch is its own transaction.
+    pub async fn rewrap_keys(&self) -> StoreResult<u64> {
+        let Some(vault) = &self.vault else {
+            return Ok(0);
+        };
+        let mut total = 0;
+        loop {
+            let mut tx = self.write().await?;
+            let moved = vault.rewrap(&mut tx).await?;
+            tx.commit().await?;
+            total += moved;
+            if moved == 0 {
+                break;
+            }
+        }
+        self.checkpoint().await?;
+        Ok(total)
+    }
+
+    /// How many data keys each master key wraps, by master key id.
+    pub async fn keys_by_master(&self) -> StoreResult<Vec<(String, i64)>> {
+        if self.vault.is_none() {
+            return Ok(Vec::new());
+        }
+        Ok(sqlx::query_as(
+            "SELECT master_id, COUNT(*) FROM vault.data_keys GROUP BY master_id ORDER BY master_id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// A transaction that will write: `BEGIN IMMEDIATE` takes the write lock
@@ -181,12 +296,30 @@ async fn update_conversation_in(
     Ok(c)
 }
 
-async fn add_message_in(conn: &mut SqliteConnection, m: NewMessage) -> StoreResult<Message> {
+/// Writes a message; its original sealed under the conversation's data key
+/// (made now if it is the first), or not kept without a vault. Inside a
+/// transaction when there is an original, so that the key and the value
+/// it seals are written together.
+async fn add_message_in(
+    conn: &mut SqliteConnection,
+    vault: Option<&vault::Vault>,
+    m: NewMessage,
+) -> StoreResult<Message> {
     let created_at = Timestamp::now();
+    let sealed = match (vault, &m.original) {
+        (Some(vault), Some(original)) => {
+            let key = vault
+                .data_key(&mut *conn, &m.conversation_id, true)
+                .await?
+                .expect("made when absent");
+            Some(key.seal(m.conversation_id.as_str(), original.as_bytes()))
+        }
+        _ => None,
+    };
     let id = sqlx::query(
         "INSERT INTO messages (conversation_id, sender, user_id, text, intent, confidence, spam_score,
-         translation, translation_language, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         translation, translation_language, created_at, original)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(m.conversation_id.as_str())
     .bind(m.sender.as_str())
@@ -198,6 +331,7 @@ async fn add_message_in(conn: &mut SqliteConnection, m: NewMessage) -> StoreResu
     .bind(m.translation.as_ref().map(|t| &t.text))
     .bind(m.translation.as_ref().map(|t| &t.language))
     .bind(created_at.rfc3339())
+    .bind(sealed)
     .execute(&mut *conn)
     .await?
     .last_insert_rowid();
@@ -332,7 +466,9 @@ impl Transactions for SqliteStore {
                 Write::UpdateConversation(id, update) => committed
                     .conversations
                     .push(update_conversation_in(&mut tx, &id, update).await?),
-                Write::AddMessage(m) => committed.messages.push(add_message_in(&mut tx, m).await?),
+                Write::AddMessage(m) => committed
+                    .messages
+                    .push(add_message_in(&mut tx, self.vault.as_ref(), m).await?),
                 Write::Audit(entry) => audit_in(&mut tx, &self.audit_key, &entry).await?,
             }
         }

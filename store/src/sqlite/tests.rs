@@ -763,3 +763,159 @@ async fn the_audit_trail_is_filtered_by_who_what_on_what_and_when() {
     );
     assert_eq!(s.audit_log(2).await.unwrap().len(), 2);
 }
+
+mod vault {
+    use super::*;
+    use crate::envelope::{Keyring, MasterKey};
+
+    const SECRET: &str = "Zelda Quartermaine";
+
+    fn message(conversation: &ConversationId) -> NewMessage {
+        let mut m = NewMessage::plain(
+            conversation.clone(),
+            Sender::Patient,
+            None,
+            "my name is [NAME]".into(),
+        );
+        m.original = Some(format!("my name is {SECRET}"));
+        m
+    }
+
+    /// Whether any file of the database (main, vault, their logs) holds
+    /// `needle`.
+    fn on_disk(db: &std::path::Path, needle: &[u8]) -> Vec<String> {
+        let mut found = Vec::new();
+        for suffix in ["", "-wal", ".vault", ".vault-wal"] {
+            let path = format!("{}{suffix}", db.display());
+            if let Ok(bytes) = std::fs::read(&path)
+                && bytes.windows(needle.len()).any(|w| w == needle)
+            {
+                found.push(path);
+            }
+        }
+        found
+    }
+
+    #[tokio::test]
+    async fn originals_are_sealed_on_disk_and_shredding_leaves_nothing_that_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("clinic.db");
+        let ring = Keyring::new(vec![MasterKey::random()]).unwrap();
+        let s = SqliteStore::open_with_vault(db.to_str().unwrap(), key(), ring.clone())
+            .await
+            .unwrap();
+        s.create_conversation(NewConversation::new(c1(), "r1"))
+            .await
+            .unwrap();
+        let stored = s.add_message(message(&c1())).await.unwrap();
+        assert_eq!(stored.text, "my name is [NAME]");
+        let originals = s.originals(&c1()).await.unwrap();
+        assert_eq!(originals[&stored.id], format!("my name is {SECRET}"));
+        assert!(on_disk(&db, SECRET.as_bytes()).is_empty());
+
+        // A copy of the main database taken now (a backup before the
+        // deletion), and the wrapped key as the vault holds it.
+        s.checkpoint().await.unwrap();
+        let before = dir.path().join("before.db");
+        std::fs::copy(&db, &before).unwrap();
+        let wrapped: Vec<u8> = sqlx::query_scalar("SELECT wrapped FROM vault.data_keys")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        let sealed: Vec<u8> = sqlx::query_scalar("SELECT original FROM messages")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+
+        s.delete_conversation(
+            &c1(),
+            Some(NewAudit::new(None, "conversation_delete", "c1", "")),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(
+            s.conversation(&c1()).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(s.originals(&c1()).await.unwrap().is_empty());
+        // Neither the key nor the sealed value is left in any file.
+        assert!(
+            on_disk(&db, &wrapped).is_empty(),
+            "{:?}",
+            on_disk(&db, &wrapped)
+        );
+        assert!(
+            on_disk(&db, &sealed).is_empty(),
+            "{:?}",
+            on_disk(&db, &sealed)
+        );
+        // The copy still holds the sealed value, and nothing opens it: its
+        // key is gone, even for the holder of the master key.
+        assert!(!on_disk(&before, &sealed).is_empty());
+        let copy = SqliteStore::open_with_vault(before.to_str().unwrap(), key(), ring)
+            .await
+            .unwrap();
+        assert!(copy.originals(&c1()).await.unwrap().is_empty());
+        assert_eq!(
+            copy.messages(&c1()).await.unwrap()[0].text,
+            "my name is [NAME]"
+        );
+        assert!(matches!(
+            s.delete_conversation(
+                &c1(),
+                Some(NewAudit::new(None, "conversation_delete", "c1", ""))
+            )
+            .await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_rotation_moves_every_data_key_to_the_new_master_key() {
+        let (old, new) = (MasterKey::random(), MasterKey::random());
+        let s = SqliteStore::open_with_vault(
+            "sqlite::memory:",
+            key(),
+            Keyring::new(vec![old.clone()]).unwrap(),
+        )
+        .await
+        .unwrap();
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            let c = ConversationId::new(format!("c{i}"));
+            s.create_conversation(NewConversation::new(c.clone(), format!("r{i}")))
+                .await
+                .unwrap();
+            ids.push((c.clone(), s.add_message(message(&c)).await.unwrap().id));
+        }
+        s.set_keyring(Keyring::new(vec![old.clone(), new.clone()]).unwrap());
+        assert_eq!(s.rewrap_keys().await.unwrap(), 3);
+        assert_eq!(
+            s.keys_by_master().await.unwrap(),
+            [(new.id().to_string(), 3)]
+        );
+        // The old key can go: everything opens with the new one alone.
+        s.set_keyring(Keyring::new(vec![new]).unwrap());
+        for (c, id) in &ids {
+            assert!(s.originals(c).await.unwrap()[id].contains(SECRET));
+        }
+        // Without the key that wrapped them, nothing opens, and says so.
+        s.set_keyring(Keyring::new(vec![old]).unwrap());
+        assert!(s.originals(&ids[0].0).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_store_without_a_vault_keeps_no_originals() {
+        let s = store().await;
+        s.create_conversation(NewConversation::new(c1(), "r1"))
+            .await
+            .unwrap();
+        s.add_message(message(&c1())).await.unwrap();
+        assert!(s.originals(&c1()).await.unwrap().is_empty());
+        let kept: Option<Vec<u8>> = sqlx::query_scalar("SELECT original FROM messages")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        assert!(kept.is_none());
+    }
+}

@@ -1,8 +1,10 @@
 //! The product's main path: a patient's questions answered by the local
-//! model, an emergency flagged, PHI kept off the disk, and a clinician's
-//! reply reaching the patient.
+//! model, an emergency flagged, PHI kept off the disk in the clear (the
+//! words as typed sealed, for those allowed to read them), and a
+//! clinician's reply reaching the patient.
 
-use carechat_e2e::{Patient, Server};
+use carechat_e2e::{Patient, Server, run_carechat};
+use serde_json::json;
 
 fn from(frame: &serde_json::Value, who: &str) -> bool {
     frame["type"] == "message" && frame["from"] == who
@@ -75,7 +77,7 @@ const PHI: &[&str] = &[
 ];
 
 #[tokio::test(flavor = "multi_thread")]
-async fn phi_stays_off_the_disk_and_the_clinician_reply_reaches_the_patient() {
+async fn phi_is_sealed_on_disk_read_by_those_allowed_and_shredded_with_the_chat() {
     let server = Server::start();
     server.add_user(
         "nurse",
@@ -144,23 +146,57 @@ async fn phi_stays_off_the_disk_and_the_clinician_reply_reaches_the_patient() {
     );
     assert_eq!(reply["name"], "nurse");
 
-    // The history the console shows comes from the database: redacted.
-    let (_, history) = nurse.get(&format!("/api/conversations/{}", patient.conversation));
+    // The history the console shows after a reload: the stored copy,
+    // redacted, and for the clinician who has the chat the words as typed.
+    let path = format!("/api/conversations/{}", patient.conversation);
+    let typed = "Hi, my name is John Smith, SSN 123-45-6789, phone 555-867-5309, \
+                 date of birth 03/14/1961. I need my blood test results please.";
+    let (_, history) = nurse.get(&path);
     let first = history["messages"][0]["text"].as_str().unwrap();
     assert!(
         first.contains("[NAME]") && first.contains("[SSN]") && first.contains("[PHONE]"),
         "{first}"
     );
+    // The Social Security number shows its last four until asked for.
+    let shown = typed.replace("123-45-6789", "•••-••-6789");
+    assert_eq!(history["messages"][0]["original"], shown.as_str());
+    assert_eq!(history["messages"][0]["masked"], true);
+    let message = history["messages"][0]["id"].as_i64().unwrap();
+    let (code, whole) = nurse.post(&format!("{path}/messages/{message}/reveal"), json!({}));
+    assert_eq!(code, 200, "{whole}");
+    assert_eq!(whole["original"], typed);
+    // An admin reads them too; a colleague without the chat does not.
+    server.add_user("boss", "admin", "", "en", "a long admin secret");
+    let boss = server.login("boss", "a long admin secret");
+    let (_, seen) = boss.get(&path);
+    assert_eq!(seen["messages"][0]["original"], shown.as_str());
+    server.add_user(
+        "clerk",
+        "clinician",
+        "billing",
+        "en",
+        "counter staff secret",
+    );
+    let clerk = server.login("clerk", "counter staff secret");
+    let (code, refused) = clerk.get(&path);
+    assert_eq!(code, 403, "{refused}");
+    assert!(!refused.to_string().contains("Smith"));
 
-    // Nothing identifying in the database, its WAL, or the server's output.
+    // Nothing identifying in the database, the vault of keys, their logs,
+    // or the server's output.
     let db = server.db_path();
-    let mut files = vec![db.clone()];
-    for suffix in ["-wal", "-shm"] {
-        let p = db.with_file_name(format!("carechat.db{suffix}"));
-        if p.exists() {
-            files.push(p);
-        }
-    }
+    let files = || {
+        ["", "-wal", "-shm", ".vault", ".vault-wal", ".vault-shm"]
+            .iter()
+            .map(|suffix| db.with_file_name(format!("carechat.db{suffix}")))
+            .filter(|p| p.exists())
+            .collect::<Vec<_>>()
+    };
+    let files = files();
+    assert!(
+        files.iter().any(|f| f.ends_with("carechat.db.vault")),
+        "{files:?}"
+    );
     let mut scanned = 0;
     for file in &files {
         let bytes = std::fs::read(file).unwrap();
@@ -192,6 +228,27 @@ async fn phi_stays_off_the_disk_and_the_clinician_reply_reaches_the_patient() {
     assert!(log.contains("INFO"), "the server logged nothing: {log}");
     assert!(!log.contains('\u{1b}'), "the server log holds ANSI escapes");
 
+    // A new master key while the server runs: every data key moves under
+    // it, and the originals still open.
+    let db_arg = db.to_str().unwrap();
+    let (out, _) = run_carechat(&["keys", "rotate", "--db", db_arg], "");
+    assert!(out.contains("(1 moved)"), "{out}");
+    let new_id = out
+        .split("master key ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let (status_out, _) = run_carechat(&["keys", "status", "--db", db_arg], "");
+    assert!(
+        status_out.contains(&format!("current master key: {new_id}"))
+            && status_out.contains(&format!("{new_id}: wraps 1 data keys")),
+        "{status_out}"
+    );
+    let (_, after) = nurse.get(&path);
+    assert_eq!(after["messages"][0]["original"], shown.as_str());
+
     let (code, _) = nurse.post(
         &format!("/api/conversations/{}/close", patient.conversation),
         serde_json::json!({}),
@@ -200,4 +257,17 @@ async fn phi_stays_off_the_disk_and_the_clinician_reply_reaches_the_patient() {
     patient
         .next_where(|f| f["type"] == "status" && f["state"] == "closed")
         .await;
+
+    // Deleted: gone from the API, and no trace left in any file.
+    assert_eq!(nurse.delete(&path).0, 403, "only an admin deletes");
+    assert_eq!(boss.delete(&path).0, 204);
+    assert_eq!(boss.get(&path).0, 404);
+    for file in files.iter().filter(|f| f.exists()) {
+        let text = String::from_utf8_lossy(&std::fs::read(file).unwrap()).into_owned();
+        assert!(
+            !text.contains("[SSN]") && !text.contains("blood test"),
+            "{} still holds the deleted chat",
+            file.display()
+        );
+    }
 }

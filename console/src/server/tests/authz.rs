@@ -162,7 +162,8 @@ async fn call(method: &Method, path: &str, persona: &str) -> String {
             },
         )
         .replace("USER", &clinic.colleague.id.to_string())
-        .replace("{user}", &clinic.colleague.id.to_string());
+        .replace("{user}", &clinic.colleague.id.to_string())
+        .replace("{message}", "1");
     // The export's one required parameter.
     let concrete = if path == "/api/audit/export" {
         format!("{concrete}?format=csv")

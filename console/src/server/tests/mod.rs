@@ -62,6 +62,7 @@ pub(super) async fn state() -> Arc<AppState> {
         trusted_proxies: Vec::new(),
         https: false,
         sso: None,
+        console_copy: true,
     })
 }
 
