@@ -47,15 +47,7 @@ impl ServerKey {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = ServerKey::random();
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options
-                    .open(path)
-                    .with_context(|| format!("creating {}", path.display()))?;
-                std::io::Write::write_all(&mut file, hex::encode(key.0).as_bytes())
-                    .with_context(|| format!("writing {}", path.display()))?;
+                crate::master::write_new(path, &hex::encode(key.0))?;
                 Ok(key)
             }
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),

@@ -151,8 +151,9 @@ fn load_file(path: &Path) -> anyhow::Result<Keyring> {
     }
 }
 
-/// Creates `path` with `text`, mode 0600; fails if it exists.
-fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
+/// Creates `path` with `text`, mode 0600; fails if it exists. The server
+/// key's file is made the same way (`auth.rs`).
+pub(crate) fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

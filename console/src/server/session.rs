@@ -42,8 +42,8 @@ fn cookie(s: &Shared) -> (&'static str, &'static str) {
     }
 }
 
-fn session_token(s: &Shared, headers: &HeaderMap) -> Option<String> {
-    let (name, _) = cookie(s);
+/// The value of the request's cookie `name`, if it carries one.
+pub(super) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -52,6 +52,10 @@ fn session_token(s: &Shared, headers: &HeaderMap) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
+}
+
+fn session_token(s: &Shared, headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, cookie(s).0)
 }
 
 /// The hash of the request's session token, if it carries one.

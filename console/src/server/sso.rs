@@ -21,7 +21,7 @@ use service::sso::SsoRefusal;
 use store::Timestamp;
 
 use super::identity::ClientAddr;
-use super::session::{address, start_session};
+use super::session::{address, cookie_value, start_session};
 use super::{ApiError, Shared};
 use crate::sso::{SsoError, identity, provider_refused};
 
@@ -32,17 +32,6 @@ fn state_cookie(s: &Shared, value: &str, max_age: u64) -> String {
     format!(
         "{STATE_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/api/sso; Max-Age={max_age}{secure}"
     )
-}
-
-fn cookie_state(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == STATE_COOKIE)
-        .map(|(_, v)| v.to_string())
 }
 
 fn provider(s: &Shared) -> Result<&crate::sso::Provider, ApiError> {
@@ -104,7 +93,7 @@ pub async fn callback(
         (None, Some(code), Some(state)) => {
             p.finish(
                 state,
-                cookie_state(&headers).as_deref(),
+                cookie_value(&headers, STATE_COOKIE).as_deref(),
                 code,
                 q.iss.as_deref(),
             )
