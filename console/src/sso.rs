@@ -621,7 +621,14 @@ pub fn identity(config: &Sso, claims: &Map<String, Value>) -> Result<SsoIdentity
 /// What the provider said went wrong, when it sent the browser back with
 /// an error instead of a code (`access_denied` when the person cancelled).
 pub fn provider_refused(error: &str) -> SsoError {
-    SsoError::Provider(anyhow!("the provider answered {error}"))
+    // The code as the browser brought it back: anyone can write there, so
+    // only an error code's characters reach the log.
+    let code: String = error
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(40)
+        .collect();
+    SsoError::Provider(anyhow!("the provider answered {code}"))
 }
 
 #[cfg(test)]

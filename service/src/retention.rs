@@ -82,6 +82,35 @@ impl Service {
 }
 
 impl Service {
+    /// An admin deletes every conversation from the browser that wrote
+    /// `id` (its keyed id; a chat with none is deleted alone): a patient's
+    /// request to be forgotten. Each is deleted as by
+    /// [`Service::delete_conversation`]; how many.
+    pub async fn delete_patient(
+        &self,
+        id: &ConversationId,
+        admin: &User,
+        address: Option<String>,
+    ) -> ServiceResult<usize> {
+        if admin.role != Role::Admin {
+            return Err(ServiceError::Forbidden("only an admin can delete a chat"));
+        }
+        let conv = self
+            .store
+            .conversation(id)
+            .await
+            .map_err(ServiceError::not_found("no such conversation"))?;
+        let all = match &conv.fingerprint {
+            Some(fingerprint) => self.store.conversations_of_browser(fingerprint).await?,
+            None => vec![conv],
+        };
+        for c in &all {
+            self.delete_conversation(&c.id, admin, address.clone())
+                .await?;
+        }
+        Ok(all.len())
+    }
+
     /// One retention pass at the service clock's now.
     pub async fn retain(&self) -> ServiceResult<Retained> {
         let now = Timestamp::from_unix((self.now_ms() / 1000) as i64);

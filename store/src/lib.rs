@@ -164,6 +164,9 @@ pub trait Conversations: Send + Sync {
         id: &ConversationId,
         audit: Option<NewAudit>,
     ) -> StoreResult<()>;
+    /// Every conversation from the browser with this keyed id, oldest
+    /// first (deleting all of one patient's chats).
+    async fn conversations_of_browser(&self, fingerprint: &str) -> StoreResult<Vec<Conversation>>;
     /// Up to `limit` conversations in `state` with no change and no message
     /// since `before`, oldest first (retention).
     async fn untouched_since(

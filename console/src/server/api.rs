@@ -167,6 +167,17 @@ pub async fn delete_conversation(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Deletes every conversation of the patient who wrote this one (admin).
+pub async fn delete_patient(
+    State(s): State<Shared>,
+    Staff(user): Staff,
+    addr: ClientAddr,
+    Path(id): Path<ConversationId>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let deleted = s.service.delete_patient(&id, &user, address(&addr)).await?;
+    Ok(Json(json!({ "deleted": deleted })))
+}
+
 pub async fn block(
     State(s): State<Shared>,
     Staff(user): Staff,

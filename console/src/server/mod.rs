@@ -127,6 +127,11 @@ fn routes() -> Routes {
         "/api/conversations/{id}",
         api::delete_conversation,
     )
+    .on(
+        delete.clone(),
+        "/api/conversations/{id}/patient",
+        api::delete_patient,
+    )
     .on(post.clone(), "/api/conversations/{id}/take", api::take)
     .on(post.clone(), "/api/conversations/{id}/messages", api::send)
     .on(

@@ -230,3 +230,51 @@ async fn numbers_stay_masked_until_someone_allowed_asks_and_that_is_audited() {
     assert_eq!(line.detail, format!("message={}", m.id.0));
     assert!(!line.detail.contains("6789"));
 }
+
+#[tokio::test]
+async fn a_patient_asking_to_be_forgotten_loses_every_chat_from_their_browser() {
+    let clinic = Clinic::new(Policy::default()).await;
+    let ada = clinic.account("Ada", Role::Admin, &[], &["en"]).await;
+    let from = |fp: &str| Identity {
+        fingerprint: Some(fp.into()),
+        address: None,
+    };
+    let mut ids = Vec::new();
+    for fp in ["browser-a", "browser-a", "browser-b"] {
+        let (session, _rx) = clinic
+            .service
+            .open_patient(&OpenRequest::default(), &from(fp))
+            .await
+            .unwrap();
+        session.message("my name is Maria").await.unwrap();
+        ids.push(session.conversation.clone());
+    }
+    let nate = clinic.user("Nate", &["nursing"], &["en"]).await;
+    assert!(matches!(
+        clinic.service.delete_patient(&ids[1], &nate, None).await,
+        Err(ServiceError::Forbidden(_))
+    ));
+    assert_eq!(
+        clinic
+            .service
+            .delete_patient(&ids[1], &ada, None)
+            .await
+            .unwrap(),
+        2
+    );
+    for gone in &ids[..2] {
+        assert!(clinic.store.conversation(gone).await.is_err());
+        assert!(clinic.store.originals(gone).await.unwrap().is_empty());
+    }
+    // Another browser's chat stays, with its words.
+    assert_eq!(clinic.store.originals(&ids[2]).await.unwrap().len(), 1);
+    let deletions = clinic
+        .store
+        .audit_log(20)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "conversation_delete")
+        .count();
+    assert_eq!(deletions, 2);
+}

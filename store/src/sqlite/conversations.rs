@@ -159,6 +159,19 @@ impl Conversations for SqliteStore {
         self.checkpoint().await
     }
 
+    async fn conversations_of_browser(&self, fingerprint: &str) -> StoreResult<Vec<Conversation>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CONV_COLUMNS} FROM conversations WHERE fingerprint = ? ORDER BY created_at, id"
+        ))
+        .bind(fingerprint)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(rows::conversation)
+            .collect::<Result<_, _>>()?)
+    }
+
     async fn untouched_since(
         &self,
         state: ConvState,
