@@ -148,6 +148,13 @@ impl Service {
         Ok(true)
     }
 
+    /// Whether `reader`, who opened `conv` (by a stated reason when
+    /// `broke_glass`), sees the words as typed: the clinician who has the
+    /// chat, an admin, or someone who stated why they must look.
+    pub(crate) fn sees_originals(reader: &User, conv: &Conversation, broke_glass: bool) -> bool {
+        reader.role == Role::Admin || conv.assigned_to == Some(reader.id) || broke_glass
+    }
+
     /// Staff's own short text (a reason) as stored: through the PII model
     /// when it is loaded, else the rules alone.
     pub(crate) async fn redact_staff_text(&self, text: &str) -> ServiceResult<String> {

@@ -85,7 +85,7 @@ impl Service {
         let broke_glass = self
             .open_for(reader, &conv, reason, address.clone())
             .await?;
-        if !(reader.role == Role::Admin || conv.assigned_to == Some(reader.id) || broke_glass) {
+        if !Self::sees_originals(reader, &conv, broke_glass) {
             return Err(ServiceError::BreakGlassRequired);
         }
         let original = self

@@ -338,14 +338,11 @@ impl Service {
         let broke_glass = self
             .open_for(reader, &conv, reason, address.clone())
             .await?;
-        // The words as typed: to the clinician who has the chat, an admin,
-        // or someone who stated why they must look.
-        let originals =
-            if reader.role == Role::Admin || conv.assigned_to == Some(reader.id) || broke_glass {
-                self.store.originals(id).await?
-            } else {
-                Default::default()
-            };
+        let originals = if Self::sees_originals(reader, &conv, broke_glass) {
+            self.store.originals(id).await?
+        } else {
+            Default::default()
+        };
         let detail = if originals.is_empty() {
             conv.state.as_str().to_string()
         } else {

@@ -79,9 +79,7 @@ impl Service {
         self.broadcast_queue().await;
         Ok(())
     }
-}
 
-impl Service {
     /// An admin deletes every conversation from the browser that wrote
     /// `id` (its keyed id; a chat with none is deleted alone): a patient's
     /// request to be forgotten. Each is deleted as by
