@@ -504,6 +504,11 @@
     $('transfer').hidden = !mine;
     $('close').hidden = !mine;
     $('block').hidden = !(me && me.role === 'admin' && c.state !== 'closed');
+    // Transcripts: an admin, or the clinician who has (or had) the chat.
+    var admin = !!(me && me.role === 'admin');
+    $('transcript').hidden = $('transcript-fhir').hidden = $('transcript-link').hidden =
+      !(admin || (me && c.assigned_to != null && String(c.assigned_to) === String(me.id)));
+    $('delete').hidden = !admin;
     var input = $('reply-input');
     input.disabled = !mine;
     $('reply-send').disabled = !mine;
@@ -637,7 +642,7 @@
     if (!notes.length) return;
     box.appendChild(el('strong', null, 'Staff notes (the patient does not see these)'));
     notes.forEach(function (n) {
-      box.appendChild(el('p', null, clock(n.created_at) + ' · ' + n.text));
+      box.appendChild(el('p', null, clock(n.created_at) + ' · ' + (n.original || n.text)));
     });
   }
 
@@ -668,6 +673,49 @@
   convAction($('decline'), 'decline');
   convAction($('start'), 'start');
   convAction($('close'), 'close');
+  // A download the server names (Content-Disposition); the file never
+  // passes through a URL.
+  async function download(path) {
+    var res = await fetch(path, { credentials: 'same-origin' });
+    if (!res.ok) {
+      var data = null;
+      try { data = await res.json(); } catch (e) { data = null; }
+      var err = new Error((data && data.error && data.error.message) || 'Request failed (HTTP ' + res.status + ').');
+      err.status = res.status;
+      throw err;
+    }
+    var name = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
+    var a = document.createElement('a');
+    a.href = URL.createObjectURL(await res.blob());
+    a.download = name ? name[1] : 'transcript';
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }
+  [['transcript', 'html'], ['transcript-fhir', 'fhir']].forEach(function (x) {
+    $(x[0]).addEventListener('click', function () {
+      if (!openId) return;
+      download('/api/conversations/' + encodeURIComponent(openId) + '/transcript?format=' + x[1]).catch(fail);
+    });
+  });
+  $('transcript-link').addEventListener('click', async function () {
+    if (!openId) return;
+    try {
+      var r = await api('POST', '/api/conversations/' + encodeURIComponent(openId) + '/transcript/link');
+      window.prompt('Send this link to the patient (it works once, until ' + clock(r.expires_at) + '):',
+        location.origin + r.path);
+    } catch (e) { fail(e); }
+  });
+  $('delete').addEventListener('click', async function () {
+    var id = openId;
+    if (!id || !window.confirm('Delete chat ' + id + ' for good? Its messages cannot be recovered, from this ' +
+      'server or from any backup.')) return;
+    try {
+      await api('DELETE', '/api/conversations/' + encodeURIComponent(id));
+      if (openId === id) { openId = null; openConv = null; $('chat').hidden = true; $('placeholder').hidden = false; }
+      refresh();
+    } catch (e) { fail(e); }
+  });
   convAction($('transfer'), 'transfer', function () {
     var names = colleagues.map(function (u) { return u.username; }).join(', ');
     var to = window.prompt('Transfer to a colleague (' + names + ') or a skill group (front_desk, billing, nursing, dental, records):', '');

@@ -17,14 +17,14 @@
       'A new conversation was started.',
       { too_long: 'Your message is too long (2,000 characters at most).', busy: 'We are busy right now. Please try again in a moment.',
         closed: 'This conversation is closed.', blocked: 'Your message could not be delivered.', bad_frame: 'Your message could not be sent.' },
-      'Message left for our team', ', about ', ' min', 'Machine-translated. Original: '],
+      'Message left for our team', ', about ', ' min', 'Machine-translated. Original: ', 'Download the transcript'],
     es: ['Chatee con nosotros', 'Cerrar chat', 'Escriba su mensaje', 'Enviar', 'Mensajes', 'Usted', 'Asistente', 'Miembro del equipo',
       'Conectando…', 'Reconectando…', 'Esperando a un miembro del equipo', ' — usted es el número ', 'Conversando con ',
       'Conversación cerrada', 'No es para emergencias: llame al número de emergencias local.', 'Iniciar una nueva conversación',
       'Se inició una nueva conversación.',
       { too_long: 'Su mensaje es demasiado largo (2.000 caracteres como máximo).', busy: 'Estamos ocupados. Inténtelo de nuevo en un momento.',
         closed: 'Esta conversación está cerrada.', blocked: 'No se pudo entregar su mensaje.', bad_frame: 'No se pudo enviar su mensaje.' },
-      'Mensaje dejado para nuestro equipo', ', unos ', ' min', 'Traducción automática. Original: ']
+      'Mensaje dejado para nuestro equipo', ', unos ', ' min', 'Traducción automática. Original: ', 'Descargar la transcripción']
   };
   var T = S[lang.slice(0, 2).toLowerCase()] || S.en;
   var store = function (k, v) {
@@ -60,7 +60,7 @@
     '.g p{margin:0;padding:8px 12px;border-radius:12px;background:#fff;border:1px solid #e2e8f0;white-space:pre-wrap;overflow-wrap:anywhere}' +
     '.g[data-from=patient]{align-self:flex-end;text-align:right}.g[data-from=patient] p{background:$C;color:#fff;border-color:$C;text-align:left}' +
     '.g[data-failed]{opacity:.6}.g[data-from=system]{align-self:center;max-width:95%}.g[data-from=system] p{background:#fef9c3;border-color:#fde68a;font-size:14px}' +
-    '.n{align-self:center;font-size:13px;color:#b91c1c;text-align:center}.n button{margin-top:4px;border:1px solid $C;background:#fff;color:$C;border-radius:8px;padding:6px 12px;cursor:pointer}' +
+    '.n{align-self:center;font-size:13px;color:#b91c1c;text-align:center}.n button{margin:4px 2px 0;border:1px solid $C;background:#fff;color:$C;border-radius:8px;padding:6px 12px;cursor:pointer}' +
     'form{display:flex;gap:8px;padding:10px;border-top:1px solid #e2e8f0}' +
     'textarea{flex:1;resize:none;border:1px solid #94a3b8;border-radius:10px;padding:8px 10px;max-height:120px;color:inherit}' +
     'form button{border:0;border-radius:10px;background:$C;color:#fff;padding:0 16px;font-weight:600;cursor:pointer}button:disabled,textarea:disabled{opacity:.5;cursor:default}' +
@@ -121,12 +121,16 @@
     n.setAttribute('data-testid', 'notice');
     n.textContent = text;
     if (fresh) {
-      var b = d.createElement('button');
-      b.type = 'button';
-      b.textContent = T[15];
-      b.onclick = restart;
       n.appendChild(d.createElement('br'));
-      n.appendChild(b);
+      // The patient's own copy, asked for on the socket (docs/protocol.md).
+      [[T[22], 'transcript', function () { if (ws && online) ws.send('{"type":"transcript"}'); }], [T[15], 'restart', restart]].forEach(function (x) {
+        var b = d.createElement('button');
+        b.type = 'button';
+        b.textContent = x[0];
+        b.setAttribute('data-testid', x[1]);
+        b.onclick = x[2];
+        n.appendChild(b);
+      });
     }
     show(n);
   }
@@ -200,6 +204,13 @@
     } else if (f.type == 'message') {
       add(f.from, f.text, f.name, f.at, f.machine_translated && f.original);
       if (panel.hidden) dot.hidden = false;
+    } else if (f.type == 'transcript') {
+      var a = d.createElement('a');
+      a.href = URL.createObjectURL(new Blob([f.html], { type: 'text/html' }));
+      a.download = f.filename;
+      root.appendChild(a);
+      a.click();
+      a.remove();
     } else if (f.type == 'status') {
       if (f.state == 'closed') shut();
       else {

@@ -185,6 +185,16 @@ pub struct RetentionConfig {
     /// A chat left with the bot and untouched this many minutes is closed;
     /// 0 leaves them open.
     pub bot_idle_minutes: u64,
+    /// Ephemeral mode (`days = 0`): each closed chat's transcript is POSTed
+    /// here (HTTPS), then the chat is deleted.
+    pub webhook_url: Option<String>,
+    /// The key the webhook's HMAC-SHA256 signature is made with, 32
+    /// characters or more (`CARECHAT_RETENTION__WEBHOOK_SECRET` keeps it
+    /// out of the file).
+    pub webhook_secret: Option<String>,
+    /// A PEM file of the authorities trusted for the endpoint instead of
+    /// the system's (a clinic's own CA).
+    pub webhook_ca: Option<PathBuf>,
 }
 
 impl Default for RetentionConfig {
@@ -192,11 +202,49 @@ impl Default for RetentionConfig {
         RetentionConfig {
             days: None,
             bot_idle_minutes: 120,
+            webhook_url: None,
+            webhook_secret: None,
+            webhook_ca: None,
         }
     }
 }
 
 impl RetentionConfig {
+    fn check(&self) -> anyhow::Result<()> {
+        let ephemeral = self.days == Some(0);
+        anyhow::ensure!(
+            ephemeral == self.webhook_url.is_some(),
+            "configuration: retention.days = 0 (ephemeral chats) and retention.webhook_url go \
+             together: each closed chat's transcript is pushed there before it is deleted"
+        );
+        if let Some(url) = &self.webhook_url {
+            anyhow::ensure!(
+                url.starts_with("https://"),
+                "configuration: retention.webhook_url must be https://"
+            );
+            anyhow::ensure!(
+                self.webhook_secret
+                    .as_ref()
+                    .is_some_and(|s| s.chars().count() >= 32),
+                "configuration: retention.webhook_secret (32 characters or more) signs what \
+                 goes to retention.webhook_url"
+            );
+        }
+        Ok(())
+    }
+
+    /// Ephemeral mode's courier, when it is on.
+    pub fn courier(&self) -> anyhow::Result<Option<crate::webhook::Webhook>> {
+        match (&self.webhook_url, &self.webhook_secret) {
+            (Some(url), Some(secret)) => Ok(Some(crate::webhook::Webhook::new(
+                url,
+                secret,
+                self.webhook_ca.as_deref(),
+            )?)),
+            _ => Ok(None),
+        }
+    }
+
     pub fn service(&self) -> service::retention::Retention {
         service::retention::Retention {
             days: self.days,
@@ -270,6 +318,13 @@ impl Default for Sso {
             only: false,
         }
     }
+}
+
+/// `file` with `suffix` added to its name (`carechat.db` → `carechat.db.key`).
+pub fn beside(file: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// Whether `url` is `https:`, or `http:` to the loopback address (a
@@ -475,6 +530,11 @@ impl Config {
         if let Some(path) = &self.key_file {
             return Some(path.clone());
         }
+        self.db_file().map(|file| beside(&file, ".key"))
+    }
+
+    /// The database's file, or `None` for an in-memory database.
+    pub fn db_file(&self) -> Option<PathBuf> {
         if self.db.contains(":memory:") {
             return None;
         }
@@ -484,7 +544,7 @@ impl Config {
             .or_else(|| self.db.strip_prefix("sqlite:"))
             .unwrap_or(&self.db);
         let file = file.split('?').next().unwrap_or(file);
-        Some(PathBuf::from(format!("{file}.key")))
+        Some(PathBuf::from(file))
     }
 
     /// `file` is read when given (it must exist then), else `carechat.toml`
@@ -586,11 +646,7 @@ impl Config {
         if let Some(sso) = &config.sso {
             sso.check()?;
         }
-        anyhow::ensure!(
-            config.retention.days != Some(0),
-            "configuration: retention.days = 0 (ephemeral chats, pushed to the clinic's endpoint) \
-             is not available yet; use 1 or more, or leave it out to keep conversations"
-        );
+        config.retention.check()?;
         anyhow::ensure!(
             config.tls_cert.is_some() == config.tls_key.is_some(),
             "configuration: tls_cert and tls_key go together"
@@ -661,6 +717,46 @@ mod tests {
             assert!(
                 Config::load(Some(&PathBuf::from("missing.toml")), &Overrides::default()).is_err()
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn ephemeral_mode_needs_a_signed_https_endpoint() {
+        figment::Jail::expect_with(|jail| {
+            let load = |body: &str| -> anyhow::Result<Config> {
+                std::fs::write("r.toml", body).unwrap();
+                Config::load(Some(&PathBuf::from("r.toml")), &Overrides::default())
+            };
+            let secret = "s".repeat(32);
+            let err = |body: &str| load(body).unwrap_err().to_string();
+            assert!(err("[retention]\ndays = 0").contains("webhook_url"));
+            assert!(
+                err("[retention]\ndays = 3\nwebhook_url = \"https://ehr.example/in\"")
+                    .contains("go together")
+            );
+            assert!(
+                err(&format!(
+                    "[retention]\ndays = 0\nwebhook_url = \"http://ehr.example/in\"\n\
+                     webhook_secret = \"{secret}\""
+                ))
+                .contains("https")
+            );
+            assert!(
+                err(
+                    "[retention]\ndays = 0\nwebhook_url = \"https://ehr.example/in\"\n\
+                     webhook_secret = \"short\""
+                )
+                .contains("32 characters")
+            );
+            jail.create_file(
+                "r.toml",
+                "[retention]\ndays = 0\nwebhook_url = \"https://ehr.example/in\"",
+            )?;
+            jail.set_env("CARECHAT_RETENTION__WEBHOOK_SECRET", &secret);
+            let c = Config::load(Some(&PathBuf::from("r.toml")), &Overrides::default()).unwrap();
+            assert!(c.retention.service().ephemeral());
+            assert!(c.retention.courier().unwrap().is_some());
             Ok(())
         });
     }

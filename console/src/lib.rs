@@ -18,11 +18,13 @@ mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod data;
 pub mod engine;
 pub mod master;
 mod server;
 mod sso;
 pub mod tune;
+pub mod webhook;
 
 pub use server::serve;
 

@@ -77,6 +77,27 @@ enum Command {
         #[command(subcommand)]
         command: ConversationCommand,
     },
+    /// Write a backup of the live database, sealed under the master key
+    /// (docs/data.md). Runs beside the server.
+    Backup {
+        /// The backup file to write (it must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Put a backup in place of the database: stop the server first. The
+    /// database it replaces is kept aside.
+    Restore {
+        /// A file `carechat backup` wrote.
+        file: PathBuf,
+    },
+    /// Write every conversation (originals opened with the master key),
+    /// FHIR transcripts, the audit trail, the accounts and the settings to
+    /// a new directory, in open formats (docs/data.md).
+    Export {
+        /// The directory to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Redact PHI: JSON lines {"id","text"} on stdin, redacted text and spans on stdout.
     Redact {
         /// Rules only: skip the PII model.
@@ -368,6 +389,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
             runtime()?.block_on(cli::conversation_delete(&config, &id))
+        }
+        Command::Backup { out } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            runtime()?.block_on(carechat::data::backup(&config, &out))
+        }
+        Command::Restore { file } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            runtime()?.block_on(carechat::data::restore(&config, &file))
+        }
+        Command::Export { out } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            runtime()?.block_on(carechat::data::export(&config, &out))
         }
         Command::Redact { rules_only } => {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;

@@ -24,6 +24,7 @@ mod eval_questions;
 mod eval_redact;
 mod eval_spam;
 mod probe;
+mod seal;
 
 use std::path::PathBuf;
 
@@ -273,6 +274,17 @@ enum BenchCommand {
         #[arg(long)]
         teams_per_skill: bool,
     },
+    /// What sealing the words as typed costs: messages written and
+    /// conversations read on a store with a vault (each message's original
+    /// sealed) against one without, rounds alternated.
+    Seal {
+        #[arg(long, default_value_t = 7)]
+        rounds: usize,
+        #[arg(long, default_value_t = 100)]
+        conversations: usize,
+        #[arg(long, default_value_t = 10)]
+        messages: usize,
+    },
     /// Redaction throughput, rules only (one core) and with the PII model
     /// (all cores, batched), on data sets in presidio-research's format.
     Redact {
@@ -470,6 +482,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     teams_per_skill,
                 },
         } => bench::bench_routing(seed, teams_per_skill, json),
+        Command::Bench {
+            command:
+                BenchCommand::Seal {
+                    rounds,
+                    conversations,
+                    messages,
+                },
+        } => runtime()?.block_on(seal::bench_seal(rounds, conversations, messages)),
         Command::Bench {
             command: BenchCommand::Redact { data },
         } => {

@@ -737,6 +737,13 @@ impl Service {
             },
         );
         let done = self.store.commit(work).await?;
+        if self.retention.ephemeral() {
+            // Its transcript goes to the clinic; then the chat is deleted.
+            self.store
+                .set_delivery(conversation, Some(self.clock.now()), 0)
+                .await?;
+            self.deliveries.notify_one();
+        }
         // A chat the router no longer knows (left through the contact
         // form) has nothing to release.
         let freed = self

@@ -36,6 +36,12 @@ pub enum PatientFrame {
         machine_translated: bool,
     },
     Status(PatientStatus),
+    /// The patient's copy of the conversation, asked for with a
+    /// `transcript` frame: a printable HTML page to save as `filename`.
+    Transcript {
+        filename: String,
+        html: String,
+    },
     /// The last frame could not be handled; the connection stays open
     /// (unless `code` is `sender_blocked`).
     Error {
@@ -126,9 +132,13 @@ pub enum ClinicianFrame {
     },
 }
 
-/// Patient to server: the one frame the widget sends.
+/// Patient to server: what the widget sends.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PatientInput {
-    Message { text: String },
+    Message {
+        text: String,
+    },
+    /// Asks for the patient's copy of the conversation.
+    Transcript,
 }

@@ -17,6 +17,8 @@
 //!   taking, replying and closing.
 //! - `routing.rs`: the router's side: time-driven rules, offers, transfers,
 //!   presence, team chat and translation.
+//! - `transcript.rs`: a conversation written out for the practice and the
+//!   patient; `retention.rs`: how long chats are kept, deletion, ephemeral mode.
 //! - `moderation.rs`: blocking a sender, the held list, the audit trail.
 //! - `sessions.rs`: a patient's or clinician's socket opening and closing.
 //! - `hub.rs`: the in-memory state: sockets, presence, the router.
@@ -42,6 +44,7 @@ pub mod sso;
 mod tests;
 pub mod tokens;
 pub mod totp;
+pub mod transcript;
 pub mod views;
 
 use std::sync::{Arc, OnceLock};
@@ -52,7 +55,7 @@ use store::Store;
 pub use error::{ServiceError, ServiceResult};
 pub use hub::{Hub, OUTBOUND, encode};
 pub use moderation::{BlockRequest, Identity, MAX_REASON_CHARS, SHARED_ADDRESS_BROWSERS};
-pub use ports::{Assistant, Clock, SystemClock};
+pub use ports::{Assistant, Clock, Courier, SystemClock};
 pub use routing::{MAX_NOTE_CHARS, TransferRequest, TransferTo, clinician_language, is_state};
 pub use sessions::{ClinicianSession, OpenRequest, PatientSession};
 
@@ -75,6 +78,10 @@ pub struct Service {
     limits: limits::PatientLimits,
     /// How long conversations are kept ([`retention`]).
     retention: retention::Retention,
+    /// Ephemeral mode's way to the clinic's endpoint.
+    courier: Option<Arc<dyn Courier>>,
+    /// Woken when a transcript is owed (a chat closed in ephemeral mode).
+    deliveries: tokio::sync::Notify,
 }
 
 impl Service {
@@ -94,6 +101,8 @@ impl Service {
             clock,
             limits: limits::PatientLimits::default(),
             retention: retention::Retention::default(),
+            courier: None,
+            deliveries: tokio::sync::Notify::new(),
         }
     }
 
@@ -106,6 +115,13 @@ impl Service {
     /// How long conversations are kept ([`retention`]).
     pub fn with_retention(mut self, retention: retention::Retention) -> Service {
         self.retention = retention;
+        self
+    }
+
+    /// Ephemeral mode's courier: transcripts of closed chats go to it,
+    /// and the chats are deleted once it has them ([`retention`]).
+    pub fn with_courier(mut self, courier: Arc<dyn Courier>) -> Service {
+        self.courier = Some(courier);
         self
     }
 

@@ -6,10 +6,12 @@
 //!   From the console it is two steps: a secret is proposed, and only a
 //!   code made from it switches it on (so a mis-scan cannot lock anyone
 //!   out).
-//! - The secret is sealed under a key derived from the server's key file:
-//!   XOR with an HMAC-SHA256 keystream over the account, a random nonce and
-//!   the key (a PRF used as a stream cipher), so a copy of the database
-//!   alone cannot make codes.
+//! - The secret is sealed under a key derived from the server's key file
+//!   with AES-256-GCM (random nonce, the account's id as associated data:
+//!   a secret copied to another account does not open), so a copy of the
+//!   database alone cannot make codes. Secrets sealed by earlier versions
+//!   (an HMAC-SHA256 keystream, no tag) still open, and are sealed again
+//!   under the AEAD when the server starts ([`Staff::reseal_secrets`]).
 //! - Roles in `mfa.required_roles` (admins by default) cannot sign in
 //!   without it: they are told to enrol (`mfa_required`).
 
@@ -34,6 +36,8 @@ impl SecretKey {
         SecretKey(bytes)
     }
 
+    /// The keystream of the earlier seal (read only, for secrets sealed
+    /// before the AEAD).
     fn pad(&self, user: UserId, nonce: &[u8], len: usize) -> Vec<u8> {
         let mut out = Vec::new();
         let mut block = 0u32;
@@ -50,18 +54,31 @@ impl SecretKey {
         out
     }
 
-    /// `secret` sealed for `user`: hex of a 16-byte nonce and the secret
-    /// XOR the keystream.
-    pub fn seal(&self, user: UserId, secret: &[u8]) -> String {
-        let mut nonce = [0u8; 16];
-        getrandom::fill(&mut nonce).expect("the OS random source");
-        let pad = self.pad(user, &nonce, secret.len());
-        let sealed: Vec<u8> = secret.iter().zip(pad).map(|(a, b)| a ^ b).collect();
-        format!("{}{}", hex::encode(nonce), hex::encode(sealed))
+    fn ad(user: UserId) -> Vec<u8> {
+        [&b"carechat totp\0"[..], &user.0.to_be_bytes()].concat()
     }
 
-    /// The secret `sealed` holds for `user`.
+    /// `secret` sealed for `user`: `v2:` and the hex of AES-256-GCM's
+    /// nonce, ciphertext and tag.
+    pub fn seal(&self, user: UserId, secret: &[u8]) -> String {
+        format!(
+            "{SEALED_V2}{}",
+            hex::encode(store::envelope::seal_with(&self.0, &Self::ad(user), secret))
+        )
+    }
+
+    /// Whether `sealed` was sealed before the AEAD (to be sealed again).
+    pub fn is_legacy(sealed: &str) -> bool {
+        !sealed.starts_with(SEALED_V2)
+    }
+
+    /// The secret `sealed` holds for `user`; `None` when it does not open
+    /// (another account's, another key's, or changed).
     pub fn open(&self, user: UserId, sealed: &str) -> Option<Vec<u8>> {
+        if let Some(v2) = sealed.strip_prefix(SEALED_V2) {
+            let bytes = hex::decode(v2).ok()?;
+            return store::envelope::open_with(&self.0, &Self::ad(user), &bytes).ok();
+        }
         let bytes = hex::decode(sealed).ok()?;
         if bytes.len() <= 16 {
             return None;
@@ -70,7 +87,19 @@ impl SecretKey {
         let pad = self.pad(user, nonce, body.len());
         Some(body.iter().zip(pad).map(|(a, b)| a ^ b).collect())
     }
+
+    /// The earlier seal, for the test that earlier secrets still open.
+    #[cfg(test)]
+    fn seal_legacy(&self, user: UserId, secret: &[u8]) -> String {
+        let nonce = [9u8; 16];
+        let pad = self.pad(user, &nonce, secret.len());
+        let sealed: Vec<u8> = secret.iter().zip(pad).map(|(a, b)| a ^ b).collect();
+        format!("{}{}", hex::encode(nonce), hex::encode(sealed))
+    }
 }
+
+/// What marks a secret sealed under the AEAD.
+const SEALED_V2: &str = "v2:";
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -121,6 +150,42 @@ impl Staff {
         self.secret_key.as_ref().ok_or_else(|| {
             ServiceError::Internal(anyhow::anyhow!("no key to seal two-factor secrets with"))
         })
+    }
+
+    /// Seals again under the AEAD every two-factor secret sealed before
+    /// it (run at start); how many accounts changed. Removed accounts keep
+    /// theirs, unused.
+    pub async fn reseal_secrets(&self) -> ServiceResult<usize> {
+        let Ok(key) = self.key() else {
+            return Ok(0);
+        };
+        let mut changed = 0;
+        for user in self.store.users().await? {
+            if user.removed_at.is_some() {
+                continue;
+            }
+            let reseal = |sealed: &Option<String>| -> Option<Option<String>> {
+                let old = sealed.as_deref().filter(|s| SecretKey::is_legacy(s))?;
+                key.open(user.id, old)
+                    .map(|secret| Some(key.seal(user.id, &secret)))
+            };
+            let (secret, pending) = (reseal(&user.totp_secret), reseal(&user.totp_pending));
+            if secret.is_none() && pending.is_none() {
+                continue;
+            }
+            self.store
+                .update_user(
+                    user.id,
+                    UserUpdate {
+                        totp_secret: secret,
+                        totp_pending: pending,
+                        ..UserUpdate::default()
+                    },
+                )
+                .await?;
+            changed += 1;
+        }
+        Ok(changed)
     }
 
     /// Whether `role` must sign in with a second factor.
@@ -301,11 +366,18 @@ mod tests {
         let key = SecretKey::new([5; 32]);
         let secret = b"12345678901234567890";
         let sealed = key.seal(UserId(1), secret);
+        assert!(sealed.starts_with("v2:") && !SecretKey::is_legacy(&sealed));
         assert_eq!(key.open(UserId(1), &sealed).unwrap(), secret);
-        assert_ne!(key.open(UserId(2), &sealed).unwrap(), secret);
-        assert_ne!(
-            SecretKey::new([6; 32]).open(UserId(1), &sealed).unwrap(),
-            secret
+        // Authenticated: another account, another key, or a changed byte
+        // does not open at all.
+        assert_eq!(key.open(UserId(2), &sealed), None);
+        assert_eq!(SecretKey::new([6; 32]).open(UserId(1), &sealed), None);
+        let mut changed = sealed.clone().into_bytes();
+        let last = changed.len() - 1;
+        changed[last] = if changed[last] == b'0' { b'1' } else { b'0' };
+        assert_eq!(
+            key.open(UserId(1), std::str::from_utf8(&changed).unwrap()),
+            None
         );
         assert_ne!(
             key.seal(UserId(1), secret),
@@ -315,6 +387,84 @@ mod tests {
         assert!(!sealed.contains(&hex::encode(secret)));
         assert_eq!(key.open(UserId(1), "zz"), None);
         assert_eq!(format!("{key:?}"), "SecretKey(***)");
+    }
+
+    #[test]
+    fn a_secret_sealed_before_the_aead_still_opens() {
+        let key = SecretKey::new([5; 32]);
+        let secret = b"12345678901234567890";
+        let old = key.seal_legacy(UserId(1), secret);
+        assert!(SecretKey::is_legacy(&old));
+        assert_eq!(key.open(UserId(1), &old).unwrap(), secret);
+    }
+
+    #[tokio::test]
+    async fn secrets_sealed_before_the_aead_are_sealed_again_at_start() {
+        use std::sync::Arc;
+        use store::{Accounts, NewUser};
+        let store = Arc::new(
+            store::SqliteStore::open("sqlite::memory:", store::AuditKey::new([1; 32]))
+                .await
+                .unwrap(),
+        );
+        let key = SecretKey::new([5; 32]);
+        let staff = Staff::new(store.clone()).with_mfa(key.clone(), vec![Role::Admin]);
+        let mut users = Vec::new();
+        for name in ["ada", "bea", "cy"] {
+            users.push(
+                store
+                    .create_user(NewUser {
+                        username: name.into(),
+                        display_name: name.into(),
+                        role: Role::Admin,
+                        password_hash: "unused".into(),
+                        skills: vec![],
+                        languages: vec![],
+                        max_chats: 1,
+                        licensed_states: vec![],
+                    })
+                    .await
+                    .unwrap(),
+            );
+        }
+        let secret = b"12345678901234567890";
+        // Ada's secret and Bea's proposed one were sealed the old way; Cy's
+        // is already under the AEAD.
+        let legacy = |u: &User| Some(Some(key.seal_legacy(u.id, secret)));
+        for (u, update) in [
+            (
+                &users[0],
+                UserUpdate {
+                    totp_secret: legacy(&users[0]),
+                    ..Default::default()
+                },
+            ),
+            (
+                &users[1],
+                UserUpdate {
+                    totp_pending: legacy(&users[1]),
+                    ..Default::default()
+                },
+            ),
+            (
+                &users[2],
+                UserUpdate {
+                    totp_secret: Some(Some(key.seal(users[2].id, secret))),
+                    ..Default::default()
+                },
+            ),
+        ] {
+            store.update_user(u.id, update).await.unwrap();
+        }
+        assert_eq!(staff.reseal_secrets().await.unwrap(), 2);
+        let ada = store.user(users[0].id).await.unwrap();
+        let bea = store.user(users[1].id).await.unwrap();
+        for (user, sealed) in [(&ada, &ada.totp_secret), (&bea, &bea.totp_pending)] {
+            let sealed = sealed.as_deref().unwrap();
+            assert!(!SecretKey::is_legacy(sealed), "{sealed}");
+            assert_eq!(key.open(user.id, sealed).unwrap(), secret);
+        }
+        assert_eq!(staff.reseal_secrets().await.unwrap(), 0, "once is enough");
     }
 
     #[test]

@@ -338,7 +338,8 @@ impl Service {
         let broke_glass = self
             .open_for(reader, &conv, reason, address.clone())
             .await?;
-        let originals = if Self::sees_originals(reader, &conv, broke_glass) {
+        let sees = Self::sees_originals(reader, &conv, broke_glass);
+        let originals = if sees {
             self.store.originals(id).await?
         } else {
             Default::default()
@@ -366,7 +367,7 @@ impl Service {
         Ok(ConversationRead {
             conversation: self.summary(&conv).await,
             messages,
-            notes: self.notes(id).await?,
+            notes: self.notes(id, sees).await?,
         })
     }
 }

@@ -1,5 +1,6 @@
-//! What the service is given rather than owns: the bot, and the clock. The
-//! store is the third ([`store::Store`]). Each is a trait so that the
+//! What the service is given rather than owns: the bot, the clock, and in
+//! ephemeral mode the courier that takes transcripts to the clinic. The
+//! store is the fourth ([`store::Store`]). Each is a trait so that the
 //! conversation core runs in a test with a scripted bot and paused time.
 
 use async_trait::async_trait;
@@ -59,4 +60,18 @@ impl Clock for SystemClock {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0)
     }
+}
+
+/// Where ephemeral mode sends a conversation's transcript before the chat
+/// is deleted: the clinic's own endpoint (the server's courier is an HTTPS
+/// webhook signed with HMAC, `console/src/webhook.rs`).
+#[async_trait]
+pub trait Courier: Send + Sync {
+    /// Delivers one transcript (a FHIR JSON document). An error says why
+    /// in words fit for the log: never the body.
+    async fn deliver(
+        &self,
+        conversation: &store::ConversationId,
+        body: Vec<u8>,
+    ) -> Result<(), String>;
 }

@@ -9,10 +9,17 @@
 //!   closed (a patient who comes back starts a new one); a closed chat
 //!   untouched for [`Retention::days`] is deleted as above. Each pass is
 //!   audited by count, never content.
+//! - **Ephemeral mode** (`days = 0`): nothing but the audit trail outlives
+//!   a chat. When it closes, a delivery of its transcript (FHIR JSON) is
+//!   owed to the clinic's endpoint ([`crate::Courier`]); until the courier
+//!   has it the chat stays as any other, its originals sealed; a failed
+//!   attempt is retried with a doubling backoff ([`backoff_secs`]), for
+//!   ever. Once delivered, the chat is deleted (`transcript_delivered` in
+//!   the audit trail).
 
 use std::sync::Arc;
 
-use store::{ConvState, ConversationId, NewAudit, Role, StoreError, Timestamp, User};
+use store::{ConvState, ConversationId, NewAudit, Role, StoreError, User};
 
 use crate::{Service, ServiceError, ServiceResult};
 
@@ -31,11 +38,35 @@ pub struct Retention {
     pub bot_idle_secs: Option<u64>,
 }
 
+impl Retention {
+    /// Nothing kept after a chat: `days = 0`.
+    pub fn ephemeral(&self) -> bool {
+        self.days == Some(0)
+    }
+}
+
+/// The wait before delivery attempt `attempt` + 1 after `attempt` failed:
+/// 15 s, doubling, at most an hour.
+pub fn backoff_secs(attempt: u32) -> i64 {
+    (15i64 << attempt.saturating_sub(1).min(8)).min(3600)
+}
+
 /// What one retention pass did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Retained {
     pub closed: usize,
     pub deleted: usize,
+    /// Ephemeral mode: transcripts now owed (of chats closed before).
+    pub owed: usize,
+}
+
+/// What one delivery pass did (ephemeral mode).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// Delivered, and the chat deleted.
+    pub sent: usize,
+    /// Failed this time; retried later.
+    pub failed: usize,
 }
 
 impl Service {
@@ -111,7 +142,7 @@ impl Service {
 
     /// One retention pass at the service clock's now.
     pub async fn retain(&self) -> ServiceResult<Retained> {
-        let now = Timestamp::from_unix((self.now_ms() / 1000) as i64);
+        let now = self.clock.now();
         let mut done = Retained::default();
         if let Some(idle) = self.retention.bot_idle_secs {
             let before = now.plus_secs(-(idle.min(i64::MAX as u64) as i64));
@@ -134,7 +165,21 @@ impl Service {
                     .await?;
             }
         }
-        if let Some(days) = self.retention.days {
+        if self.retention.ephemeral() {
+            // Chats closed before ephemeral mode was on, or whose delivery
+            // was not recorded (a crash right after the close).
+            for conv in self
+                .store
+                .untouched_since(ConvState::Closed, now.plus_secs(1), BATCH)
+                .await?
+            {
+                self.store.set_delivery(&conv.id, Some(now), 0).await?;
+                done.owed += 1;
+            }
+            if done.owed > 0 {
+                self.deliveries.notify_one();
+            }
+        } else if let Some(days) = self.retention.days {
             let before = now.plus_secs(-(i64::from(days) * 86_400));
             for conv in self
                 .store
@@ -162,11 +207,68 @@ impl Service {
         Ok(done)
     }
 
+    /// One delivery pass (ephemeral mode): every transcript due is handed
+    /// to the courier; a delivered chat is deleted, a failed one retried
+    /// after [`backoff_secs`].
+    pub async fn deliver_transcripts(&self) -> ServiceResult<Delivered> {
+        let mut done = Delivered::default();
+        let Some(courier) = &self.courier else {
+            return Ok(done);
+        };
+        let now = self.clock.now();
+        for (id, attempts) in self.store.deliveries_due(now, BATCH).await? {
+            let conv = match self.store.conversation(&id).await {
+                Ok(c) => c,
+                Err(StoreError::NotFound) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let transcript = self.transcript_of(&conv).await?;
+            let body = serde_json::to_vec(&crate::transcript::fhir(&transcript))
+                .map_err(|e| ServiceError::Internal(e.into()))?;
+            let attempt = attempts.saturating_add(1);
+            match courier.deliver(&id, body).await {
+                Ok(()) => {
+                    let audit = NewAudit::new(
+                        None,
+                        "transcript_delivered",
+                        id.as_str(),
+                        format!("attempts={attempt}"),
+                    );
+                    match self.store.delete_conversation(&id, Some(audit)).await {
+                        Ok(()) | Err(StoreError::NotFound) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    self.hub.forget(&id);
+                    done.sent += 1;
+                }
+                Err(reason) => {
+                    let wait = backoff_secs(attempt);
+                    tracing::warn!(
+                        conversation = id.as_str(),
+                        attempt,
+                        retry_in_s = wait,
+                        reason = %reason,
+                        "transcript delivery failed"
+                    );
+                    self.store
+                        .set_delivery(&id, Some(now.plus_secs(wait)), attempt)
+                        .await?;
+                    done.failed += 1;
+                }
+            }
+        }
+        Ok(done)
+    }
+
     /// Retention every minute, for ever (nothing to do when neither limit
-    /// is set).
+    /// is set); in ephemeral mode, deliveries as soon as a chat closes and
+    /// every 5 s for the retries.
     pub async fn run_retention(self: Arc<Self>) {
         if self.retention.days.is_none() && self.retention.bot_idle_secs.is_none() {
             return;
+        }
+        if self.courier.is_some() {
+            tokio::spawn(self.clone().run_deliveries());
         }
         let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -174,11 +276,33 @@ impl Service {
             every.tick().await;
             match self.retain().await {
                 Ok(r) if r != Retained::default() => {
-                    tracing::info!(closed = r.closed, deleted = r.deleted, "retention");
+                    tracing::info!(
+                        closed = r.closed,
+                        deleted = r.deleted,
+                        owed = r.owed,
+                        "retention"
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "retention pass failed"),
             }
+        }
+    }
+
+    async fn run_deliveries(self: Arc<Self>) {
+        loop {
+            match self.deliver_transcripts().await {
+                Ok(d) if d != Delivered::default() => {
+                    tracing::info!(sent = d.sent, failed = d.failed, "transcripts delivered");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "transcript delivery pass failed"),
+            }
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                self.deliveries.notified(),
+            )
+            .await;
         }
     }
 }

@@ -366,9 +366,14 @@ impl Service {
                 TransferTarget::Skill(skill)
             }
         };
-        let note = match req.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-            Some(n) => Some(self.bot()?.redact(n).await?),
-            None => None,
+        // Stored redacted, with the words as typed sealed beside it.
+        let (note, typed) = match req.note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => {
+                let redacted = self.bot()?.redact(n).await?;
+                let typed = (redacted != n).then(|| n.to_string());
+                (Some(redacted), typed)
+            }
+            None => (None, None),
         };
         // A chat that went to the contact form has left the router: put it
         // back before moving it.
@@ -394,7 +399,9 @@ impl Service {
             .transfer(conversation.as_str(), target, note.clone(), self.now_ms())
             .map_err(route_error)?;
         if let Some(n) = &note {
-            self.store.add_note(conversation, user.id, n).await?;
+            self.store
+                .add_note(conversation, user.id, n, typed.as_deref())
+                .await?;
         }
         self.store
             .audit(
@@ -448,9 +455,14 @@ impl Service {
         Ok(self.summary(&conv).await)
     }
 
-    /// Staff-only notes on a conversation.
-    pub async fn notes(&self, conversation: &ConversationId) -> ServiceResult<Vec<StaffText>> {
-        Ok(self.store.notes(conversation).await?)
+    /// Staff-only notes on a conversation (redacted; with the words as
+    /// typed when `originals`, for a reader who may see them).
+    pub async fn notes(
+        &self,
+        conversation: &ConversationId,
+        originals: bool,
+    ) -> ServiceResult<Vec<StaffText>> {
+        Ok(self.store.notes(conversation, originals).await?)
     }
 
     /// A message from one clinician to another: stored redacted, delivered

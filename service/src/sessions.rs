@@ -44,6 +44,22 @@ impl PatientSession {
         self.service.patient_message(&self.conversation, text).await
     }
 
+    /// The patient's copy of the conversation, to this socket alone
+    /// (audited with the socket's keyed address).
+    pub async fn transcript(&self, address: Option<String>) -> ServiceResult<()> {
+        let t = self
+            .service
+            .patient_transcript(&self.conversation, address)
+            .await?;
+        let day = t.started.rfc3339();
+        let frame = PatientFrame::Transcript {
+            filename: format!("chat-transcript-{}.html", &day[..10]),
+            html: crate::transcript::html(&t, crate::transcript::Copy::Patient),
+        };
+        self.send(&frame).await;
+        Ok(())
+    }
+
     /// A frame for this socket alone (an error about its last frame).
     pub async fn send(&self, frame: &PatientFrame) {
         let _ = self.tx.send(encode(frame)).await;

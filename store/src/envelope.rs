@@ -32,13 +32,15 @@ const SEAL_AD: &[u8] = b"carechat sealed\0";
 #[error("a sealed value does not open (wrong key, wrong conversation, or changed)")]
 pub struct SealError;
 
-fn random<const N: usize>() -> [u8; N] {
+pub(crate) fn random<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).expect("the OS random source");
     bytes
 }
 
-fn seal_with(key: &[u8; 32], ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+/// `plaintext` sealed under `key` (AES-256-GCM) with `ad` as associated
+/// data: a random 96-bit nonce, then the ciphertext and its tag.
+pub fn seal_with(key: &[u8; 32], ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let cipher = Aes256Gcm::new(key.into());
     let nonce = random::<NONCE_LEN>();
     let sealed = cipher
@@ -56,7 +58,9 @@ fn seal_with(key: &[u8; 32], ad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     out
 }
 
-fn open_with(key: &[u8; 32], ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+/// What [`seal_with`] sealed, if `key` and `ad` are the ones it was
+/// sealed with and nothing changed.
+pub fn open_with(key: &[u8; 32], ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
     if sealed.len() < NONCE_LEN {
         return Err(SealError);
     }

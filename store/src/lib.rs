@@ -23,6 +23,7 @@
 //! Nothing here ever sees patient text that is not redacted: the service
 //! redacts before it writes.
 
+pub mod backup;
 mod chain;
 pub mod envelope;
 pub mod ids;
@@ -164,11 +165,14 @@ pub trait Conversations: Send + Sync {
         id: &ConversationId,
         audit: Option<NewAudit>,
     ) -> StoreResult<()>;
+    /// Every conversation's id, oldest first (an export).
+    async fn conversation_ids(&self) -> StoreResult<Vec<ConversationId>>;
     /// Every conversation from the browser with this keyed id, oldest
     /// first (deleting all of one patient's chats).
     async fn conversations_of_browser(&self, fingerprint: &str) -> StoreResult<Vec<Conversation>>;
     /// Up to `limit` conversations in `state` with no change and no message
-    /// since `before`, oldest first (retention).
+    /// since `before`, and no transcript delivery owed, oldest first
+    /// (retention).
     async fn untouched_since(
         &self,
         state: ConvState,
@@ -184,14 +188,56 @@ pub trait Conversations: Send + Sync {
     /// A conversation's messages, oldest first.
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>>;
 
-    /// Adds a staff-only note (already redacted).
+    /// A one-time link to the patient's copy of `conversation`'s
+    /// transcript: only the token's hash is handed over.
+    async fn create_transcript_link(
+        &self,
+        token_hash: &str,
+        conversation: &ConversationId,
+        by: UserId,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Uses up the link with this hash at `now`: its conversation, when
+    /// the link exists, was never used and has not expired; `NotFound`
+    /// otherwise.
+    async fn use_transcript_link(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<ConversationId>;
+    /// Ephemeral mode: when the next delivery of the conversation's
+    /// transcript is due (`None`: none is owed), and the attempts so far.
+    async fn set_delivery(
+        &self,
+        id: &ConversationId,
+        due: Option<Timestamp>,
+        attempts: u32,
+    ) -> StoreResult<()>;
+    /// Up to `limit` conversations whose transcript delivery is due at
+    /// `now`, with the attempts so far, the longest due first.
+    async fn deliveries_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<(ConversationId, u32)>>;
+
+    /// Adds a staff-only note (`text` already redacted), with its words as
+    /// typed when they differ, sealed as a message's are.
     async fn add_note(
         &self,
         conversation: &ConversationId,
         user: UserId,
         text: &str,
+        original: Option<&str>,
     ) -> StoreResult<StaffText>;
-    async fn notes(&self, conversation: &ConversationId) -> StoreResult<Vec<StaffText>>;
+    /// A conversation's notes, oldest first; with their originals opened
+    /// when `originals` (and a vault holds the key).
+    async fn notes(
+        &self,
+        conversation: &ConversationId,
+        originals: bool,
+    ) -> StoreResult<Vec<StaffText>>;
     /// A message from one clinician to another (already redacted).
     async fn add_team_message(
         &self,

@@ -306,6 +306,10 @@ pub struct StaffText {
     pub user_id: UserId,
     pub text: String,
     pub created_at: Timestamp,
+    /// A note's words as typed, where redaction changed them: only for
+    /// those who may read the conversation's originals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
 }
 
 /// What an admin's block matches a sender by.
@@ -369,7 +373,9 @@ pub struct AuditEntry {
     pub action: String,
     pub subject: String,
     pub detail: String,
-    /// The address the request came from (staff's own, never a patient's).
+    /// The address the request came from: staff's own; for a patient's
+    /// own request (a transcript), only its keyed hash, as the conversation
+    /// keeps it.
     pub address: Option<String>,
 }
 

@@ -4,7 +4,7 @@
 // Usage: node flow.mjs <base-url> <username> <password> <screenshot-dir>
 // Prints one JSON line {"ok":true,"screenshots":[...]} and exits 0, or prints the
 // error and exits 1.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -144,6 +144,56 @@ async function main() {
       .first().waitFor({ timeout: WAIT });
     await w('[data-testid=status]').filter({ hasText: /chatting/i }).waitFor({ timeout: WAIT });
     await shot(patient, 'widget-reload.png');
+
+    // ---------- transcripts ----------
+    const saved = async (download) => readFileSync(await download.path(), 'utf8');
+    const holds = (text, what, ...parts) => {
+      for (const p of parts) if (!text.includes(p)) throw new Error(`${what} lacks "${p}"`);
+    };
+    step = 'clinician: download the transcript for the chart';
+    const [practice] = await Promise.all([staff.waitForEvent('download'),
+      staff.locator('[data-testid=transcript]').click()]);
+    holds(await saved(practice), 'the practice transcript', 'Chat transcript', 'my name is John Smith',
+      'this is the nurse');
+    if (!practice.suggestedFilename().endsWith('.html')) throw new Error('named ' + practice.suggestedFilename());
+
+    step = 'clinician: make a one-time link for the patient';
+    const asked = staff.waitForEvent('dialog');
+    await staff.locator('[data-testid=transcript-link]').click();
+    const dialog = await asked;
+    const link = dialog.defaultValue();
+    await dialog.dismiss();
+    if (!/\/transcript#[0-9a-f]{64}$/.test(link)) throw new Error('not a transcript link: ' + link);
+
+    step = 'clinician: close the chat';
+    await staff.locator('[data-testid=close]').click();
+
+    step = 'patient: the closed chat offers the transcript';
+    await w('[data-testid=transcript]').waitFor({ timeout: WAIT });
+    await shot(patient, 'widget-closed.png');
+    const [mine] = await Promise.all([patient.waitForEvent('download'), w('[data-testid=transcript]').click()]);
+    holds(await saved(mine), "the patient's transcript", 'Your chat transcript', 'my name is John Smith',
+      'this is the nurse');
+
+    step = 'patient: open the one-time link';
+    const linkPage = await patientCtx.newPage();
+    watch(linkPage, 'link');
+    pages.link = linkPage;
+    await linkPage.goto(link, { timeout: WAIT });
+    if (linkPage.url().includes('#')) throw new Error('the token stayed in the address bar');
+    const [viaLink] = await Promise.all([linkPage.waitForEvent('download'),
+      linkPage.locator('[data-testid=get]').click()]);
+    holds(await saved(viaLink), 'the linked transcript', 'Your chat transcript', 'my name is John Smith');
+    await linkPage.locator('#said').filter({ hasText: /no longer works/ }).waitFor({ timeout: WAIT });
+
+    step = 'patient: the link works only once';
+    const again = await patientCtx.newPage();
+    watch(again, 'link again');
+    pages.again = again;
+    await again.goto(link, { timeout: WAIT });
+    await again.locator('[data-testid=get]').click();
+    await again.locator('#said').filter({ hasText: /used already/ }).waitFor({ timeout: WAIT });
+    await shot(again, 'transcript-link-used.png');
 
     if (pageErrors.length) throw new Error('JavaScript errors on the pages: ' + pageErrors.join(' | '));
   } catch (err) {

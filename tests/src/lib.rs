@@ -154,6 +154,69 @@ pub struct Server {
     /// Two-factor secrets (base32) of the accounts enrolled here, and the
     /// last 30-second step a code was used for.
     secrets: Mutex<std::collections::HashMap<String, (String, u64)>>,
+    /// The extra environment it runs with (kept for a restart).
+    env: Vec<(String, String)>,
+}
+
+/// Starts `carechat serve` on `dir`'s database; its output goes to `log`.
+/// The child, and the URL it printed.
+fn spawn(
+    dir: &Path,
+    listen: &str,
+    env: &[(String, String)],
+    log: &Arc<Mutex<String>>,
+) -> (Child, String) {
+    let mut child = Command::new(carechat())
+        .current_dir(dir)
+        .args(["serve", "--listen", listen, "--db"])
+        .arg(dir.join("carechat.db"))
+        .arg("--models-dir")
+        .arg(models_dir())
+        .arg("--intents")
+        .arg(repo_root().join("intents"))
+        .env("CARECHAT_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting carechat serve");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    let out_log = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("http://").nth(1) {
+                let _ = tx.send(format!("http://{}", rest.split('/').next().unwrap()));
+            }
+            out_log
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push_str(&(line + "\n"));
+        }
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let err_log = log.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            err_log
+                .lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| {
+            panic!(
+                "carechat did not print its URL; log:\n{}",
+                log.lock().unwrap_or_else(|e| e.into_inner())
+            )
+        });
+    (child, base)
 }
 
 impl Server {
@@ -169,68 +232,37 @@ impl Server {
     /// A server listening on `listen` (when its own URL must be known
     /// before it starts, as an identity provider's redirect is).
     pub fn start_at(listen: &str, env: &[(&str, &str)]) -> Server {
-        let bin = carechat();
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(bin)
-            .current_dir(dir.path())
-            .args(["serve", "--listen", listen, "--db"])
-            .arg(dir.path().join("carechat.db"))
-            .arg("--models-dir")
-            .arg(models_dir())
-            .arg("--intents")
-            .arg(repo_root().join("intents"))
-            .env("CARECHAT_LOG", "info")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting carechat serve");
         let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        let out_log = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("http://").nth(1) {
-                    let _ = tx.send(format!("http://{}", rest.split('/').next().unwrap()));
-                }
-                out_log
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push_str(&(line + "\n"));
-            }
-        });
-        let mut stderr = child.stderr.take().unwrap();
-        let err_log = log.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                err_log
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "carechat did not print its URL; log:\n{}",
-                    log.lock().unwrap_or_else(|e| e.into_inner())
-                )
-            });
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (child, base) = spawn(dir.path(), listen, &env, &log);
         let server = Server {
             child,
             base,
             dir,
             log,
             secrets: Mutex::default(),
+            env,
         };
         server.wait_ready();
         server
+    }
+
+    /// Stops the server (SIGKILL, as a crash would), runs `between` while
+    /// it is down, and starts it again on the same database, listening on
+    /// the same address.
+    pub fn restart(&mut self, between: impl FnOnce(&Path)) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        between(self.dir.path());
+        let listen = self.base.trim_start_matches("http://").to_string();
+        let (child, base) = spawn(self.dir.path(), &listen, &self.env, &self.log);
+        self.child = child;
+        self.base = base;
+        self.wait_ready();
     }
 
     fn wait_ready(&self) {

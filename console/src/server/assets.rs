@@ -89,3 +89,25 @@ pub async fn console_css() -> impl IntoResponse {
         include_str!("../../assets/console.css"),
     )
 }
+
+/// The page a patient's one-time transcript link opens (the token is in
+/// its fragment, which never reaches the server's logs).
+pub async fn transcript() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_SECURITY_POLICY, CSP_CONSOLE),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        asset(
+            "text/html; charset=utf-8",
+            include_str!("../../assets/transcript.html"),
+        ),
+    )
+}
+
+pub async fn transcript_js() -> impl IntoResponse {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/transcript.js"),
+    )
+}

@@ -18,6 +18,7 @@ mod patient;
 mod session;
 mod sso;
 mod tls;
+mod transcript;
 
 use std::sync::Arc;
 
@@ -93,6 +94,8 @@ fn routes() -> Routes {
     .on(get.clone(), "/admin", assets::admin)
     .on(get.clone(), "/admin.js", assets::admin_js)
     .on(get.clone(), "/admin.css", assets::admin_css)
+    .on(get.clone(), "/transcript", assets::transcript)
+    .on(get.clone(), "/transcript.js", assets::transcript_js)
     .on(get.clone(), "/healthz", || async { "ok" })
     .on(get.clone(), "/readyz", readyz)
     .on(get.clone(), "/ws/patient", patient::ws)
@@ -132,6 +135,17 @@ fn routes() -> Routes {
         "/api/conversations/{id}/patient",
         api::delete_patient,
     )
+    .on(
+        get.clone(),
+        "/api/conversations/{id}/transcript",
+        transcript::practice,
+    )
+    .on(
+        post.clone(),
+        "/api/conversations/{id}/transcript/link",
+        transcript::make_link,
+    )
+    .on(post.clone(), "/api/transcript", transcript::by_link)
     .on(post.clone(), "/api/conversations/{id}/take", api::take)
     .on(post.clone(), "/api/conversations/{id}/messages", api::send)
     .on(
@@ -217,6 +231,8 @@ async fn readyz(State(s): State<Shared>) -> (StatusCode, &'static str) {
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let whitelist = Arc::new(crate::engine::load_whitelist(&config.intents_dir)?);
+    // One server per database, and no restore under it.
+    let _lock = crate::data::lock(&config)?;
     let (store, server_key) = crate::open_store(&config).await?;
     let store = Arc::new(store);
     // A rotation (`carechat keys rotate`) needs no restart.
@@ -225,18 +241,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         crate::master::Source::of(&config),
     ));
     let store: Arc<dyn Store> = store;
-    let service = Arc::new(
-        Service::new(
-            store.clone(),
-            whitelist,
-            config.routing.policy(),
-            Arc::new(SystemClock),
-        )
-        .with_limits(config.limits.patient())
-        .with_retention(config.retention.service())
-        .with_staff(crate::staff(&config, store.clone(), &server_key)),
-    );
+    let mut service = Service::new(
+        store.clone(),
+        whitelist,
+        config.routing.policy(),
+        Arc::new(SystemClock),
+    )
+    .with_limits(config.limits.patient())
+    .with_retention(config.retention.service())
+    .with_staff(crate::staff(&config, store.clone(), &server_key));
+    if let Some(courier) = config.retention.courier()? {
+        service = service.with_courier(Arc::new(courier));
+    }
+    let service = Arc::new(service);
     service.restore().await?;
+    let resealed = service.staff.reseal_secrets().await?;
+    if resealed > 0 {
+        tracing::info!(
+            accounts = resealed,
+            "two-factor secrets sealed again under AES-256-GCM"
+        );
+    }
     let state = Arc::new(AppState {
         service: service.clone(),
         server_key,

@@ -50,6 +50,7 @@ fn error_frame(e: &ServiceError) -> PatientFrame {
 
 async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
     let (mut sink, mut stream) = socket.split();
+    let address = who.address.clone();
     let request = OpenRequest {
         lang: q.lang,
         resume: q.resume,
@@ -86,8 +87,9 @@ async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
         };
         let result = match serde_json::from_str::<PatientInput>(&text) {
             Ok(PatientInput::Message { text: body }) => patient.message(&body).await,
+            Ok(PatientInput::Transcript) => patient.transcript(address.clone()).await,
             Err(_) => Err(ServiceError::BadRequest(
-                "expected {\"type\":\"message\",\"text\":...}".into(),
+                "expected {\"type\":\"message\",\"text\":...} or {\"type\":\"transcript\"}".into(),
             )),
         };
         if let Err(e) = result {

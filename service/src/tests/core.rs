@@ -302,7 +302,7 @@ async fn a_transfer_carries_a_redacted_note_and_is_audited() {
         (Some("Bella"), Some("[NAME] has a wound question"))
     );
     assert_eq!(
-        clinic.service.notes(p.id()).await.unwrap()[0].text,
+        clinic.service.notes(p.id(), false).await.unwrap()[0].text,
         "[NAME] has a wound question"
     );
     let audit = clinic.store.audit_log(5).await.unwrap();

@@ -12,6 +12,7 @@
 mod core;
 mod originals;
 mod protocol;
+mod transcripts;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -160,6 +161,23 @@ impl Clinic {
 
     /// A clinic with its conversations kept as `retention` says.
     pub async fn keeping(policy: router::Policy, retention: crate::retention::Retention) -> Clinic {
+        Clinic::built(policy, retention, None).await
+    }
+
+    /// A clinic in ephemeral mode: closed chats go to `courier`.
+    pub async fn ephemeral(courier: Arc<dyn crate::Courier>) -> Clinic {
+        let retention = crate::retention::Retention {
+            days: Some(0),
+            bot_idle_secs: None,
+        };
+        Clinic::built(router::Policy::default(), retention, Some(courier)).await
+    }
+
+    async fn built(
+        policy: router::Policy,
+        retention: crate::retention::Retention,
+        courier: Option<Arc<dyn crate::Courier>>,
+    ) -> Clinic {
         let store = Arc::new(
             SqliteStore::open_with_vault(
                 "sqlite::memory:",
@@ -170,8 +188,11 @@ impl Clinic {
             .unwrap(),
         );
         let clock = Arc::new(ManualClock(AtomicU64::new(1_800_000_000_000)));
-        let service = Service::new(store.clone(), Arc::new(whitelist()), policy, clock.clone())
+        let mut service = Service::new(store.clone(), Arc::new(whitelist()), policy, clock.clone())
             .with_retention(retention);
+        if let Some(courier) = courier {
+            service = service.with_courier(courier);
+        }
         service.set_bot(Arc::new(ScriptedBot));
         Clinic {
             service: Arc::new(service),

@@ -278,3 +278,77 @@ async fn a_patient_asking_to_be_forgotten_loses_every_chat_from_their_browser() 
         .count();
     assert_eq!(deletions, 2);
 }
+
+#[tokio::test]
+async fn a_transfer_notes_words_as_typed_are_sealed_and_shown_to_those_allowed() {
+    use crate::{TransferRequest, TransferTo};
+    let clinic = Clinic::new(Policy::default()).await;
+    let bella = clinic.user("Bella", &["billing"], &["en"]).await;
+    let nate = clinic.user("Nate", &["nursing"], &["en"]).await;
+    let ada = clinic.account("Ada", Role::Admin, &[], &["en"]).await;
+    let _bella_console = clinic.online(&bella).await;
+    let bill = clinic.patient("en").await;
+    bill.say("my bill is wrong").await;
+    clinic
+        .service
+        .transfer(
+            bill.id(),
+            &bella,
+            TransferRequest {
+                to: TransferTo::Skill("nursing".into()),
+                note: Some("Maria asked about her results".into()),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let stored = clinic.store.notes(bill.id(), false).await.unwrap();
+    assert_eq!(stored[0].text, "[NAME] asked about her results");
+    assert_eq!(stored[0].original, None, "not opened unless asked");
+    // Bella held it, but no longer has it: the redacted note. An admin
+    // reads the note as typed.
+    let held = clinic
+        .service
+        .read_conversation(bill.id(), &bella, None, None)
+        .await
+        .unwrap();
+    assert_eq!(held.notes[0].original, None);
+    let admin = clinic
+        .service
+        .read_conversation(bill.id(), &ada, None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        admin.notes[0].original.as_deref(),
+        Some("Maria asked about her results")
+    );
+    // Nate takes it from the nursing queue: now his, with the note as typed.
+    clinic
+        .service
+        .take(bill.id(), &nate, None, None)
+        .await
+        .unwrap();
+    let his = clinic
+        .service
+        .read_conversation(bill.id(), &nate, None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        his.notes[0].original.as_deref(),
+        Some("Maria asked about her results")
+    );
+    // Shredded with the chat.
+    clinic
+        .service
+        .delete_conversation(bill.id(), &ada, None)
+        .await
+        .unwrap();
+    assert!(
+        clinic
+            .store
+            .notes(bill.id(), true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -188,6 +188,10 @@ fn patient_samples() -> Vec<PatientFrame> {
             code: "busy".into(),
             message: "try again".into(),
         },
+        PatientFrame::Transcript {
+            filename: "chat-transcript-2026-12-06.html".into(),
+            html: "<!doctype html>".into(),
+        },
     ];
     for f in &all {
         match f {
@@ -195,7 +199,8 @@ fn patient_samples() -> Vec<PatientFrame> {
             | PatientFrame::History { .. }
             | PatientFrame::Message { .. }
             | PatientFrame::Status(_)
-            | PatientFrame::Error { .. } => {}
+            | PatientFrame::Error { .. }
+            | PatientFrame::Transcript { .. } => {}
         }
     }
     all
@@ -327,15 +332,20 @@ fn the_clinician_frames_are_the_documented_ones() {
 
 #[test]
 fn the_patient_input_frame_is_the_documented_one() {
+    use crate::frames::PatientInput;
     let rows = table("### Patient to server");
-    assert_eq!(rows.keys().collect::<Vec<_>>(), ["message"]);
-    let input: crate::frames::PatientInput =
-        serde_json::from_str(r#"{"type":"message","text":"hi"}"#).unwrap();
-    let crate::frames::PatientInput::Message { text } = input;
-    assert_eq!(text, "hi");
+    assert_eq!(rows.keys().collect::<Vec<_>>(), ["message", "transcript"]);
+    let input: PatientInput = serde_json::from_str(r#"{"type":"message","text":"hi"}"#).unwrap();
+    assert!(matches!(input, PatientInput::Message { text } if text == "hi"));
     assert_eq!(
         rows["message"].keys,
         BTreeSet::from(["type".to_string(), "text".to_string()])
+    );
+    let input: PatientInput = serde_json::from_str(r#"{"type":"transcript"}"#).unwrap();
+    assert!(matches!(input, PatientInput::Transcript));
+    assert_eq!(
+        rows["transcript"].keys,
+        BTreeSet::from(["type".to_string()])
     );
 }
 

@@ -136,6 +136,7 @@ impl Conversations for SqliteStore {
             "DELETE FROM messages WHERE conversation_id = ?",
             "DELETE FROM notes WHERE conversation_id = ?",
             "DELETE FROM conversation_staff WHERE conversation_id = ?",
+            "DELETE FROM transcript_links WHERE conversation_id = ?",
             // A block outlives the chat it came from (it holds only keyed
             // hashes); it no longer points at it.
             "UPDATE blocks SET conversation_id = NULL WHERE conversation_id = ?",
@@ -159,6 +160,14 @@ impl Conversations for SqliteStore {
         self.checkpoint().await
     }
 
+    async fn conversation_ids(&self) -> StoreResult<Vec<ConversationId>> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM conversations ORDER BY created_at, id")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(ids.into_iter().map(ConversationId::new).collect())
+    }
+
     async fn conversations_of_browser(&self, fingerprint: &str) -> StoreResult<Vec<Conversation>> {
         let rows = sqlx::query(&format!(
             "SELECT {CONV_COLUMNS} FROM conversations WHERE fingerprint = ? ORDER BY created_at, id"
@@ -180,6 +189,7 @@ impl Conversations for SqliteStore {
     ) -> StoreResult<Vec<Conversation>> {
         let rows = sqlx::query(&format!(
             "SELECT {CONV_COLUMNS} FROM conversations c WHERE state = ? AND updated_at < ?
+             AND delivery_due IS NULL
              AND NOT EXISTS (SELECT 1 FROM messages m
                              WHERE m.conversation_id = c.id AND m.created_at >= ?)
              ORDER BY updated_at LIMIT ?"
@@ -220,44 +230,176 @@ impl Conversations for SqliteStore {
         Ok(rows.iter().map(rows::message).collect::<Result<_, _>>()?)
     }
 
+    async fn create_transcript_link(
+        &self,
+        token_hash: &str,
+        conversation: &ConversationId,
+        by: UserId,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO transcript_links
+             (token_hash, conversation_id, created_by, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(conversation.as_str())
+        .bind(by.0)
+        .bind(now.unix())
+        .bind(expires_at.unix())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn use_transcript_link(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<ConversationId> {
+        let id: Option<String> = sqlx::query_scalar(
+            "UPDATE transcript_links SET used_at = ?
+             WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?
+             RETURNING conversation_id",
+        )
+        .bind(now.unix())
+        .bind(token_hash)
+        .bind(now.unix())
+        .fetch_optional(&self.pool)
+        .await?;
+        id.map(ConversationId::new)
+            .ok_or(crate::StoreError::NotFound)
+    }
+
+    async fn set_delivery(
+        &self,
+        id: &ConversationId,
+        due: Option<Timestamp>,
+        attempts: u32,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE conversations SET delivery_due = ?, delivery_attempts = ? WHERE id = ?",
+        )
+        .bind(due.map(Timestamp::unix))
+        .bind(i64::from(attempts))
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(crate::StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn deliveries_due(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<(ConversationId, u32)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT id, delivery_attempts FROM conversations
+             WHERE delivery_due IS NOT NULL AND delivery_due <= ?
+             ORDER BY delivery_due, id LIMIT ?",
+        )
+        .bind(now.unix())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, attempts)| {
+                (
+                    ConversationId::new(id),
+                    attempts.clamp(0, u32::MAX as i64) as u32,
+                )
+            })
+            .collect())
+    }
+
     async fn add_note(
         &self,
         conversation: &ConversationId,
         user: UserId,
         text: &str,
+        original: Option<&str>,
     ) -> StoreResult<StaffText> {
         let created_at = crate::Timestamp::now();
+        // The key and the value it seals are written together.
+        let mut tx = self.write().await?;
+        let sealed = match (&self.vault, original) {
+            (Some(vault), Some(original)) => {
+                let key = vault
+                    .data_key(&mut tx, conversation, true)
+                    .await?
+                    .expect("made when absent");
+                Some(key.seal(conversation.as_str(), original.as_bytes()))
+            }
+            _ => None,
+        };
         let id = sqlx::query(
-            "INSERT INTO notes (conversation_id, user_id, text, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO notes (conversation_id, user_id, text, created_at, original)
+             VALUES (?, ?, ?, ?, ?)",
         )
         .bind(conversation.as_str())
         .bind(user.0)
         .bind(text)
         .bind(created_at.rfc3339())
-        .execute(&self.pool)
+        .bind(sealed)
+        .execute(&mut *tx)
         .await?
         .last_insert_rowid();
+        tx.commit().await?;
         Ok(StaffText {
             id: StaffTextId(id),
             about: conversation.to_string(),
             user_id: user,
             text: text.to_string(),
             created_at,
+            original: None,
         })
     }
 
-    async fn notes(&self, conversation: &ConversationId) -> StoreResult<Vec<StaffText>> {
+    async fn notes(
+        &self,
+        conversation: &ConversationId,
+        originals: bool,
+    ) -> StoreResult<Vec<StaffText>> {
         let rows = sqlx::query(
-            "SELECT id, conversation_id AS about, user_id, text, created_at FROM notes
+            "SELECT id, conversation_id AS about, user_id, text, created_at, original FROM notes
              WHERE conversation_id = ? ORDER BY id",
         )
         .bind(conversation.as_str())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
+        let mut notes: Vec<StaffText> = rows
             .iter()
             .map(rows::staff_text)
-            .collect::<Result<_, _>>()?)
+            .collect::<Result<_, _>>()?;
+        if let (true, Some(vault)) = (originals, &self.vault) {
+            let sealed: Vec<Option<Vec<u8>>> = rows
+                .iter()
+                .map(|r| sqlx::Row::try_get(r, "original"))
+                .collect::<Result<_, _>>()?;
+            if sealed.iter().any(Option::is_some) {
+                let mut conn = self.pool.acquire().await?;
+                // No key: shredded, and nothing opens.
+                if let Some(key) = vault.data_key(&mut conn, conversation, false).await? {
+                    for (note, sealed) in notes.iter_mut().zip(sealed) {
+                        if let Some(sealed) = sealed {
+                            let text = key.open(conversation.as_str(), &sealed).map_err(|e| {
+                                super::vault::backend(format!(
+                                    "{e} (a note of {})",
+                                    conversation.as_str()
+                                ))
+                            })?;
+                            note.original = Some(String::from_utf8_lossy(&text).into_owned());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(notes)
     }
 
     async fn add_team_message(
@@ -283,6 +425,7 @@ impl Conversations for SqliteStore {
             user_id: from,
             text: text.to_string(),
             created_at,
+            original: None,
         })
     }
 

@@ -182,6 +182,18 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Writes a consistent copy of the main database (never the vault: a
+    /// backup must not hold the keys a deletion destroys) to `path`, which
+    /// must not exist or be empty, while others go on reading and writing.
+    pub async fn snapshot(&self, path: &std::path::Path) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("VACUUM main INTO ?")
+            .bind(path.to_string_lossy().into_owned())
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
     /// Replaces the master keys (the key source changed: a rotation).
     pub fn set_keyring(&self, keyring: Keyring) {
         if let Some(vault) = &self.vault {

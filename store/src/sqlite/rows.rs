@@ -143,6 +143,7 @@ pub fn staff_text(row: &SqliteRow) -> Result<StaffText, sqlx::Error> {
         user_id: UserId(row.try_get("user_id")?),
         text: row.try_get("text")?,
         created_at: time(row, "created_at")?,
+        original: None,
     })
 }
 

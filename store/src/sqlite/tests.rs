@@ -374,10 +374,10 @@ async fn notes_and_team_messages() {
     let b = s.create_user(new_user("ben")).await.unwrap();
     let c = s.create_user(new_user("cy")).await.unwrap();
     with_conversation(&s).await;
-    s.add_note(&c1(), a.id, "billing question, see [NAME]")
+    s.add_note(&c1(), a.id, "billing question, see [NAME]", None)
         .await
         .unwrap();
-    let notes = s.notes(&c1()).await.unwrap();
+    let notes = s.notes(&c1(), true).await.unwrap();
     assert_eq!(notes.len(), 1);
     assert_eq!((notes[0].user_id, notes[0].about.as_str()), (a.id, "c1"));
     assert!(

@@ -22,7 +22,7 @@ pub struct Vault {
     keyring: RwLock<Keyring>,
 }
 
-fn backend(message: String) -> StoreError {
+pub(super) fn backend(message: String) -> StoreError {
     StoreError::Backend(message.into())
 }
 

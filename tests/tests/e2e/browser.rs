@@ -93,6 +93,8 @@ fn widget_and_console_work_in_chromium() {
             "console-queue.png",
             "console-chat.png",
             "widget-reply.png",
+            "widget-closed.png",
+            "transcript-link-used.png",
         ],
         &[],
     );

@@ -78,7 +78,7 @@ const PHI: &[&str] = &[
 
 #[tokio::test(flavor = "multi_thread")]
 async fn phi_is_sealed_on_disk_read_by_those_allowed_and_shredded_with_the_chat() {
-    let server = Server::start();
+    let mut server = Server::start();
     server.add_user(
         "nurse",
         "clinician",
@@ -249,6 +249,96 @@ async fn phi_is_sealed_on_disk_read_by_those_allowed_and_shredded_with_the_chat(
     let (_, after) = nurse.get(&path);
     assert_eq!(after["messages"][0]["original"], shown.as_str());
 
+    // A backup while the server runs: one file, sealed, nothing readable
+    // in it; a restore is refused while the server holds the database.
+    let backup = server.dir.path().join("before-delete.backup");
+    let backup_arg = backup.to_str().unwrap();
+    let (out, _) = run_carechat(&["backup", "--out", backup_arg, "--db", db_arg], "");
+    assert!(out.contains(new_id), "sealed under the current key: {out}");
+    let sealed = std::fs::read(&backup).unwrap();
+    let sealed_text = String::from_utf8_lossy(&sealed);
+    assert!(sealed.len() > 4096 && sealed.starts_with(b"CARECHAT-BACKUP1\n"));
+    for clear in PHI
+        .iter()
+        .chain(&["[SSN]", "blood test", "SQLite format", "nurse"])
+    {
+        assert!(!sealed_text.contains(clear), "the backup holds {clear}");
+    }
+    let refused = std::process::Command::new(carechat_e2e::carechat())
+        .args(["restore", backup_arg, "--db", db_arg])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("in use by a running Carechat server"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // An export while the server runs: the words as typed opened with the
+    // master key, a FHIR transcript, the trail, accounts without secrets.
+    let export = server.dir.path().join("export");
+    let (out, _) = run_carechat(
+        &["export", "--out", export.to_str().unwrap(), "--db", db_arg],
+        "",
+    );
+    assert!(out.contains("exported 1 conversations ("), "{out}");
+    let lines = |f: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(export.join(f))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let exported = lines("conversations.jsonl");
+    assert_eq!(exported.len(), 1);
+    assert_eq!(exported[0]["id"], patient.conversation.as_str());
+    assert_eq!(
+        exported[0]["messages"][0]["original"], typed,
+        "unmasked, in full"
+    );
+    assert!(
+        exported[0]["messages"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("[SSN]")
+    );
+    let fhir: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            export
+                .join("transcripts")
+                .join(format!("{}.fhir.json", patient.conversation)),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(fhir["resourceType"], "Bundle");
+    assert_eq!(
+        fhir["entry"][0]["resource"]["payload"][0]["contentString"],
+        shown.as_str()
+    );
+    let audit = lines("audit.jsonl");
+    assert!(audit.iter().any(|e| e["action"] == "backup"));
+    assert!(
+        audit
+            .windows(2)
+            .all(|w| w[0]["id"].as_i64() < w[1]["id"].as_i64()),
+        "oldest first"
+    );
+    let users = std::fs::read_to_string(export.join("users.jsonl")).unwrap();
+    assert!(
+        users.contains("\"nurse\"") && !users.contains("argon2"),
+        "{users}"
+    );
+    let settings = std::fs::read_to_string(export.join("settings.json")).unwrap();
+    assert!(settings.contains("\"retention\""));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(export.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["conversations"], 1);
+    assert!(manifest["originals"].as_u64().unwrap() >= 1, "{manifest}");
+    assert_eq!(manifest["audit_trail_verifies"], true);
+
     let (code, _) = nurse.post(
         &format!("/api/conversations/{}/close", patient.conversation),
         serde_json::json!({}),
@@ -270,4 +360,31 @@ async fn phi_is_sealed_on_disk_read_by_those_allowed_and_shredded_with_the_chat(
             file.display()
         );
     }
+
+    // The backup taken before the deletion, restored with the server
+    // stopped: the chat's redacted copy comes back, its words as typed do
+    // not (their key was destroyed, and no backup holds keys).
+    server.restart(|_| {
+        let (out, _) = run_carechat(&["restore", backup_arg, "--db", db_arg], "");
+        assert!(out.contains("kept at"), "{out}");
+    });
+    let boss = server.login("boss", "a long admin secret");
+    let (code, restored) = boss.get(&path);
+    assert_eq!(code, 200, "{restored}");
+    assert!(
+        restored["messages"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("[SSN]")
+    );
+    assert!(
+        restored["messages"][0].get("original").is_none(),
+        "a deleted chat's words as typed came back from a backup: {restored}"
+    );
+    let (_, trail) = boss.get("/api/audit?action=restore");
+    assert_eq!(
+        trail["entries"].as_array().map(Vec::len),
+        Some(1),
+        "{trail}"
+    );
 }

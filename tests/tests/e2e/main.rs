@@ -4,6 +4,7 @@
 mod accounts;
 mod browser;
 mod cli;
+mod data;
 mod emergency;
 mod flow;
 mod http;

@@ -134,6 +134,7 @@ fn body(method: &Method, path: &str) -> Option<Value> {
         "/api/conversations/{id}/messages" | "/api/team/{user}" => json!({"text": "hello"}),
         "/api/conversations/{id}/transfer" => json!({"to": {"skill": "billing"}}),
         "/api/me/mfa/confirm" => json!({"code": "123456"}),
+        "/api/transcript" => json!({"link": "0".repeat(64)}),
         _ => json!({}),
     })
 }
