@@ -38,8 +38,8 @@ mod worker;
 
 pub use bot::{
     Action, Assessment, Bot, BotConfig, Calibration, Context, DEFAULT_URGENT_THRESHOLD,
-    EmbeddingCache, Emergency, NoCache, Reason, UNCALIBRATED_THRESHOLD, WRONG_ANSWER_COST,
-    cache_key, calibrate, embed_for_spam,
+    EmbeddingCache, Emergency, Evaluation, NoCache, Reason, UNCALIBRATED_THRESHOLD,
+    WRONG_ANSWER_COST, cache_key, calibrate, embed_for_spam,
 };
 pub use classifier::{DEFAULT_HEAD_WEIGHT, Head, IntentIndex, IntentModel, Scored};
 pub use encoder::{Encoder, EncoderHandle, Pooled, TUNED_RECORD};
@@ -51,7 +51,7 @@ pub use urgency::{
     UrgencyExample, UrgencyModel, UrgencyOptions, line_noise, urgency_corpus, urgency_training_set,
 };
 pub use whisper::{Suggestion, Whisper};
-pub use whitelist::{Intent, Messages, Whitelist};
+pub use whitelist::{Case, Intent, Messages, Whitelist};
 pub use worker::{BatchModel, Worker};
 
 /// Everything that can go wrong in the engine.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{EngineError, Result};
 
@@ -10,9 +10,12 @@ use crate::{EngineError, Result};
 pub const FALLBACK_LANGUAGE: &str = "en";
 
 /// One thing a patient may ask, and what the clinic answers.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Intent {
+    /// The file's name without `.toml` (a workbench edit takes it from the
+    /// path, so its body may leave it out).
+    #[serde(default)]
     pub id: String,
     pub title: String,
     /// The skill a person needs when this intent is escalated.
@@ -47,7 +50,7 @@ impl Intent {
 }
 
 /// Bot-wide messages, each by language code.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Messages {
     pub welcome: BTreeMap<String, String>,
     pub escalate: BTreeMap<String, String>,
@@ -141,12 +144,34 @@ struct OutOfScope {
     questions: Vec<String>,
 }
 
+/// `clinic_tests.toml`: the clinic's own test set, kept beside the
+/// whitelist and never indexed nor calibrated on: what each question should
+/// get (an intent, or none for a question the bot must not answer).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClinicTests {
+    #[serde(default, rename = "case")]
+    cases: Vec<Case>,
+}
+
+/// A question and the intent it should get (`None`: no answer at all).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub text: String,
+    #[serde(default)]
+    pub intent: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Whitelist {
     pub intents: Vec<Intent>,
     pub messages: Messages,
     /// Questions outside every intent (`out_of_scope.toml`), for calibration.
     pub out_of_scope: Vec<String>,
+    /// The clinic's test set (`clinic_tests.toml`): evaluated, never
+    /// trained or calibrated on.
+    pub clinic_tests: Vec<Case>,
 }
 
 impl Whitelist {
@@ -157,6 +182,7 @@ impl Whitelist {
         let mut intents = Vec::new();
         let mut messages = None;
         let mut out_of_scope = Vec::new();
+        let mut clinic_tests = Vec::new();
         for (name, text) in files {
             let Some(stem) = name.strip_suffix(".toml") else {
                 continue;
@@ -172,6 +198,12 @@ impl Whitelist {
                 out_of_scope = toml::from_str::<OutOfScope>(text)
                     .map_err(|e| EngineError::Whitelist(format!("{name}: {e}")))?
                     .questions;
+                continue;
+            }
+            if stem == "clinic_tests" {
+                clinic_tests = toml::from_str::<ClinicTests>(text)
+                    .map_err(|e| EngineError::Whitelist(format!("{name}: {e}")))?
+                    .cases;
                 continue;
             }
             let intent: Intent =
@@ -204,10 +236,22 @@ impl Whitelist {
                 pair[0].id
             )));
         }
+        if let Some(case) = clinic_tests.iter().find(|c| {
+            c.intent
+                .as_ref()
+                .is_some_and(|id| !intents.iter().any(|i| &i.id == id))
+        }) {
+            return Err(EngineError::Whitelist(format!(
+                "clinic_tests.toml: {:?} expects intent {:?}, which does not exist",
+                case.text,
+                case.intent.as_deref().unwrap_or_default()
+            )));
+        }
         Ok(Whitelist {
             intents,
             messages,
             out_of_scope,
+            clinic_tests,
         })
     }
 
@@ -252,6 +296,47 @@ impl Whitelist {
             }
         }
         out
+    }
+
+    /// The out-of-scope questions split in two, alternately: the half the
+    /// model learns as its out-of-scope class (`learned`), and the half
+    /// calibration holds out to set the threshold on questions the model
+    /// has not seen.
+    pub fn out_of_scope_half(&self, learned: bool) -> Vec<String> {
+        self.out_of_scope
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| (i % 2 == 0) == learned)
+            .map(|(_, q)| q.clone())
+            .collect()
+    }
+
+    /// The test cases a new version is judged on, by set: each intent's
+    /// validation phrasings, the out-of-scope questions the model does not
+    /// learn ([`Self::out_of_scope_half`]), and the clinic's own test set.
+    /// A bot built to be judged holds all of them out of its training
+    /// (no refit on everything); only the first two tune its threshold.
+    pub fn gate_cases(&self) -> [(&'static str, Vec<Case>); 3] {
+        let validation = self
+            .intents
+            .iter()
+            .flat_map(|i| {
+                i.validation.iter().map(|t| Case {
+                    text: t.clone(),
+                    intent: Some(i.id.clone()),
+                })
+            })
+            .collect();
+        let oos = self
+            .out_of_scope_half(false)
+            .into_iter()
+            .map(|text| Case { text, intent: None })
+            .collect();
+        [
+            ("validation", validation),
+            ("out_of_scope", oos),
+            ("clinic_tests", self.clinic_tests.clone()),
+        ]
     }
 
     /// The emergency intent, if the clinic has one.

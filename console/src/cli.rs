@@ -318,3 +318,65 @@ pub async fn classify(config: &Config) -> anyhow::Result<()> {
     })
     .await?
 }
+
+/// `carechat intents export DIR`: the live version's files (the built-in
+/// or `intents_dir` whitelist stored first, on a database that has none).
+pub async fn intents_export(config: &Config, dir: &std::path::Path) -> anyhow::Result<()> {
+    let (store, _) = crate::open_store(config).await?;
+    crate::engine::live_whitelist(config, &store).await?;
+    let live = store::Whitelists::live_whitelist(&store)
+        .await?
+        .context("no live whitelist version")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (name, text) in &live.files {
+        ensure!(
+            !name.contains('/') && !name.contains('\\') && name.ends_with(".toml"),
+            "a stored file has an unexpected name: {name}"
+        );
+        std::fs::write(dir.join(name), text)
+            .with_context(|| format!("writing {}", dir.join(name).display()))?;
+    }
+    println!(
+        "whitelist version {} written to {} ({} files)",
+        live.id,
+        dir.display(),
+        live.files.len()
+    );
+    Ok(())
+}
+
+/// `carechat intents import DIR`: DIR's files become the draft.
+pub async fn intents_import(config: &Config, dir: &std::path::Path) -> anyhow::Result<()> {
+    ensure!(dir.is_dir(), "{} is not a directory", dir.display());
+    let files = crate::engine::whitelist_files(dir)?;
+    bot_engine::Whitelist::parse(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+        .with_context(|| format!("the files in {} do not load", dir.display()))?;
+    let (store, _) = crate::open_store(config).await?;
+    crate::engine::live_whitelist(config, &store).await?;
+    let base = store::Whitelists::live_whitelist(&store)
+        .await?
+        .map(|v| v.id);
+    store::Whitelists::save_whitelist_draft(
+        &store,
+        &store::WhitelistDraft {
+            files,
+            base,
+            updated_at: store::Timestamp::now(),
+            updated_by: None,
+        },
+    )
+    .await?;
+    store
+        .audit(NewAudit::new(
+            None,
+            "whitelist_draft",
+            "whitelist",
+            "imported via=cli",
+        ))
+        .await?;
+    println!(
+        "the draft is now the whitelist in {}: publish it from the workbench (POST /api/whitelist/publish), through the evaluation gate",
+        dir.display()
+    );
+    Ok(())
+}

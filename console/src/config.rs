@@ -107,6 +107,10 @@ pub struct Config {
     pub limits: Limits,
     /// How long conversations are kept.
     pub retention: RetentionConfig,
+    /// The workbench's evaluation gate: how far wrong answers or answered
+    /// out-of-scope questions may rise (a share) before a new whitelist
+    /// version is refused.
+    pub gate_tolerance: f64,
     /// Whether staff may copy text out of the console's chat view (false:
     /// selecting, copying and the context menu are turned off there).
     pub console_copy: bool,
@@ -499,6 +503,7 @@ impl Default for Config {
             sso: None,
             limits: Limits::default(),
             retention: RetentionConfig::default(),
+            gate_tolerance: service::workbench::DEFAULT_TOLERANCE,
             console_copy: true,
             translation_models: Vec::new(),
         }
@@ -647,6 +652,10 @@ impl Config {
             sso.check()?;
         }
         config.retention.check()?;
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&config.gate_tolerance),
+            "configuration: gate_tolerance must be between 0 and 1"
+        );
         anyhow::ensure!(
             config.tls_cert.is_some() == config.tls_key.is_some(),
             "configuration: tls_cert and tls_key go together"

@@ -1,6 +1,7 @@
 //! Loading the whitelist and starting the bot: shared by the server, the CLIs
 //! and the lab (`carechat-lab`), so that what it measures is what runs.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -24,14 +25,17 @@ pub fn default_file(name: &str) -> Option<&'static str> {
         .map(|(_, text)| *text)
 }
 
-/// The whitelist from `dir`, or the defaults built into the binary when `dir`
-/// does not exist.
-pub fn load_whitelist(dir: &Path) -> anyhow::Result<Whitelist> {
+/// The whitelist's files (name to text) from `dir`, or the defaults built
+/// into the binary when `dir` does not exist.
+pub fn whitelist_files(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     if !dir.exists() {
         tracing::info!(dir = %dir.display(), "no intents directory; using the built-in whitelist");
-        return Ok(Whitelist::parse(embedded::DEFAULT_INTENTS.iter().copied())?);
+        return Ok(embedded::DEFAULT_INTENTS
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect());
     }
-    let mut files = Vec::new();
+    let mut files = BTreeMap::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
         if path.extension().is_some_and(|x| x == "toml") {
@@ -42,9 +46,16 @@ pub fn load_whitelist(dir: &Path) -> anyhow::Result<Whitelist> {
                 .into_owned();
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            files.push((name, text));
+            files.insert(name, text);
         }
     }
+    Ok(files)
+}
+
+/// The whitelist from `dir`, or the defaults built into the binary when `dir`
+/// does not exist.
+pub fn load_whitelist(dir: &Path) -> anyhow::Result<Whitelist> {
+    let files = whitelist_files(dir)?;
     Whitelist::parse(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
         .with_context(|| format!("loading the whitelist from {}", dir.display()))
 }
@@ -152,7 +163,14 @@ async fn warn_of_phi_in_canned_text(bot: &Bot) -> anyhow::Result<()> {
 /// embeds the whitelist and warms up: when this returns, the bot answers at
 /// full speed.
 pub async fn start_bot(config: &Config) -> anyhow::Result<Arc<Bot>> {
-    let whitelist = Arc::new(load_whitelist(&config.intents_dir)?);
+    start_bot_with(config, Arc::new(load_whitelist(&config.intents_dir)?)).await
+}
+
+/// [`start_bot`] on a whitelist already loaded (the server's live version).
+pub async fn start_bot_with(
+    config: &Config,
+    whitelist: Arc<Whitelist>,
+) -> anyhow::Result<Arc<Bot>> {
     let dir = encoder_dir(config).await?;
     check_tuned_for(&dir, &whitelist);
     let products = config.products();
@@ -271,6 +289,79 @@ fn tuned_for_other_examples(dir: &Path, whitelist: &Whitelist) -> bool {
         .ok()
         .and_then(|r| r.get("examples_sha256")?.as_str().map(str::to_string));
     trained.as_deref() != Some(examples_digest(whitelist).as_str())
+}
+
+/// The live whitelist version from the store; on the first start, the
+/// whitelist from `intents_dir` (or the built-in one), stored as version 1
+/// (the admins' workbench edits it from there; `carechat intents import`
+/// brings a folder in as a draft).
+pub async fn live_whitelist(
+    config: &Config,
+    store: &store::SqliteStore,
+) -> anyhow::Result<Whitelist> {
+    use store::Whitelists;
+    let files = match store.live_whitelist().await? {
+        Some(v) => v.files,
+        None => {
+            let files = whitelist_files(&config.intents_dir)?;
+            Whitelist::parse(files.iter().map(|(n, t)| (n.as_str(), t.as_str()))).with_context(
+                || {
+                    format!(
+                        "loading the whitelist from {}",
+                        config.intents_dir.display()
+                    )
+                },
+            )?;
+            let v = store
+                .publish_whitelist(
+                    store::NewWhitelistVersion {
+                        files,
+                        created_by: None,
+                        note: format!("seeded from {}", config.intents_dir.display()),
+                        evaluation: None,
+                        override_reason: None,
+                    },
+                    None,
+                )
+                .await?;
+            tracing::info!(
+                version = v.id,
+                "the whitelist is stored as its first version"
+            );
+            v.files
+        }
+    };
+    Whitelist::parse(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+        .context("loading the live whitelist version")
+}
+
+/// Builds bots for new whitelist versions on the running bot's encoder and
+/// redaction (the admins' workbench); unavailable until the bot is warm.
+pub struct BotWorkshop {
+    pub base: Arc<std::sync::OnceLock<Arc<Bot>>>,
+    pub cache: crate::cache::FileCache,
+}
+
+#[async_trait::async_trait]
+impl service::Workshop for BotWorkshop {
+    async fn build(
+        &self,
+        whitelist: Arc<Whitelist>,
+        judged: bool,
+    ) -> anyhow::Result<Arc<dyn service::Assistant>> {
+        let base = self
+            .base
+            .get()
+            .context("the bot is still starting; try again in a moment")?;
+        let bot = base
+            .rebuild(whitelist, &self.cache, judged)
+            .await
+            .context("embedding the new whitelist")?;
+        if !judged {
+            warn_of_phi_in_canned_text(&bot).await?;
+        }
+        Ok(Arc::new(bot))
+    }
 }
 
 #[cfg(test)]

@@ -72,6 +72,12 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The intent whitelist's versions in the database, to and from a
+    /// folder of TOML files (docs/workbench.md).
+    Intents {
+        #[command(subcommand)]
+        command: IntentsCommand,
+    },
     /// Conversations.
     Conversation {
         #[command(subcommand)]
@@ -262,6 +268,16 @@ enum KeysCommand {
 }
 
 #[derive(Subcommand)]
+enum IntentsCommand {
+    /// Write the live version's files into DIR (made if missing; files of
+    /// the same name are replaced): a folder to keep in Git.
+    Export { dir: PathBuf },
+    /// Make DIR's files the draft (they must load), to publish from the
+    /// workbench through the evaluation gate.
+    Import { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
 enum ConversationCommand {
     /// Delete a closed conversation for good: its data key is destroyed,
     /// so its originals cannot be read again from any copy (audited).
@@ -389,6 +405,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;
             runtime()?.block_on(cli::conversation_delete(&config, &id))
+        }
+        Command::Intents { command } => {
+            let config = config::Config::load(cli.config.as_ref(), &overrides)?;
+            match command {
+                IntentsCommand::Export { dir } => {
+                    runtime()?.block_on(cli::intents_export(&config, &dir))
+                }
+                IntentsCommand::Import { dir } => {
+                    runtime()?.block_on(cli::intents_import(&config, &dir))
+                }
+            }
         }
         Command::Backup { out } => {
             let config = config::Config::load(cli.config.as_ref(), &overrides)?;

@@ -329,8 +329,9 @@ impl Service {
             .map_err(|retry_after_secs| ServiceError::RateLimited { retry_after_secs })?;
         let a = bot.assess(text, &ctx).await?;
         self.hub.set_language(conversation, &a.language);
+        let whitelist = self.whitelist();
         if a.action == Action::Answer
-            && let Some(intent) = a.intent.as_deref().and_then(|id| self.whitelist.intent(id))
+            && let Some(intent) = a.intent.as_deref().and_then(|id| whitelist.intent(id))
         {
             self.hub.set_topic(conversation, &intent.skill);
         }
@@ -400,7 +401,7 @@ impl Service {
             .filter(|m| m.sender == Sender::Patient)
             .map(|m| m.text)
             .collect();
-        let whisper = Whisper::new(a, &self.whitelist, &history);
+        let whisper = Whisper::new(a, &self.whitelist(), &history);
         serde_json::to_value(&whisper).map_err(|e| ServiceError::Internal(e.into()))
     }
 
@@ -431,7 +432,8 @@ impl Service {
                 &conv.id,
                 &self.queued_status(&conv.id, Some(position), urgent),
             );
-            let messages = &self.whitelist.messages;
+            let whitelist = self.whitelist();
+            let messages = &whitelist.messages;
             // An urgent chat is never told to leave a message: it has the
             // emergency reply, and is first in line for whoever comes.
             let text = if urgent {
@@ -519,7 +521,7 @@ impl Service {
                     &conv.id,
                     &self.queued_status(&conv.id, Some(position), true),
                 );
-                let text = Messages::render(&self.whitelist.messages.urgent, &a.language, &[]);
+                let text = Messages::render(&self.whitelist().messages.urgent, &a.language, &[]);
                 self.say_canned(&conv.id, Sender::System, &text).await?;
             }
         }
@@ -539,7 +541,7 @@ impl Service {
         let current = self.store.conversation(conversation).await?;
         let language = current.language.clone().unwrap_or_else(|| "en".into());
         let text = Messages::render(
-            &self.whitelist.messages.assigned,
+            &self.whitelist().messages.assigned,
             &language,
             &[("name", &clinician.display_name)],
         );
@@ -789,7 +791,7 @@ impl Service {
     ) -> ServiceResult<Conversation> {
         let conversation = &conv.id;
         let language = conv.language.clone().unwrap_or_else(|| "en".into());
-        let text = Messages::render(&self.whitelist.messages.closed, &language, &[]);
+        let text = Messages::render(&self.whitelist().messages.closed, &language, &[]);
         let mut work = UnitOfWork::new();
         if let Some(audit) = audit {
             work = work.audit(audit);

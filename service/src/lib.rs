@@ -19,6 +19,8 @@
 //!   presence, team chat and translation.
 //! - `transcript.rs`: a conversation written out for the practice and the
 //!   patient; `retention.rs`: how long chats are kept, deletion, ephemeral mode.
+//! - `workbench.rs`: the whitelist's versions, the evaluation gate,
+//!   publishing without a restart and rollback.
 //! - `moderation.rs`: blocking a sender, the held list, the audit trail.
 //! - `sessions.rs`: a patient's or clinician's socket opening and closing.
 //! - `hub.rs`: the in-memory state: sockets, presence, the router.
@@ -46,8 +48,9 @@ pub mod tokens;
 pub mod totp;
 pub mod transcript;
 pub mod views;
+pub mod workbench;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use bot_engine::Whitelist;
 use store::Store;
@@ -55,7 +58,7 @@ use store::Store;
 pub use error::{ServiceError, ServiceResult};
 pub use hub::{Hub, OUTBOUND, encode};
 pub use moderation::{BlockRequest, Identity, MAX_REASON_CHARS, SHARED_ADDRESS_BROWSERS};
-pub use ports::{Assistant, Clock, Courier, SystemClock};
+pub use ports::{Assistant, Clock, Courier, SystemClock, Workshop};
 pub use routing::{MAX_NOTE_CHARS, TransferRequest, TransferTo, clinician_language, is_state};
 pub use sessions::{ClinicianSession, OpenRequest, PatientSession};
 
@@ -65,9 +68,18 @@ pub const MAX_MESSAGE_CHARS: usize = 2000;
 /// The conversation core, shared by every socket and request.
 pub struct Service {
     pub store: Arc<dyn Store>,
-    /// Set once the models are loaded and warm.
-    bot: OnceLock<Arc<dyn Assistant>>,
-    pub whitelist: Arc<Whitelist>,
+    /// Set once the models are loaded and warm; replaced when a new
+    /// whitelist version goes live ([`workbench`]). A message holds the bot
+    /// it started with until it is done.
+    bot: RwLock<Option<Arc<dyn Assistant>>>,
+    /// The live whitelist (its replies and the bot-wide messages).
+    whitelist: RwLock<Arc<Whitelist>>,
+    /// Builds a bot for a new whitelist version (the server's models).
+    workshop: Option<Arc<dyn Workshop>>,
+    /// One publish or rollback at a time.
+    publishing: tokio::sync::Mutex<()>,
+    /// The evaluation gate's tolerance ([`workbench::DEFAULT_TOLERANCE`]).
+    gate_tolerance: f64,
     pub hub: Hub,
     /// Translation models, once loaded (none installed: stays empty).
     translator: OnceLock<Arc<translate::Translations>>,
@@ -94,8 +106,11 @@ impl Service {
         Service {
             staff: accounts::Staff::new(store.clone()),
             store,
-            bot: OnceLock::new(),
-            whitelist,
+            bot: RwLock::new(None),
+            whitelist: RwLock::new(whitelist),
+            workshop: None,
+            publishing: tokio::sync::Mutex::new(()),
+            gate_tolerance: workbench::DEFAULT_TOLERANCE,
             hub: Hub::with_policy(policy),
             translator: OnceLock::new(),
             clock,
@@ -133,16 +148,40 @@ impl Service {
 
     /// Hands the service its warmed-up bot; the server is ready from here.
     pub fn set_bot(&self, bot: Arc<dyn Assistant>) {
-        let _ = self.bot.set(bot);
+        *self.bot.write().unwrap_or_else(|e| e.into_inner()) = Some(bot);
+    }
+
+    /// What builds bots for new whitelist versions ([`workbench`]).
+    pub fn with_workshop(mut self, workshop: Arc<dyn Workshop>) -> Service {
+        self.workshop = Some(workshop);
+        self
     }
 
     /// Whether the bot is loaded.
     pub fn ready(&self) -> bool {
-        self.bot.get().is_some()
+        self.bot.read().unwrap_or_else(|e| e.into_inner()).is_some()
     }
 
-    fn bot(&self) -> ServiceResult<&Arc<dyn Assistant>> {
-        self.bot.get().ok_or(ServiceError::Busy)
+    fn bot(&self) -> ServiceResult<Arc<dyn Assistant>> {
+        self.bot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(ServiceError::Busy)
+    }
+
+    /// The live whitelist.
+    pub fn whitelist(&self) -> Arc<Whitelist> {
+        self.whitelist
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts a new whitelist and its bot live together.
+    fn go_live(&self, whitelist: Arc<Whitelist>, bot: Arc<dyn Assistant>) {
+        *self.whitelist.write().unwrap_or_else(|e| e.into_inner()) = whitelist;
+        self.set_bot(bot);
     }
 
     fn now_ms(&self) -> u64 {

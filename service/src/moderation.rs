@@ -163,13 +163,13 @@ impl Service {
         language: Option<&str>,
     ) -> ServiceResult<()> {
         let text = Messages::render(
-            &self.whitelist.messages.blocked,
+            &self.whitelist().messages.blocked,
             language.unwrap_or("en"),
             &[],
         );
         // Stored, like every text, redacted: only once the redactor is up.
         let mut work = UnitOfWork::new();
-        if let Some(bot) = self.bot.get() {
+        if let Ok(bot) = self.bot() {
             work = work.add_message(NewMessage::plain(
                 conversation.clone(),
                 Sender::System,

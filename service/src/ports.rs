@@ -3,8 +3,10 @@
 //! store is the fourth ([`store::Store`]). Each is a trait so that the
 //! conversation core runs in a test with a scripted bot and paused time.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use bot_engine::{Assessment, Context, Emergency, EngineError};
+use bot_engine::{Assessment, Case, Context, Emergency, EngineError, Evaluation, Whitelist};
 
 /// The bot, as the conversation core uses it: the emergency check on the
 /// text in memory, the whole assessment, and redaction.
@@ -18,6 +20,35 @@ pub trait Assistant: Send + Sync {
     async fn redact(&self, text: &str) -> Result<String, EngineError>;
     /// Redacts an emergency message: never refused as busy.
     async fn redact_urgent(&self, text: &str) -> Result<redaction::Redacted, EngineError>;
+
+    /// How it does on questions with known answers: each one decided as a
+    /// patient's first message is (the evaluation gate of a new whitelist
+    /// version).
+    async fn evaluate(&self, cases: &[Case]) -> Result<Evaluation, EngineError> {
+        let mut e = Evaluation::default();
+        for case in cases {
+            let a = match self.emergency(&case.text, &Context::default()) {
+                Some(emergency) => emergency.assessment(self.redact_urgent(&case.text).await?),
+                None => self.assess(&case.text, &Context::default()).await?,
+            };
+            e.tally(case, &a);
+        }
+        Ok(e)
+    }
+}
+
+/// Builds a bot for another version of the whitelist, on the server's
+/// encoder and redaction (the admins' workbench, [`crate::workbench`]).
+#[async_trait]
+pub trait Workshop: Send + Sync {
+    /// `judged`: a bot to evaluate, which holds out every phrasing it is
+    /// judged on (the live bot may be refit on its validation phrasings
+    /// once calibrated, and would then be judged on answers it learned).
+    async fn build(
+        &self,
+        whitelist: Arc<Whitelist>,
+        judged: bool,
+    ) -> anyhow::Result<Arc<dyn Assistant>>;
 }
 
 #[async_trait]

@@ -232,7 +232,7 @@ impl Service {
         self.hub
             .to_patient(conversation, &PatientFrame::Status(PatientStatus::Offline));
         let language = conv.language.as_deref().unwrap_or("en");
-        let text = Messages::render(&self.whitelist.messages.offline, language, &[]);
+        let text = Messages::render(&self.whitelist().messages.offline, language, &[]);
         self.say_canned(conversation, Sender::System, &text).await?;
         for user in self.hub.online_clinicians() {
             self.hub.to_clinician(
@@ -351,7 +351,7 @@ impl Service {
                 TransferTarget::Clinician(id.0)
             }
             TransferTo::Skill(skill) => {
-                let known = self.whitelist.intents.iter().any(|i| i.skill == skill)
+                let known = self.whitelist().intents.iter().any(|i| i.skill == skill)
                     || self
                         .store
                         .users()

@@ -103,7 +103,7 @@ impl Service {
         let language = browser_language
             .and_then(bot_engine::primary_subtag)
             .unwrap_or_else(|| "en".into());
-        Messages::render(&self.whitelist.messages.blocked, &language, &[])
+        Messages::render(&self.whitelist().messages.blocked, &language, &[])
     }
 
     /// The conversation, its resume token, and whether it was resumed. A
@@ -189,7 +189,7 @@ impl Service {
         let welcome = PatientFrame::Welcome {
             conversation: conv.id.clone(),
             resume,
-            text: Messages::render(&self.whitelist.messages.welcome, &language, &[]),
+            text: Messages::render(&self.whitelist().messages.welcome, &language, &[]),
         };
         let _ = tx.send(encode(&welcome)).await;
         if resumed {

@@ -11,8 +11,8 @@
 //! - Records carry typed ids ([`ids`]) and times ([`Timestamp`]), not the
 //!   strings and integers a backend keeps them as.
 //! - One small trait per aggregate: [`Accounts`], [`Conversations`],
-//!   [`Moderation`]; [`Transactions`] applies a [`UnitOfWork`] (several
-//!   writes) all or nothing. [`Store`] is all four.
+//!   [`Moderation`], [`Whitelists`]; [`Transactions`] applies a
+//!   [`UnitOfWork`] (several writes) all or nothing. [`Store`] is all five.
 //! - Errors are backend-neutral ([`StoreError`]): not found, conflict, or
 //!   the backend's own failure, boxed.
 //!
@@ -38,8 +38,8 @@ pub use chain::{AuditKey, AuditVerdict};
 pub use ids::{AuditId, BlockId, ConversationId, MessageId, StaffTextId, UserId};
 pub use records::{
     AuditEntry, AuditFilter, Block, BlockKind, ConvState, ConvUpdate, Conversation, Message,
-    NewAudit, NewBlock, NewConversation, NewMessage, NewUser, Role, Sender, StaffText,
-    StoredTranslation, User, UserUpdate,
+    NewAudit, NewBlock, NewConversation, NewMessage, NewUser, NewWhitelistVersion, Role, Sender,
+    StaffText, StoredTranslation, User, UserUpdate, WhitelistDraft, WhitelistVersion,
 };
 pub use sqlite::SqliteStore;
 pub use time::Timestamp;
@@ -294,6 +294,29 @@ pub trait Moderation: Send + Sync {
     async fn verify_audit(&self) -> StoreResult<AuditVerdict>;
 }
 
+/// The intent whitelist's versions: one live, earlier ones to go back to,
+/// and a draft being edited.
+#[async_trait]
+pub trait Whitelists: Send + Sync {
+    /// The live version; `None` before any was stored.
+    async fn live_whitelist(&self) -> StoreResult<Option<WhitelistVersion>>;
+    async fn whitelist_version(&self, id: i64) -> StoreResult<WhitelistVersion>;
+    /// Every version, newest first, without its files.
+    async fn whitelist_versions(&self) -> StoreResult<Vec<WhitelistVersion>>;
+    /// Adds a version and makes it live, and clears the draft, with
+    /// `audit` (its subject becomes `version:<id>`), all in one transaction.
+    async fn publish_whitelist(
+        &self,
+        new: NewWhitelistVersion,
+        audit: Option<NewAudit>,
+    ) -> StoreResult<WhitelistVersion>;
+    /// Makes an earlier version live again, with `audit`.
+    async fn set_live_whitelist(&self, id: i64, audit: NewAudit) -> StoreResult<WhitelistVersion>;
+    async fn whitelist_draft(&self) -> StoreResult<Option<WhitelistDraft>>;
+    async fn save_whitelist_draft(&self, draft: &WhitelistDraft) -> StoreResult<()>;
+    async fn discard_whitelist_draft(&self) -> StoreResult<()>;
+}
+
 /// Several writes that must all happen or none (an assignment and its
 /// system message and audit line, say).
 #[async_trait]
@@ -304,6 +327,9 @@ pub trait Transactions: Send + Sync {
 }
 
 /// The whole store: what the service is given.
-pub trait Store: Accounts + Conversations + Moderation + Transactions + 'static {}
+pub trait Store:
+    Accounts + Conversations + Moderation + Transactions + Whitelists + 'static
+{
+}
 
-impl<T: Accounts + Conversations + Moderation + Transactions + 'static> Store for T {}
+impl<T: Accounts + Conversations + Moderation + Transactions + Whitelists + 'static> Store for T {}

@@ -429,3 +429,41 @@ impl NewAudit {
         self
     }
 }
+
+/// One version of the intent whitelist: the whole set of TOML files.
+#[derive(Debug, Clone, Serialize)]
+pub struct WhitelistVersion {
+    pub id: i64,
+    /// File name (`opening_hours.toml`) to its text; empty in a listing.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub files: std::collections::BTreeMap<String, String>,
+    pub created_at: Timestamp,
+    pub created_by: Option<UserId>,
+    /// How it came to be (`seeded`, `published`, `imported`).
+    pub note: String,
+    /// The evaluation gate's figures, when it ran.
+    pub evaluation: Option<Value>,
+    /// Why it was published past the gate (redacted).
+    pub override_reason: Option<String>,
+    pub live: bool,
+}
+
+/// A version to add.
+#[derive(Debug, Clone)]
+pub struct NewWhitelistVersion {
+    pub files: std::collections::BTreeMap<String, String>,
+    pub created_by: Option<UserId>,
+    pub note: String,
+    pub evaluation: Option<Value>,
+    pub override_reason: Option<String>,
+}
+
+/// The next version being edited.
+#[derive(Debug, Clone, Serialize)]
+pub struct WhitelistDraft {
+    pub files: std::collections::BTreeMap<String, String>,
+    /// The version it started from.
+    pub base: Option<i64>,
+    pub updated_at: Timestamp,
+    pub updated_by: Option<UserId>,
+}

@@ -445,6 +445,16 @@ impl Clinician {
         )
     }
 
+    pub fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        call(
+            agent()
+                .put(&format!("{}{path}", self.base))
+                .header("cookie", &self.cookie)
+                .header("content-type", "application/json")
+                .send(body.to_string()),
+        )
+    }
+
     pub fn post(&self, path: &str, body: Value) -> (u16, Value) {
         call(
             agent()

@@ -82,7 +82,7 @@ impl Bot {
             }
         }
         let held_out = if self.config.reject_out_of_scope {
-            out_of_scope_split(&self.whitelist, false)
+            self.whitelist.out_of_scope_half(false)
         } else {
             self.whitelist.out_of_scope.clone()
         };
@@ -173,7 +173,7 @@ async fn train_model(
         .unzip();
     let learned = match (config.reject_out_of_scope, everything) {
         (false, _) => Vec::new(),
-        (true, false) => out_of_scope_split(whitelist, true),
+        (true, false) => whitelist.out_of_scope_half(true),
         (true, true) => whitelist.out_of_scope.clone(),
     };
     // The lexical head learns the same classes from the rules-redacted
@@ -232,20 +232,6 @@ async fn train_model(
         model = model.with_lexical(head, config.lexical_weight);
     }
     Ok(model)
-}
-
-/// The out-of-scope questions split in two, alternately: the half the
-/// model learns as its out-of-scope class (`learned`), and the half
-/// calibration holds out to set the threshold on questions the model has
-/// not seen.
-fn out_of_scope_split(whitelist: &Whitelist, learned: bool) -> Vec<String> {
-    whitelist
-        .out_of_scope
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| (i % 2 == 0) == learned)
-        .map(|(_, q)| q.clone())
-        .collect()
 }
 
 /// The red-flag model, fitted on [`crate::urgency_training_set`] as the

@@ -1,18 +1,21 @@
 //! The decision pipeline for one patient message: the [`Bot`] and what it
 //! decides. Building it (embedding the whitelist, fitting and calibrating
 //! the heads) is in `build`, deciding one message in `assess`, the policy
-//! knobs in `config`, the threshold's choice in `calibration`, and the
-//! embedding cache in `embed`.
+//! knobs in `config`, the threshold's choice in `calibration`, the
+//! embedding cache in `embed`, and a bot judged on known answers (and
+//! rebuilt for another whitelist) in `evaluate`.
 
 mod assess;
 mod build;
 mod calibration;
 mod config;
 mod embed;
+mod evaluate;
 
 pub use calibration::{Calibration, WRONG_ANSWER_COST, calibrate};
 pub use config::{BotConfig, DEFAULT_URGENT_THRESHOLD, UNCALIBRATED_THRESHOLD};
 pub use embed::{EmbeddingCache, NoCache, cache_key, embed_for_spam};
+pub use evaluate::Evaluation;
 
 use std::sync::Arc;
 

@@ -19,6 +19,7 @@ mod session;
 mod sso;
 mod tls;
 mod transcript;
+mod workbench;
 
 use std::sync::Arc;
 
@@ -81,7 +82,13 @@ impl Routes {
 }
 
 fn routes() -> Routes {
-    let (get, post, patch, delete) = (Method::GET, Method::POST, Method::PATCH, Method::DELETE);
+    let (get, post, patch, delete, put) = (
+        Method::GET,
+        Method::POST,
+        Method::PATCH,
+        Method::DELETE,
+        Method::PUT,
+    );
     Routes {
         router: Router::new(),
         table: Vec::new(),
@@ -171,9 +178,30 @@ fn routes() -> Routes {
     .on(get.clone(), "/api/team/{user}", api::team_thread)
     .on(post.clone(), "/api/team/{user}", api::team_send)
     .on(get.clone(), "/api/held", api::held)
-    .on(post, "/api/held/{id}/dismiss", api::dismiss_held)
+    .on(post.clone(), "/api/held/{id}/dismiss", api::dismiss_held)
     .on(get.clone(), "/api/blocks", api::blocks)
-    .on(delete, "/api/blocks/{id}", api::unblock)
+    .on(delete.clone(), "/api/blocks/{id}", api::unblock)
+    .on(get.clone(), "/api/whitelist", workbench::show)
+    .on(
+        put.clone(),
+        "/api/whitelist/draft/intents/{id}",
+        workbench::put_intent,
+    )
+    .on(
+        delete.clone(),
+        "/api/whitelist/draft/intents/{id}",
+        workbench::delete_intent,
+    )
+    .on(
+        put.clone(),
+        "/api/whitelist/draft/messages",
+        workbench::put_messages,
+    )
+    .on(put, "/api/whitelist/draft/tests", workbench::put_tests)
+    .on(delete, "/api/whitelist/draft", workbench::discard)
+    .on(post.clone(), "/api/whitelist/publish", workbench::publish)
+    .on(get.clone(), "/api/whitelist/versions", workbench::versions)
+    .on(post, "/api/whitelist/rollback", workbench::rollback)
     .on(get.clone(), "/api/audit", audit::search)
     .on(get, "/api/audit/export", audit::export)
 }
@@ -230,10 +258,10 @@ async fn readyz(State(s): State<Shared>) -> (StatusCode, &'static str) {
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let whitelist = Arc::new(crate::engine::load_whitelist(&config.intents_dir)?);
     // One server per database, and no restore under it.
     let _lock = crate::data::lock(&config)?;
     let (store, server_key) = crate::open_store(&config).await?;
+    let whitelist = Arc::new(crate::engine::live_whitelist(&config, &store).await?);
     let store = Arc::new(store);
     // A rotation (`carechat keys rotate`) needs no restart.
     tokio::spawn(crate::master::watch(
@@ -241,12 +269,18 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         crate::master::Source::of(&config),
     ));
     let store: Arc<dyn Store> = store;
+    let base_bot = Arc::new(std::sync::OnceLock::new());
     let mut service = Service::new(
         store.clone(),
         whitelist,
         config.routing.policy(),
         Arc::new(SystemClock),
     )
+    .with_gate_tolerance(config.gate_tolerance)
+    .with_workshop(Arc::new(crate::engine::BotWorkshop {
+        base: base_bot.clone(),
+        cache: crate::cache::FileCache::new(&config.models_dir),
+    }))
     .with_limits(config.limits.patient())
     .with_retention(config.retention.service())
     .with_staff(crate::staff(&config, store.clone(), &server_key));
@@ -295,6 +329,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(service.clone().run_ticks());
     tokio::spawn(service.clone().run_retention());
     let warm = service;
+    let live = warm.whitelist();
     tokio::spawn(async move {
         match crate::engine::load_translations(&config).await {
             Ok(Some(t)) => warm.use_translations(t).await,
@@ -304,8 +339,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
-        match crate::engine::start_bot(&config).await {
+        match crate::engine::start_bot_with(&config, live).await {
             Ok(bot) => {
+                let _ = base_bot.set(bot.clone());
                 warm.set_bot(bot);
                 tracing::info!("model warmed up; ready");
             }

@@ -13,6 +13,7 @@ mod core;
 mod originals;
 mod protocol;
 mod transcripts;
+mod workbench;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -112,26 +113,28 @@ impl Assistant for ScriptedBot {
 
 /// The clinic's real whitelist files the scripted bot's intents name.
 pub fn whitelist() -> Whitelist {
-    Whitelist::parse([
-        (
-            "messages.toml",
-            include_str!("../../../intents/messages.toml"),
-        ),
-        (
-            "opening_hours.toml",
-            include_str!("../../../intents/opening_hours.toml"),
-        ),
-        (
-            "billing_question.toml",
-            include_str!("../../../intents/billing_question.toml"),
-        ),
-        (
-            "emergency.toml",
-            include_str!("../../../intents/emergency.toml"),
-        ),
-    ])
-    .unwrap()
+    Whitelist::parse(WHITELIST_FILES).unwrap()
 }
+
+/// [`whitelist`]'s files.
+pub const WHITELIST_FILES: [(&str, &str); 4] = [
+    (
+        "messages.toml",
+        include_str!("../../../intents/messages.toml"),
+    ),
+    (
+        "opening_hours.toml",
+        include_str!("../../../intents/opening_hours.toml"),
+    ),
+    (
+        "billing_question.toml",
+        include_str!("../../../intents/billing_question.toml"),
+    ),
+    (
+        "emergency.toml",
+        include_str!("../../../intents/emergency.toml"),
+    ),
+];
 
 /// Milliseconds since the epoch, moved only by [`ManualClock::advance`].
 pub struct ManualClock(AtomicU64);
@@ -161,7 +164,18 @@ impl Clinic {
 
     /// A clinic with its conversations kept as `retention` says.
     pub async fn keeping(policy: router::Policy, retention: crate::retention::Retention) -> Clinic {
-        Clinic::built(policy, retention, None).await
+        Clinic::built(policy, retention, |s| s).await
+    }
+
+    /// A clinic whose service is further set up by `setup` (a courier, a
+    /// workshop).
+    pub async fn with(setup: impl FnOnce(Service) -> Service) -> Clinic {
+        Clinic::built(
+            router::Policy::default(),
+            crate::retention::Retention::default(),
+            setup,
+        )
+        .await
     }
 
     /// A clinic in ephemeral mode: closed chats go to `courier`.
@@ -170,13 +184,16 @@ impl Clinic {
             days: Some(0),
             bot_idle_secs: None,
         };
-        Clinic::built(router::Policy::default(), retention, Some(courier)).await
+        Clinic::built(router::Policy::default(), retention, |s| {
+            s.with_courier(courier)
+        })
+        .await
     }
 
     async fn built(
         policy: router::Policy,
         retention: crate::retention::Retention,
-        courier: Option<Arc<dyn crate::Courier>>,
+        setup: impl FnOnce(Service) -> Service,
     ) -> Clinic {
         let store = Arc::new(
             SqliteStore::open_with_vault(
@@ -188,11 +205,10 @@ impl Clinic {
             .unwrap(),
         );
         let clock = Arc::new(ManualClock(AtomicU64::new(1_800_000_000_000)));
-        let mut service = Service::new(store.clone(), Arc::new(whitelist()), policy, clock.clone())
-            .with_retention(retention);
-        if let Some(courier) = courier {
-            service = service.with_courier(courier);
-        }
+        let service = setup(
+            Service::new(store.clone(), Arc::new(whitelist()), policy, clock.clone())
+                .with_retention(retention),
+        );
         service.set_bot(Arc::new(ScriptedBot));
         Clinic {
             service: Arc::new(service),

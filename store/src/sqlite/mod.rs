@@ -12,6 +12,7 @@ mod rows;
 #[cfg(test)]
 mod tests;
 mod vault;
+mod whitelists;
 
 use std::str::FromStr;
 

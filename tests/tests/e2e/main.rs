@@ -12,3 +12,4 @@ mod multilingual;
 mod sso;
 mod tls;
 mod translation;
+mod workbench;

@@ -135,6 +135,17 @@ fn body(method: &Method, path: &str) -> Option<Value> {
         "/api/conversations/{id}/transfer" => json!({"to": {"skill": "billing"}}),
         "/api/me/mfa/confirm" => json!({"code": "123456"}),
         "/api/transcript" => json!({"link": "0".repeat(64)}),
+        "/api/whitelist/draft/intents/{id}" => json!({
+            "title": "Parking", "skill": "front_desk",
+            "examples": ["where can I park"], "replies": {"en": "Behind the building."}
+        }),
+        "/api/whitelist/draft/messages" => json!({
+            "welcome": {"en": "Hi"}, "escalate": {"en": "A person will help"},
+            "queued": {"en": "You are number {position}"}, "assigned": {"en": "{name} joined"},
+            "closed": {"en": "Closed"}, "blocked": {"en": "Blocked"}, "offline": {"en": "Offline"}
+        }),
+        "/api/whitelist/draft/tests" => json!({"cases": []}),
+        "/api/whitelist/rollback" => json!({"version": 1}),
         _ => json!({}),
     })
 }

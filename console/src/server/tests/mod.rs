@@ -42,6 +42,21 @@ pub(super) async fn state() -> Arc<AppState> {
         .await
         .unwrap();
     let whitelist = crate::engine::load_whitelist(std::path::Path::new("/nonexistent")).unwrap();
+    // The built-in whitelist, stored as the live version (as a first start
+    // does).
+    store::Whitelists::publish_whitelist(
+        &store,
+        store::NewWhitelistVersion {
+            files: crate::engine::whitelist_files(std::path::Path::new("/nonexistent")).unwrap(),
+            created_by: None,
+            note: "seeded".into(),
+            evaluation: None,
+            override_reason: None,
+        },
+        None,
+    )
+    .await
+    .unwrap();
     let store: Arc<dyn store::Store> = Arc::new(store);
     let staff = crate::staff(
         &crate::config::Config::default(),
