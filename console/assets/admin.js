@@ -22,6 +22,7 @@
       var err = new Error(info.message || 'Request failed (HTTP ' + res.status + ').');
       err.status = res.status;
       err.code = info.code;
+      err.data = data;
       throw err;
     }
     return data;
@@ -245,6 +246,176 @@
     location.href = '/console';
   });
 
+  // ---------- the workbench: what the bot says (admins) ----------
+
+  var bench = null;   // GET /api/whitelist
+  var editing = null; // the intent open in the form, or {} for a new one
+
+  function shown() { return bench.draft || bench.live; }
+  function lines(text) { return text.split('\n').map(function (l) { return l.trim(); }).filter(Boolean); }
+
+  function renderBench() {
+    var d = bench.draft;
+    $('bench-status').textContent = d
+      ? 'Showing the draft (based on version ' + d.base + ', changed ' + new Date(d.updated_at).toLocaleString() +
+        '). Patients still get version ' + bench.live_version + ' until it is published.'
+      : 'Showing version ' + bench.live_version + ', which patients get. Edits make a draft.';
+    $('bench-publish').disabled = $('bench-discard').disabled = !d;
+    var q = $('bench-search').value.trim().toLowerCase(), body = $('bench-intents');
+    body.textContent = '';
+    shown().intents.filter(function (i) {
+      return !q || [i.id, i.title, i.skill, i.replies.en].concat(i.examples).join('\n').toLowerCase().indexOf(q) >= 0;
+    }).forEach(function (i) {
+      var tr = document.createElement('tr');
+      tr.setAttribute('data-intent', i.id);
+      cell(tr, i.id + (i.urgent ? ' (emergency)' : ''));
+      cell(tr, i.title);
+      cell(tr, i.skill);
+      cell(tr, i.examples.length);
+      cell(tr, i.replies.en);
+      var td = cell(tr, '', 'actions');
+      td.appendChild(button('Edit', 'ghost small', function () { openIntent(i); }));
+      body.appendChild(tr);
+    });
+  }
+
+  function openIntent(i) {
+    editing = i || {};
+    $('bench-form').hidden = false;
+    $('bench-form-title').textContent = i ? 'Edit ' + i.id : 'New intent';
+    $('bench-id').value = i ? i.id : '';
+    $('bench-id').readOnly = !!i;
+    $('bench-title-input').value = i ? i.title : '';
+    $('bench-skill').value = i ? i.skill : 'front_desk';
+    $('bench-handoff').checked = !!(i && i.handoff);
+    $('bench-examples').value = i ? i.examples.join('\n') : '';
+    $('bench-validation').value = i ? (i.validation || []).join('\n') : '';
+    $('bench-replies').value = i ? Object.keys(i.replies).map(function (l) { return l + ': ' + i.replies[l]; }).join('\n') : 'en: ';
+    $('bench-delete').hidden = !i;
+    $('bench-title-input').focus();
+  }
+
+  async function loadBench() {
+    bench = await api('GET', '/api/whitelist');
+    renderBench();
+    var r = await api('GET', '/api/whitelist/versions'), body = $('bench-versions');
+    body.textContent = '';
+    r.versions.forEach(function (v) {
+      var tr = document.createElement('tr');
+      tr.setAttribute('data-version', v.id);
+      cell(tr, v.id);
+      cell(tr, new Date(v.created_at).toLocaleString());
+      cell(tr, v.note + (v.override_reason ? ' (past the gate: ' + v.override_reason + ')' : ''));
+      cell(tr, v.live ? 'live' : '');
+      var td = cell(tr, '', 'actions');
+      if (!v.live) {
+        td.appendChild(button('Make live again', 'ghost small', async function () {
+          if (!window.confirm('Make version ' + v.id + ' live again? Patients get it at once.')) return;
+          $('bench-report').textContent = 'Putting version ' + v.id + ' back…';
+          try {
+            await api('POST', '/api/whitelist/rollback', { version: v.id });
+            $('bench-report').textContent = 'Version ' + v.id + ' is live again.';
+            await loadBench();
+          } catch (e) { $('bench-report').textContent = ''; fail(e); }
+        }));
+      }
+      body.appendChild(tr);
+    });
+  }
+
+  $('bench-search').addEventListener('input', renderBench);
+  $('bench-new').addEventListener('click', function () { openIntent(null); });
+  $('bench-cancel').addEventListener('click', function () { $('bench-form').hidden = true; });
+  $('bench-form').addEventListener('submit', async function (e) {
+    e.preventDefault();
+    var replies = {};
+    lines($('bench-replies').value).forEach(function (l) {
+      var at = l.indexOf(':');
+      if (at > 0) replies[l.slice(0, at).trim()] = l.slice(at + 1).trim();
+    });
+    var body = Object.assign({}, editing, {
+      title: $('bench-title-input').value.trim(),
+      skill: $('bench-skill').value.trim(),
+      handoff: $('bench-handoff').checked,
+      examples: lines($('bench-examples').value),
+      validation: lines($('bench-validation').value),
+      replies: replies,
+    });
+    delete body.id;
+    try {
+      bench = await api('PUT', '/api/whitelist/draft/intents/' + encodeURIComponent($('bench-id').value.trim()), body);
+      $('bench-form').hidden = true;
+      renderBench();
+    } catch (x) { fail(x); }
+  });
+  $('bench-delete').addEventListener('click', async function () {
+    if (!editing || !editing.id || !window.confirm('Delete ' + editing.id + ' from the draft?')) return;
+    try {
+      bench = await api('DELETE', '/api/whitelist/draft/intents/' + encodeURIComponent(editing.id));
+      $('bench-form').hidden = true;
+      renderBench();
+    } catch (x) { fail(x); }
+  });
+  $('bench-discard').addEventListener('click', async function () {
+    if (!window.confirm('Throw the draft away?')) return;
+    try { await api('DELETE', '/api/whitelist/draft'); await loadBench(); } catch (x) { fail(x); }
+  });
+
+  // The gate's figures, before (live) and after (draft), set by set.
+  function report(evaluation, refused) {
+    var box = $('bench-report');
+    box.textContent = '';
+    var head = document.createElement('p');
+    head.className = refused ? 'refused' : '';
+    head.setAttribute('data-testid', 'bench-verdict');
+    head.textContent = refused
+      ? 'Not published: ' + evaluation.reasons.join('; ') + '.'
+      : 'Published: patients get it now.';
+    box.appendChild(head);
+    var t = document.createElement('table');
+    t.className = 'grid';
+    var tr = document.createElement('tr');
+    ['Set', 'Questions', 'Right', 'Wrong', 'To a person', 'Out of scope answered'].forEach(function (h) {
+      var th = document.createElement('th'); th.scope = 'col'; th.textContent = h; tr.appendChild(th);
+    });
+    t.appendChild(tr);
+    evaluation.sets.forEach(function (s) {
+      var row = document.createElement('tr');
+      var both = function (k) { return s.before[k] + ' → ' + s.after[k]; };
+      cell(row, s.set);
+      cell(row, s.after.in_scope + s.after.out_of_scope);
+      cell(row, both('right'));
+      cell(row, both('wrong'));
+      cell(row, both('escalated'));
+      cell(row, both('out_of_scope_answered'));
+      t.appendChild(row);
+    });
+    box.appendChild(t);
+  }
+
+  async function publish(reason) {
+    var b = $('bench-publish');
+    b.disabled = true;
+    $('bench-report').textContent = 'Building and testing the draft against the live version… this takes a minute.';
+    try {
+      var r = await api('POST', '/api/whitelist/publish', reason ? { override_reason: reason } : {});
+      report(r.evaluation, false);
+      await loadBench();
+    } catch (e) {
+      if (e.code === 'gate_refused' && e.data) {
+        report(e.data.evaluation, true);
+        var why = window.prompt('The draft did worse on the tests. To publish it anyway, say why (10 to 200 characters; recorded):');
+        if (why && why.trim()) return publish(why.trim());
+      } else {
+        $('bench-report').textContent = '';
+        fail(e);
+      }
+    } finally {
+      b.disabled = !bench.draft;
+    }
+  }
+  $('bench-publish').addEventListener('click', function () { publish(null); });
+
   // ---------- start ----------
 
   api('GET', '/api/me').then(async function (r) {
@@ -255,9 +426,11 @@
     // Clinicians come here for their own account only: password, second factor.
     $('to-console').hidden = me.role === 'auditor';
     $('users-section').hidden = me.role !== 'admin';
+    $('bench-section').hidden = me.role !== 'admin';
     $('audit-section').hidden = me.role === 'clinician';
     try {
       if (me.role === 'admin') await loadUsers();
+      if (me.role === 'admin') await loadBench();
       if (me.role !== 'clinician') await loadAudit(false);
     } catch (e) { fail(e); }
   }, function (e) {

@@ -26,16 +26,29 @@ pub trait Assistant: Send + Sync {
     /// version).
     async fn evaluate(&self, cases: &[Case]) -> Result<Evaluation, EngineError> {
         let mut e = Evaluation::default();
-        for case in cases {
-            let a = match self.emergency(&case.text, &Context::default()) {
-                Some(emergency) => emergency.assessment(self.redact_urgent(&case.text).await?),
-                None => self.assess(&case.text, &Context::default()).await?,
-            };
-            e.tally(case, &a);
+        // A few at a time, as concurrent patients are: the model workers
+        // batch what arrives together.
+        for chunk in cases.chunks(EVALUATE_AT_ONCE) {
+            let decided = futures_util::future::join_all(chunk.iter().map(|case| async move {
+                match self.emergency(&case.text, &Context::default()) {
+                    Some(emergency) => {
+                        Ok(emergency.assessment(self.redact_urgent(&case.text).await?))
+                    }
+                    None => self.assess(&case.text, &Context::default()).await,
+                }
+            }))
+            .await;
+            for (case, a) in chunk.iter().zip(decided) {
+                e.tally(case, &a?);
+            }
         }
         Ok(e)
     }
 }
+
+/// Questions an evaluation has in flight at once (well inside the model
+/// queues, so none is refused as busy).
+const EVALUATE_AT_ONCE: usize = 16;
 
 /// Builds a bot for another version of the whitelist, on the server's
 /// encoder and redaction (the admins' workbench, [`crate::workbench`]).

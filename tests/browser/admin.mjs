@@ -1,6 +1,9 @@
 // Browser walk-through of the administration page: an admin signs in on the
 // console, opens Administration, adds a clinician, disables them, finds that
-// in the audit trail, and downloads the trail as CSV. Then the new auditor
+// in the audit trail, and downloads the trail as CSV. In the workbench the
+// admin changes what the bot says about opening hours and publishes it; the
+// next patient gets the new reply with no restart; the first version is made
+// live again and the next patient gets the old one. Then the new auditor
 // signs in and lands on the audit trail, with no chat in sight.
 //
 // Usage: node admin.mjs <base-url> <admin> <password> <screenshot-dir> <admin's TOTP secret>
@@ -51,6 +54,29 @@ async function signIn(name, pass, totpSecret) {
     // The password was right; the console asks for the second factor.
     await page.locator('[data-testid=login-totp]:visible').fill(totp(totpSecret));
     await page.locator('[data-testid=login-submit]').click();
+  }
+}
+
+// A new patient's first bot reply to `question`, through the widget on the
+// clinic's page (a fresh browser context: a new conversation).
+async function ask(browser, question) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US' });
+  try {
+    const p = await ctx.newPage();
+    p.setDefaultTimeout(WAIT);
+    p.on('pageerror', (err) => pageErrors.push('patient: ' + err.message));
+    await p.goto(base + '/', { timeout: WAIT });
+    const w = (sel) => p.locator('#carechat-widget ' + sel);
+    await w('[data-testid=launcher]').click();
+    const bot = w('[data-testid=message][data-from=bot]');
+    await bot.first().waitFor();
+    await w('[data-testid=send]:enabled').waitFor();
+    await w('[data-testid=input]').fill(question);
+    await w('[data-testid=send]').click();
+    await bot.nth(1).waitFor();
+    return await bot.nth(1).locator('p').textContent();
+  } finally {
+    await ctx.close();
   }
 }
 
@@ -125,6 +151,40 @@ async function main() {
       || !lines[1].includes('user_disable,user:nora')) {
       throw new Error('unexpected CSV: ' + text);
     }
+
+    step = 'admin: change what the bot says about opening hours';
+    const QUESTION = 'what time do you open on saturday?';
+    const before = await ask(browser, QUESTION);
+    const bench = page.locator('[data-testid=workbench]');
+    await bench.locator('tr[data-intent="opening_hours"]').waitFor();
+    await page.locator('[data-testid=bench-search]').fill('opening hours');
+    const row = bench.locator('tr[data-intent="opening_hours"]');
+    await row.getByRole('button', { name: 'Edit' }).click();
+    const NEW = 'Saturday hours changed: we now open at 7:00 and close at 13:00.';
+    await page.locator('[data-testid=bench-replies]').fill('en: ' + NEW);
+    await page.locator('[data-testid=bench-save]').click();
+    await page.locator('[data-testid=bench-status]').filter({ hasText: /Showing the draft/ }).waitFor();
+    await row.filter({ hasText: NEW }).waitFor();
+    if ((await ask(browser, QUESTION)) !== before) throw new Error('a draft reached a patient');
+
+    step = 'admin: publish through the evaluation gate';
+    await page.locator('[data-testid=bench-publish]').click();
+    await page.locator('[data-testid=bench-verdict]').filter({ hasText: /^Published/ })
+      .waitFor({ timeout: 600_000 });
+    await page.locator('[data-testid=bench-versions] tr[data-version="2"]').filter({ hasText: 'live' }).waitFor();
+    await shot('admin-workbench.png');
+
+    step = 'patient: the next patient gets the new reply, with no restart';
+    const after = await ask(browser, QUESTION);
+    if (after !== NEW) throw new Error('the new reply did not reach a patient: ' + after);
+
+    step = 'admin: make the first version live again';
+    await page.locator('[data-testid=bench-versions] tr[data-version="1"]')
+      .getByRole('button', { name: 'Make live again' }).click();
+    await page.locator('[data-testid=bench-report]').filter({ hasText: /live again/ })
+      .waitFor({ timeout: 600_000 });
+    const back = await ask(browser, QUESTION);
+    if (back !== before) throw new Error('the first reply did not come back: ' + back);
 
     step = 'admin: log out';
     await page.locator('#logout').click();

@@ -114,6 +114,7 @@ fn accounts_and_the_audit_trail_work_in_chromium() {
         &[
             "admin-users.png",
             "admin-audit.png",
+            "admin-workbench.png",
             "admin-auditor.png",
             "admin-mfa.png",
         ],

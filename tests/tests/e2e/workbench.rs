@@ -1,7 +1,7 @@
-//! The admins' workbench against the real models: an admin changes a
-//! reply, publishes, and the next patient gets it with no restart; a draft
-//! whose examples went to the wrong intents is refused by the evaluation
-//! gate; an earlier version comes back in one action.
+//! The admins' workbench against the real models: a draft whose examples
+//! went to the wrong intents is refused by the evaluation gate and nothing
+//! goes live. (Publishing a new reply, a patient getting it with no
+//! restart, and rollback are walked in Chromium: `tests/browser/admin.mjs`.)
 
 use carechat_e2e::{Patient, Server};
 use serde_json::{Value, json};
@@ -28,7 +28,7 @@ fn intent<'a>(bench: &'a Value, id: &str) -> &'a Value {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_admin_changes_a_reply_publishes_past_the_gate_and_rolls_back() {
+async fn a_draft_whose_examples_went_to_the_wrong_intents_is_refused_by_the_gate() {
     let server = Server::start();
     server.add_user("ada", "admin", "", "en", "a long admin secret");
     let ada = server.login("ada", "a long admin secret");
@@ -78,33 +78,6 @@ async fn an_admin_changes_a_reply_publishes_past_the_gate_and_rolls_back() {
     );
     assert_eq!(ada.delete("/api/whitelist/draft").0, 204);
 
-    // A new reply: it passes, and the next patient gets it.
-    let new_reply = "Saturday hours changed: we now open at 7:00 and close at 13:00.";
-    let mut edited = hours.clone();
-    edited["replies"]["en"] = json!(new_reply);
-    let (code, answer) = ada.put("/api/whitelist/draft/intents/opening_hours", edited);
-    assert_eq!(code, 200, "{answer}");
-    assert_eq!(answer["draft"]["base"], 1);
-    let (code, published) = ada.post("/api/whitelist/publish", json!({}));
-    assert_eq!(code, 200, "{published}");
-    assert_eq!(published["evaluation"]["passed"], true, "{published}");
-    assert_eq!(published["version"]["id"], 2);
-    assert_eq!(reply_to(&server, QUESTION).await, new_reply);
-
-    let (_, versions) = ada.get("/api/whitelist/versions");
-    let listed: Vec<(i64, bool)> = versions["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| (v["id"].as_i64().unwrap(), v["live"].as_bool().unwrap()))
-        .collect();
-    assert_eq!(listed, [(2, true), (1, false)]);
-
-    // One action back to the first version.
-    let (code, back) = ada.post("/api/whitelist/rollback", json!({"version": 1}));
-    assert_eq!(code, 200, "{back}");
-    assert_eq!(reply_to(&server, QUESTION).await, original);
-
     // The folder a clinic keeps in Git, from the live version.
     let dir = server.dir.path().join("intents-out");
     let (out, _) = carechat_e2e::run_carechat(
@@ -118,11 +91,34 @@ async fn an_admin_changes_a_reply_publishes_past_the_gate_and_rolls_back() {
         "",
     );
     assert!(out.contains("version 1"), "{out}");
-    let exported = std::fs::read_to_string(dir.join("opening_hours.toml")).unwrap();
-    assert!(!exported.contains(new_reply));
+    let exported = std::fs::read_to_string(dir.join("billing_question.toml")).unwrap();
+    assert!(
+        !exported.contains("what time does the office open in the morning"),
+        "the refused draft's examples were exported"
+    );
+
+    // And back in as the draft, for the workbench to publish.
+    let (out, _) = carechat_e2e::run_carechat(
+        &[
+            "intents",
+            "import",
+            dir.to_str().unwrap(),
+            "--db",
+            server.db_path().to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(out.contains("the draft is now"), "{out}");
+    let (_, bench) = ada.get("/api/whitelist");
+    assert_eq!(bench["draft"]["base"], 1, "{}", bench["draft"]);
 
     let (_, trail) = ada.get("/api/audit?action=whitelist_publish_refused");
     assert_eq!(trail["entries"].as_array().map(Vec::len), Some(1));
-    let (_, trail) = ada.get("/api/audit?action=whitelist_rollback");
-    assert_eq!(trail["entries"][0]["detail"], "version=1");
+    assert!(
+        trail["entries"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("validation: wrong answers rose"),
+        "{trail}"
+    );
 }
