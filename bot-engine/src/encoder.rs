@@ -229,6 +229,11 @@ impl EncoderHandle {
         &self.id
     }
 
+    /// Requests waiting for the encoder now.
+    pub fn waiting(&self) -> usize {
+        self.worker.waiting()
+    }
+
     /// Embeds `texts` without blocking the caller's thread; `Busy` when the
     /// queue is full.
     pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {

@@ -120,6 +120,12 @@ impl<O: Send + 'static> Worker<O> {
         &self.handle.0
     }
 
+    /// Requests waiting for a pass now, urgent and ordinary.
+    pub fn waiting(&self) -> usize {
+        let q = self.lanes().lock();
+        q.urgent.len() + q.normal.len()
+    }
+
     /// Runs `texts` without blocking the caller's thread; `Busy` when the
     /// queue is full.
     pub async fn run(&self, texts: Vec<String>) -> Result<Vec<O>> {

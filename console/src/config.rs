@@ -107,6 +107,9 @@ pub struct Config {
     pub limits: Limits,
     /// How long conversations are kept.
     pub retention: RetentionConfig,
+    /// A bearer token that lets a scraper on another machine read
+    /// `/metrics` (the machine itself always may).
+    pub metrics_token: Option<String>,
     /// The workbench's evaluation gate: how far wrong answers or answered
     /// out-of-scope questions may rise (a share) before a new whitelist
     /// version is refused.
@@ -503,6 +506,7 @@ impl Default for Config {
             sso: None,
             limits: Limits::default(),
             retention: RetentionConfig::default(),
+            metrics_token: None,
             gate_tolerance: service::workbench::DEFAULT_TOLERANCE,
             console_copy: true,
             translation_models: Vec::new(),

@@ -246,6 +246,7 @@ fn settings(config: &Config) -> anyhow::Result<Value> {
         "/master_key",
         "/retention/webhook_secret",
         "/sso/client_secret",
+        "/metrics_token",
     ] {
         if let Some(slot) = v.pointer_mut(pointer)
             && !slot.is_null()

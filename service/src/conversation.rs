@@ -319,6 +319,7 @@ impl Service {
         // Emergencies first: decided on the text in memory, before the
         // model queues that may answer "busy".
         if let Some(emergency) = bot.emergency(text, &ctx) {
+            crate::metrics::patient_message(Action::Urgent);
             return self.patient_emergency(&conv, text, emergency).await;
         }
         // Past the emergency check, a flood is refused before anything is
@@ -327,7 +328,11 @@ impl Service {
             .messages
             .take(conversation.as_str(), self.now_ms())
             .map_err(|retry_after_secs| ServiceError::RateLimited { retry_after_secs })?;
+        let started = std::time::Instant::now();
+        let depth = bot.queue_depth();
         let a = bot.assess(text, &ctx).await?;
+        crate::metrics::assessed(started.elapsed(), depth);
+        crate::metrics::patient_message(a.action);
         self.hub.set_language(conversation, &a.language);
         let whitelist = self.whitelist();
         if a.action == Action::Answer
@@ -539,6 +544,7 @@ impl Service {
     ) -> ServiceResult<Summary> {
         let clinician = self.store.user(user).await?;
         let current = self.store.conversation(conversation).await?;
+        crate::metrics::waited(self.clock.now().unix() - current.updated_at.unix());
         let language = current.language.clone().unwrap_or_else(|| "en".into());
         let text = Messages::render(
             &self.whitelist().messages.assigned,

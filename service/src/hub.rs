@@ -78,7 +78,14 @@ impl Hub {
     pub fn add_patient(&self, conversation: &ConversationId, tx: mpsc::Sender<String>) -> u64 {
         let id = self.next();
         lock(&self.patients).insert(conversation.clone(), (id, tx));
+        self.count_sockets();
         id
+    }
+
+    fn count_sockets(&self) {
+        let patients = lock(&self.patients).len();
+        let clinicians = lock(&self.clinicians).values().map(Vec::len).sum();
+        crate::metrics::sockets(patients, clinicians);
     }
 
     pub fn remove_patient(&self, conversation: &ConversationId, id: u64) {
@@ -86,6 +93,8 @@ impl Hub {
         if patients.get(conversation).is_some_and(|(i, _)| *i == id) {
             patients.remove(conversation);
         }
+        drop(patients);
+        self.count_sockets();
     }
 
     pub fn patient_connected(&self, conversation: &ConversationId) -> bool {
@@ -106,6 +115,7 @@ impl Hub {
             .entry(user)
             .or_default()
             .push((id, tx));
+        self.count_sockets();
         id
     }
 
@@ -116,12 +126,13 @@ impl Hub {
             return true;
         };
         list.retain(|(i, _)| *i != id);
-        if list.is_empty() {
+        let last = list.is_empty();
+        if last {
             clinicians.remove(&user);
-            true
-        } else {
-            false
         }
+        drop(clinicians);
+        self.count_sockets();
+        last
     }
 
     pub fn online_clinicians(&self) -> Vec<UserId> {

@@ -35,6 +35,7 @@ pub mod frames;
 mod hub;
 pub mod limits;
 pub mod masking;
+pub mod metrics;
 pub mod mfa;
 mod moderation;
 mod ports;

@@ -21,6 +21,11 @@ pub trait Assistant: Send + Sync {
     /// Redacts an emergency message: never refused as busy.
     async fn redact_urgent(&self, text: &str) -> Result<redaction::Redacted, EngineError>;
 
+    /// Requests waiting for the models now (for `/metrics`).
+    fn queue_depth(&self) -> usize {
+        0
+    }
+
     /// How it does on questions with known answers: each one decided as a
     /// patient's first message is (the evaluation gate of a new whitelist
     /// version).
@@ -80,6 +85,10 @@ impl Assistant for bot_engine::Bot {
 
     async fn redact_urgent(&self, text: &str) -> Result<redaction::Redacted, EngineError> {
         self.scrubber().redact_urgent(text).await
+    }
+
+    fn queue_depth(&self) -> usize {
+        self.encoder_waiting()
     }
 }
 

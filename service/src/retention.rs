@@ -239,6 +239,7 @@ impl Service {
                         Err(e) => return Err(e.into()),
                     }
                     self.hub.forget(&id);
+                    crate::metrics::delivery(true);
                     done.sent += 1;
                 }
                 Err(reason) => {
@@ -253,6 +254,7 @@ impl Service {
                     self.store
                         .set_delivery(&id, Some(now.plus_secs(wait)), attempt)
                         .await?;
+                    crate::metrics::delivery(false);
                     done.failed += 1;
                 }
             }

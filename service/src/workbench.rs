@@ -411,6 +411,7 @@ impl Service {
                     .from_address(address),
                 )
                 .await?;
+            crate::metrics::published(false);
             return Ok(Published::Refused(report));
         }
         let detail = match &reason {
@@ -438,6 +439,7 @@ impl Service {
             .await?;
         let candidate = build(whitelist.clone(), false).await?;
         self.go_live(whitelist, candidate);
+        crate::metrics::published(true);
         tracing::info!(version = version.id, "a new whitelist version is live");
         Ok(Published::Live { version, report })
     }
@@ -482,6 +484,7 @@ impl Service {
             )
             .await?;
         self.go_live(whitelist, bot);
+        crate::metrics::rolled_back();
         tracing::info!(version, "an earlier whitelist version is live again");
         Ok(live)
     }

@@ -185,4 +185,9 @@ impl Bot {
     pub fn config(&self) -> &BotConfig {
         &self.config
     }
+
+    /// Requests waiting for the sentence encoder now.
+    pub fn encoder_waiting(&self) -> usize {
+        self.encoder.waiting()
+    }
 }

@@ -14,6 +14,7 @@ mod edge;
 mod error;
 mod identity;
 mod listen;
+mod metrics;
 mod patient;
 mod session;
 mod sso;
@@ -56,6 +57,9 @@ pub struct AppState {
     pub sso: Option<Arc<crate::sso::Provider>>,
     /// Whether the console lets staff copy from the chat view.
     pub console_copy: bool,
+    /// A scraper presenting this bearer token may read `/metrics` from
+    /// another machine.
+    pub metrics_token: Option<String>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -104,6 +108,7 @@ fn routes() -> Routes {
     .on(get.clone(), "/transcript", assets::transcript)
     .on(get.clone(), "/transcript.js", assets::transcript_js)
     .on(get.clone(), "/healthz", || async { "ok" })
+    .on(get.clone(), "/metrics", metrics::metrics)
     .on(get.clone(), "/readyz", readyz)
     .on(get.clone(), "/ws/patient", patient::ws)
     .on(get.clone(), "/ws/clinician", api::ws)
@@ -258,6 +263,8 @@ async fn readyz(State(s): State<Shared>) -> (StatusCode, &'static str) {
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    metrics::handle();
+    tokio::spawn(metrics::upkeep());
     // One server per database, and no restore under it.
     let _lock = crate::data::lock(&config)?;
     let (store, server_key) = crate::open_store(&config).await?;
@@ -307,6 +314,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .clone()
             .map(|c| Arc::new(crate::sso::Provider::new(c))),
         console_copy: config.console_copy,
+        metrics_token: config.metrics_token.clone(),
     });
     let header_timeout = std::time::Duration::from_secs(config.header_timeout_secs.max(1));
     let tls = match (&config.tls_cert, &config.tls_key) {

@@ -112,6 +112,23 @@ async fn a_draft_whose_examples_went_to_the_wrong_intents_is_refused_by_the_gate
     let (_, bench) = ada.get("/api/whitelist");
     assert_eq!(bench["draft"]["base"], 1, "{}", bench["draft"]);
 
+    // `/metrics`, to this machine: the refusal and the patients' messages
+    // are counted, and nothing they wrote is in it.
+    let mut metrics = ureq::get(&format!("{}/metrics", server.base))
+        .call()
+        .unwrap();
+    let metrics = metrics.body_mut().read_to_string().unwrap();
+    assert!(
+        metrics.contains("carechat_whitelist_publishes_total{outcome=\"refused\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("carechat_patient_messages_total{action=\"answer\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("carechat_assess_seconds_bucket"));
+    assert!(!metrics.to_lowercase().contains("saturday"));
+
     let (_, trail) = ada.get("/api/audit?action=whitelist_publish_refused");
     assert_eq!(trail["entries"].as_array().map(Vec::len), Some(1));
     assert!(

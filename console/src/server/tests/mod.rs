@@ -15,6 +15,7 @@ mod accounts;
 mod audit;
 mod authz;
 mod edge;
+mod metrics;
 mod mfa;
 mod sso;
 mod tls;
@@ -78,6 +79,7 @@ pub(super) async fn state() -> Arc<AppState> {
         https: false,
         sso: None,
         console_copy: true,
+        metrics_token: Some("scraper token".into()),
     })
 }
 
