@@ -301,7 +301,21 @@ pub async fn live_whitelist(
 ) -> anyhow::Result<Whitelist> {
     use store::Whitelists;
     let files = match store.live_whitelist().await? {
-        Some(v) => v.files,
+        Some(v) => {
+            // Edits to the folder after the first start do nothing until
+            // imported: say so rather than leave them silently ignored.
+            if config.intents_dir.exists()
+                && whitelist_files(&config.intents_dir).is_ok_and(|f| f != v.files)
+            {
+                tracing::warn!(
+                    dir = %config.intents_dir.display(),
+                    version = v.id,
+                    "the intents folder differs from the live whitelist version, which is what runs; \
+                     `carechat intents import` it and publish from the workbench to use it"
+                );
+            }
+            v.files
+        }
         None => {
             let files = whitelist_files(&config.intents_dir)?;
             Whitelist::parse(files.iter().map(|(n, t)| (n.as_str(), t.as_str()))).with_context(
