@@ -355,7 +355,9 @@ async fn phi_is_sealed_on_disk_read_by_those_allowed_and_shredded_with_the_chat(
     for file in files.iter().filter(|f| f.exists()) {
         let text = String::from_utf8_lossy(&std::fs::read(file).unwrap()).into_owned();
         assert!(
-            !text.contains("[SSN]") && !text.contains("blood test"),
+            // (Not just "blood test": the whitelist, kept in the database
+            // since the workbench, has intents about blood tests.)
+            !text.contains("[SSN]") && !text.contains("blood test results please"),
             "{} still holds the deleted chat",
             file.display()
         );
