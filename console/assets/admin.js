@@ -277,7 +277,98 @@
       td.appendChild(button('Edit', 'ghost small', function () { openIntent(i); }));
       body.appendChild(tr);
     });
+    renderMessages();
+    $('bench-tests-text').value = (shown().clinic_tests || []).map(function (c) {
+      return c.intent ? c.text + ' => ' + c.intent : c.text;
+    }).join('\n');
   }
+
+  // The bot-wide messages: one box per message, a line per language.
+  var MESSAGES = ['welcome', 'escalate', 'queued', 'urgent', 'assigned', 'offline', 'held', 'blocked', 'closed'];
+  function renderMessages() {
+    var form = $('bench-messages'), m = shown().messages;
+    form.textContent = '';
+    MESSAGES.forEach(function (name) {
+      var label = document.createElement('label');
+      label.className = 'wide';
+      label.textContent = name;
+      var t = document.createElement('textarea');
+      t.rows = 2;
+      t.id = 'bench-message-' + name;
+      t.setAttribute('data-testid', 'bench-message-' + name);
+      t.value = Object.keys(m[name] || {}).map(function (l) { return l + ': ' + m[name][l]; }).join('\n');
+      label.appendChild(t);
+      form.appendChild(label);
+    });
+    var actions = document.createElement('div');
+    actions.className = 'bench-actions';
+    var save = document.createElement('button');
+    save.type = 'submit';
+    save.className = 'primary';
+    save.textContent = 'Save the messages to the draft';
+    save.setAttribute('data-testid', 'bench-messages-save');
+    actions.appendChild(save);
+    form.appendChild(actions);
+  }
+
+  function byLanguage(text) {
+    var out = {};
+    lines(text).forEach(function (l) {
+      var at = l.indexOf(':');
+      if (at > 0) out[l.slice(0, at).trim()] = l.slice(at + 1).trim();
+    });
+    return out;
+  }
+
+  $('bench-messages').addEventListener('submit', async function (e) {
+    e.preventDefault();
+    var body = {};
+    MESSAGES.forEach(function (name) { body[name] = byLanguage($('bench-message-' + name).value); });
+    try { bench = await api('PUT', '/api/whitelist/draft/messages', body); renderBench(); } catch (x) { fail(x); }
+  });
+
+  $('bench-tests').addEventListener('submit', async function (e) {
+    e.preventDefault();
+    var cases = lines($('bench-tests-text').value).map(function (l) {
+      var at = l.lastIndexOf('=>');
+      return at > 0 ? { text: l.slice(0, at).trim(), intent: l.slice(at + 2).trim() } : { text: l };
+    });
+    try { bench = await api('PUT', '/api/whitelist/draft/tests', { cases: cases }); renderBench(); } catch (x) { fail(x); }
+  });
+
+  var DECISIONS = {
+    answer: 'Answers', escalate: 'Hands over to a person', urgent: 'Emergency: urgent to a person',
+    hold: 'Holds for staff (looks like spam)', block: 'Blocks as spam'
+  };
+  $('bench-try').addEventListener('submit', async function (e) {
+    e.preventDefault();
+    var box = $('bench-tried');
+    box.textContent = 'Asking the ' + (bench.draft ? 'draft' : 'live version') + '… the first try after an edit builds its bot.';
+    try {
+      var r = await api('POST', '/api/whitelist/draft/try', { text: $('bench-try-text').value });
+      box.textContent = '';
+      var p = document.createElement('p');
+      p.setAttribute('data-testid', 'bench-decision');
+      p.textContent = (DECISIONS[r.action] || r.action) +
+        (r.intent ? ': ' + (r.title || r.intent) + ' (' + r.intent + ')' : '') +
+        ', confidence ' + Math.round(r.confidence * 100) + '%' +
+        (r.reason ? ', because: ' + r.reason.replace(/_/g, ' ') : '') +
+        ' [' + (r.draft ? 'draft' : 'live') + ', ' + r.language + ']';
+      box.appendChild(p);
+      var reply = document.createElement('p');
+      reply.setAttribute('data-testid', 'bench-tried-reply');
+      reply.textContent = 'The patient is told: ' + r.reply;
+      box.appendChild(reply);
+      if (r.alternatives.length) {
+        var alt = document.createElement('p');
+        alt.className = 'muted';
+        alt.textContent = 'Next best: ' + r.alternatives.map(function (a) {
+          return (a.title || a.intent) + ' ' + Math.round(a.confidence * 100) + '%';
+        }).join(', ');
+        box.appendChild(alt);
+      }
+    } catch (x) { box.textContent = ''; fail(x); }
+  });
 
   function openIntent(i) {
     editing = i || {};
@@ -416,6 +507,138 @@
   }
   $('bench-publish').addEventListener('click', function () { publish(null); });
 
+  // ---------- shared canned replies ----------
+
+  async function loadCanned() {
+    var r = await api('GET', '/api/canned'), body = $('canned-rows');
+    body.textContent = '';
+    r.replies.filter(function (c) { return c.shared; }).forEach(function (c) {
+      var tr = document.createElement('tr');
+      cell(tr, c.title);
+      cell(tr, c.language);
+      cell(tr, c.body);
+      var td = cell(tr, '', 'actions');
+      td.appendChild(button('Delete', 'ghost small', async function () {
+        if (!window.confirm('Delete the shared reply "' + c.title + '"?')) return;
+        try { await api('DELETE', '/api/canned/' + c.id); await loadCanned(); } catch (x) { fail(x); }
+      }));
+      body.appendChild(tr);
+    });
+  }
+
+  $('canned-form').addEventListener('submit', async function (e) {
+    e.preventDefault();
+    try {
+      await api('POST', '/api/canned', {
+        shared: true,
+        language: $('canned-language').value,
+        title: $('canned-title-input').value,
+        body: $('canned-body').value
+      });
+      $('canned-title-input').value = '';
+      $('canned-body').value = '';
+      await loadCanned();
+    } catch (x) { fail(x); }
+  });
+
+  // ---------- dashboard ----------
+
+  function secs(v) {
+    if (v == null) return '–';
+    return v < 90 ? v + ' s' : Math.round(v / 60) + ' min';
+  }
+
+  var SVG = 'http://www.w3.org/2000/svg';
+  function svg(tag, attrs) {
+    var e = document.createElementNS(SVG, tag);
+    Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    return e;
+  }
+
+  // Bars per bucket: chats, answered by the bot, to a person.
+  var SERIES = [['chats', 'Chats', '#1d4ed8'], ['answered', 'Answered by the bot', '#15803d'], ['escalated', 'To a person', '#b45309']];
+  function chart(d) {
+    var box = $('dash-chart');
+    box.textContent = '';
+    var w = 960, h = 200, pad = 28, n = d.rows.length || 1;
+    var max = Math.max.apply(null, [1].concat(d.rows.map(function (r) { return r.chats; })));
+    var s = svg('svg', { viewBox: '0 0 ' + w + ' ' + (h + pad), width: '100%', role: 'img',
+      'aria-label': 'Chats, answered by the bot and sent to a person per ' + d.bucket + ': ' +
+        d.totals.chats + ', ' + d.totals.answered + ' and ' + d.totals.escalated + ' in all' });
+    var slot = (w - pad) / n, bar = Math.max(1, slot / 4);
+    d.rows.forEach(function (r, i) {
+      SERIES.forEach(function (ser, j) {
+        var v = r[ser[0]], bh = (v / max) * h;
+        if (!v) return;
+        var rect = svg('rect', { x: pad + i * slot + j * bar, y: h - bh, width: bar - 0.5, height: bh, fill: ser[2] });
+        var title = svg('title', {});
+        title.textContent = new Date(r.start * 1000).toLocaleString() + ': ' + ser[1] + ' ' + v;
+        rect.appendChild(title);
+        s.appendChild(rect);
+      });
+    });
+    s.appendChild(svg('line', { x1: pad, y1: h, x2: w, y2: h, stroke: '#64748b' }));
+    var top = svg('text', { x: 0, y: 12, 'font-size': 12, fill: '#334155' });
+    top.textContent = String(max);
+    s.appendChild(top);
+    box.appendChild(s);
+    var legend = document.createElement('p');
+    legend.className = 'muted';
+    SERIES.forEach(function (ser) {
+      var k = document.createElement('span');
+      k.className = 'legend';
+      k.style.borderLeftColor = ser[2];
+      k.textContent = ser[1];
+      legend.appendChild(k);
+    });
+    box.appendChild(legend);
+  }
+
+  async function loadDashboard() {
+    var bucket = $('dash-bucket').value;
+    var offset = -new Date().getTimezoneOffset() * 60;
+    var q = '?bucket=' + bucket + '&offset=' + offset;
+    $('dash-csv').href = '/api/dashboard' + q + '&format=csv';
+    var d = await api('GET', '/api/dashboard' + q);
+    chart(d);
+    var t = d.totals, body = $('dash-totals');
+    body.textContent = '';
+    var tr = document.createElement('tr');
+    [t.chats, t.answered, t.escalated, t.urgent, t.held, t.blocked, t.left_message,
+      secs(t.wait_p50) + ' / ' + secs(t.wait_p95), secs(t.first_reply_p50) + ' / ' + secs(t.first_reply_p95)]
+      .forEach(function (v) { cell(tr, v); });
+    body.appendChild(tr);
+    var reasons = Object.keys(t.escalated_by_reason);
+    $('dash-reasons').textContent = reasons.length ? 'To a person because: ' + reasons.map(function (k) {
+      return k.replace(/_/g, ' ') + ' ' + t.escalated_by_reason[k];
+    }).join(', ') : '';
+    body = $('dash-intents');
+    body.textContent = '';
+    d.intents.forEach(function (i) {
+      var row = document.createElement('tr');
+      cell(row, (i.title || i.intent) + ' (' + i.intent + ')');
+      cell(row, i.turns);
+      cell(row, i.answered);
+      cell(row, Math.round(i.rate * 100) + '%');
+      body.appendChild(row);
+    });
+    body = $('dash-load');
+    body.textContent = '';
+    d.clinicians.forEach(function (c) {
+      var row = document.createElement('tr');
+      cell(row, c.name || 'account ' + c.user);
+      cell(row, c.chats);
+      cell(row, c.first_replies);
+      cell(row, secs(c.first_reply_p50));
+      body.appendChild(row);
+    });
+  }
+
+  $('dash-filter').addEventListener('submit', function (e) {
+    e.preventDefault();
+    loadDashboard().catch(fail);
+  });
+
   // ---------- start ----------
 
   api('GET', '/api/me').then(async function (r) {
@@ -427,10 +650,14 @@
     $('to-console').hidden = me.role === 'auditor';
     $('users-section').hidden = me.role !== 'admin';
     $('bench-section').hidden = me.role !== 'admin';
+    $('canned-section').hidden = me.role !== 'admin';
+    $('dash-section').hidden = me.role !== 'admin';
     $('audit-section').hidden = me.role === 'clinician';
     try {
       if (me.role === 'admin') await loadUsers();
       if (me.role === 'admin') await loadBench();
+      if (me.role === 'admin') await loadCanned();
+      if (me.role === 'admin') await loadDashboard();
       if (me.role !== 'clinician') await loadAudit(false);
     } catch (e) { fail(e); }
   }, function (e) {

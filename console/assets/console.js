@@ -893,10 +893,153 @@
     }
   });
 
+  // ---------- canned replies ----------
+
+  // Typing "/" at the start of the reply box opens the clinic's canned
+  // replies (those in the language the clinician writes to this patient
+  // first, then their most used); what follows the "/" searches them.
+  // Enter puts the chosen one's text (variables filled in) in the box.
+  var canned = { list: [], forId: null, shown: [], active: 0, open: false };
+
+  async function loadCanned(id) {
+    var r = await api('GET', '/api/canned' + (id ? '?conversation=' + encodeURIComponent(id) : ''));
+    canned.list = Array.isArray(r.replies) ? r.replies : [];
+    canned.forId = id;
+  }
+
+  function closeCanned() {
+    canned.open = false;
+    $('canned').hidden = true;
+    $('reply-input').setAttribute('aria-expanded', 'false');
+    $('reply-input').removeAttribute('aria-activedescendant');
+  }
+
+  function drawCanned() {
+    var ul = $('canned-list');
+    ul.textContent = '';
+    canned.shown.forEach(function (r, i) {
+      var li = el('li');
+      li.id = 'canned-' + r.id;
+      li.setAttribute('role', 'option');
+      li.setAttribute('data-testid', 'canned-option');
+      li.setAttribute('aria-selected', i === canned.active ? 'true' : 'false');
+      var head = el('strong', null, r.title);
+      li.appendChild(head);
+      li.appendChild(el('span', 'muted small-text', (r.shared ? 'Shared' : 'Mine') + ' · ' + r.language + (r.uses ? ' · used ' + r.uses + '×' : '')));
+      li.appendChild(el('span', 'canned-text', r.text));
+      li.addEventListener('mousedown', function (e) { e.preventDefault(); pickCanned(i); });
+      ul.appendChild(li);
+    });
+    if (!canned.shown.length) ul.appendChild(el('li', 'muted small-text', canned.list.length ? 'No reply matches.' : 'No canned replies yet: add your own on the left.'));
+    var active = canned.shown[canned.active];
+    if (active) {
+      $('reply-input').setAttribute('aria-activedescendant', 'canned-' + active.id);
+      var node = $('canned-' + active.id);
+      if (node && node.scrollIntoView) node.scrollIntoView({ block: 'nearest' });
+    }
+  }
+
+  async function updateCanned() {
+    var input = $('reply-input'), m = /^\/(.*)$/s.exec(input.value);
+    if (!m || !isMine(openConv)) { closeCanned(); return; }
+    if (canned.forId !== openId) {
+      try { await loadCanned(openId); } catch (x) { fail(x); return; }
+    }
+    var words = m[1].toLowerCase().split(/\s+/).filter(Boolean);
+    canned.shown = canned.list.filter(function (r) {
+      var hay = (r.title + ' ' + r.text).toLowerCase();
+      return words.every(function (w) { return hay.indexOf(w) !== -1; });
+    }).slice(0, 8);
+    canned.active = 0;
+    canned.open = true;
+    $('canned').hidden = false;
+    input.setAttribute('aria-expanded', 'true');
+    drawCanned();
+  }
+
+  function pickCanned(i) {
+    var r = canned.shown[i];
+    if (!r) return;
+    var input = $('reply-input');
+    input.value = r.text;
+    closeCanned();
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+    r.uses += 1;
+    api('POST', '/api/canned/' + r.id + '/use').catch(function () {});
+  }
+
+  $('reply-input').addEventListener('input', updateCanned);
+  $('reply-input').addEventListener('blur', function () { setTimeout(closeCanned, 150); });
+
   $('reply-input').addEventListener('keydown', function (e) {
+    if (canned.open && !e.isComposing) {
+      var n = canned.shown.length;
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        if (n) canned.active = (canned.active + (e.key === 'ArrowDown' ? 1 : n - 1)) % n;
+        drawCanned();
+        return;
+      }
+      if ((e.key === 'Enter' || e.key === 'Tab') && !e.shiftKey && n) {
+        e.preventDefault();
+        pickCanned(canned.active);
+        return;
+      }
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        closeCanned();
+        return;
+      }
+    }
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       $('reply-form').requestSubmit();
+    }
+  });
+
+  // One's own replies, managed on the left.
+  async function loadMyCanned() {
+    var ul = $('my-canned-list');
+    var r = await api('GET', '/api/canned');
+    canned.forId = null;
+    ul.textContent = '';
+    (r.replies || []).filter(function (c) { return !c.shared; }).forEach(function (c) {
+      var li = el('li', 'item');
+      li.appendChild(el('strong', null, c.title + ' (' + c.language + ')'));
+      li.appendChild(el('span', 'canned-text', c.body));
+      var del = el('button', 'ghost small', 'Delete');
+      del.type = 'button';
+      del.setAttribute('data-testid', 'my-canned-delete');
+      del.setAttribute('aria-label', 'Delete the canned reply ' + c.title);
+      del.addEventListener('click', async function () {
+        try { await api('DELETE', '/api/canned/' + c.id); loadMyCanned(); } catch (x) { fail(x); }
+      });
+      li.appendChild(del);
+      ul.appendChild(li);
+    });
+  }
+
+  $('my-canned').addEventListener('toggle', function () {
+    if ($('my-canned').open) loadMyCanned().catch(fail);
+  });
+
+  $('my-canned-form').addEventListener('submit', async function (e) {
+    e.preventDefault();
+    var error = $('my-canned-error');
+    error.hidden = true;
+    try {
+      await api('POST', '/api/canned', {
+        language: $('my-canned-language').value,
+        title: $('my-canned-title').value,
+        body: $('my-canned-body').value
+      });
+      $('my-canned-title').value = '';
+      $('my-canned-body').value = '';
+      await loadMyCanned();
+    } catch (x) {
+      error.textContent = x.message;
+      error.hidden = false;
     }
   });
 

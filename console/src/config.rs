@@ -114,6 +114,9 @@ pub struct Config {
     /// out-of-scope questions may rise (a share) before a new whitelist
     /// version is refused.
     pub gate_tolerance: f64,
+    /// The clinic's name and phone number, which fill `{clinic}` and
+    /// `{phone}` in clinicians' canned replies (`[clinic]`).
+    pub clinic: service::canned::ClinicInfo,
     /// Whether staff may copy text out of the console's chat view (false:
     /// selecting, copying and the context menu are turned off there).
     pub console_copy: bool,
@@ -508,6 +511,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             metrics_token: None,
             gate_tolerance: service::workbench::DEFAULT_TOLERANCE,
+            clinic: service::canned::ClinicInfo::default(),
             console_copy: true,
             translation_models: Vec::new(),
         }

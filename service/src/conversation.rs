@@ -5,14 +5,23 @@
 use bot_engine::{Action, Assessment, Messages, Whisper};
 use router::{Assignment, Presence, Routed};
 use store::{
-    ConvState, ConvUpdate, Conversation, ConversationId, Message, NewAudit, NewMessage, Role,
-    Sender, UnitOfWork, User, UserId,
+    ActivityKind, ConvState, ConvUpdate, Conversation, ConversationId, Message, NewAudit,
+    NewMessage, Role, Sender, UnitOfWork, User, UserId,
 };
 
 use crate::frames::{ClinicianFrame, PatientFrame, PatientStatus};
 use crate::routing::route_error;
 use crate::views::{MessageView, Summary, Translation, UserView};
 use crate::{Service, ServiceError, ServiceResult, check_text};
+
+/// An escalation's reason as the dashboard counts it.
+fn reason_word(r: bot_engine::Reason) -> &'static str {
+    match r {
+        bot_engine::Reason::LowConfidence => "low_confidence",
+        bot_engine::Reason::HandoffIntent => "handoff_intent",
+        bot_engine::Reason::RedFlag => "red_flag",
+    }
+}
 
 impl Service {
     pub fn user_view(&self, u: &User) -> UserView {
@@ -203,6 +212,14 @@ impl Service {
                 &PatientFrame::message(Sender::Bot, reply, self.clock.now(), None),
             );
         }
+        self.count(self.event(ActivityKind::Chat, conversation))
+            .await;
+        if conv.state == ConvState::Bot {
+            let mut turn = self.event(ActivityKind::BotTurn, conversation);
+            turn.detail = Some(crate::metrics::action_word(Action::Urgent).into());
+            turn.intent = emergency.intent.clone();
+            self.count(turn).await;
+        }
         let redacted = self.bot()?.redact_urgent(text).await?;
         let a = emergency.assessment(redacted);
         let stored = self
@@ -355,14 +372,46 @@ impl Service {
         let stored = self
             .store_patient_message(conversation, text, &a, translation.as_ref())
             .await?;
+        let done = self
+            .reply_to_patient(&conv, &a, &stored, text, translation)
+            .await;
+        // Counted once the patient has their reply.
+        self.count(self.event(ActivityKind::Chat, conversation))
+            .await;
+        if conv.state == ConvState::Bot {
+            let mut turn = self.event(ActivityKind::BotTurn, conversation);
+            turn.detail = Some(crate::metrics::action_word(a.action).into());
+            turn.intent = a
+                .intent
+                .clone()
+                .or_else(|| a.top.as_ref().map(|t| t.intent.clone()));
+            self.count(turn).await;
+            if a.action == Action::Block {
+                self.count(self.event(ActivityKind::Blocked, conversation))
+                    .await;
+            }
+        }
+        done
+    }
+
+    /// What follows a patient's ordinary message, stored as `stored`.
+    async fn reply_to_patient(
+        &self,
+        conv: &Conversation,
+        a: &Assessment,
+        stored: &Message,
+        text: &str,
+        translation: Option<Translation>,
+    ) -> ServiceResult<()> {
+        let conversation = &conv.id;
         match conv.state {
             ConvState::Queued | ConvState::Assigned => {
                 if a.action == Action::Urgent && !conv.urgent {
                     self.say_canned(conversation, Sender::Bot, &a.reply).await?;
-                    self.make_urgent(&conv, &a).await?;
+                    self.make_urgent(conv, a).await?;
                 }
                 if let Some(user) = conv.assigned_to {
-                    self.live_to_clinician(user, conversation, &stored, text, translation);
+                    self.live_to_clinician(user, conversation, stored, text, translation);
                 }
                 Ok(())
             }
@@ -386,7 +435,7 @@ impl Service {
                 }
                 Action::Escalate | Action::Urgent => {
                     self.say_canned(conversation, Sender::Bot, &a.reply).await?;
-                    self.escalate(&conv, &a).await
+                    self.escalate(conv, a).await
                 }
             },
             ConvState::Closed => unreachable!("checked above"),
@@ -412,6 +461,13 @@ impl Service {
 
     async fn escalate(&self, conv: &Conversation, a: &Assessment) -> ServiceResult<()> {
         let urgent = a.action == Action::Urgent;
+        let mut escalated = self.event(ActivityKind::Escalated, &conv.id);
+        escalated.detail = a.reason.map(|r| reason_word(r).to_string());
+        escalated.intent = a.intent.clone();
+        self.count(escalated).await;
+        if urgent {
+            self.count(self.event(ActivityKind::Urgent, &conv.id)).await;
+        }
         let whisper = self.whisper_for(&conv.id, a).await?;
         let queued = self
             .store
@@ -492,6 +548,7 @@ impl Service {
     /// contact form, or with a clinician): it jumps the queue.
     async fn make_urgent(&self, conv: &Conversation, a: &Assessment) -> ServiceResult<()> {
         let queued = conv.state == ConvState::Queued;
+        self.count(self.event(ActivityKind::Urgent, &conv.id)).await;
         self.store
             .update_conversation(
                 &conv.id,
@@ -545,6 +602,18 @@ impl Service {
         let clinician = self.store.user(user).await?;
         let current = self.store.conversation(conversation).await?;
         crate::metrics::waited(self.clock.now().unix() - current.updated_at.unix());
+        let mut counted = self.event(ActivityKind::Assigned, conversation);
+        counted.user = Some(user);
+        let first = matches!(
+            self.store
+                .first_activity(conversation, &[ActivityKind::Assigned])
+                .await,
+            Ok(None)
+        );
+        if first {
+            counted.seconds = self.since_escalation(conversation).await;
+        }
+        self.count(counted).await;
         let language = current.language.clone().unwrap_or_else(|| "en".into());
         let text = Messages::render(
             &self.whitelist().messages.assigned,
@@ -715,6 +784,16 @@ impl Service {
             ),
         };
         self.hub.to_patient(conversation, &frame);
+        if let Ok(None) = self
+            .store
+            .first_activity(conversation, &[ActivityKind::FirstReply])
+            .await
+        {
+            let mut first = self.event(ActivityKind::FirstReply, conversation);
+            first.user = Some(user.id);
+            first.seconds = self.since_escalation(conversation).await;
+            self.count(first).await;
+        }
         Ok(MessageView {
             id: m.id,
             from: Sender::Clinician,

@@ -21,6 +21,8 @@
 //!   patient; `retention.rs`: how long chats are kept, deletion, ephemeral mode.
 //! - `workbench.rs`: the whitelist's versions, the evaluation gate,
 //!   publishing without a restart and rollback.
+//! - `canned.rs`: clinicians' canned replies; `dashboard.rs`: the counts
+//!   the dashboard draws, and the events they come from.
 //! - `moderation.rs`: blocking a sender, the held list, the audit trail.
 //! - `sessions.rs`: a patient's or clinician's socket opening and closing.
 //! - `hub.rs`: the in-memory state: sockets, presence, the router.
@@ -29,7 +31,9 @@
 pub mod access;
 pub mod accounts;
 pub mod audit;
+pub mod canned;
 mod conversation;
+pub mod dashboard;
 mod error;
 pub mod frames;
 mod hub;
@@ -95,7 +99,18 @@ pub struct Service {
     courier: Option<Arc<dyn Courier>>,
     /// Woken when a transcript is owed (a chat closed in ephemeral mode).
     deliveries: tokio::sync::Notify,
+    /// What fills canned replies' `{clinic}` and `{phone}`.
+    clinic: canned::ClinicInfo,
+    /// The draft's bot, built for the workbench's "try a message", with the
+    /// draft's files it was built from.
+    tried: tokio::sync::Mutex<Option<TriedBot>>,
 }
+
+type TriedBot = (
+    std::collections::BTreeMap<String, String>,
+    Arc<Whitelist>,
+    Arc<dyn Assistant>,
+);
 
 impl Service {
     pub fn new(
@@ -119,6 +134,8 @@ impl Service {
             retention: retention::Retention::default(),
             courier: None,
             deliveries: tokio::sync::Notify::new(),
+            clinic: canned::ClinicInfo::default(),
+            tried: tokio::sync::Mutex::new(None),
         }
     }
 

@@ -17,14 +17,19 @@ use std::time::Duration;
 
 use bot_engine::Action;
 
-pub fn patient_message(action: Action) {
-    let action = match action {
+/// What the bot did, as a label and as the dashboard counts it.
+pub fn action_word(action: Action) -> &'static str {
+    match action {
         Action::Answer => "answer",
         Action::Escalate => "escalate",
         Action::Urgent => "urgent",
         Action::Block => "block",
         Action::Hold => "hold",
-    };
+    }
+}
+
+pub fn patient_message(action: Action) {
+    let action = action_word(action);
     metrics::counter!("carechat_patient_messages_total", "action" => action).increment(1);
 }
 

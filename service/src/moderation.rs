@@ -212,6 +212,8 @@ impl Service {
     /// with a console open are told.
     pub(crate) async fn hold(&self, conversation: &ConversationId) -> ServiceResult<()> {
         self.set_held(conversation, true).await?;
+        self.count(self.event(store::ActivityKind::Held, conversation))
+            .await;
         for user in self.hub.online_clinicians() {
             self.hub.to_clinician(
                 user,

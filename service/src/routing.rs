@@ -231,6 +231,8 @@ impl Service {
             .await?;
         self.hub
             .to_patient(conversation, &PatientFrame::Status(PatientStatus::Offline));
+        self.count(self.event(store::ActivityKind::LeftMessage, conversation))
+            .await;
         let language = conv.language.as_deref().unwrap_or("en");
         let text = Messages::render(&self.whitelist().messages.offline, language, &[]);
         self.say_canned(conversation, Sender::System, &text).await?;

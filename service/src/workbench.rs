@@ -40,6 +40,33 @@ pub const DEFAULT_TOLERANCE: f64 = 0.01;
 pub const MIN_REASON_CHARS: usize = 10;
 pub const MAX_REASON_CHARS: usize = 200;
 
+/// What a bot made of a message tried in the workbench.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tried {
+    /// Whether the draft's bot answered (else the live one: no draft).
+    pub draft: bool,
+    /// `answer`, `escalate`, `urgent`, `hold` or `block`.
+    pub action: &'static str,
+    pub reason: Option<bot_engine::Reason>,
+    pub intent: Option<String>,
+    pub title: Option<String>,
+    pub confidence: f32,
+    /// The next best intents, best first.
+    pub alternatives: Vec<TriedIntent>,
+    pub language: String,
+    /// What the patient would be told.
+    pub reply: String,
+    /// The message as the model read it (PHI replaced).
+    pub redacted: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TriedIntent {
+    pub intent: String,
+    pub title: Option<String>,
+    pub confidence: f32,
+}
+
 /// A whitelist as the workbench shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct WhitelistView {
@@ -348,6 +375,67 @@ impl Service {
             });
         }
         Ok(judge(sets, self.gate_tolerance))
+    }
+
+    /// What the draft's bot (the live one when there is no draft) would do
+    /// with `text` as a patient's first message: the decision, confidence
+    /// and alternatives. The draft's bot is built on the first try after an
+    /// edit and kept for the next. Nothing is stored or logged.
+    pub async fn try_draft(&self, user: &User, text: &str) -> ServiceResult<Tried> {
+        admin_only(user)?;
+        crate::check_text(text)?;
+        let draft = self.store.whitelist_draft().await?;
+        let (whitelist, bot) = match draft {
+            None => (self.whitelist(), self.bot()?.clone()),
+            Some(d) => {
+                let mut kept = self.tried.lock().await;
+                match kept.as_ref() {
+                    Some((files, w, bot)) if *files == d.files => (w.clone(), bot.clone()),
+                    _ => {
+                        let w = Arc::new(parse(&d.files)?);
+                        self.bot()?;
+                        let bot = self
+                            .workshop()?
+                            .build(w.clone(), false)
+                            .await
+                            .map_err(ServiceError::Internal)?;
+                        *kept = Some((d.files, w.clone(), bot.clone()));
+                        (w, bot)
+                    }
+                }
+            }
+        };
+        let ctx = bot_engine::Context::default();
+        let a = match bot.emergency(text, &ctx) {
+            Some(e) => {
+                let redacted = bot.redact_urgent(text).await?;
+                e.assessment(redacted)
+            }
+            None => bot.assess(text, &ctx).await?,
+        };
+        let title = |id: &str| whitelist.intent(id).map(|i| i.title.clone());
+        Ok(Tried {
+            draft: self.store.whitelist_draft().await?.is_some(),
+            action: crate::metrics::action_word(a.action),
+            reason: a.reason,
+            intent: a.intent.clone(),
+            title: a.intent.as_deref().and_then(title),
+            confidence: a.confidence,
+            alternatives: a
+                .top
+                .iter()
+                .chain(a.alternatives.iter())
+                .filter(|s| Some(&s.intent) != a.intent.as_ref())
+                .map(|s| TriedIntent {
+                    title: title(&s.intent),
+                    intent: s.intent.clone(),
+                    confidence: s.confidence,
+                })
+                .collect(),
+            language: a.language,
+            reply: a.reply,
+            redacted: a.redacted,
+        })
     }
 
     fn workshop(&self) -> ServiceResult<&Arc<dyn crate::Workshop>> {

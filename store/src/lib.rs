@@ -11,8 +11,9 @@
 //! - Records carry typed ids ([`ids`]) and times ([`Timestamp`]), not the
 //!   strings and integers a backend keeps them as.
 //! - One small trait per aggregate: [`Accounts`], [`Conversations`],
-//!   [`Moderation`], [`Whitelists`]; [`Transactions`] applies a
-//!   [`UnitOfWork`] (several writes) all or nothing. [`Store`] is all five.
+//!   [`Moderation`], [`Whitelists`], [`CannedReplies`], [`Activities`] (the
+//!   dashboard's counts); [`Transactions`] applies a [`UnitOfWork`]
+//!   (several writes) all or nothing. [`Store`] is all seven.
 //! - Errors are backend-neutral ([`StoreError`]): not found, conflict, or
 //!   the backend's own failure, boxed.
 //!
@@ -37,9 +38,10 @@ use async_trait::async_trait;
 pub use chain::{AuditKey, AuditVerdict};
 pub use ids::{AuditId, BlockId, ConversationId, MessageId, StaffTextId, UserId};
 pub use records::{
-    AuditEntry, AuditFilter, Block, BlockKind, ConvState, ConvUpdate, Conversation, Message,
-    NewAudit, NewBlock, NewConversation, NewMessage, NewUser, NewWhitelistVersion, Role, Sender,
-    StaffText, StoredTranslation, User, UserUpdate, WhitelistDraft, WhitelistVersion,
+    Activity, ActivityKind, AuditEntry, AuditFilter, Block, BlockKind, CannedReply, ConvState,
+    ConvUpdate, Conversation, Message, NewActivity, NewAudit, NewBlock, NewCannedReply,
+    NewConversation, NewMessage, NewUser, NewWhitelistVersion, Role, Sender, StaffText,
+    StoredTranslation, User, UserUpdate, WhitelistDraft, WhitelistVersion,
 };
 pub use sqlite::SqliteStore;
 pub use time::Timestamp;
@@ -317,6 +319,38 @@ pub trait Whitelists: Send + Sync {
     async fn discard_whitelist_draft(&self) -> StoreResult<()>;
 }
 
+/// Canned replies: shared ones and each clinician's own, and how often
+/// each clinician used each.
+#[async_trait]
+pub trait CannedReplies: Send + Sync {
+    /// The shared replies and `user`'s own, with `user`'s use counts.
+    async fn canned_replies(&self, user: UserId) -> StoreResult<Vec<CannedReply>>;
+    /// One reply, with `user`'s use count.
+    async fn canned_reply(&self, id: i64, user: UserId) -> StoreResult<CannedReply>;
+    async fn add_canned_reply(&self, new: NewCannedReply) -> StoreResult<CannedReply>;
+    /// Changes a reply's language, title and body (its owner stays).
+    async fn update_canned_reply(&self, id: i64, new: NewCannedReply) -> StoreResult<()>;
+    async fn delete_canned_reply(&self, id: i64) -> StoreResult<()>;
+    /// Counts one use of the reply by `user`.
+    async fn use_canned_reply(&self, id: i64, user: UserId) -> StoreResult<()>;
+}
+
+/// The dashboard's events: counts and durations, no text.
+#[async_trait]
+pub trait Activities: Send + Sync {
+    /// Records an event. A chat's start and first reply are recorded once:
+    /// `false` when it already was.
+    async fn record_activity(&self, new: NewActivity) -> StoreResult<bool>;
+    /// When the conversation first had an event of one of `kinds`.
+    async fn first_activity(
+        &self,
+        conversation: &ConversationId,
+        kinds: &[ActivityKind],
+    ) -> StoreResult<Option<Timestamp>>;
+    /// Every event from `from` (included) to `to` (excluded), oldest first.
+    async fn activity(&self, from: Timestamp, to: Timestamp) -> StoreResult<Vec<Activity>>;
+}
+
 /// Several writes that must all happen or none (an assignment and its
 /// system message and audit line, say).
 #[async_trait]
@@ -328,8 +362,26 @@ pub trait Transactions: Send + Sync {
 
 /// The whole store: what the service is given.
 pub trait Store:
-    Accounts + Conversations + Moderation + Transactions + Whitelists + 'static
+    Accounts
+    + Conversations
+    + Moderation
+    + Transactions
+    + Whitelists
+    + CannedReplies
+    + Activities
+    + 'static
 {
 }
 
-impl<T: Accounts + Conversations + Moderation + Transactions + Whitelists + 'static> Store for T {}
+impl<
+    T: Accounts
+        + Conversations
+        + Moderation
+        + Transactions
+        + Whitelists
+        + CannedReplies
+        + Activities
+        + 'static,
+> Store for T
+{
+}

@@ -467,3 +467,126 @@ pub struct WhitelistDraft {
     pub updated_at: Timestamp,
     pub updated_by: Option<UserId>,
 }
+
+/// A canned reply: the clinic's words a clinician picks from the reply box.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CannedReply {
+    pub id: i64,
+    /// `None`: shared with the whole team (admins manage it); else the
+    /// clinician whose own reply it is.
+    pub owner: Option<UserId>,
+    pub language: String,
+    pub title: String,
+    /// As written, `{clinic}`, `{clinician}` and `{phone}` unfilled.
+    pub body: String,
+    /// How often the clinician who asked used it.
+    pub uses: i64,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCannedReply {
+    pub owner: Option<UserId>,
+    pub language: String,
+    pub title: String,
+    pub body: String,
+}
+
+/// What happened, as the dashboard counts it (never text: see
+/// `migrations/0013_canned_activity.sql`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityKind {
+    /// A chat's first message from the patient (once per chat).
+    Chat,
+    /// The bot decided on a patient's message while it had the chat:
+    /// `detail` is what it did (`answer`, `escalate`, `urgent`, `hold`,
+    /// `block`), `intent` its best guess.
+    BotTurn,
+    /// The chat went to staff: `detail` is why (`low_confidence`,
+    /// `handoff_intent`, `red_flag`).
+    Escalated,
+    /// A red flag made the chat urgent.
+    Urgent,
+    /// Held for a person as possible spam.
+    Held,
+    /// Blocked as spam.
+    Blocked,
+    /// Nobody could serve it: the patient was asked to leave a message.
+    LeftMessage,
+    /// A clinician got the chat (`user_id`); `seconds` is the wait since it
+    /// went to staff, on its first assignment.
+    Assigned,
+    /// A person's first message in the chat (once per chat); `seconds`
+    /// since it went to staff.
+    FirstReply,
+}
+
+impl ActivityKind {
+    pub const ALL: [ActivityKind; 9] = [
+        ActivityKind::Chat,
+        ActivityKind::BotTurn,
+        ActivityKind::Escalated,
+        ActivityKind::Urgent,
+        ActivityKind::Held,
+        ActivityKind::Blocked,
+        ActivityKind::LeftMessage,
+        ActivityKind::Assigned,
+        ActivityKind::FirstReply,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivityKind::Chat => "chat",
+            ActivityKind::BotTurn => "bot_turn",
+            ActivityKind::Escalated => "escalated",
+            ActivityKind::Urgent => "urgent",
+            ActivityKind::Held => "held",
+            ActivityKind::Blocked => "blocked",
+            ActivityKind::LeftMessage => "left_message",
+            ActivityKind::Assigned => "assigned",
+            ActivityKind::FirstReply => "first_reply",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ActivityKind> {
+        ActivityKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One event to count.
+#[derive(Debug, Clone)]
+pub struct NewActivity {
+    pub at: Timestamp,
+    pub kind: ActivityKind,
+    pub conversation: Option<ConversationId>,
+    pub intent: Option<String>,
+    pub detail: Option<String>,
+    pub user: Option<UserId>,
+    pub seconds: Option<i64>,
+}
+
+impl NewActivity {
+    pub fn new(at: Timestamp, kind: ActivityKind, conversation: &ConversationId) -> NewActivity {
+        NewActivity {
+            at,
+            kind,
+            conversation: Some(conversation.clone()),
+            intent: None,
+            detail: None,
+            user: None,
+            seconds: None,
+        }
+    }
+}
+
+/// A counted event as read back: no conversation id.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Activity {
+    pub at: Timestamp,
+    pub kind: ActivityKind,
+    pub intent: Option<String>,
+    pub detail: Option<String>,
+    pub user: Option<UserId>,
+    pub seconds: Option<i64>,
+}

@@ -3,7 +3,10 @@
 // in the audit trail, and downloads the trail as CSV. In the workbench the
 // admin changes what the bot says about opening hours and publishes it; the
 // next patient gets the new reply with no restart; the first version is made
-// live again and the next patient gets the old one. Then the new auditor
+// live again and the next patient gets the old one. Before publishing, the
+// admin tries the question on the draft. A shared canned reply is added (one
+// naming the patient is refused), and the dashboard counts the four
+// patients' chats without a word they wrote. Then the new auditor
 // signs in and lands on the audit trail, with no chat in sight.
 //
 // Usage: node admin.mjs <base-url> <admin> <password> <screenshot-dir> <admin's TOTP secret>
@@ -167,6 +170,15 @@ async function main() {
     await row.filter({ hasText: NEW }).waitFor();
     if ((await ask(browser, QUESTION)) !== before) throw new Error('a draft reached a patient');
 
+    step = 'admin: try the question on the draft before publishing';
+    await page.locator('[data-testid=bench-try-text]').fill(QUESTION);
+    await page.locator('[data-testid=bench-try] button[type=submit]').click();
+    await page.locator('[data-testid=bench-tried-reply]').filter({ hasText: NEW }).waitFor({ timeout: 600_000 });
+    const decision = await page.locator('[data-testid=bench-decision]').textContent();
+    if (!/^Answers: .*\(opening_hours\), confidence \d+%.*\[draft, en\]$/.test(decision)) {
+      throw new Error('unexpected decision: ' + decision);
+    }
+
     step = 'admin: publish through the evaluation gate';
     await page.locator('[data-testid=bench-publish]').click();
     await page.locator('[data-testid=bench-verdict]').filter({ hasText: /^Published/ })
@@ -185,6 +197,44 @@ async function main() {
       .waitFor({ timeout: 600_000 });
     const back = await ask(browser, QUESTION);
     if (back !== before) throw new Error('the first reply did not come back: ' + back);
+
+    step = 'admin: add a shared canned reply; one holding a patient\'s name is refused';
+    await page.locator('[data-testid=canned-title]').fill('Parking');
+    await page.locator('[data-testid=canned-body]').fill('Parking is free behind {clinic}.');
+    await page.locator('[data-testid=canned-add]').click();
+    await page.locator('[data-testid=canned-rows] tr').filter({ hasText: 'Parking is free' }).waitFor();
+    await page.locator('[data-testid=canned-title]').fill('Bad');
+    await page.locator('[data-testid=canned-body]').fill('Dear {patient}, see you soon.');
+    await page.locator('[data-testid=canned-add]').click();
+    await page.locator('[data-testid=banner]').filter({ hasText: '{patient}' }).waitFor();
+
+    step = 'admin: the dashboard counts the patients\' chats and shows none of their words';
+    await page.locator('[data-testid=dash-bucket]').selectOption('hour');
+    await page.locator('#dash-filter button[type=submit]').click();
+    // Four patients asked the hours question, and the bot answered each.
+    const totals = page.locator('[data-testid=dash-totals] tbody tr td');
+    await page.waitForFunction(() => {
+      const cells = document.querySelectorAll('#dash-totals td');
+      return cells.length > 1 && cells[0].textContent === '4' && cells[1].textContent === '4';
+    }).catch(async (e) => {
+      throw new Error(e.message + '; the totals read "' + await page.locator('#dash-totals').textContent() +
+        '", the banner "' + await page.locator('#banner-text').textContent() + '"');
+    });
+    if ((await totals.count()) !== 9) throw new Error('the totals row has ' + (await totals.count()) + ' cells');
+    await page.locator('[data-testid=dash-intents] tbody tr').filter({ hasText: 'opening_hours' }).waitFor();
+    await page.locator('[data-testid=dash-chart] svg rect').first().waitFor();
+    const dash = await page.locator('[data-testid=dashboard]').textContent();
+    if (/saturday/i.test(dash)) throw new Error('a patient\'s words are on the dashboard');
+    await shot('admin-dashboard.png');
+    const dashCsv = await page.request.get(base + await page.locator('[data-testid=dash-csv]').getAttribute('href'));
+    if (!dashCsv.ok()) throw new Error('the dashboard CSV failed: ' + dashCsv.status());
+    const dashText = await dashCsv.text();
+    const dashLines = dashText.trim().split('\n');
+    if (!dashLines[0].startsWith('start,chats,answered,escalated,') || dashLines.length < 25) {
+      throw new Error('unexpected dashboard CSV: ' + dashText);
+    }
+    const counted = dashLines.slice(1).reduce((n, l) => n + Number(l.split(',')[1]), 0);
+    if (counted !== 4 || /saturday/i.test(dashText)) throw new Error('unexpected dashboard CSV: ' + dashText);
 
     step = 'admin: log out';
     await page.locator('#logout').click();

@@ -119,6 +119,36 @@ async function main() {
       .filter({ hasText: 'this is the nurse' }).first().waitFor({ timeout: WAIT });
     await shot(staff, 'console-chat.png');
 
+    step = 'clinician: add a canned reply of their own';
+    await staff.locator('[data-testid=my-canned] summary').click();
+    await staff.locator('[data-testid=my-canned-title]').fill('Results call');
+    await staff.locator('[data-testid=my-canned-body]').fill('Your results are ready. {clinician} will call you today.');
+    await staff.locator('[data-testid=my-canned-add]').click();
+    await staff.locator('[data-testid=my-canned-list]').filter({ hasText: 'Results call' }).waitFor({ timeout: WAIT });
+
+    step = 'clinician: a reply naming the patient is refused';
+    await staff.locator('[data-testid=my-canned-title]').fill('Bad');
+    await staff.locator('[data-testid=my-canned-body]').fill('Dear {patient}, your results are ready.');
+    await staff.locator('[data-testid=my-canned-add]').click();
+    await staff.locator('[data-testid=my-canned-error]').filter({ hasText: '{patient}' }).waitFor({ timeout: WAIT });
+
+    step = 'clinician: "/" then Enter puts the reply in the box, Enter sends it';
+    const box = staff.locator('[data-testid=reply-input]');
+    await box.fill('');
+    await box.focus();
+    await staff.keyboard.press('/');
+    await staff.locator('[data-testid=canned-option]').filter({ hasText: 'Results call' }).waitFor({ timeout: WAIT });
+    if ((await box.getAttribute('aria-expanded')) !== 'true') throw new Error('the picker is not announced as open');
+    await staff.keyboard.press('Enter');
+    const filled = await box.inputValue();
+    if (!/^Your results are ready\. \S.* will call you today\.$/.test(filled) || filled.includes('{')) {
+      throw new Error('the canned reply was not filled in: ' + filled);
+    }
+    await shot(staff, 'console-canned.png');
+    await staff.keyboard.press('Enter');
+    await w('[data-testid=message][data-from=clinician]').filter({ hasText: filled })
+      .first().waitFor({ timeout: WAIT });
+
     step = 'clinician: after a reload the history shows what the patient typed';
     await staff.reload({ timeout: WAIT });
     await staff.locator(`[data-testid=queue-item][data-conversation="${id}"]`).click({ timeout: WAIT });

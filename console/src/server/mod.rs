@@ -10,6 +10,8 @@ mod admin;
 mod api;
 mod assets;
 mod audit;
+mod canned;
+mod dashboard;
 mod edge;
 mod error;
 mod identity;
@@ -202,11 +204,26 @@ fn routes() -> Routes {
         "/api/whitelist/draft/messages",
         workbench::put_messages,
     )
-    .on(put, "/api/whitelist/draft/tests", workbench::put_tests)
-    .on(delete, "/api/whitelist/draft", workbench::discard)
+    .on(
+        put.clone(),
+        "/api/whitelist/draft/tests",
+        workbench::put_tests,
+    )
+    .on(delete.clone(), "/api/whitelist/draft", workbench::discard)
     .on(post.clone(), "/api/whitelist/publish", workbench::publish)
     .on(get.clone(), "/api/whitelist/versions", workbench::versions)
-    .on(post, "/api/whitelist/rollback", workbench::rollback)
+    .on(post.clone(), "/api/whitelist/rollback", workbench::rollback)
+    .on(
+        post.clone(),
+        "/api/whitelist/draft/try",
+        workbench::try_message,
+    )
+    .on(get.clone(), "/api/canned", canned::list)
+    .on(post.clone(), "/api/canned", canned::add)
+    .on(put, "/api/canned/{id}", canned::change)
+    .on(delete, "/api/canned/{id}", canned::remove)
+    .on(post, "/api/canned/{id}/use", canned::used)
+    .on(get.clone(), "/api/dashboard", dashboard::show)
     .on(get.clone(), "/api/audit", audit::search)
     .on(get, "/api/audit/export", audit::export)
 }
@@ -284,6 +301,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::new(SystemClock),
     )
     .with_gate_tolerance(config.gate_tolerance)
+    .with_clinic(config.clinic.clone())
     .with_workshop(Arc::new(crate::engine::BotWorkshop {
         base: base_bot.clone(),
         cache: crate::cache::FileCache::new(&config.models_dir),

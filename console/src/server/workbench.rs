@@ -161,3 +161,18 @@ pub async fn rollback(
         .await?;
     Ok(Json(json!({ "version": version })))
 }
+
+#[derive(Deserialize)]
+pub struct TryMessage {
+    text: String,
+}
+
+/// `POST /api/whitelist/draft/try` `{"text"}`: what the draft's bot (the
+/// live one when there is no draft) would do with a patient's message.
+pub async fn try_message(
+    State(s): State<Shared>,
+    Staff(user): Staff,
+    Json(body): Json<TryMessage>,
+) -> Result<Json<service::workbench::Tried>, ApiError> {
+    Ok(Json(s.service.try_draft(&user, &body.text).await?))
+}

@@ -10,6 +10,7 @@
 //! The router never reads tokio's clock anyway, only [`crate::Clock`].
 
 mod core;
+mod dashboard;
 mod originals;
 mod protocol;
 mod transcripts;

@@ -140,6 +140,8 @@ impl Conversations for SqliteStore {
             // A block outlives the chat it came from (it holds only keyed
             // hashes); it no longer points at it.
             "UPDATE blocks SET conversation_id = NULL WHERE conversation_id = ?",
+            // The dashboard keeps its counts, no longer tied to the chat.
+            "UPDATE activity SET conversation = NULL WHERE conversation = ?",
         ] {
             sqlx::query(statement)
                 .bind(id.as_str())

@@ -6,6 +6,7 @@
 //! transaction run the same SQL.
 
 mod accounts;
+mod activity;
 mod conversations;
 mod moderation;
 mod rows;

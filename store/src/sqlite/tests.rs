@@ -919,3 +919,127 @@ mod vault {
         assert!(kept.is_none());
     }
 }
+
+fn canned(owner: Option<UserId>, title: &str) -> NewCannedReply {
+    NewCannedReply {
+        owner,
+        language: "en".into(),
+        title: title.into(),
+        body: format!("{title}, from {{clinic}}"),
+    }
+}
+
+#[tokio::test]
+async fn canned_replies_are_shared_or_ones_own_and_the_most_used_come_first() {
+    let s = store().await;
+    let ana = s.create_user(new_user("ana")).await.unwrap();
+    let bob = s.create_user(new_user("bob")).await.unwrap();
+    let hours = s.add_canned_reply(canned(None, "Hours")).await.unwrap();
+    let mine = s
+        .add_canned_reply(canned(Some(ana.id), "Ana's sign-off"))
+        .await
+        .unwrap();
+    let bobs = s
+        .add_canned_reply(canned(Some(bob.id), "Bob's sign-off"))
+        .await
+        .unwrap();
+    let titles = |list: Vec<CannedReply>| list.into_iter().map(|r| r.title).collect::<Vec<_>>();
+    // Unused, by title; nobody sees another clinician's own.
+    assert_eq!(
+        titles(s.canned_replies(ana.id).await.unwrap()),
+        ["Ana's sign-off", "Hours"]
+    );
+    s.use_canned_reply(hours.id, ana.id).await.unwrap();
+    s.use_canned_reply(hours.id, ana.id).await.unwrap();
+    s.use_canned_reply(mine.id, ana.id).await.unwrap();
+    let list = s.canned_replies(ana.id).await.unwrap();
+    assert_eq!(titles(list.clone()), ["Hours", "Ana's sign-off"]);
+    assert_eq!(list[0].uses, 2);
+    // Uses are counted per clinician.
+    assert_eq!(s.canned_reply(hours.id, bob.id).await.unwrap().uses, 0);
+    assert_eq!(
+        titles(s.canned_replies(bob.id).await.unwrap()),
+        ["Bob's sign-off", "Hours"]
+    );
+    s.update_canned_reply(hours.id, canned(None, "Opening hours"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.canned_reply(hours.id, ana.id).await.unwrap().title,
+        "Opening hours"
+    );
+    s.delete_canned_reply(bobs.id).await.unwrap();
+    assert!(matches!(
+        s.delete_canned_reply(bobs.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.use_canned_reply(bobs.id, bob.id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn activity_counts_a_chat_once_and_outlives_the_chat() {
+    let s = store().await;
+    let conv = with_conversation(&s).await;
+    let at = Timestamp::from_unix;
+    let event = |t: i64, kind| NewActivity::new(at(t), kind, &conv.id);
+    assert!(
+        s.record_activity(event(100, ActivityKind::Chat))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.record_activity(event(110, ActivityKind::Chat))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.record_activity(event(120, ActivityKind::Escalated))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.record_activity(event(130, ActivityKind::Urgent))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.record_activity(event(140, ActivityKind::Escalated))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.first_activity(&conv.id, &[ActivityKind::Urgent, ActivityKind::Escalated])
+            .await
+            .unwrap(),
+        Some(at(120))
+    );
+    assert_eq!(
+        s.first_activity(&conv.id, &[ActivityKind::FirstReply])
+            .await
+            .unwrap(),
+        None
+    );
+    s.delete_conversation(&conv.id, None).await.unwrap();
+    let kept = s.activity(at(100), at(141)).await.unwrap();
+    let kinds: Vec<_> = kept.iter().map(|a| a.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            ActivityKind::Chat,
+            ActivityKind::Escalated,
+            ActivityKind::Urgent,
+            ActivityKind::Escalated
+        ]
+    );
+    // The window's end is excluded; the counts no longer point at the chat.
+    assert_eq!(s.activity(at(100), at(140)).await.unwrap().len(), 3);
+    assert_eq!(
+        s.first_activity(&conv.id, &[ActivityKind::Escalated])
+            .await
+            .unwrap(),
+        None
+    );
+}

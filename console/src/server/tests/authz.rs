@@ -97,6 +97,21 @@ async fn clinic() -> Clinic {
         .start_chat(&c1, &users["hana"], Some("set up for the matrix"), None)
         .await
         .unwrap();
+    // Canned reply 1, shared.
+    state
+        .service
+        .add_canned_reply(
+            &users["ada"],
+            service::canned::CannedInput {
+                shared: true,
+                language: "en".into(),
+                title: "Hours".into(),
+                body: "We open at 8.".into(),
+            },
+            None,
+        )
+        .await
+        .unwrap();
     Clinic {
         colleague: users["oleg"].clone(),
         state,
@@ -146,6 +161,11 @@ fn body(method: &Method, path: &str) -> Option<Value> {
         }),
         "/api/whitelist/draft/tests" => json!({"cases": []}),
         "/api/whitelist/rollback" => json!({"version": 1}),
+        "/api/whitelist/draft/try" => json!({"text": "when do you open"}),
+        "/api/canned" => json!({"language": "en", "title": "Mine", "body": "Thank you."}),
+        "/api/canned/{id}" => {
+            json!({"shared": true, "language": "en", "title": "Hours", "body": "We open at 9."})
+        }
         _ => json!({}),
     })
 }
@@ -167,7 +187,7 @@ async fn call(method: &Method, path: &str, persona: &str) -> String {
             "{id}",
             if path.starts_with("/api/users") {
                 "USER"
-            } else if path.starts_with("/api/blocks") {
+            } else if path.starts_with("/api/blocks") || path.starts_with("/api/canned") {
                 "1"
             } else {
                 "c1"

@@ -14,6 +14,7 @@ use super::{AppState, app};
 mod accounts;
 mod audit;
 mod authz;
+mod dashboard;
 mod edge;
 mod metrics;
 mod mfa;
