@@ -31,7 +31,7 @@ pub struct ClinicInfo {
 }
 
 /// A reply as a clinician's picker shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CannedView {
     pub id: i64,
     pub shared: bool,
@@ -42,13 +42,14 @@ pub struct CannedView {
     /// Ready to send: variables filled in.
     pub text: String,
     /// Variables the clinic has not set (left as written in `text`).
+    #[schema(value_type = Vec<String>)]
     pub unset: Vec<&'static str>,
     pub uses: i64,
     /// Whether the one asking may change or delete it.
     pub editable: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CannedList {
     /// The language the clinician writes in to the conversation asked
     /// about; its replies come first.
@@ -57,7 +58,7 @@ pub struct CannedList {
 }
 
 /// A reply as written in the console.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct CannedInput {
     /// For the whole team (admins only); else the writer's own.
     #[serde(default)]

@@ -25,7 +25,7 @@ use crate::{Service, ServiceError, ServiceResult};
 /// The most buckets one request may ask for.
 pub const MAX_BUCKETS: i64 = 2000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Bucket {
     Hour,
@@ -62,7 +62,7 @@ impl Bucket {
 }
 
 /// One bucket's counts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Row {
     pub start: i64,
     /// Chats in which the patient wrote.
@@ -85,7 +85,7 @@ pub struct Row {
 }
 
 /// How often the bot answered when an intent was its best guess.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct IntentRate {
     pub intent: String,
     pub title: Option<String>,
@@ -95,8 +95,9 @@ pub struct IntentRate {
 }
 
 /// A clinician's share of the work.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Load {
+    #[schema(value_type = i64)]
     pub user: UserId,
     pub name: Option<String>,
     /// Chats they were given (assigned, taken, transferred to them).
@@ -105,7 +106,7 @@ pub struct Load {
     pub first_reply_p50: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Dashboard {
     pub bucket: Bucket,
     pub from: i64,

@@ -41,12 +41,15 @@ pub const MIN_REASON_CHARS: usize = 10;
 pub const MAX_REASON_CHARS: usize = 200;
 
 /// What a bot made of a message tried in the workbench.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Tried {
     /// Whether the draft's bot answered (else the live one: no draft).
     pub draft: bool,
     /// `answer`, `escalate`, `urgent`, `hold` or `block`.
+    #[schema(value_type = String)]
     pub action: &'static str,
+    /// Why it would hand over: `low_confidence`, `handoff_intent`, `red_flag`.
+    #[schema(value_type = Option<String>)]
     pub reason: Option<bot_engine::Reason>,
     pub intent: Option<String>,
     pub title: Option<String>,
@@ -60,7 +63,7 @@ pub struct Tried {
     pub redacted: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TriedIntent {
     pub intent: String,
     pub title: Option<String>,

@@ -14,13 +14,15 @@ use store::{User, UserId};
 use super::session::Admin;
 use super::{ApiError, Shared};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Removed accounts too.
     #[serde(default)]
     removed: bool,
 }
 
+#[utoipa::path(operation_id = "admin_users", get, path = "/api/users", tag = "accounts", params(ListQuery), responses((status = 200, description = "{\"users\":[...]}", body = Object)))]
 pub async fn users(
     State(s): State<Shared>,
     Admin(admin): Admin,
@@ -31,7 +33,7 @@ pub async fn users(
     Ok(Json(json!({ "users": users })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     username: String,
@@ -44,6 +46,7 @@ pub struct NewAccount {
     licensed_states: Option<String>,
 }
 
+#[utoipa::path(operation_id = "admin_add_user", post, path = "/api/users", tag = "accounts", request_body = NewAccount, responses((status = 201, description = "{\"user\"}", body = Object), (status = 400, description = "A bad name, role or password"), (status = 409, description = "The name is taken")))]
 pub async fn add_user(
     State(s): State<Shared>,
     Admin(admin): Admin,
@@ -81,6 +84,7 @@ async fn changed(s: &Shared, user: User) -> Json<serde_json::Value> {
     Json(json!({ "user": AccountView::from(&user) }))
 }
 
+#[utoipa::path(operation_id = "admin_change_user", patch, path = "/api/users/{id}", tag = "accounts", params(("id" = i64, Path, description = "The account")), request_body(content = Object, description = "What changes: display_name, role, skills, languages, max_chats, licensed_states (docs/security.md)"), responses((status = 200, description = "{\"user\"}", body = Object), (status = 404, description = "No such account")))]
 pub async fn change_user(
     State(s): State<Shared>,
     Admin(admin): Admin,
@@ -95,6 +99,7 @@ pub async fn change_user(
     Ok(changed(&s, user).await)
 }
 
+#[utoipa::path(operation_id = "admin_disable_user", post, path = "/api/users/{id}/disable", tag = "accounts", params(("id" = i64, Path, description = "The account")), responses((status = 200, description = "{\"user\"}: disabled, their sessions and consoles ended", body = Object), (status = 404, description = "No such account")))]
 pub async fn disable_user(
     State(s): State<Shared>,
     Admin(admin): Admin,
@@ -104,6 +109,7 @@ pub async fn disable_user(
     Ok(changed(&s, user).await)
 }
 
+#[utoipa::path(operation_id = "admin_enable_user", post, path = "/api/users/{id}/enable", tag = "accounts", params(("id" = i64, Path, description = "The account")), responses((status = 200, description = "{\"user\"}: enabled", body = Object), (status = 404, description = "No such account")))]
 pub async fn enable_user(
     State(s): State<Shared>,
     Admin(admin): Admin,
@@ -117,6 +123,7 @@ pub async fn enable_user(
     Ok(changed(&s, user).await)
 }
 
+#[utoipa::path(operation_id = "admin_remove_user", delete, path = "/api/users/{id}", tag = "accounts", params(("id" = i64, Path, description = "The account")), responses((status = 200, description = "{\"user\"}: removed, their sessions ended", body = Object), (status = 404, description = "No such account"), (status = 409, description = "The last admin")))]
 pub async fn remove_user(
     State(s): State<Shared>,
     Admin(admin): Admin,
@@ -126,11 +133,12 @@ pub async fn remove_user(
     Ok(changed(&s, user).await)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordReset {
     password: String,
 }
 
+#[utoipa::path(operation_id = "admin_reset_password", post, path = "/api/users/{id}/password", tag = "accounts", params(("id" = i64, Path, description = "The account")), request_body = PasswordReset, responses((status = 200, description = "{\"user\"}: a new password, their sessions ended", body = Object), (status = 400, description = "Too short or too common"), (status = 404, description = "No such account")))]
 pub async fn reset_password(
     State(s): State<Shared>,
     Admin(admin): Admin,
@@ -145,6 +153,7 @@ pub async fn reset_password(
     Ok(changed(&s, user).await)
 }
 
+#[utoipa::path(operation_id = "admin_unlock_user", post, path = "/api/users/{id}/unlock", tag = "accounts", params(("id" = i64, Path, description = "The account")), responses((status = 200, description = "{\"user\"}: unlocked after wrong passwords", body = Object), (status = 404, description = "No such account")))]
 pub async fn unlock_user(
     State(s): State<Shared>,
     Admin(admin): Admin,
@@ -155,6 +164,7 @@ pub async fn unlock_user(
 }
 
 /// Turns two-factor sign-in off for an account (a lost phone).
+#[utoipa::path(operation_id = "admin_reset_mfa", post, path = "/api/users/{id}/mfa/reset", tag = "accounts", params(("id" = i64, Path, description = "The account")), responses((status = 200, description = "{\"user\"}: their second factor reset", body = Object), (status = 404, description = "No such account")))]
 pub async fn reset_mfa(
     State(s): State<Shared>,
     Admin(admin): Admin,

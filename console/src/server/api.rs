@@ -22,11 +22,12 @@ const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 /// The close code a console gets when its session has ended.
 pub const SESSION_ENDED: u16 = 4001;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Status {
     status: String,
 }
 
+#[utoipa::path(operation_id = "api_set_status", post, path = "/api/me/status", tag = "session", request_body = Status, responses((status = 200, description = "{\"user\"}", body = Object), (status = 400, description = "Not available, busy or away")))]
 pub async fn set_status(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -46,6 +47,7 @@ pub async fn set_status(
     Ok(Json(json!({"user": s.service.user_view(&user)})))
 }
 
+#[utoipa::path(operation_id = "api_conversations", get, path = "/api/conversations", tag = "conversations", responses((status = 200, description = "{\"conversations\":[SUMMARY...]}: the queue and the caller's chats", body = Object)))]
 pub async fn conversations(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -57,11 +59,13 @@ pub async fn conversations(
 
 /// `?reason=...`: why a clinician opens a chat that is not theirs
 /// (break-glass; audited, and admins are told).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Reason {
     reason: Option<String>,
 }
 
+#[utoipa::path(operation_id = "api_conversation", get, path = "/api/conversations/{id}", tag = "conversations", params(("id" = String, Path, description = "The conversation"), Reason), responses((status = 200, description = "The conversation and its messages (masked where docs/data.md says)", body = Object), (status = 403, description = "Not the caller's: break_glass_required, give a reason"), (status = 404, description = "No such conversation")))]
 pub async fn conversation(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -79,6 +83,7 @@ pub async fn conversation(
 
 /// The whole original of one message: the numbers masked in history shown
 /// (audited as `reveal`).
+#[utoipa::path(operation_id = "api_reveal", post, path = "/api/conversations/{id}/messages/{message}/reveal", tag = "conversations", params(("id" = String, Path, description = "The conversation"), ("message" = i64, Path, description = "The message"), Reason), responses((status = 200, description = "{\"original\"}: the whole message as typed (audited)", body = Object), (status = 404, description = "No such message")))]
 pub async fn reveal(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -106,6 +111,7 @@ fn conv_not_found(e: ServiceError) -> ApiError {
     }
 }
 
+#[utoipa::path(operation_id = "api_take", post, path = "/api/conversations/{id}/take", tag = "conversations", params(("id" = String, Path, description = "The conversation"), Reason), responses((status = 200, description = "{\"conversation\"}: the caller has the chat", body = Object), (status = 403, description = "break_glass_required: give a reason"), (status = 409, description = "Closed, or still with the bot")))]
 pub async fn take(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -121,11 +127,12 @@ pub async fn take(
     Ok(Json(json!({"conversation": summary})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Send {
     text: String,
 }
 
+#[utoipa::path(operation_id = "api_send", post, path = "/api/conversations/{id}/messages", tag = "conversations", params(("id" = String, Path, description = "The conversation")), request_body = Send, responses((status = 201, description = "{\"message\"}: sent to the patient, stored redacted", body = Object), (status = 403, description = "Take the chat first")))]
 pub async fn send(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -140,6 +147,7 @@ pub async fn send(
     Ok((StatusCode::CREATED, Json(json!({"message": message}))))
 }
 
+#[utoipa::path(operation_id = "api_close", post, path = "/api/conversations/{id}/close", tag = "conversations", params(("id" = String, Path, description = "The conversation")), responses((status = 200, description = "{\"conversation\"}: closed", body = Object), (status = 403, description = "Not the caller's chat")))]
 pub async fn close(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -155,6 +163,7 @@ pub async fn close(
 }
 
 /// Deletes a conversation for good (admin): its data key is destroyed.
+#[utoipa::path(operation_id = "api_delete_conversation", delete, path = "/api/conversations/{id}", tag = "conversations", params(("id" = String, Path, description = "The conversation")), responses((status = 204, description = "Deleted for good: its data key destroyed"), (status = 404, description = "No such conversation")))]
 pub async fn delete_conversation(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -168,6 +177,7 @@ pub async fn delete_conversation(
 }
 
 /// Deletes every conversation of the patient who wrote this one (admin).
+#[utoipa::path(operation_id = "api_delete_patient", delete, path = "/api/conversations/{id}/patient", tag = "conversations", params(("id" = String, Path, description = "The conversation")), responses((status = 200, description = "{\"deleted\"}: every conversation of the patient who wrote this one", body = Object), (status = 404, description = "No such conversation")))]
 pub async fn delete_patient(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -178,6 +188,7 @@ pub async fn delete_patient(
     Ok(Json(json!({ "deleted": deleted })))
 }
 
+#[utoipa::path(operation_id = "api_block", post, path = "/api/conversations/{id}/block", tag = "moderation", params(("id" = String, Path, description = "The conversation")), request_body(content = Object, description = "{\"reason\",\"hours\"?,\"address\"?} (docs/security.md)"), responses((status = 201, description = "{\"blocks\":[...]}: the sender's browser and address blocked", body = Object), (status = 409, description = "A shared address: confirm")))]
 pub async fn block(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -192,6 +203,7 @@ pub async fn block(
     Ok((StatusCode::CREATED, Json(json!({"blocks": blocks}))))
 }
 
+#[utoipa::path(operation_id = "api_held", get, path = "/api/held", tag = "moderation", responses((status = 200, description = "{\"held\":[...]}: chats held as possible spam", body = Object)))]
 pub async fn held(
     State(s): State<Shared>,
     Staff(_user): Staff,
@@ -199,6 +211,7 @@ pub async fn held(
     Ok(Json(json!({"held": s.service.held().await?})))
 }
 
+#[utoipa::path(operation_id = "api_dismiss_held", post, path = "/api/held/{id}/dismiss", tag = "moderation", params(("id" = String, Path, description = "The conversation")), responses((status = 204, description = "Off the held list"), (status = 409, description = "Not held")))]
 pub async fn dismiss_held(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -209,6 +222,7 @@ pub async fn dismiss_held(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(operation_id = "api_blocks", get, path = "/api/blocks", tag = "moderation", responses((status = 200, description = "{\"blocks\":[...]}", body = Object)))]
 pub async fn blocks(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -216,6 +230,7 @@ pub async fn blocks(
     Ok(Json(json!({"blocks": s.service.blocks(&user).await?})))
 }
 
+#[utoipa::path(operation_id = "api_unblock", delete, path = "/api/blocks/{id}", tag = "moderation", params(("id" = i64, Path, description = "The block")), responses((status = 200, description = "{\"block\"}: lifted", body = Object), (status = 404, description = "No such block")))]
 pub async fn unblock(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -226,6 +241,7 @@ pub async fn unblock(
     Ok(Json(json!({ "block": block })))
 }
 
+#[utoipa::path(operation_id = "api_accept", post, path = "/api/conversations/{id}/accept", tag = "conversations", params(("id" = String, Path, description = "The conversation")), responses((status = 200, description = "{\"conversation\"}: the offered chat is the caller's", body = Object), (status = 409, description = "Not offered to the caller, or expired")))]
 pub async fn accept(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -235,6 +251,7 @@ pub async fn accept(
     Ok(Json(json!({"conversation": summary})))
 }
 
+#[utoipa::path(operation_id = "api_decline", post, path = "/api/conversations/{id}/decline", tag = "conversations", params(("id" = String, Path, description = "The conversation")), responses((status = 204, description = "Declined: offered to the next"), (status = 409, description = "Not offered to the caller")))]
 pub async fn decline(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -247,6 +264,7 @@ pub async fn decline(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(operation_id = "api_transfer", post, path = "/api/conversations/{id}/transfer", tag = "conversations", params(("id" = String, Path, description = "The conversation")), request_body(content = Object, description = "{\"to\":{\"user\"}|{\"skill\"},\"note\"?} (docs/routing.md)"), responses((status = 200, description = "{\"conversation\"}", body = Object), (status = 403, description = "Not the caller's chat")))]
 pub async fn transfer(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -262,6 +280,7 @@ pub async fn transfer(
     Ok(Json(json!({"conversation": summary})))
 }
 
+#[utoipa::path(operation_id = "api_start", post, path = "/api/conversations/{id}/start", tag = "conversations", params(("id" = String, Path, description = "The conversation"), Reason), responses((status = 200, description = "{\"conversation\"}: a clinician starts a chat with a known patient", body = Object), (status = 403, description = "break_glass_required: give a reason")))]
 pub async fn start(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -278,6 +297,7 @@ pub async fn start(
 }
 
 /// Colleagues, for team chat and transfers.
+#[utoipa::path(operation_id = "api_team", get, path = "/api/team", tag = "team", responses((status = 200, description = "{\"users\":[...]}: colleagues", body = Object)))]
 pub async fn team(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -294,6 +314,7 @@ pub async fn team(
     Ok(Json(json!({"users": users})))
 }
 
+#[utoipa::path(operation_id = "api_team_thread", get, path = "/api/team/{user}", tag = "team", params(("user" = i64, Path, description = "The colleague")), responses((status = 200, description = "{\"messages\":[...]}", body = Object)))]
 pub async fn team_thread(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -304,6 +325,7 @@ pub async fn team_thread(
     ))
 }
 
+#[utoipa::path(operation_id = "api_team_send", post, path = "/api/team/{user}", tag = "team", params(("user" = i64, Path, description = "The colleague")), request_body = Send, responses((status = 201, description = "{\"message\"}", body = Object), (status = 404, description = "No such colleague")))]
 pub async fn team_send(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -316,6 +338,7 @@ pub async fn team_send(
 
 /// Who is asking is checked before the upgrade, so that a request without a
 /// session is told `401` whatever it sent.
+#[utoipa::path(operation_id = "api_ws", get, path = "/ws/clinician", tag = "sockets", responses((status = 101, description = "The console's WebSocket (frames: docs/protocol.md)"), (status = 401, description = "No session")))]
 pub async fn ws(
     State(s): State<Shared>,
     headers: HeaderMap,

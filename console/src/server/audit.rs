@@ -13,6 +13,7 @@ use super::identity::ClientAddr;
 use super::session::{AuditReader, address};
 use super::{ApiError, Shared};
 
+#[utoipa::path(operation_id = "audit_search", get, path = "/api/audit", tag = "audit", params(("actor" = Option<String>, Query, description = "A login name"), ("action" = Option<String>, Query, description = "An action, such as take or login_failed"), ("subject" = Option<String>, Query, description = "A conversation id, or user:NAME"), ("since" = Option<String>, Query, description = "RFC 3339, included"), ("until" = Option<String>, Query, description = "RFC 3339, excluded"), ("before" = Option<i64>, Query, description = "Entries older than this id (the next page)"), ("limit" = Option<u32>, Query, description = "At most this many")), responses((status = 200, description = "{\"entries\":[...]}, newest first", body = Object)))]
 pub async fn search(
     State(s): State<Shared>,
     AuditReader(user): AuditReader,
@@ -48,6 +49,7 @@ fn csv_cell(value: &str) -> String {
 
 /// The audit trail as a file: `format=csv` or `format=jsonl`, with the
 /// search's filters. The export is itself audited.
+#[utoipa::path(operation_id = "audit_export", get, path = "/api/audit/export", tag = "audit", params(("format" = String, Query, description = "csv or jsonl"), ("actor" = Option<String>, Query, description = "A login name"), ("action" = Option<String>, Query, description = "An action, such as take or login_failed"), ("subject" = Option<String>, Query, description = "A conversation id, or user:NAME"), ("since" = Option<String>, Query, description = "RFC 3339, included"), ("until" = Option<String>, Query, description = "RFC 3339, excluded"), ("before" = Option<i64>, Query, description = "Entries older than this id (the next page)"), ("limit" = Option<u32>, Query, description = "At most this many")), responses((status = 200, description = "The matching trail as CSV or JSON lines (audited)", body = String, content_type = "text/csv"), (status = 400, description = "format is csv or jsonl")))]
 pub async fn export(
     State(s): State<Shared>,
     AuditReader(user): AuditReader,

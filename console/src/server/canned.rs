@@ -13,13 +13,15 @@ use super::identity::ClientAddr;
 use super::session::{Staff, address};
 use super::{ApiError, Shared};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// The chat the reply is for: its writing language comes first.
     conversation: Option<String>,
 }
 
 /// `GET /api/canned?conversation=ID`.
+#[utoipa::path(operation_id = "canned_list", get, path = "/api/canned", tag = "canned replies", params(ListQuery), responses((status = 200, description = "The replies, the chat's writing language first", body = CannedList)))]
 pub async fn list(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -34,6 +36,7 @@ pub async fn list(
 }
 
 /// `POST /api/canned` `{"shared"?,"language","title","body"}`.
+#[utoipa::path(operation_id = "canned_add", post, path = "/api/canned", tag = "canned replies", request_body = CannedInput, responses((status = 201, description = "The reply", body = CannedView), (status = 400, description = "A bad language, title or body, an unknown variable, or PHI"), (status = 403, description = "A shared reply from a clinician")))]
 pub async fn add(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -48,6 +51,7 @@ pub async fn add(
 }
 
 /// `PUT /api/canned/{id}` with the whole reply.
+#[utoipa::path(operation_id = "canned_change", put, path = "/api/canned/{id}", tag = "canned replies", params(("id" = i64, Path, description = "The reply")), request_body = CannedInput, responses((status = 200, description = "The reply", body = CannedView), (status = 403, description = "A shared reply, by a clinician"), (status = 404, description = "No such reply of the caller's")))]
 pub async fn change(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -63,6 +67,7 @@ pub async fn change(
 }
 
 /// `DELETE /api/canned/{id}`.
+#[utoipa::path(operation_id = "canned_remove", delete, path = "/api/canned/{id}", tag = "canned replies", params(("id" = i64, Path, description = "The reply")), responses((status = 204, description = "Deleted"), (status = 403, description = "A shared reply, by a clinician"), (status = 404, description = "No such reply of the caller's")))]
 pub async fn remove(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -76,6 +81,7 @@ pub async fn remove(
 }
 
 /// `POST /api/canned/{id}/use`: the picker put it in the reply box.
+#[utoipa::path(operation_id = "canned_used", post, path = "/api/canned/{id}/use", tag = "canned replies", params(("id" = i64, Path, description = "The reply")), responses((status = 204, description = "A use counted"), (status = 404, description = "No such reply of the caller's")))]
 pub async fn used(
     State(s): State<Shared>,
     Staff(user): Staff,

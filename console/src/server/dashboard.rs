@@ -12,7 +12,8 @@ use service::dashboard::Bucket;
 use super::session::Staff;
 use super::{ApiError, Shared};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DashboardQuery {
     /// `hour` (default), `day` or `week`.
     bucket: Option<String>,
@@ -28,6 +29,7 @@ pub struct DashboardQuery {
 }
 
 /// `GET /api/dashboard?bucket=&from=&to=&offset=&format=`.
+#[utoipa::path(operation_id = "dashboard_show", get, path = "/api/dashboard", tag = "dashboard", params(DashboardQuery), responses((status = 200, description = "Counts per bucket (docs/console.md), or their CSV with format=csv", body = service::dashboard::Dashboard), (status = 400, description = "A bad bucket, range, offset or format")))]
 pub async fn show(
     State(s): State<Shared>,
     Staff(user): Staff,

@@ -58,6 +58,7 @@ fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
             == 0
 }
 
+#[utoipa::path(operation_id = "metrics_metrics", get, path = "/metrics", tag = "meta", security(()), responses((status = 200, description = "Prometheus text (docs/metrics.md)", body = String, content_type = "text/plain"), (status = 403, description = "Not the machine itself, and no metrics_token bearer")))]
 pub async fn metrics(
     State(s): State<Shared>,
     ClientAddr(addr): ClientAddr,

@@ -17,6 +17,7 @@ mod error;
 mod identity;
 mod listen;
 mod metrics;
+mod openapi;
 mod patient;
 mod session;
 mod sso;
@@ -109,7 +110,8 @@ fn routes() -> Routes {
     .on(get.clone(), "/admin.css", assets::admin_css)
     .on(get.clone(), "/transcript", assets::transcript)
     .on(get.clone(), "/transcript.js", assets::transcript_js)
-    .on(get.clone(), "/healthz", || async { "ok" })
+    .on(get.clone(), "/healthz", health)
+    .on(get.clone(), "/api/openapi.json", openapi::openapi_json)
     .on(get.clone(), "/metrics", metrics::metrics)
     .on(get.clone(), "/readyz", readyz)
     .on(get.clone(), "/ws/patient", patient::ws)
@@ -271,6 +273,14 @@ pub fn app(state: Shared) -> Router {
         .with_state(state)
 }
 
+/// Whether the process is up.
+#[utoipa::path(operation_id = "health", get, path = "/healthz", tag = "meta", security(()), responses((status = 200, description = "The process is up", body = String, content_type = "text/plain")))]
+async fn health() -> &'static str {
+    "ok"
+}
+
+/// Whether the models are loaded and warm: a load balancer's readiness.
+#[utoipa::path(operation_id = "readyz", get, path = "/readyz", tag = "meta", security(()), responses((status = 200, description = "The models are loaded and warm", body = String, content_type = "text/plain"), (status = 503, description = "Still starting", body = String, content_type = "text/plain")))]
 async fn readyz(State(s): State<Shared>) -> (StatusCode, &'static str) {
     if s.service.ready() {
         (StatusCode::OK, "ready")

@@ -13,7 +13,8 @@ use service::{Identity, OpenRequest, ServiceError, encode};
 use super::Shared;
 use super::identity::ClientAddr;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PatientQuery {
     lang: Option<String>,
     resume: Option<String>,
@@ -23,6 +24,7 @@ pub struct PatientQuery {
     state: Option<String>,
 }
 
+#[utoipa::path(operation_id = "patient_ws", get, path = "/ws/patient", tag = "sockets", params(PatientQuery), security(()), responses((status = 101, description = "The patient's WebSocket (frames: docs/protocol.md)"), (status = 400, description = "Not a WebSocket upgrade")))]
 pub async fn ws(
     ws: WebSocketUpgrade,
     Query(q): Query<PatientQuery>,

@@ -152,7 +152,7 @@ pub fn address(addr: &ClientAddr) -> Option<String> {
     addr.0.map(|a| a.to_string())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Login {
     username: String,
     password: String,
@@ -177,6 +177,7 @@ pub(super) async fn start_session(s: &Shared, user: &User) -> Result<String, Api
     ))
 }
 
+#[utoipa::path(operation_id = "session_login", post, path = "/api/login", tag = "session", request_body = Login, security(()), responses((status = 200, description = "Signed in: the user, and the session cookie set", body = Object), (status = 401, description = "Wrong password, or a second factor needed"), (status = 403, description = "Single sign-on only"), (status = 423, description = "Locked after wrong passwords"), (status = 429, description = "Too many attempts")))]
 pub async fn login(
     State(s): State<Shared>,
     addr: ClientAddr,
@@ -210,6 +211,7 @@ pub async fn login(
         .into_response())
 }
 
+#[utoipa::path(operation_id = "session_logout", post, path = "/api/logout", tag = "session", responses((status = 204, description = "Signed out; the cookie cleared")))]
 pub async fn logout(
     State(s): State<Shared>,
     headers: HeaderMap,
@@ -245,6 +247,7 @@ pub async fn logout(
         .into_response())
 }
 
+#[utoipa::path(operation_id = "session_me", get, path = "/api/me", tag = "session", responses((status = 200, description = "{\"user\",\"settings\"}", body = Object), (status = 401, description = "No session")))]
 pub async fn me(State(s): State<Shared>, Authed(user): Authed) -> Json<serde_json::Value> {
     Json(json!({
         "user": s.service.user_view(&user),
@@ -252,7 +255,7 @@ pub async fn me(State(s): State<Shared>, Authed(user): Authed) -> Json<serde_jso
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
     current: String,
     new: String,
@@ -260,6 +263,7 @@ pub struct PasswordChange {
 
 /// A user changes their own password. Every session of theirs ends, this
 /// one too; the answer carries a fresh one.
+#[utoipa::path(operation_id = "session_change_password", post, path = "/api/me/password", tag = "session", request_body = PasswordChange, responses((status = 204, description = "Changed; other sessions ended"), (status = 400, description = "Too short or too common"), (status = 401, description = "The current password is wrong")))]
 pub async fn change_password(
     State(s): State<Shared>,
     Authed(user): Authed,
@@ -280,6 +284,7 @@ pub async fn change_password(
 
 /// Proposes a two-factor secret to the caller: nothing changes until a code
 /// from it is confirmed.
+#[utoipa::path(operation_id = "session_propose_mfa", post, path = "/api/me/mfa", tag = "session", responses((status = 200, description = "{\"secret\",\"uri\",\"qr\"}: a new authenticator secret to confirm", body = Object)))]
 pub async fn propose_mfa(
     State(s): State<Shared>,
     Authed(user): Authed,
@@ -295,13 +300,14 @@ pub async fn propose_mfa(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct MfaCode {
     code: String,
 }
 
 /// Switches two-factor sign-in on with a code from the proposed secret;
 /// the recovery codes come back, this once.
+#[utoipa::path(operation_id = "session_confirm_mfa", post, path = "/api/me/mfa/confirm", tag = "session", request_body = MfaCode, responses((status = 200, description = "{\"recovery_codes\"}: two-factor sign-in is on", body = Object), (status = 400, description = "The code is wrong")))]
 pub async fn confirm_mfa(
     State(s): State<Shared>,
     Authed(user): Authed,

@@ -51,6 +51,7 @@ fn failed(s: &Shared, code: &str) -> Response {
         .into_response()
 }
 
+#[utoipa::path(operation_id = "sso_status", get, path = "/api/sso", tag = "session", security(()), responses((status = 200, description = "{\"enabled\",\"only\"}: whether single sign-on is set up, and the only way in", body = Object)))]
 pub async fn status(State(s): State<Shared>) -> axum::Json<serde_json::Value> {
     axum::Json(json!({
         "enabled": s.sso.is_some(),
@@ -58,6 +59,7 @@ pub async fn status(State(s): State<Shared>) -> axum::Json<serde_json::Value> {
     }))
 }
 
+#[utoipa::path(operation_id = "sso_login", get, path = "/api/sso/login", tag = "session", security(()), responses((status = 303, description = "To the identity provider (authorization code with PKCE)"), (status = 404, description = "No single sign-on set up")))]
 pub async fn login(State(s): State<Shared>) -> Result<Response, ApiError> {
     let p = provider(&s)?;
     match p.begin().await {
@@ -73,7 +75,8 @@ pub async fn login(State(s): State<Shared>) -> Result<Response, ApiError> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Callback {
     code: Option<String>,
     state: Option<String>,
@@ -81,6 +84,7 @@ pub struct Callback {
     error: Option<String>,
 }
 
+#[utoipa::path(operation_id = "sso_callback", get, path = "/api/sso/callback", tag = "session", params(Callback), security(()), responses((status = 303, description = "Back to the console, signed in or with #sso=<code>"), (status = 404, description = "No single sign-on set up")))]
 pub async fn callback(
     State(s): State<Shared>,
     headers: HeaderMap,

@@ -17,7 +17,8 @@ use super::identity::ClientAddr;
 use super::session::{Staff, address};
 use super::{ApiError, Shared};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FormatQuery {
     format: Option<String>,
 }
@@ -38,6 +39,7 @@ fn attachment(content_type: &'static str, filename: String, body: String) -> Res
 }
 
 /// `GET /api/conversations/{id}/transcript?format=html|fhir`.
+#[utoipa::path(operation_id = "transcript_practice", get, path = "/api/conversations/{id}/transcript", tag = "conversations", params(("id" = String, Path, description = "The conversation"), FormatQuery), responses((status = 200, description = "The transcript: printable HTML, or a FHIR R4 Bundle", body = String, content_type = "text/html"), (status = 404, description = "No such conversation, or not the caller's")))]
 pub async fn practice(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -72,6 +74,7 @@ pub async fn practice(
 /// `POST /api/conversations/{id}/transcript/link`: a one-time link for the
 /// patient, as a path on this server (the token in its fragment, which
 /// browsers never send on).
+#[utoipa::path(operation_id = "transcript_make_link", post, path = "/api/conversations/{id}/transcript/link", tag = "conversations", params(("id" = String, Path, description = "The conversation")), responses((status = 200, description = "{\"path\":\"/transcript#TOKEN\",\"expires_at\"}: a one-time link for the patient", body = Object), (status = 404, description = "No such conversation")))]
 pub async fn make_link(
     State(s): State<Shared>,
     Staff(user): Staff,
@@ -88,12 +91,13 @@ pub async fn make_link(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LinkBody {
     link: String,
 }
 
 /// `POST /api/transcript` `{"link"}`: the patient's copy, once.
+#[utoipa::path(operation_id = "transcript_by_link", post, path = "/api/transcript", tag = "patients", request_body = LinkBody, security(()), responses((status = 200, description = "{\"filename\",\"html\"}: the transcript, once", body = Object), (status = 404, description = "No such link, used, or expired")))]
 pub async fn by_link(
     State(s): State<Shared>,
     ClientAddr(addr): ClientAddr,

@@ -218,7 +218,7 @@ async fn call(method: &Method, path: &str, persona: &str) -> String {
 }
 
 /// The doc's table: "METHOD PATH" to the expected outcome per persona.
-fn documented() -> BTreeMap<String, Vec<String>> {
+pub(super) fn documented() -> BTreeMap<String, Vec<String>> {
     let section = DOC
         .split("\n## Who may call what")
         .nth(1)

@@ -18,6 +18,7 @@ mod dashboard;
 mod edge;
 mod metrics;
 mod mfa;
+mod openapi;
 mod sso;
 mod tls;
 use service::accounts::hash_password;
