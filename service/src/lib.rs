@@ -104,7 +104,13 @@ pub struct Service {
     /// The draft's bot, built for the workbench's "try a message", with the
     /// draft's files it was built from.
     tried: tokio::sync::Mutex<Option<TriedBot>>,
+    /// The live whitelist's bot built to be judged (by the evaluation gate),
+    /// kept from the publish that made it live, with that whitelist.
+    judged_live: tokio::sync::Mutex<Option<JudgedBot>>,
 }
+
+/// A whitelist and the bot built for it to be judged.
+type JudgedBot = (Arc<Whitelist>, Arc<dyn Assistant>);
 
 type TriedBot = (
     std::collections::BTreeMap<String, String>,
@@ -136,6 +142,7 @@ impl Service {
             deliveries: tokio::sync::Notify::new(),
             clinic: canned::ClinicInfo::default(),
             tried: tokio::sync::Mutex::new(None),
+            judged_live: tokio::sync::Mutex::new(None),
         }
     }
 

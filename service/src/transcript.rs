@@ -227,21 +227,20 @@ impl Service {
         token: &str,
         address: Option<String>,
     ) -> ServiceResult<Transcript> {
-        const GONE: ServiceError =
-            ServiceError::NotFound("this link was used already, has expired, or never was");
+        const GONE: &str = "this link was used already, has expired, or never was";
         if token.len() != 64 {
-            return Err(GONE);
+            return Err(ServiceError::NotFound(GONE));
         }
-        let gone = |e: store::StoreError| match e {
-            store::StoreError::NotFound => GONE,
-            e => e.into(),
-        };
         let id = self
             .store
             .use_transcript_link(&token_hash(token), self.clock.now())
             .await
-            .map_err(gone)?;
-        let conv = self.store.conversation(&id).await.map_err(gone)?;
+            .map_err(ServiceError::not_found(GONE))?;
+        let conv = self
+            .store
+            .conversation(&id)
+            .await
+            .map_err(ServiceError::not_found(GONE))?;
         self.patient_copy(conv, "link", address).await
     }
 

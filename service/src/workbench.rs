@@ -27,9 +27,7 @@ use std::sync::Arc;
 
 use bot_engine::{Case, Evaluation, Intent, Messages, Whitelist};
 use serde::Serialize;
-use store::{
-    NewAudit, NewWhitelistVersion, Role, StoreError, User, WhitelistDraft, WhitelistVersion,
-};
+use store::{NewAudit, NewWhitelistVersion, Role, User, WhitelistDraft, WhitelistVersion};
 
 use crate::{Assistant, Service, ServiceError, ServiceResult};
 
@@ -484,8 +482,20 @@ impl Service {
                 .map_err(ServiceError::Internal)
         };
         // Judged side by side, each built to hold out what it is judged
-        // on; then the draft's bot as it will run.
-        let before = build(self.whitelist(), true).await?;
+        // on; then the draft's bot as it will run. The live version's
+        // judged bot is kept from the publish that made it live.
+        let live = self.whitelist();
+        let kept = self
+            .judged_live
+            .lock()
+            .await
+            .as_ref()
+            .filter(|(w, _)| Arc::ptr_eq(w, &live))
+            .map(|(_, bot)| bot.clone());
+        let before = match kept {
+            Some(bot) => bot,
+            None => build(live, true).await?,
+        };
         let after = build(whitelist.clone(), true).await?;
         let report = self
             .gate(&whitelist, before.as_ref(), after.as_ref())
@@ -528,7 +538,19 @@ impl Service {
                 ),
             )
             .await?;
-        let candidate = build(whitelist.clone(), false).await?;
+        // The bot "try a message" built from these very files, if any.
+        let tried = self
+            .tried
+            .lock()
+            .await
+            .as_ref()
+            .filter(|(files, _, _)| *files == version.files)
+            .map(|(_, _, bot)| bot.clone());
+        let candidate = match tried {
+            Some(bot) => bot,
+            None => build(whitelist.clone(), false).await?,
+        };
+        *self.judged_live.lock().await = Some((whitelist.clone(), after));
         self.go_live(whitelist, candidate);
         crate::metrics::published(true);
         tracing::info!(version = version.id, "a new whitelist version is live");
@@ -550,11 +572,11 @@ impl Service {
     ) -> ServiceResult<WhitelistVersion> {
         admin_only(user)?;
         let _one = self.publishing.lock().await;
-        let stored = match self.store.whitelist_version(version).await {
-            Ok(v) => v,
-            Err(StoreError::NotFound) => return Err(ServiceError::NotFound("no such version")),
-            Err(e) => return Err(e.into()),
-        };
+        let stored = self
+            .store
+            .whitelist_version(version)
+            .await
+            .map_err(ServiceError::not_found("no such version"))?;
         let whitelist = Arc::new(parse(&stored.files)?);
         let bot = self
             .workshop()?

@@ -6,7 +6,7 @@
 //! (`tests/tests/e2e/workbench.rs`).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 use bot_engine::{Case, Evaluation, Intent};
 use store::{Moderation, NewWhitelistVersion, Role, Whitelists};
@@ -46,6 +46,9 @@ impl Assistant for MixedUp {
 /// whitelist edited here (its hours intent has [`hours`]'s phrasings).
 struct Shop {
     misfile: AtomicBool,
+    /// Bots built: to be judged, and to run.
+    judged: AtomicUsize,
+    running: AtomicUsize,
 }
 
 #[async_trait]
@@ -53,8 +56,9 @@ impl crate::Workshop for Shop {
     async fn build(
         &self,
         whitelist: Arc<Whitelist>,
-        _judged: bool,
+        judged: bool,
     ) -> anyhow::Result<Arc<dyn Assistant>> {
+        if judged { &self.judged } else { &self.running }.fetch_add(1, Ordering::SeqCst);
         let edited = whitelist
             .intent("opening_hours")
             .is_some_and(|i| i.validation.iter().any(|v| v == "hours on saturday?"));
@@ -69,6 +73,8 @@ impl crate::Workshop for Shop {
 async fn clinic(misfile: bool) -> (Clinic, Arc<Shop>) {
     let shop = Arc::new(Shop {
         misfile: AtomicBool::new(misfile),
+        judged: AtomicUsize::new(0),
+        running: AtomicUsize::new(0),
     });
     let workshop = shop.clone();
     let clinic = Clinic::with(|s| s.with_workshop(workshop)).await;
@@ -356,4 +362,95 @@ fn the_gate_allows_the_tolerance_and_no_more() {
     );
     // Fewer mistakes always pass.
     assert!(judge(vec![set(e(100, 9, 50, 9), e(100, 0, 50, 0))], 0.0).passed);
+}
+
+#[tokio::test]
+async fn a_message_tried_on_the_draft_and_no_bot_built_twice() {
+    let (clinic, shop) = clinic(false).await;
+    let ada = clinic.account("Ada", Role::Admin, &[], &["en"]).await;
+    let bella = clinic.user("Bella", &["billing"], &["en"]).await;
+    let built = || {
+        (
+            shop.judged.load(Ordering::SeqCst),
+            shop.running.load(Ordering::SeqCst),
+        )
+    };
+    // No draft: the live bot answers, nothing is built.
+    let tried = clinic
+        .service
+        .try_draft(&ada, "what are your hours")
+        .await
+        .unwrap();
+    assert!(!tried.draft);
+    assert_eq!(
+        (tried.action, tried.intent.as_deref()),
+        ("answer", Some("opening_hours"))
+    );
+    assert_eq!(built(), (0, 0));
+    assert!(matches!(
+        clinic
+            .service
+            .try_draft(&bella, "what are your hours")
+            .await,
+        Err(ServiceError::Forbidden(_))
+    ));
+
+    clinic
+        .service
+        .put_draft_intent(&ada, "opening_hours", hours("We open at 7."), None)
+        .await
+        .unwrap();
+    let tried = clinic
+        .service
+        .try_draft(&ada, "what are your hours")
+        .await
+        .unwrap();
+    assert!(tried.draft);
+    assert_eq!(tried.title.as_deref(), Some("Opening hours"));
+    assert_eq!(tried.reply, "We open at 8.", "the scripted bot's own reply");
+    // A second try of the same draft reuses its bot.
+    clinic
+        .service
+        .try_draft(&ada, "a question about my bill")
+        .await
+        .unwrap();
+    assert_eq!(built(), (0, 1));
+
+    // Publishing judges the live version and the draft, and the tried
+    // bot goes live.
+    assert!(matches!(
+        clinic.service.publish_whitelist(&ada, None, None).await,
+        Ok(Published::Live { .. })
+    ));
+    assert_eq!(built(), (2, 1));
+    // The next publish judges only its draft: the live version's judged
+    // bot is kept from the publish that made it live.
+    clinic
+        .service
+        .put_draft_intent(&ada, "opening_hours", hours("We open at 6."), None)
+        .await
+        .unwrap();
+    clinic
+        .service
+        .publish_whitelist(&ada, None, None)
+        .await
+        .unwrap();
+    assert_eq!(built(), (3, 2));
+    // After a rollback the live version's judged bot is built again.
+    clinic
+        .service
+        .rollback_whitelist(&ada, 1, None)
+        .await
+        .unwrap();
+    clinic
+        .service
+        .put_draft_intent(&ada, "opening_hours", hours("We open at 5."), None)
+        .await
+        .unwrap();
+    clinic
+        .service
+        .publish_whitelist(&ada, None, None)
+        .await
+        .unwrap();
+    assert_eq!(built(), (5, 4));
 }
