@@ -561,7 +561,9 @@
     var box = $('dash-chart');
     box.textContent = '';
     var w = 960, h = 200, pad = 28, n = d.rows.length || 1;
-    var max = Math.max.apply(null, [1].concat(d.rows.map(function (r) { return r.chats; })));
+    var max = Math.max.apply(null, [1].concat(d.rows.map(function (r) {
+      return Math.max(r.chats, r.answered, r.escalated);
+    })));
     var s = svg('svg', { viewBox: '0 0 ' + w + ' ' + (h + pad), width: '100%', role: 'img',
       'aria-label': 'Chats, answered by the bot and sent to a person per ' + d.bucket + ': ' +
         d.totals.chats + ', ' + d.totals.answered + ' and ' + d.totals.escalated + ' in all' });

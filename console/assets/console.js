@@ -930,8 +930,11 @@
       li.addEventListener('mousedown', function (e) { e.preventDefault(); pickCanned(i); });
       ul.appendChild(li);
     });
-    if (!canned.shown.length) ul.appendChild(el('li', 'muted small-text', canned.list.length ? 'No reply matches.' : 'No canned replies yet: add your own on the left.'));
+    $('canned-hint').textContent = canned.shown.length
+      ? 'Canned replies: ↑ ↓ to choose, Enter to use, Esc to close'
+      : (canned.list.length ? 'No canned reply matches. Esc to close.' : 'No canned replies yet: add your own on the left.');
     var active = canned.shown[canned.active];
+    $('reply-input').removeAttribute('aria-activedescendant');
     if (active) {
       $('reply-input').setAttribute('aria-activedescendant', 'canned-' + active.id);
       var node = $('canned-' + active.id);
@@ -984,6 +987,11 @@
       if ((e.key === 'Enter' || e.key === 'Tab') && !e.shiftKey && n) {
         e.preventDefault();
         pickCanned(canned.active);
+        return;
+      }
+      // Nothing matches: Enter never sends the "/search" to the patient.
+      if (e.key === 'Enter' && !e.shiftKey) {
+        e.preventDefault();
         return;
       }
       if (e.key === 'Escape') {

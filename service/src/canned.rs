@@ -52,7 +52,7 @@ pub struct CannedView {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CannedList {
     /// The language the clinician writes in to the conversation asked
-    /// about; its replies come first.
+    /// about, when it is theirs; its replies come first.
     pub language: Option<String>,
     pub replies: Vec<CannedView>,
 }
@@ -155,9 +155,12 @@ impl Service {
     ) -> ServiceResult<CannedList> {
         staff_with_chats(user)?;
         let language = match conversation {
+            // Only a chat the clinician has: another's language is not
+            // theirs to learn without a reason (break-glass).
             Some(id) => {
-                let conv = self.store.conversation(id).await?;
-                conv.language.map(|patient| {
+                let conv = self.store.conversation(id).await.ok();
+                let conv = conv.filter(|c| c.assigned_to == Some(user.id));
+                conv.and_then(|c| c.language).map(|patient| {
                     match self.translation_plan(&patient, user.id) {
                         // Translated on the way: the clinician writes theirs.
                         Some((_, clinician)) => clinician,

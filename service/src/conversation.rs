@@ -602,6 +602,8 @@ impl Service {
         let clinician = self.store.user(user).await?;
         let current = self.store.conversation(conversation).await?;
         crate::metrics::waited(self.clock.now().unix() - current.updated_at.unix());
+        // The wait is measured on a chat's first assignment (counted once
+        // the assignment is written).
         let mut counted = self.event(ActivityKind::Assigned, conversation);
         counted.user = Some(user);
         let first = matches!(
@@ -613,7 +615,6 @@ impl Service {
         if first {
             counted.seconds = self.since_escalation(conversation).await;
         }
-        self.count(counted).await;
         let language = current.language.clone().unwrap_or_else(|| "en".into());
         let text = Messages::render(
             &self.whitelist().messages.assigned,
@@ -643,6 +644,7 @@ impl Service {
             work = work.audit(audit);
         }
         let done = self.store.commit(work).await?;
+        self.count(counted).await;
         let conv = done
             .conversation()
             .cloned()

@@ -235,8 +235,9 @@ impl Service {
         Some((self.clock.now().unix() - first.unix()).max(0))
     }
 
-    /// The dashboard from `from` to `to` (unix seconds) in `bucket`s, local
-    /// time being UTC plus `offset` seconds. For admins.
+    /// The dashboard from the start of the bucket holding `from` to `to`
+    /// (unix seconds, excluded) in `bucket`s, local time being UTC plus
+    /// `offset` seconds. For admins.
     pub async fn dashboard(
         &self,
         user: &User,
@@ -263,9 +264,10 @@ impl Service {
                 "that is {count} buckets; ask for at most {MAX_BUCKETS} (a longer bucket, or a shorter range)"
             )));
         }
+        // Whole buckets: the first one from its start.
         let events = self
             .store
-            .activity(Timestamp::from_unix(from), Timestamp::from_unix(to))
+            .activity(Timestamp::from_unix(first), Timestamp::from_unix(to))
             .await?;
         let mut by_bucket: BTreeMap<i64, Vec<&Activity>> = BTreeMap::new();
         for a in &events {
@@ -292,7 +294,7 @@ impl Service {
         tally(&mut totals, &events.iter().collect::<Vec<_>>());
         Ok(Dashboard {
             bucket,
-            from,
+            from: first,
             to,
             offset,
             rows,

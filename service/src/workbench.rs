@@ -386,6 +386,7 @@ impl Service {
         admin_only(user)?;
         crate::check_text(text)?;
         let draft = self.store.whitelist_draft().await?;
+        let from_draft = draft.is_some();
         let (whitelist, bot) = match draft {
             None => (self.whitelist(), self.bot()?.clone()),
             Some(d) => {
@@ -416,7 +417,7 @@ impl Service {
         };
         let title = |id: &str| whitelist.intent(id).map(|i| i.title.clone());
         Ok(Tried {
-            draft: self.store.whitelist_draft().await?.is_some(),
+            draft: from_draft,
             action: crate::metrics::action_word(a.action),
             reason: a.reason,
             intent: a.intent.clone(),
@@ -596,6 +597,7 @@ impl Service {
                 .from_address(address),
             )
             .await?;
+        *self.judged_live.lock().await = None;
         self.go_live(whitelist, bot);
         crate::metrics::rolled_back();
         tracing::info!(version, "an earlier whitelist version is live again");

@@ -42,6 +42,7 @@ CREATE TABLE activity (
 );
 CREATE INDEX activity_at ON activity (at);
 CREATE INDEX activity_conversation ON activity (conversation, kind);
--- A chat starts once, and has one first reply from a person.
+-- A chat starts once, is left as a message once, and has one first reply
+-- from a person.
 CREATE UNIQUE INDEX activity_once ON activity (conversation, kind)
-    WHERE kind IN ('chat', 'first_reply') AND conversation IS NOT NULL;
+    WHERE kind IN ('chat', 'left_message', 'first_reply') AND conversation IS NOT NULL;

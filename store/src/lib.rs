@@ -338,8 +338,8 @@ pub trait CannedReplies: Send + Sync {
 /// The dashboard's events: counts and durations, no text.
 #[async_trait]
 pub trait Activities: Send + Sync {
-    /// Records an event. A chat's start and first reply are recorded once:
-    /// `false` when it already was.
+    /// Records an event. A chat's start, its being left as a message and
+    /// its first reply are recorded once: `false` when it already was.
     async fn record_activity(&self, new: NewActivity) -> StoreResult<bool>;
     /// When the conversation first had an event of one of `kinds`.
     async fn first_activity(

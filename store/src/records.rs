@@ -512,7 +512,8 @@ pub enum ActivityKind {
     Held,
     /// Blocked as spam.
     Blocked,
-    /// Nobody could serve it: the patient was asked to leave a message.
+    /// Nobody could serve it: the patient was asked to leave a message
+    /// (once per chat).
     LeftMessage,
     /// A clinician got the chat (`user_id`); `seconds` is the wait since it
     /// went to staff, on its first assignment.

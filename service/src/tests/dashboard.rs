@@ -138,6 +138,9 @@ async fn canned_replies_fill_the_clinics_variables_and_never_hold_a_patients_det
     let list = s.canned_replies(&fay, Some(p.id())).await.unwrap();
     assert_eq!(list.language.as_deref(), Some("es"));
     assert_eq!(titles(&list), ["Horario", "Sign-off", "Hours"]);
+    // Another clinician's chat tells nothing of its patient.
+    let theirs = s.canned_replies(&gus, Some(p.id())).await.unwrap();
+    assert_eq!(theirs.language, None);
 
     // Every change is audited without its words.
     s.delete_canned_reply(&admin, hours.id, None).await.unwrap();

@@ -995,6 +995,16 @@ async fn activity_counts_a_chat_once_and_outlives_the_chat() {
             .await
             .unwrap()
     );
+    // Left as a message once, however often the router lets it go.
+    let left = [
+        s.record_activity(event(115, ActivityKind::LeftMessage))
+            .await
+            .unwrap(),
+        s.record_activity(event(116, ActivityKind::LeftMessage))
+            .await
+            .unwrap(),
+    ];
+    assert_eq!(left, [true, false]);
     assert!(
         s.record_activity(event(120, ActivityKind::Escalated))
             .await
@@ -1029,13 +1039,14 @@ async fn activity_counts_a_chat_once_and_outlives_the_chat() {
         kinds,
         [
             ActivityKind::Chat,
+            ActivityKind::LeftMessage,
             ActivityKind::Escalated,
             ActivityKind::Urgent,
             ActivityKind::Escalated
         ]
     );
     // The window's end is excluded; the counts no longer point at the chat.
-    assert_eq!(s.activity(at(100), at(140)).await.unwrap().len(), 3);
+    assert_eq!(s.activity(at(100), at(140)).await.unwrap().len(), 4);
     assert_eq!(
         s.first_activity(&conv.id, &[ActivityKind::Escalated])
             .await
