@@ -249,17 +249,23 @@ impl Service {
         Ok(self.view(added, user))
     }
 
-    async fn editable(&self, user: &User, id: i64) -> ServiceResult<CannedReply> {
+    /// A reply `user` may pick: shared, or their own. Another clinician's
+    /// own reply does not exist for them.
+    async fn visible(&self, user: &User, id: i64) -> ServiceResult<CannedReply> {
         staff_with_chats(user)?;
         let reply = self
             .store
             .canned_reply(id, user.id)
             .await
             .map_err(ServiceError::not_found("no such canned reply"))?;
-        // Another clinician's own reply does not exist for this one.
         if reply.owner.is_some_and(|o| o != user.id) {
             return Err(ServiceError::NotFound("no such canned reply"));
         }
+        Ok(reply)
+    }
+
+    async fn editable(&self, user: &User, id: i64) -> ServiceResult<CannedReply> {
+        let reply = self.visible(user, id).await?;
         if !may_edit(&reply, user) {
             return Err(ServiceError::Forbidden(
                 "only an admin manages the shared replies",
@@ -302,15 +308,7 @@ impl Service {
 
     /// Counts a use: the picker's order follows.
     pub async fn use_canned_reply(&self, user: &User, id: i64) -> ServiceResult<()> {
-        staff_with_chats(user)?;
-        let reply = self
-            .store
-            .canned_reply(id, user.id)
-            .await
-            .map_err(ServiceError::not_found("no such canned reply"))?;
-        if reply.owner.is_some_and(|o| o != user.id) {
-            return Err(ServiceError::NotFound("no such canned reply"));
-        }
+        self.visible(user, id).await?;
         Ok(self.store.use_canned_reply(id, user.id).await?)
     }
 

@@ -11,6 +11,15 @@ use crate::{
     NewCannedReply, StoreError, StoreResult, Timestamp, UserId,
 };
 
+/// `NotFound` when a write touched no row.
+fn found(rows: u64) -> StoreResult<()> {
+    if rows == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 fn bad(what: &str) -> StoreError {
     StoreError::Backend(format!("a stored {what} is not what was written").into())
 }
@@ -85,10 +94,7 @@ impl CannedReplies for SqliteStore {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done.rows_affected())
     }
 
     async fn delete_canned_reply(&self, id: i64) -> StoreResult<()> {
@@ -96,10 +102,7 @@ impl CannedReplies for SqliteStore {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done.rows_affected())
     }
 
     async fn use_canned_reply(&self, id: i64, user: UserId) -> StoreResult<()> {
@@ -112,10 +115,7 @@ impl CannedReplies for SqliteStore {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        found(done.rows_affected())
     }
 }
 
