@@ -188,11 +188,16 @@ async function main() {
     if (!practice.suggestedFilename().endsWith('.html')) throw new Error('named ' + practice.suggestedFilename());
 
     step = 'clinician: make a one-time link for the patient';
-    const asked = staff.waitForEvent('dialog');
-    await staff.locator('[data-testid=transcript-link]').click();
-    const dialog = await asked;
-    const link = dialog.defaultValue();
-    await dialog.dismiss();
+    // The prompt showing the link is read and dismissed as it opens: a
+    // click whose page opens a dialog does not finish until the dialog is
+    // handled, so waiting for the click first could hang.
+    const link = await new Promise((resolve, reject) => {
+      staff.once('dialog', (dialog) => {
+        const value = dialog.defaultValue();
+        dialog.dismiss().then(() => resolve(value), reject);
+      });
+      staff.locator('[data-testid=transcript-link]').click().catch(reject);
+    });
     if (!/\/transcript#[0-9a-f]{64}$/.test(link)) throw new Error('not a transcript link: ' + link);
 
     step = 'clinician: close the chat';
