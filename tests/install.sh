@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests drive besides Carechat itself, so that
-# none of them skips: Debian's Chromium (the browser test) and sqlite3 (the
-# audit trail's tamper test edits the database with it), then the pinned
-# npm packages. A test whose component is missing says so and skips.
+# none of them skips: Debian's Chromium (the browser test), sqlite3 (the
+# audit trail's tamper test edits the database with it) and php-cli (the
+# WordPress plugin's tests), then the pinned npm packages and Python's
+# aiosmtpd (the SMTP server the notification test talks to). A test whose
+# component is missing says so and skips.
 set -euo pipefail
 cd "$(dirname "$0")"
 need=()
 [ -x /usr/bin/chromium ] || [ -n "${CHROMIUM:-}" ] || need+=(chromium)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+command -v php >/dev/null || need+=(php-cli)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     apt-get update -qq
@@ -17,3 +20,5 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 bash browser/install.sh
+python3 -c 'import aiosmtpd' 2>/dev/null ||
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore aiosmtpd==1.4.6

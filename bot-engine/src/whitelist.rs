@@ -70,6 +70,13 @@ pub struct Messages {
     /// Optional, like `urgent`.
     #[serde(default = "default_held_message")]
     pub held: BTreeMap<String, String>,
+    /// Shown before the patient's first message, for them to accept: that
+    /// they talk to an automated assistant and then to staff, that the chat
+    /// is not for emergencies (and the number to call), and that the
+    /// privacy notice says how their words are kept. Empty (the default):
+    /// no consent step.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consent: BTreeMap<String, String>,
 }
 
 fn default_held_message() -> BTreeMap<String, String> {
@@ -290,6 +297,7 @@ impl Whitelist {
             ("offline", &m.offline),
             ("urgent", &m.urgent),
             ("held", &m.held),
+            ("consent", &m.consent),
         ] {
             for (lang, text) in by_lang {
                 out.push((format!("message {name}, {lang}"), text.as_str()));

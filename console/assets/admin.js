@@ -83,6 +83,7 @@
     cell(tr, u.languages.join(', '));
     cell(tr, u.licensed_states.join(', '));
     cell(tr, u.max_chats);
+    cell(tr, u.email || '');
     var actions = cell(tr, '', 'actions');
     if (u.removed_at) return tr;
     if (u.id !== me.id) {
@@ -102,7 +103,9 @@
       if (languages === null) return;
       var states = prompt('Licensed in (two-letter states, comma-separated)', u.licensed_states.join(','));
       if (states === null) return;
-      var body = { skills: skills, languages: languages, licensed_states: states };
+      var email = prompt('Email for waiting chats (empty: none)', u.email || '');
+      if (email === null) return;
+      var body = { skills: skills, languages: languages, licensed_states: states, email: email };
       if (role.trim() !== u.role) body.role = role.trim();
       change(u, '', body, 'PATCH');
     }));
@@ -138,6 +141,7 @@
       licensed_states: $('new-states').value,
     };
     if ($('new-display').value.trim()) body.display_name = $('new-display').value.trim();
+    if ($('new-email').value.trim()) body.email = $('new-email').value.trim();
     try {
       await api('POST', '/api/users', body);
       this.reset();
@@ -284,7 +288,7 @@
   }
 
   // The bot-wide messages: one box per message, a line per language.
-  var MESSAGES = ['welcome', 'escalate', 'queued', 'urgent', 'assigned', 'offline', 'held', 'blocked', 'closed'];
+  var MESSAGES = ['consent', 'welcome', 'escalate', 'queued', 'urgent', 'assigned', 'offline', 'held', 'blocked', 'closed'];
   function renderMessages() {
     var form = $('bench-messages'), m = shown().messages;
     form.textContent = '';

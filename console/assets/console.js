@@ -147,6 +147,7 @@
     refresh();
     loadBlocks();
     loadHeld();
+    loadLeft();
     loadTeam();
   }
 
@@ -247,6 +248,56 @@
     api('GET', '/api/me').then(function (r) { if (me) { me = r.user; renderMe(); } }, fail);
   }, 60000);
 
+  // ---------- alerts: a sound, and a system notification when hidden ----------
+  // What they say is never a patient's: only what happened.
+
+  var audio = null;
+  function alertsOn() {
+    try { return localStorage.getItem('carechat.alerts') === 'on'; } catch (e) { return false; }
+  }
+  function renderAlerts() {
+    var on = alertsOn();
+    $('alerts').textContent = on ? 'Alerts on' : 'Alerts off';
+    $('alerts').setAttribute('aria-pressed', on ? 'true' : 'false');
+  }
+  function beep(times) {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      for (var i = 0; i < times; i++) {
+        var o = audio.createOscillator(), g = audio.createGain(), t = audio.currentTime + i * 0.3;
+        o.frequency.value = 880;
+        g.gain.setValueAtTime(0.15, t);
+        g.gain.exponentialRampToValueAtTime(0.001, t + 0.25);
+        o.connect(g).connect(audio.destination);
+        o.start(t);
+        o.stop(t + 0.25);
+      }
+    } catch (e) { /* no audio here */ }
+  }
+  function notify(text, urgent) {
+    if (!alertsOn()) return;
+    beep(urgent ? 3 : 1);
+    if (document.hidden && window.Notification && Notification.permission === 'granted') {
+      try { new Notification('Carechat', { body: text, tag: 'carechat', renotify: true }); } catch (e) { /* not here */ }
+    }
+  }
+  $('alerts').addEventListener('click', function () {
+    var on = !alertsOn();
+    try { localStorage.setItem('carechat.alerts', on ? 'on' : 'off'); } catch (e) { /* kept for this page only */ }
+    renderAlerts();
+    if (on) {
+      beep(1);
+      if (window.Notification && Notification.permission === 'default') Notification.requestPermission();
+    }
+  });
+  renderAlerts();
+
+  // Installable on a phone or a desktop: the service worker caches the
+  // console's shell only (sw.js), never a chat.
+  if ('serviceWorker' in navigator) {
+    navigator.serviceWorker.register('/sw.js').catch(function () { /* served without it */ });
+  }
+
   function setConn(state) {
     var c = $('connection');
     c.setAttribute('data-state', state);
@@ -332,6 +383,7 @@
       }
     } else if (f.type === 'offer') {
       banner('A chat is offered to you (' + f.expires_in_s + ' s to accept).');
+      notify('A chat is offered to you.', false);
       unread.add(f.conversation);
       refresh().then(function () {
         if (!openId && f.conversation) select(f.conversation);
@@ -346,12 +398,15 @@
       loadHeld();
     } else if (f.type === 'left_message') {
       banner('A patient left a message: nobody who could help was online.');
+      notify('A patient left a message.', false);
       refresh();
+      loadLeft();
     } else if (f.type === 'transfer') {
       banner(f.from + ' handed you a chat' + (f.note ? ': ' + f.note : '.'));
     } else if (f.type === 'team_message' && f.message) {
       teamIncoming(f.message);
     } else if (f.type === 'assigned') {
+      notify('A chat was given to you.', false);
       unread.add(f.conversation);
       refresh().then(function () {
         if (!openId && f.conversation) select(f.conversation);
@@ -370,7 +425,12 @@
     }
   }
 
+  var urgentSeen = null;
   function setConvs(list) {
+    // A newly urgent chat waiting: the loudest alert.
+    var urgent = list.filter(function (c) { return c.urgent && c.state === 'queued'; }).map(function (c) { return c.id; });
+    if (urgentSeen && urgent.some(function (id) { return urgentSeen.indexOf(id) < 0; })) notify('An urgent chat is waiting.', true);
+    urgentSeen = urgent;
     convs = list;
     renderList();
     if (!openId) return;
@@ -816,6 +876,64 @@
       });
       li.appendChild(open);
       li.appendChild(dismiss);
+      ul.appendChild(li);
+    });
+  }
+
+  // ---------- left a message: the offline contact form ----------
+
+  var CHANNELS = { email: 'Email', sms: 'Text message', phone: 'Call back' };
+
+  async function loadLeft() {
+    if (!me) return;
+    var r;
+    try { r = await api('GET', '/api/left-messages'); } catch (e) { return fail(e); }
+    var ul = $('left');
+    ul.textContent = '';
+    $('left-count').textContent = String(r.left.length);
+    $('left-empty').hidden = r.left.length > 0;
+    r.left.forEach(function (m) {
+      var li = el('li', 'item' + (m.urgent ? ' urgent' : ''));
+      li.setAttribute('data-testid', 'left-item');
+      li.appendChild(el('span', 'row', (m.urgent ? 'URGENT · ' : '') + (CHANNELS[m.channel] || m.channel) + ': '));
+      var to = el('span', 'row', m.contact);
+      to.setAttribute('data-testid', 'left-contact');
+      li.appendChild(to);
+      var sub = [m.best_time ? 'Best time: ' + m.best_time : '', age(m.created_at), m.encrypted ? '' : 'details not kept (no encryption)']
+        .filter(Boolean).join(' · ');
+      li.appendChild(el('span', 'row sub', sub));
+      var open = el('button', 'ghost small', 'Open chat');
+      open.type = 'button';
+      open.setAttribute('data-testid', 'left-open');
+      open.addEventListener('click', function () { select(m.conversation); });
+      var done = el('button', 'ghost small', 'Done');
+      done.type = 'button';
+      done.title = 'Answered: take it off this list';
+      done.setAttribute('data-testid', 'left-done');
+      done.addEventListener('click', async function () {
+        done.disabled = true;
+        try {
+          await api('POST', '/api/left-messages/' + m.id + '/done', {});
+        } catch (e) { fail(e); }
+        loadLeft();
+      });
+      li.appendChild(open);
+      if (m.channel !== 'phone') {
+        var tell = el('button', 'ghost small', m.replied_at ? 'Tell again' : 'Tell the patient');
+        tell.type = 'button';
+        tell.title = 'Once you answered in the chat: send the patient a link to read it (by ' + CHANNELS[m.channel].toLowerCase() + ')';
+        tell.setAttribute('data-testid', 'left-notify');
+        tell.addEventListener('click', async function () {
+          tell.disabled = true;
+          try {
+            await api('POST', '/api/left-messages/' + m.id + '/notify', {});
+            banner('The patient was sent a link to your answer.');
+          } catch (e) { fail(e); }
+          loadLeft();
+        });
+        li.appendChild(tell);
+      }
+      li.appendChild(done);
       ul.appendChild(li);
     });
   }

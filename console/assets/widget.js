@@ -8,7 +8,18 @@
   var WS = (src.protocol == 'https:' ? 'wss://' : 'ws://') + src.host + '/ws/patient';
   var attr = function (n) { return me.getAttribute('data-' + n) || ''; };
   var clinic = attr('clinic') || 'Chat';
-  var color = /^#[0-9a-f]{3,8}$/i.test(attr('color')) ? attr('color') : '#0f766e';
+  // The clinic's colour, made darker until white text on it reaches WCAG's
+  // 4.5:1 (the header, the send button and the patient's own bubbles).
+  var color = (function (c) {
+    c = /^#([0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/i.test(c) ? c.slice(1) : '0f766e';
+    if (c.length < 6) c = c.replace(/./g, '$&$&');
+    var rgb = [0, 2, 4].map(function (i) { return parseInt(c.substr(i, 2), 16); }), lum = function () {
+      var l = rgb.map(function (v) { v /= 255; return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+      return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2];
+    };
+    while (1.05 / (lum() + 0.05) < 4.5) rgb = rgb.map(function (v) { return Math.floor(v * 0.9); });
+    return '#' + rgb.map(function (v) { return (v + 256).toString(16).slice(1); }).join('');
+  })(attr('color'));
   var lang = attr('lang') || navigator.language || 'en';
   var S = {
     en: ['Chat with us', 'Close chat', 'Type your message', 'Send', 'Messages', 'You', 'Assistant', 'Team member',
@@ -17,18 +28,34 @@
       'A new conversation was started.',
       { too_long: 'Your message is too long (2,000 characters at most).', busy: 'We are busy right now. Please try again in a moment.',
         closed: 'This conversation is closed.', blocked: 'Your message could not be delivered.', bad_frame: 'Your message could not be sent.' },
-      'Message left for our team', ', about ', ' min', 'Machine-translated. Original: ', 'Download the transcript'],
+      'Message left for our team', ', about ', ' min', 'Machine-translated. Original: ', 'Download the transcript',
+      ['Nobody can answer right now. How should we reach you?', 'Email', 'Text message', 'Phone call', 'Email address', 'Mobile number', 'Phone number',
+        'Best time to reach you (optional)', 'Your question (optional if you wrote it above)', 'Leave my details',
+        'Thank you. A team member will get back to you. You can also come back to this chat on this device.'],
+      ['I agree', 'Privacy notice']],
     es: ['Chatee con nosotros', 'Cerrar chat', 'Escriba su mensaje', 'Enviar', 'Mensajes', 'Usted', 'Asistente', 'Miembro del equipo',
       'Conectando…', 'Reconectando…', 'Esperando a un miembro del equipo', ' — usted es el número ', 'Conversando con ',
       'Conversación cerrada', 'No es para emergencias: llame al número de emergencias local.', 'Iniciar una nueva conversación',
       'Se inició una nueva conversación.',
       { too_long: 'Su mensaje es demasiado largo (2.000 caracteres como máximo).', busy: 'Estamos ocupados. Inténtelo de nuevo en un momento.',
         closed: 'Esta conversación está cerrada.', blocked: 'No se pudo entregar su mensaje.', bad_frame: 'No se pudo enviar su mensaje.' },
-      'Mensaje dejado para nuestro equipo', ', unos ', ' min', 'Traducción automática. Original: ', 'Descargar la transcripción']
+      'Mensaje dejado para nuestro equipo', ', unos ', ' min', 'Traducción automática. Original: ', 'Descargar la transcripción',
+      ['Nadie puede responder ahora. ¿Cómo le contactamos?', 'Correo electrónico', 'Mensaje de texto', 'Llamada', 'Correo electrónico', 'Número de móvil', 'Número de teléfono',
+        'Mejor hora para contactarle (opcional)', 'Su pregunta (opcional si ya la escribió arriba)', 'Dejar mis datos',
+        'Gracias. Un miembro del equipo le responderá. También puede volver a este chat en este dispositivo.'],
+      ['Acepto', 'Aviso de privacidad']]
   };
   var T = S[lang.slice(0, 2).toLowerCase()] || S.en;
-  var store = function (k, v) {
-    try { return v === undefined ? sessionStorage.getItem('carechat.' + k) : v === null ? sessionStorage.removeItem('carechat.' + k) : sessionStorage.setItem('carechat.' + k, v); } catch (e) { return null; }
+  var store = function (k, v, S) {
+    S = S || sessionStorage;
+    try { return v === undefined ? S.getItem('carechat.' + k) : v === null ? S.removeItem('carechat.' + k) : S.setItem('carechat.' + k, v); } catch (e) { return null; }
+  };
+  // Once the patient left their details the chat must outlive the tab (a
+  // reply may come tomorrow): its resume token is kept on this device for
+  // 14 days, and forgotten when the chat closes.
+  var kept = function (v) {
+    if (v !== undefined) return store('kept', v && JSON.stringify([v, Date.now() + 1209600000]), localStorage);
+    try { var k = JSON.parse(store('kept', undefined, localStorage)); return k[1] > Date.now() ? k[0] : null; } catch (e) { return null; }
   };
 
   // A random id for this browser, kept across visits. The server stores only
@@ -47,13 +74,13 @@
   var host = d.createElement('div');
   host.id = 'carechat-widget';
   var root = host.attachShadow({ mode: 'open' });
-  root.innerHTML = ('<style>:host{all:initial}*{box-sizing:border-box;font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}' +
+  var css = (':host{all:initial}*{box-sizing:border-box;font:15px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}' +
     '.l{position:fixed;right:20px;bottom:20px;width:60px;height:60px;border-radius:50%;border:0;background:$C;color:#fff;cursor:pointer;box-shadow:0 4px 14px #0004;display:grid;place-items:center;z-index:2147483000}' +
     '.l i{position:absolute;top:3px;right:3px;width:14px;height:14px;border-radius:50%;background:#dc2626;border:2px solid #fff}' +
     'button:focus-visible,.m:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}textarea:focus{outline:2px solid $C;outline-offset:0}' +
     '.p{position:fixed;right:20px;bottom:92px;width:min(370px,calc(100vw - 24px));height:min(560px,calc(100vh - 112px));background:#fff;color:#1f2937;border-radius:14px;box-shadow:0 10px 40px #0004;display:flex;flex-direction:column;overflow:hidden;z-index:2147483001}' +
     '[hidden]{display:none!important}header{background:$C;color:#fff;padding:12px 8px 12px 16px;display:flex;align-items:center}' +
-    'h2{margin:0;font-size:16px;font-weight:600}header p{margin:2px 0 0;font-size:13px;opacity:.92}' +
+    'h2{margin:0;font-size:16px;font-weight:600}header p{margin:2px 0 0;font-size:13px}' +
     '.x{margin-left:auto;background:none;border:0;color:#fff;font-size:26px;line-height:1;cursor:pointer;width:40px;height:40px;border-radius:8px}' +
     '.m{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f8fafc}' +
     '.g{max-width:85%;align-self:flex-start}.g b{display:block;font-size:12px;color:#64748b;font-weight:600;margin:0 4px 2px}' +
@@ -65,18 +92,34 @@
     'textarea{flex:1;resize:none;border:1px solid #94a3b8;border-radius:10px;padding:8px 10px;max-height:120px;color:inherit}' +
     'form button{border:0;border-radius:10px;background:$C;color:#fff;padding:0 16px;font-weight:600;cursor:pointer}button:disabled,textarea:disabled{opacity:.5;cursor:default}' +
     'small{display:block;padding:0 10px 8px;font-size:11px;color:#64748b;text-align:center}.g small{padding:2px 0 0;text-align:left}' +
-    '@media (max-width:480px){.p{right:0;bottom:0;width:100vw;height:100%;border-radius:0}}</style>').split('$C').join(color) +
+    '.c{padding:10px 12px;border-top:1px solid #e2e8f0;font-size:14px}.c p{margin:0 0 8px}.c a{color:#1d4ed8;margin-right:8px}' +
+    '.c button,.f button{border:0;border-radius:10px;background:$C;color:#fff;padding:8px 14px;font-weight:600;cursor:pointer}' +
+    '.f{display:grid;gap:6px;padding:10px 12px;max-height:55%;overflow-y:auto}.f fieldset{border:0;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:4px 14px}' +
+    '.f legend{font-weight:600;padding:0;margin-bottom:4px}.f label{font-size:14px}.f fieldset label{display:inline-flex;align-items:center;gap:4px}' +
+    '.f input:not([type=radio]),.f textarea{display:block;width:100%;margin-top:2px;border:1px solid #94a3b8;border-radius:8px;padding:6px 8px;color:inherit}' +
+    '.f [role=alert]{color:#b91c1c;font-size:13px;margin:0}.f [role=alert]:empty{display:none}.f button{justify-self:start}' +
+    '@media (max-width:480px){.p{right:0;bottom:0;width:100vw;height:100%;border-radius:0}}').split('$C').join(color);
+  // A constructed style sheet where the browser has them: a clinic site's
+  // Content-Security-Policy without 'unsafe-inline' styles cannot block it.
+  var sheet = null;
+  try { sheet = new CSSStyleSheet(); sheet.replaceSync(css); root.adoptedStyleSheets = [sheet]; } catch (e) { sheet = null; }
+  root.innerHTML = (sheet ? '' : '<style>' + css + '</style>') +
     '<button class="l" type="button" data-testid="launcher" aria-expanded="false" aria-controls="p">' +
     '<svg width="28" height="28" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">' +
     '<path d="M21 12a8 8 0 0 1-11.6 7.1L4 20l1.1-4.4A8 8 0 1 1 21 12z"/></svg><i hidden></i></button>' +
     '<section class="p" id="p" role="dialog" hidden><header><div><h2></h2><p data-testid="status" role="status"></p></div>' +
     '<button class="x" type="button">×</button></header>' +
     '<div class="m" data-testid="messages" role="log" aria-live="polite" tabindex="0"></div>' +
+    '<div class="c" data-testid="consent" hidden><p></p><a target="_blank" rel="noopener noreferrer"></a><button type="button" data-testid="agree"></button></div>' +
+    '<form class="f" data-testid="contact-form" hidden><fieldset><legend></legend>' +
+    ['email', 'sms', 'phone'].map(function (c) { return '<label><input type="radio" name="ch" value="' + c + '"> <span></span></label>'; }).join('') +
+    '</fieldset><label><span></span><input name="to" required autocomplete="on"></label><label><span></span><input type="text" name="when" maxlength="100"></label>' +
+    '<label><span></span><textarea name="q" rows="2" maxlength="2000"></textarea></label><p role="alert" id="fe"></p><button type="submit"></button></form>' +
     '<form><textarea data-testid="input" rows="1" maxlength="2000"></textarea><button type="submit" data-testid="send" disabled></button></form>' +
     '<small></small></section>';
   var $ = function (s) { return root.querySelector(s); };
   var launcher = $('.l'), dot = $('.l i'), panel = $('.p'), status = $('[data-testid=status]'), list = $('.m'),
-    form = $('form'), input = $('textarea'), send = $('[data-testid=send]'), xb = $('.x');
+    cf = $('.f'), cp = $('.c'), form = $('form:not(.f)'), input = $('[data-testid=input]'), send = $('[data-testid=send]'), xb = $('.x');
   launcher.setAttribute('aria-label', T[0]); launcher.title = T[0];
   panel.setAttribute('aria-label', T[0] + ': ' + clinic);
   $('h2').textContent = clinic;
@@ -85,8 +128,36 @@
   send.textContent = T[3];
   list.setAttribute('aria-label', T[4]);
   $('small').textContent = T[14];
+  var owed = null;
+  cp.querySelector('button').textContent = T[24][0];
+  cp.querySelector('a').textContent = T[24][1];
+  cp.querySelector('button').onclick = function () {
+    if (ws && online && owed) ws.send(JSON.stringify({ type: 'consent', version: owed }));
+  };
+  var F = T[23], spans = cf.querySelectorAll('span'), radios = cf.querySelectorAll('[name=ch]'), to = cf.querySelector('[name=to]'), fe = $('#fe');
+  cf.querySelector('legend').textContent = F[0];
+  [F[1], F[2], F[3], '', F[7], F[8]].forEach(function (t, i) { spans[i].textContent = t; });
+  cf.querySelector('.f button').textContent = F[9];
+  radios[0].checked = true;
+  to.setAttribute('aria-describedby', 'fe');
+  var channel = function () {
+    var c = cf.querySelector('[name=ch]:checked').value;
+    to.type = c == 'email' ? 'email' : 'tel';
+    to.autocomplete = c == 'email' ? 'email' : 'tel';
+    spans[3].textContent = F[c == 'email' ? 4 : c == 'sms' ? 5 : 6];
+    return c;
+  };
+  channel();
+  Array.prototype.forEach.call(radios, function (r) { r.onchange = channel; });
+  cf.onsubmit = function (e) {
+    e.preventDefault();
+    if (!ws || !online) return;
+    fe.textContent = '';
+    sent = 1;
+    ws.send(JSON.stringify({ type: 'contact', channel: channel(), contact: to.value, best_time: cf.when.value, question: cf.q.value }));
+  };
 
-  var ws, timer, last, tries = 0, online = false, was = false, started = false, state = '', closed = false, replay = false, barred = false;
+  var ws, timer, last, sent, tries = 0, online = false, was = false, started = false, state = '', closed = false, replay = false, barred = false;
 
   function add(from, text, name, at, original) {
     var g = d.createElement('div'), p = d.createElement('p');
@@ -136,20 +207,21 @@
   }
   function update() {
     status.textContent = online ? state || T[6] : was ? T[9] : T[8];
-    send.disabled = !online || closed;
-    input.disabled = closed;
+    send.disabled = !online || closed || !!owed;
+    input.disabled = closed || !!owed;
   }
   function shut() {
     if (closed) return;
     closed = true;
     state = T[13];
+    kept(null);
     notice(T[13], 1);
   }
 
   function connect() {
     clearTimeout(timer);
     if (barred) return;
-    var url = WS + '?lang=' + encodeURIComponent(lang) + '&fp=' + fp(), r = store('resume'), s;
+    var url = WS + '?lang=' + encodeURIComponent(lang) + '&fp=' + fp(), r = store('resume') || kept(), s;
     if (attr('state')) url += '&state=' + encodeURIComponent(attr('state'));
     if (r) url += '&resume=' + encodeURIComponent(r);
     try { s = ws = new WebSocket(url); } catch (e) { return retry(); }
@@ -173,8 +245,11 @@
   function restart() {
     store('resume', null);
     store('conversation', null);
+    kept(null);
     if (ws) { var s = ws; ws = null; s.close(); }
     online = closed = false;
+    owed = null;
+    cp.hidden = true;
     state = '';
     list.textContent = '';
     update();
@@ -204,6 +279,20 @@
     } else if (f.type == 'message') {
       add(f.from, f.text, f.name, f.at, f.machine_translated && f.original);
       if (panel.hidden) dot.hidden = false;
+    } else if (f.type == 'consent') {
+      // The clinic's note, to accept before writing (docs/protocol.md).
+      owed = f.version;
+      cp.querySelector('p').textContent = f.text;
+      var pl = cp.querySelector('a');
+      pl.hidden = !/^https?:\/\//.test(f.privacy_url || '');
+      if (!pl.hidden) pl.href = f.privacy_url;
+      cp.hidden = false;
+      cp.querySelector('button').focus();
+    } else if (f.type == 'consent_accepted') {
+      owed = null;
+      cp.hidden = true;
+      update();
+      input.focus();
     } else if (f.type == 'transcript') {
       var a = d.createElement('a');
       a.href = URL.createObjectURL(new Blob([f.html], { type: 'text/html' }));
@@ -212,6 +301,12 @@
       a.click();
       a.remove();
     } else if (f.type == 'status') {
+      cf.hidden = !(f.state == 'offline' && !f.contact_left);
+      if (f.state == 'offline' && f.contact_left) {
+        kept(store('resume'));
+        if (sent) notice(F[10]);
+        sent = 0;
+      }
       if (f.state == 'closed') shut();
       else {
         closed = false;
@@ -225,6 +320,9 @@
         barred = closed = true;
         state = T[13];
         notice(f.message || T[17].blocked);
+      } else if (f.code == 'bad_contact') {
+        fe.textContent = f.message;
+        to.focus();
       } else if (f.code == 'closed') shut();
       else {
         // The last frame was not delivered: mark it and give the text back to retry or shorten.

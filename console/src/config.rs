@@ -123,6 +123,167 @@ pub struct Config {
     /// Translation model directories (OPUS-MT, `docs/routing.md`); every
     /// directory under `<models_dir>/translate/` is loaded as well.
     pub translation_models: Vec<PathBuf>,
+    /// Email and text messages (docs/notify.md).
+    pub notify: Notify,
+}
+
+/// Whether `url` is http(s) to this machine (a relay or a test receiver).
+pub fn loopback_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .unwrap_or("");
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    };
+    loopback_host(host)
+}
+
+/// `localhost`, `127.0.0.0/8` or `::1`.
+pub fn loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The `[notify]` table: telling staff and patients outside the console
+/// (docs/notify.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Notify {
+    /// How staff and patients reach this server, for the links sent
+    /// (`https://chat.clinic.example`). Needed once email or SMS is set up.
+    pub public_url: Option<String>,
+    /// A staff member gets at most one email about waiting chats this
+    /// often (minutes).
+    pub email_every_minutes: u64,
+    /// Numbers told by text message when a chat is urgent (E.164,
+    /// `+15550102030`).
+    pub on_call: Vec<String>,
+    pub smtp: Option<Smtp>,
+    pub sms: Option<SmsConfig>,
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Notify {
+            public_url: None,
+            email_every_minutes: 5,
+            on_call: Vec::new(),
+            smtp: None,
+            sms: None,
+        }
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Upgrade with STARTTLS, required (port 587 by default).
+    Starttls,
+    /// TLS from the first byte (port 465 by default).
+    Tls,
+    /// Plain: only to a relay on this machine (port 25 by default).
+    None,
+}
+
+/// `[notify.smtp]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    pub port: Option<u16>,
+    #[serde(default = "starttls")]
+    pub security: Security,
+    pub username: Option<String>,
+    /// `CARECHAT_NOTIFY__SMTP__PASSWORD` keeps it out of the file.
+    pub password: Option<String>,
+    /// The sender, `Clinic <chat@clinic.example>`.
+    pub from: String,
+    /// A PEM file of authorities trusted for the server besides the
+    /// system's (a clinic's own CA).
+    pub ca_file: Option<PathBuf>,
+}
+
+fn starttls() -> Security {
+    Security::Starttls
+}
+
+/// `[notify.sms]`: a Twilio-compatible API (a form POST of `To`, `From`,
+/// `Body` with HTTP basic auth).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsConfig {
+    /// e.g. `https://api.twilio.com/2010-04-01/Accounts/AC.../Messages.json`.
+    pub url: String,
+    /// The account id (basic auth's user).
+    pub username: String,
+    /// The auth token; `CARECHAT_NOTIFY__SMS__PASSWORD` keeps it out of
+    /// the file.
+    pub password: Option<String>,
+    /// The number messages come from.
+    pub from: String,
+}
+
+impl Notify {
+    fn check(&self) -> anyhow::Result<()> {
+        if self.smtp.is_none() && self.sms.is_none() {
+            return Ok(());
+        }
+        let url = self.public_url.as_deref().unwrap_or("");
+        anyhow::ensure!(
+            url.starts_with("https://") || loopback_url(url),
+            "configuration: notify.public_url (https://, how staff and patients reach this \
+             server) is needed for the links email and text messages carry"
+        );
+        anyhow::ensure!(
+            self.email_every_minutes >= 1,
+            "configuration: notify.email_every_minutes must be at least 1"
+        );
+        if let Some(smtp) = &self.smtp {
+            anyhow::ensure!(
+                smtp.security != Security::None || loopback_host(&smtp.host),
+                "configuration: notify.smtp.security = \"none\" sends mail in the clear: only to a \
+                 relay on this machine (localhost)"
+            );
+        }
+        if !self.on_call.is_empty() {
+            anyhow::ensure!(
+                self.sms.is_some(),
+                "configuration: notify.on_call is told by text message: set up notify.sms"
+            );
+        }
+        for n in &self.on_call {
+            anyhow::ensure!(
+                service::contact::valid_phone(n),
+                "configuration: notify.on_call holds something that is not a phone number"
+            );
+        }
+        Ok(())
+    }
+
+    /// What the service is given, when anything is set up.
+    pub fn service(&self) -> anyhow::Result<Option<service::notify::Notifications>> {
+        if self.smtp.is_none() && self.sms.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(service::notify::Notifications {
+            notifier: std::sync::Arc::new(crate::notify::Messenger::new(self)?),
+            public_url: self
+                .public_url
+                .clone()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_string(),
+            email_every_ms: self.email_every_minutes * 60_000,
+            on_call: self.on_call.clone(),
+        }))
+    }
 }
 
 /// The `[limits]` table: the patient side's rate limits, per address (its
@@ -514,6 +675,7 @@ impl Default for Config {
             clinic: service::canned::ClinicInfo::default(),
             console_copy: true,
             translation_models: Vec::new(),
+            notify: Notify::default(),
         }
     }
 }
@@ -660,6 +822,12 @@ impl Config {
             sso.check()?;
         }
         config.retention.check()?;
+        config.notify.check()?;
+        let privacy = config.clinic.privacy_url.trim();
+        anyhow::ensure!(
+            privacy.is_empty() || privacy.starts_with("https://") || privacy.starts_with("http://"),
+            "configuration: clinic.privacy_url must be an http(s) address"
+        );
         anyhow::ensure!(
             (0.0..=1.0).contains(&config.gate_tolerance),
             "configuration: gate_tolerance must be between 0 and 1"

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
 use serde_json::{Value, json};
-use store::{Accounts, Conversations, Moderation, NewAudit, Timestamp};
+use store::{Accounts, Conversations, Moderation, NewAudit, PatientForms, Timestamp};
 
 use crate::config::{Config, beside};
 
@@ -247,6 +247,8 @@ fn settings(config: &Config) -> anyhow::Result<Value> {
         "/retention/webhook_secret",
         "/sso/client_secret",
         "/metrics_token",
+        "/notify/smtp/password",
+        "/notify/sms/password",
     ] {
         if let Some(slot) = v.pointer_mut(pointer)
             && !slot.is_null()
@@ -304,6 +306,17 @@ pub async fn export(config: &Config, out: &Path) -> anyhow::Result<()> {
             .into_iter()
             .map(|n| serde_json::to_value(n).unwrap_or(Value::Null))
             .collect();
+        // The contact details left offline, opened like the messages.
+        let forms: Vec<Value> = store
+            .forms_of(&id, true)
+            .await?
+            .into_iter()
+            .map(|f| serde_json::to_value(f).unwrap_or(Value::Null))
+            .collect();
+        let consent = store
+            .consent(&id)
+            .await?
+            .map(|(version, at)| json!({"version": version, "accepted_at": at}));
         conversations.push(json!({
             "id": conv.id,
             "state": conv.state,
@@ -317,6 +330,8 @@ pub async fn export(config: &Config, out: &Path) -> anyhow::Result<()> {
             "updated_at": conv.updated_at,
             "messages": messages,
             "notes": notes,
+            "forms": forms,
+            "consent": consent,
         }));
         let transcript = service::transcript::build(&store, &conv).await?;
         json_file(
@@ -395,4 +410,40 @@ pub async fn export(config: &Config, out: &Path) -> anyhow::Result<()> {
         out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exported_settings_hold_no_secret() {
+        let config = Config {
+            metrics_token: Some("scrape-secret".into()),
+            notify: crate::config::Notify {
+                smtp: Some(crate::config::Smtp {
+                    host: "smtp.maple.test".into(),
+                    port: None,
+                    security: crate::config::Security::Starttls,
+                    username: Some("chat".into()),
+                    password: Some("smtp-secret".into()),
+                    from: "chat@maple.test".into(),
+                    ca_file: None,
+                }),
+                sms: Some(crate::config::SmsConfig {
+                    url: "https://sms.maple.test".into(),
+                    username: "AC1".into(),
+                    password: Some("sms-secret".into()),
+                    from: "+15550100000".into(),
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let text = settings(&config).unwrap().to_string();
+        for secret in ["scrape-secret", "smtp-secret", "sms-secret"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(text.contains("smtp.maple.test"), "the rest is kept: {text}");
+    }
 }

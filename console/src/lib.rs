@@ -21,6 +21,7 @@ pub mod config;
 pub mod data;
 pub mod engine;
 pub mod master;
+pub mod notify;
 mod server;
 mod sso;
 pub mod tune;

@@ -187,6 +187,10 @@ struct ProfileArgs {
     /// chats from a site that names its state go only to them.
     #[arg(long)]
     states: Option<String>,
+    /// Where waiting chats are announced by email (docs/notify.md); an
+    /// empty value clears it.
+    #[arg(long)]
+    email: Option<String>,
 }
 
 impl ProfileArgs {
@@ -198,6 +202,7 @@ impl ProfileArgs {
             languages: self.languages,
             max_chats: self.max_chats,
             licensed_states: self.states,
+            email: self.email,
         }
     }
 }

@@ -141,6 +141,8 @@ pub struct Profile {
     pub languages: Option<String>,
     pub max_chats: Option<usize>,
     pub licensed_states: Option<String>,
+    /// Where waiting chats are announced by email (`""` clears it).
+    pub email: Option<String>,
 }
 
 impl Profile {
@@ -188,7 +190,14 @@ impl Profile {
         if self.max_chats.is_some_and(|n| n > 50) {
             return Err(bad("the chat limit must be at most 50".into()));
         }
+        let email = match self.email.as_deref().map(str::trim) {
+            Some("") => Some(None),
+            Some(e) if crate::contact::valid_email(e) => Some(Some(e.to_string())),
+            Some(_) => return Err(bad("that does not look like an email address".into())),
+            None => None,
+        };
         Ok(UserUpdate {
+            email,
             display_name,
             role,
             skills: self.skills.as_deref().map(list),
@@ -512,6 +521,20 @@ impl Staff {
                 }
                 e => e.into(),
             })?;
+        let user = match u.email {
+            Some(email) => {
+                self.store
+                    .update_user(
+                        user.id,
+                        UserUpdate {
+                            email: Some(email),
+                            ..UserUpdate::default()
+                        },
+                    )
+                    .await?
+            }
+            None => user,
+        };
         let detail = format!("role={}", user.role.as_str());
         self.store
             .audit(audit(actor, "user_add", &user, detail))
@@ -594,6 +617,7 @@ impl Staff {
             ("languages", update.languages.is_some()),
             ("max_chats", update.max_chats.is_some()),
             ("licensed_states", update.licensed_states.is_some()),
+            ("email", update.email.is_some()),
         ] {
             if set {
                 changed.push(name);

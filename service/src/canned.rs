@@ -28,6 +28,9 @@ pub const MAX_BODY_CHARS: usize = crate::MAX_MESSAGE_CHARS;
 pub struct ClinicInfo {
     pub name: String,
     pub phone: String,
+    /// The clinic's privacy notice, linked from the consent step
+    /// ([`crate::consent`]).
+    pub privacy_url: String,
 }
 
 /// A reply as a clinician's picker shows it.

@@ -339,8 +339,10 @@ impl Service {
             crate::metrics::patient_message(Action::Urgent);
             return self.patient_emergency(&conv, text, emergency).await;
         }
-        // Past the emergency check, a flood is refused before anything is
-        // stored or queued for the models.
+        // Past the emergency check, nothing before the clinic's consent.
+        self.check_consent(&conv).await?;
+        // Then a flood is refused before anything is stored or queued for
+        // the models.
         self.limits
             .messages
             .take(conversation.as_str(), self.now_ms())
@@ -467,6 +469,7 @@ impl Service {
         self.count(escalated).await;
         if urgent {
             self.count(self.event(ActivityKind::Urgent, &conv.id)).await;
+            let _ = self.alert_urgent(&conv.id);
         }
         let whisper = self.whisper_for(&conv.id, a).await?;
         let queued = self
@@ -549,6 +552,7 @@ impl Service {
     async fn make_urgent(&self, conv: &Conversation, a: &Assessment) -> ServiceResult<()> {
         let queued = conv.state == ConvState::Queued;
         self.count(self.event(ActivityKind::Urgent, &conv.id)).await;
+        let _ = self.alert_urgent(&conv.id);
         self.store
             .update_conversation(
                 &conv.id,

@@ -36,6 +36,10 @@ pub enum ServiceError {
     /// `retry_after_secs`.
     #[error("too many requests; try again in a moment")]
     RateLimited { retry_after_secs: u64 },
+    /// The clinic asks patients to accept its consent text before their
+    /// first message ([`crate::consent`]).
+    #[error("please read and accept the note above before writing")]
+    ConsentRequired,
     /// Never carries message text.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -55,6 +59,7 @@ impl ServiceError {
             ServiceError::BreakGlassRequired => "break_glass_required",
             ServiceError::Locked { .. } => "locked",
             ServiceError::RateLimited { .. } => "rate_limited",
+            ServiceError::ConsentRequired => "consent_required",
             ServiceError::Internal(_) => "internal",
         }
     }

@@ -36,6 +36,11 @@ pub enum PatientFrame {
         machine_translated: bool,
     },
     Status(PatientStatus),
+    /// The clinic's consent text, to accept before the first message
+    /// ([`crate::consent`]); sent after `welcome` until accepted.
+    Consent(crate::consent::Consent),
+    /// The consent was recorded: the patient may write.
+    ConsentAccepted,
     /// The patient's copy of the conversation, asked for with a
     /// `transcript` frame: a printable HTML page to save as `filename`.
     Transcript {
@@ -78,8 +83,11 @@ pub enum PatientStatus {
     Assigned {
         clinician: Option<String>,
     },
-    /// Nobody who could help is online: messages are kept for staff.
-    Offline,
+    /// Nobody who could help is online: messages are kept for staff, and
+    /// the widget asks how to reach the patient unless `contact_left`.
+    Offline {
+        contact_left: bool,
+    },
     Closed,
 }
 
@@ -141,4 +149,10 @@ pub enum PatientInput {
     },
     /// Asks for the patient's copy of the conversation.
     Transcript,
+    /// The offline contact form ([`crate::contact`]).
+    Contact(crate::contact::ContactInput),
+    /// Accepts the consent text of `version` ([`crate::consent`]).
+    Consent {
+        version: String,
+    },
 }

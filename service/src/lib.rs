@@ -21,9 +21,14 @@
 //!   patient; `retention.rs`: how long chats are kept, deletion, ephemeral mode.
 //! - `workbench.rs`: the whitelist's versions, the evaluation gate,
 //!   publishing without a restart and rollback.
+//! - `consent.rs`: the clinic's consent text, accepted before the first
+//!   message; `contact.rs`: the offline contact form and the "Left a
+//!   message" list.
 //! - `canned.rs`: clinicians' canned replies; `dashboard.rs`: the counts
 //!   the dashboard draws, and the events they come from.
 //! - `moderation.rs`: blocking a sender, the held list, the audit trail.
+//! - `notify.rs`: staff told by email and the on-call list by text message;
+//!   a patient's link to the answer, opened with a one-time code.
 //! - `sessions.rs`: a patient's or clinician's socket opening and closing.
 //! - `hub.rs`: the in-memory state: sockets, presence, the router.
 //! - `frames.rs` and `views.rs`: what is sent.
@@ -32,6 +37,8 @@ pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod canned;
+pub mod consent;
+pub mod contact;
 mod conversation;
 pub mod dashboard;
 mod error;
@@ -42,6 +49,7 @@ pub mod masking;
 pub mod metrics;
 pub mod mfa;
 mod moderation;
+pub mod notify;
 mod ports;
 pub mod retention;
 mod routing;
@@ -107,6 +115,10 @@ pub struct Service {
     /// The live whitelist's bot built to be judged (by the evaluation gate),
     /// kept from the publish that made it live, with that whitelist.
     judged_live: tokio::sync::Mutex<Option<JudgedBot>>,
+    /// Email and text messages, when set up ([`notify`]).
+    notifications: Option<notify::Notifications>,
+    /// Who was told what ([`notify`]'s batching).
+    told: notify::ToldState,
 }
 
 /// A whitelist and the bot built for it to be judged.
@@ -143,6 +155,8 @@ impl Service {
             clinic: canned::ClinicInfo::default(),
             tried: tokio::sync::Mutex::new(None),
             judged_live: tokio::sync::Mutex::new(None),
+            notifications: None,
+            told: Default::default(),
         }
     }
 

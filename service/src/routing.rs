@@ -169,6 +169,7 @@ impl Service {
     /// ([`crate::hub::FORGET_AFTER_MS`]).
     pub async fn tick(&self) {
         self.hub.sweep(self.now_ms());
+        let _ = self.notify_staff().await;
         let events = self.hub.router().tick(self.now_ms());
         if events.is_empty() {
             return;
@@ -229,8 +230,11 @@ impl Service {
                 },
             )
             .await?;
-        self.hub
-            .to_patient(conversation, &PatientFrame::Status(PatientStatus::Offline));
+        let contact_left = self.contact_left(conversation).await;
+        self.hub.to_patient(
+            conversation,
+            &PatientFrame::Status(PatientStatus::Offline { contact_left }),
+        );
         self.count(self.event(store::ActivityKind::LeftMessage, conversation))
             .await;
         let language = conv.language.as_deref().unwrap_or("en");

@@ -60,6 +60,26 @@ impl PatientSession {
         Ok(())
     }
 
+    /// The patient accepted the consent text `version`: told so, or shown
+    /// the text again when the clinic changed it meanwhile.
+    pub async fn consent(&self, version: &str) -> ServiceResult<()> {
+        let frame = match self
+            .service
+            .accept_consent(&self.conversation, version)
+            .await?
+        {
+            Ok(()) => PatientFrame::ConsentAccepted,
+            Err(newer) => PatientFrame::Consent(newer),
+        };
+        self.send(&frame).await;
+        Ok(())
+    }
+
+    /// The offline contact form.
+    pub async fn contact(&self, input: crate::contact::ContactInput) -> ServiceResult<()> {
+        self.service.leave_contact(&self.conversation, input).await
+    }
+
     /// A frame for this socket alone (an error about its last frame).
     pub async fn send(&self, frame: &PatientFrame) {
         let _ = self.tx.send(encode(frame)).await;
@@ -177,15 +197,7 @@ impl Service {
             id: self.hub.add_patient(&conv.id, tx.clone()),
             tx: tx.clone(),
         };
-        let language = conv
-            .language
-            .clone()
-            .or_else(|| {
-                conv.browser_language
-                    .as_deref()
-                    .and_then(bot_engine::primary_subtag)
-            })
-            .unwrap_or_else(|| "en".into());
+        let language = Self::shown_language(&conv);
         let welcome = PatientFrame::Welcome {
             conversation: conv.id.clone(),
             resume,
@@ -193,37 +205,19 @@ impl Service {
         };
         let _ = tx.send(encode(&welcome)).await;
         if resumed {
-            // A reload must not lose the thread: the patient sees the
-            // words as typed (theirs and the clinician's, opened from the
-            // vault), as they saw them live.
-            let mut messages = Vec::new();
-            let originals = match self.store.originals(&conv.id).await {
-                Ok(o) => o,
-                Err(e) => {
-                    tracing::error!(error = %e, conversation = conv.id.as_str(), "the originals did not open");
-                    Default::default()
-                }
-            };
-            if let Ok(stored) = self.store.messages(&conv.id).await {
-                for m in &stored {
-                    let v = self.message_view(m).await;
-                    messages.push(HistoryItem {
-                        from: v.from,
-                        // Numbers masked here too: a shared screen.
-                        text: originals
-                            .get(&m.id)
-                            .map(|o| crate::masking::mask(o).unwrap_or_else(|| o.clone()))
-                            .unwrap_or(v.text),
-                        at: v.at,
-                        name: v.name,
-                    });
-                }
-            }
+            let messages = self.patient_history(&conv).await;
             let _ = tx.send(encode(&PatientFrame::History { messages })).await;
+        }
+        if conv.state != ConvState::Closed
+            && let Ok(Some(consent)) = self.consent_owed(&conv).await
+        {
+            let _ = tx.send(encode(&PatientFrame::Consent(consent))).await;
         }
         let status = match conv.state {
             ConvState::Bot => PatientFrame::Status(PatientStatus::Bot),
-            ConvState::Queued if conv.offline => PatientFrame::Status(PatientStatus::Offline),
+            ConvState::Queued if conv.offline => PatientFrame::Status(PatientStatus::Offline {
+                contact_left: self.contact_left(&conv.id).await,
+            }),
             ConvState::Queued => {
                 let position = self.hub.router().position(conv.id.as_str());
                 self.queued_status(&conv.id, position, conv.urgent)
@@ -235,6 +229,36 @@ impl Service {
         };
         let _ = tx.send(encode(&status)).await;
         Ok((session, rx))
+    }
+
+    /// The conversation as the patient reads it back: a reload must not
+    /// lose the thread, so they see the words as typed (theirs and the
+    /// clinician's, opened from the vault), as they saw them live, with
+    /// card, account and Social Security numbers masked (a shared screen).
+    pub(crate) async fn patient_history(&self, conv: &Conversation) -> Vec<HistoryItem> {
+        let mut messages = Vec::new();
+        let originals = match self.store.originals(&conv.id).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, conversation = conv.id.as_str(), "the originals did not open");
+                Default::default()
+            }
+        };
+        if let Ok(stored) = self.store.messages(&conv.id).await {
+            for m in &stored {
+                let v = self.message_view(m).await;
+                messages.push(HistoryItem {
+                    from: v.from,
+                    text: originals
+                        .get(&m.id)
+                        .map(|o| crate::masking::mask(o).unwrap_or_else(|| o.clone()))
+                        .unwrap_or(v.text),
+                    at: v.at,
+                    name: v.name,
+                });
+            }
+        }
+        messages
     }
 
     /// Registers a clinician's console: `hello` and their `queue` are

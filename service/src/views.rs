@@ -136,6 +136,8 @@ pub struct AccountView {
     pub mfa: bool,
     /// Made by single sign-on: the identity provider sets its role.
     pub sso: bool,
+    /// Where waiting chats are announced by email.
+    pub email: Option<String>,
 }
 
 impl From<&store::User> for AccountView {
@@ -154,6 +156,7 @@ impl From<&store::User> for AccountView {
             locked_until: u.locked_until.filter(|t| *t > Timestamp::now()),
             mfa: u.totp_secret.is_some(),
             sso: u.sso_subject.is_some(),
+            email: u.email.clone(),
         }
     }
 }

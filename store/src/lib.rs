@@ -39,9 +39,10 @@ pub use chain::{AuditKey, AuditVerdict};
 pub use ids::{AuditId, BlockId, ConversationId, MessageId, StaffTextId, UserId};
 pub use records::{
     Activity, ActivityKind, AuditEntry, AuditFilter, Block, BlockKind, CannedReply, ConvState,
-    ConvUpdate, Conversation, Message, NewActivity, NewAudit, NewBlock, NewCannedReply,
-    NewConversation, NewMessage, NewUser, NewWhitelistVersion, Role, Sender, StaffText,
-    StoredTranslation, User, UserUpdate, WhitelistDraft, WhitelistVersion,
+    ConvUpdate, Conversation, FormFields, FormKind, Message, NewActivity, NewAudit, NewBlock,
+    NewCannedReply, NewConversation, NewMessage, NewPatientForm, NewUser, NewWhitelistVersion,
+    PatientForm, ReplyLink, Role, Sender, StaffText, StoredTranslation, User, UserUpdate,
+    WhitelistDraft, WhitelistVersion,
 };
 pub use sqlite::SqliteStore;
 pub use time::Timestamp;
@@ -351,6 +352,71 @@ pub trait Activities: Send + Sync {
     async fn activity(&self, from: Timestamp, to: Timestamp) -> StoreResult<Vec<Activity>>;
 }
 
+/// What patients filled in besides chatting (the offline contact form),
+/// sealed like their messages' originals.
+#[async_trait]
+pub trait PatientForms: Send + Sync {
+    async fn add_form(&self, form: NewPatientForm) -> StoreResult<PatientForm>;
+    /// One form; its values as typed when `open` (and they were kept).
+    async fn form(&self, id: i64, open: bool) -> StoreResult<PatientForm>;
+    /// Forms of `kind`, oldest first: only those not yet done when
+    /// `open_only`. Values as typed when `open`.
+    async fn forms(
+        &self,
+        kind: FormKind,
+        open_only: bool,
+        open: bool,
+    ) -> StoreResult<Vec<PatientForm>>;
+    /// A conversation's forms, oldest first.
+    async fn forms_of(
+        &self,
+        conversation: &ConversationId,
+        open: bool,
+    ) -> StoreResult<Vec<PatientForm>>;
+    /// Marks a form done by `user` (`None`: open again), with its audit line.
+    async fn set_form_done(
+        &self,
+        id: i64,
+        done_by: Option<UserId>,
+        audit: NewAudit,
+    ) -> StoreResult<PatientForm>;
+    /// Records that staff answered it through the patient's channel.
+    async fn set_form_replied(&self, id: i64) -> StoreResult<()>;
+    /// Keeps a link to the answer to a form (its token's hash).
+    async fn add_reply_link(
+        &self,
+        token_hash: &str,
+        form: i64,
+        expires_at: Timestamp,
+    ) -> StoreResult<()>;
+    async fn reply_link(&self, token_hash: &str) -> StoreResult<ReplyLink>;
+    /// Sets the link's one-time code (its hash) and when it stops working.
+    /// Wrong codes keep counting across codes: a new code is no new chance
+    /// to guess.
+    async fn set_reply_code(
+        &self,
+        token_hash: &str,
+        code_hash: &str,
+        expires_at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Counts a wrong code; how many in a row now.
+    async fn reply_code_failed(&self, token_hash: &str) -> StoreResult<u32>;
+    async fn delete_reply_link(&self, token_hash: &str) -> StoreResult<()>;
+    /// Records that the patient accepted the consent text `version` (shown
+    /// in `language`); a later acceptance replaces it.
+    async fn record_consent(
+        &self,
+        conversation: &ConversationId,
+        version: &str,
+        language: &str,
+    ) -> StoreResult<()>;
+    /// The version the conversation's patient accepted, and when.
+    async fn consent(
+        &self,
+        conversation: &ConversationId,
+    ) -> StoreResult<Option<(String, Timestamp)>>;
+}
+
 /// Several writes that must all happen or none (an assignment and its
 /// system message and audit line, say).
 #[async_trait]
@@ -369,6 +435,7 @@ pub trait Store:
     + Whitelists
     + CannedReplies
     + Activities
+    + PatientForms
     + 'static
 {
 }
@@ -381,6 +448,7 @@ impl<
         + Whitelists
         + CannedReplies
         + Activities
+        + PatientForms
         + 'static,
 > Store for T
 {

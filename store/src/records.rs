@@ -60,6 +60,8 @@ pub struct User {
     /// The identity provider's `issuer subject` for an account made by
     /// single sign-on.
     pub sso_subject: Option<String>,
+    /// Where batched notifications of waiting chats go; none when unset.
+    pub email: Option<String>,
 }
 
 impl User {
@@ -92,6 +94,8 @@ pub struct UserUpdate {
     pub totp_secret: Option<Option<String>>,
     /// Sets or clears the (sealed) TOTP secret being enrolled.
     pub totp_pending: Option<Option<String>>,
+    /// Sets or clears the notification email address.
+    pub email: Option<Option<String>>,
 }
 
 impl UserUpdate {
@@ -590,4 +594,68 @@ pub struct Activity {
     pub detail: Option<String>,
     pub user: Option<UserId>,
     pub seconds: Option<i64>,
+}
+
+/// What kind of form a patient filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormKind {
+    /// The offline contact form: how to reach the patient.
+    Contact,
+}
+
+impl FormKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FormKind::Contact => "contact",
+        }
+    }
+    pub fn parse(s: &str) -> Option<FormKind> {
+        match s {
+            "contact" => Some(FormKind::Contact),
+            _ => None,
+        }
+    }
+}
+
+/// A form's values by field name, in a stable order.
+pub type FormFields = std::collections::BTreeMap<String, String>;
+
+/// A form to store: `fields` already redacted; `original` the values as
+/// typed, sealed under the conversation's data key before they are
+/// written, and not kept at all by a store without a vault.
+#[derive(Debug, Clone)]
+pub struct NewPatientForm {
+    pub conversation_id: ConversationId,
+    pub kind: FormKind,
+    pub fields: FormFields,
+    pub original: Option<FormFields>,
+}
+
+/// A stored form.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PatientForm {
+    pub id: i64,
+    pub conversation_id: ConversationId,
+    pub kind: FormKind,
+    /// The values as typed when they were asked for and could be opened;
+    /// else as stored (redacted).
+    pub fields: FormFields,
+    /// Whether `fields` are the values as typed.
+    pub opened: bool,
+    pub created_at: Timestamp,
+    pub done_at: Option<Timestamp>,
+    pub done_by: Option<UserId>,
+    pub replied_at: Option<Timestamp>,
+}
+
+/// A patient's link to staff's answer (see `migrations/0015_notify.sql`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplyLink {
+    pub form_id: i64,
+    pub conversation_id: ConversationId,
+    pub expires_at: Timestamp,
+    pub code_hash: Option<String>,
+    pub code_expires_at: Option<Timestamp>,
+    pub failures: u32,
 }

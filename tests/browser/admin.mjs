@@ -73,6 +73,7 @@ async function ask(browser, question) {
     await w('[data-testid=launcher]').click();
     const bot = w('[data-testid=message][data-from=bot]');
     await bot.first().waitFor();
+    await w('[data-testid=agree]').click();
     await w('[data-testid=send]:enabled').waitFor();
     await w('[data-testid=input]').fill(question);
     await w('[data-testid=send]').click();

@@ -56,6 +56,15 @@ async function main() {
     await w('[data-testid=launcher]').click();
     step = 'patient: wait for the welcome message';
     await botMessages.first().waitFor({ timeout: WAIT });
+    step = 'patient: the clinic\'s consent note comes first, and nothing can be sent before it';
+    const consent = w('[data-testid=consent]');
+    await consent.filter({ hasText: /not for emergencies.*911/ }).waitFor({ timeout: WAIT });
+    if (!(await w('[data-testid=send]').isDisabled()) || !(await w('[data-testid=input]').isDisabled())) {
+      throw new Error('the reply box is usable before consent');
+    }
+    await shot(patient, 'widget-consent.png');
+    await w('[data-testid=agree]').click();
+    await consent.waitFor({ state: 'hidden', timeout: WAIT });
     await w('[data-testid=send]:enabled').waitFor({ timeout: WAIT });
 
     step = 'patient: ask for the Saturday hours';

@@ -503,7 +503,19 @@ pub struct Patient {
 }
 
 impl Patient {
+    /// A patient's socket, with the clinic's consent text accepted as the
+    /// widget's "I agree" does (`connect_unconsented` leaves it owed).
     pub async fn connect(server: &Server, query: &str) -> Patient {
+        let mut p = Patient::connect_unconsented(server, query).await;
+        if let Some(consent) = p.frames.iter().find(|f| f["type"] == "consent").cloned() {
+            p.send_raw(&json!({"type": "consent", "version": consent["version"]}).to_string())
+                .await;
+            p.next_where(|f| f["type"] == "consent_accepted").await;
+        }
+        p
+    }
+
+    pub async fn connect_unconsented(server: &Server, query: &str) -> Patient {
         let (socket, _) =
             tokio_tungstenite::connect_async(server.ws_url(&format!("/ws/patient{query}")))
                 .await

@@ -44,6 +44,7 @@ pub struct NewAccount {
     languages: Option<String>,
     max_chats: Option<usize>,
     licensed_states: Option<String>,
+    email: Option<String>,
 }
 
 #[utoipa::path(operation_id = "admin_add_user", post, path = "/api/users", tag = "accounts", request_body = NewAccount, responses((status = 201, description = "{\"user\"}", body = Object), (status = 400, description = "A bad name, role or password"), (status = 409, description = "The name is taken")))]
@@ -59,6 +60,7 @@ pub async fn add_user(
         languages: body.languages,
         max_chats: body.max_chats,
         licensed_states: body.licensed_states,
+        email: body.email,
     };
     let user = s
         .service

@@ -24,15 +24,51 @@ pub async fn index() -> impl IntoResponse {
     )
 }
 
-/// The widget is loaded by clinics' own sites, on other origins.
-pub async fn widget() -> impl IntoResponse {
-    (
-        [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
-        asset(
-            "text/javascript; charset=utf-8",
-            include_str!("../../assets/widget.js"),
-        ),
-    )
+const WIDGET: &str = include_str!("../../assets/widget.js");
+
+/// The widget gzipped once, at the best compression: what a browser
+/// downloads of it, held to its budget (15 KB) by a test.
+pub fn widget_gzip() -> &'static [u8] {
+    static GZ: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    GZ.get_or_init(|| {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(WIDGET.as_bytes()).expect("writing to memory");
+        e.finish().expect("writing to memory")
+    })
+}
+
+/// The widget is loaded by clinics' own sites, on other origins; gzipped
+/// to browsers that take it (all do).
+pub async fn widget(headers: axum::http::HeaderMap) -> axum::response::Response {
+    let gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| {
+            let mut parts = v.trim().split(';');
+            parts.next() == Some("gzip") && parts.all(|q| q.trim() != "q=0")
+        });
+    let cors = [
+        (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        (header::VARY, "Accept-Encoding"),
+    ];
+    if gzip {
+        (
+            cors,
+            [
+                (header::CONTENT_ENCODING, "gzip"),
+                (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            widget_gzip(),
+        )
+            .into_response()
+    } else {
+        (cors, asset("text/javascript; charset=utf-8", WIDGET)).into_response()
+    }
 }
 
 pub async fn console() -> impl IntoResponse {
@@ -109,5 +145,61 @@ pub async fn transcript_js() -> impl IntoResponse {
     asset(
         "text/javascript; charset=utf-8",
         include_str!("../../assets/transcript.js"),
+    )
+}
+
+/// The page a patient's link to staff's answer opens (docs/notify.md; the
+/// token is in its fragment).
+pub async fn reply() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_SECURITY_POLICY, CSP_CONSOLE),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        asset(
+            "text/html; charset=utf-8",
+            include_str!("../../assets/reply.html"),
+        ),
+    )
+}
+
+pub async fn reply_js() -> impl IntoResponse {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/reply.js"),
+    )
+}
+
+/// The console as an installable app (docs/console.md, "On a phone").
+pub async fn manifest() -> impl IntoResponse {
+    asset(
+        "application/manifest+json",
+        include_str!("../../assets/manifest.webmanifest"),
+    )
+}
+
+pub async fn icon() -> impl IntoResponse {
+    asset("image/svg+xml", include_str!("../../assets/icon.svg"))
+}
+
+/// The service worker: it caches the console's shell and nothing else. A
+/// worker runs under its own script's policy: it may fetch this server's
+/// files (the default policy, `default-src 'none'`, would stop it caching).
+pub async fn service_worker() -> impl IntoResponse {
+    (
+        [
+            (
+                header::HeaderName::from_static("service-worker-allowed"),
+                "/",
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        ],
+        asset(
+            "text/javascript; charset=utf-8",
+            include_str!("../../assets/sw.js"),
+        ),
     )
 }

@@ -50,7 +50,7 @@ impl ApiError {
                 | ServiceError::SenderBlocked
                 | ServiceError::BreakGlassRequired => StatusCode::FORBIDDEN,
                 ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-                ServiceError::Conflict(_) => StatusCode::CONFLICT,
+                ServiceError::Conflict(_) | ServiceError::ConsentRequired => StatusCode::CONFLICT,
                 ServiceError::TooLong => StatusCode::PAYLOAD_TOO_LARGE,
                 ServiceError::Busy => StatusCode::SERVICE_UNAVAILABLE,
                 ServiceError::Locked { .. } => StatusCode::LOCKED,

@@ -15,6 +15,7 @@ mod dashboard;
 mod edge;
 mod error;
 mod identity;
+mod left;
 mod listen;
 mod metrics;
 mod openapi;
@@ -110,6 +111,11 @@ fn routes() -> Routes {
     .on(get.clone(), "/admin.css", assets::admin_css)
     .on(get.clone(), "/transcript", assets::transcript)
     .on(get.clone(), "/transcript.js", assets::transcript_js)
+    .on(get.clone(), "/manifest.webmanifest", assets::manifest)
+    .on(get.clone(), "/icon.svg", assets::icon)
+    .on(get.clone(), "/sw.js", assets::service_worker)
+    .on(get.clone(), "/reply", assets::reply)
+    .on(get.clone(), "/reply.js", assets::reply_js)
     .on(get.clone(), "/healthz", health)
     .on(get.clone(), "/api/openapi.json", openapi::openapi_json)
     .on(get.clone(), "/metrics", metrics::metrics)
@@ -224,7 +230,13 @@ fn routes() -> Routes {
     .on(post.clone(), "/api/canned", canned::add)
     .on(put, "/api/canned/{id}", canned::change)
     .on(delete, "/api/canned/{id}", canned::remove)
-    .on(post, "/api/canned/{id}/use", canned::used)
+    .on(post.clone(), "/api/canned/{id}/use", canned::used)
+    .on(get.clone(), "/api/left-messages", left::list)
+    .on(post.clone(), "/api/left-messages/{id}/done", left::done)
+    .on(post.clone(), "/api/left-messages/{id}/notify", left::notify)
+    .on(post.clone(), "/api/reply/code", left::reply_code)
+    .on(post.clone(), "/api/reply", left::read_reply)
+    .on(post, "/api/left-messages/{id}/reopen", left::reopen)
     .on(get.clone(), "/api/dashboard", dashboard::show)
     .on(get.clone(), "/api/audit", audit::search)
     .on(get, "/api/audit/export", audit::export)
@@ -319,6 +331,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .with_limits(config.limits.patient())
     .with_retention(config.retention.service())
     .with_staff(crate::staff(&config, store.clone(), &server_key));
+    if let Some(notifications) = config.notify.service()? {
+        service = service.with_notifications(notifications);
+    }
     if let Some(courier) = config.retention.courier()? {
         service = service.with_courier(Arc::new(courier));
     }

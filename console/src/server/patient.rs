@@ -87,18 +87,34 @@ async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
             WsMessage::Close(_) => break,
             _ => continue,
         };
+        let mut contact = false;
         let result = match serde_json::from_str::<PatientInput>(&text) {
             Ok(PatientInput::Message { text: body }) => patient.message(&body).await,
             Ok(PatientInput::Transcript) => patient.transcript(address.clone()).await,
+            Ok(PatientInput::Consent { version }) => patient.consent(&version).await,
+            Ok(PatientInput::Contact(form)) => {
+                contact = true;
+                patient.contact(form).await
+            }
             Err(_) => Err(ServiceError::BadRequest(
-                "expected {\"type\":\"message\",\"text\":...} or {\"type\":\"transcript\"}".into(),
+                "expected a message, transcript or contact frame (docs/protocol.md)".into(),
             )),
         };
         if let Err(e) = result {
             if let ServiceError::Internal(inner) = &e {
                 tracing::error!(error = %format!("{inner:#}"), "patient message failed");
             }
-            patient.send(&error_frame(&e)).await;
+            let frame = match &e {
+                // The form's own mistakes, said as such: the chat goes on.
+                ServiceError::BadRequest(_) | ServiceError::Conflict(_) if contact => {
+                    PatientFrame::Error {
+                        code: "bad_contact".into(),
+                        message: e.to_string(),
+                    }
+                }
+                _ => error_frame(&e),
+            };
+            patient.send(&frame).await;
         }
     }
     writer.abort();

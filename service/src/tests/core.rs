@@ -494,6 +494,7 @@ async fn an_admin_blocks_a_sender_who_can_then_neither_chat_nor_resume() {
         .open_patient(&OpenRequest::default(), &who)
         .await
         .unwrap();
+    clinic.agree(&session).await;
     session.message("win big at our casino").await.unwrap();
     drain(&mut rx);
 

@@ -24,6 +24,7 @@ fn clinic_info() -> ClinicInfo {
     ClinicInfo {
         name: "Maple Street".into(),
         phone: "(555) 010-2000".into(),
+        privacy_url: String::new(),
     }
 }
 

@@ -9,8 +9,11 @@
 //! thread jumps the clock to that timeout and fires it (`PoolTimedOut`).
 //! The router never reads tokio's clock anyway, only [`crate::Clock`].
 
+mod consent;
+mod contact;
 mod core;
 mod dashboard;
+mod notify;
 mod originals;
 mod protocol;
 mod transcripts;
@@ -24,7 +27,7 @@ use async_trait::async_trait;
 use bot_engine::{Action, Assessment, Context, Emergency, EngineError, Reason, Whitelist};
 use redaction::Redacted;
 use serde_json::Value;
-use store::{Accounts, NewUser, Role, SqliteStore, User};
+use store::{Accounts, Conversations, NewUser, Role, SqliteStore, User};
 use tokio::sync::mpsc;
 
 use crate::{Assistant, ClinicianSession, Clock, Identity, OpenRequest, PatientSession, Service};
@@ -262,7 +265,29 @@ impl Clinic {
         .await
     }
 
+    /// A patient's socket, with the clinic's consent accepted as the
+    /// widget's "I agree" does (tests of the consent step itself use
+    /// [`Clinic::open_unconsented`]).
     pub async fn open(&self, request: OpenRequest) -> Patient {
+        let p = self.open_unconsented(request).await;
+        self.agree(&p.session).await;
+        p
+    }
+
+    /// Accepts the clinic's consent on `session`, as the widget's "I
+    /// agree" does.
+    pub async fn agree(&self, session: &PatientSession) {
+        let conv = self
+            .store
+            .conversation(&session.conversation)
+            .await
+            .unwrap();
+        if let Some(consent) = self.service.consent_owed(&conv).await.unwrap() {
+            session.consent(&consent.version).await.unwrap();
+        }
+    }
+
+    pub async fn open_unconsented(&self, request: OpenRequest) -> Patient {
         let (session, rx) = self
             .service
             .open_patient(&request, &Identity::default())

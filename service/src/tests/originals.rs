@@ -246,6 +246,7 @@ async fn a_patient_asking_to_be_forgotten_loses_every_chat_from_their_browser() 
             .open_patient(&OpenRequest::default(), &from(fp))
             .await
             .unwrap();
+        clinic.agree(&session).await;
         session.message("my name is Maria").await.unwrap();
         ids.push(session.conversation.clone());
     }

@@ -182,8 +182,17 @@ fn patient_samples() -> Vec<PatientFrame> {
         PatientFrame::Status(PatientStatus::Assigned {
             clinician: Some("Bella".into()),
         }),
-        PatientFrame::Status(PatientStatus::Offline),
+        PatientFrame::Status(PatientStatus::Offline {
+            contact_left: false,
+        }),
         PatientFrame::Status(PatientStatus::Closed),
+        PatientFrame::Consent(crate::consent::Consent {
+            version: "0123456789abcdef".into(),
+            text: "You are chatting with an automated assistant.".into(),
+            privacy_url: Some("https://maple.test/privacy".into()),
+            language: "en".into(),
+        }),
+        PatientFrame::ConsentAccepted,
         PatientFrame::Error {
             code: "busy".into(),
             message: "try again".into(),
@@ -199,6 +208,8 @@ fn patient_samples() -> Vec<PatientFrame> {
             | PatientFrame::History { .. }
             | PatientFrame::Message { .. }
             | PatientFrame::Status(_)
+            | PatientFrame::Consent(_)
+            | PatientFrame::ConsentAccepted
             | PatientFrame::Error { .. }
             | PatientFrame::Transcript { .. } => {}
         }
@@ -334,7 +345,37 @@ fn the_clinician_frames_are_the_documented_ones() {
 fn the_patient_input_frame_is_the_documented_one() {
     use crate::frames::PatientInput;
     let rows = table("### Patient to server");
-    assert_eq!(rows.keys().collect::<Vec<_>>(), ["message", "transcript"]);
+    assert_eq!(
+        rows.keys().collect::<Vec<_>>(),
+        ["consent", "contact", "message", "transcript"]
+    );
+    let input: PatientInput =
+        serde_json::from_str(r#"{"type":"consent","version":"0123456789abcdef"}"#).unwrap();
+    assert!(matches!(input, PatientInput::Consent { version } if version == "0123456789abcdef"));
+    assert_eq!(
+        rows["consent"].keys,
+        ["type", "version"]
+            .map(String::from)
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+    );
+    let input: PatientInput = serde_json::from_str(
+        r#"{"type":"contact","channel":"sms","contact":"555 0102","best_time":"noon","question":"hi"}"#,
+    )
+    .unwrap();
+    assert!(
+        matches!(&input, PatientInput::Contact(c) if c.channel == crate::contact::Channel::Sms && c.best_time == "noon")
+    );
+    assert_eq!(
+        rows["contact"].keys,
+        ["type", "channel", "contact"]
+            .map(String::from)
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+    );
+    for optional in ["best_time", "question"] {
+        assert!(rows["contact"].optional.contains(optional), "{optional}");
+    }
     let input: PatientInput = serde_json::from_str(r#"{"type":"message","text":"hi"}"#).unwrap();
     assert!(matches!(input, PatientInput::Message { text } if text == "hi"));
     assert_eq!(

@@ -135,10 +135,13 @@ impl Accounts for SqliteStore {
         if let Some(v) = u.totp_pending {
             user.totp_pending = v;
         }
+        if let Some(v) = u.email {
+            user.email = v;
+        }
         sqlx::query(
             "UPDATE users SET display_name = ?, role = ?, password_hash = ?, skills = ?,
              languages = ?, max_chats = ?, licensed_states = ?, disabled_at = ?,
-             failed_logins = ?, locked_until = ?, totp_secret = ?, totp_pending = ?
+             failed_logins = ?, locked_until = ?, totp_secret = ?, totp_pending = ?, email = ?
              WHERE id = ?",
         )
         .bind(&user.display_name)
@@ -153,6 +156,7 @@ impl Accounts for SqliteStore {
         .bind(user.locked_until.map(|t| t.unix()))
         .bind(&user.totp_secret)
         .bind(&user.totp_pending)
+        .bind(&user.email)
         .bind(id.0)
         .execute(&mut *tx)
         .await?;

@@ -137,6 +137,9 @@ impl Conversations for SqliteStore {
             "DELETE FROM notes WHERE conversation_id = ?",
             "DELETE FROM conversation_staff WHERE conversation_id = ?",
             "DELETE FROM transcript_links WHERE conversation_id = ?",
+            "DELETE FROM reply_links WHERE conversation_id = ?",
+            "DELETE FROM consents WHERE conversation_id = ?",
+            "DELETE FROM patient_forms WHERE conversation_id = ?",
             // A block outlives the chat it came from (it holds only keyed
             // hashes); it no longer points at it.
             "UPDATE blocks SET conversation_id = NULL WHERE conversation_id = ?",

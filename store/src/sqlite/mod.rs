@@ -8,6 +8,7 @@
 mod accounts;
 mod activity;
 mod conversations;
+mod forms;
 mod moderation;
 mod rows;
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::{
 
 pub const USER_COLUMNS: &str = "id, username, display_name, role, password_hash, skills, languages, \
                                 max_chats, licensed_states, disabled_at, removed_at, failed_logins, locked_until, \
-                                totp_secret, totp_pending, sso_subject";
+                                totp_secret, totp_pending, sso_subject, email";
 pub const CONV_COLUMNS: &str = "id, resume_hash, state, urgent, language, browser_language, skill, \
                                 assigned_to, whisper, fingerprint, address, offline, license_state, \
                                 held, created_at, updated_at";
@@ -79,6 +79,7 @@ pub fn user(row: &SqliteRow) -> Result<User, sqlx::Error> {
         totp_secret: row.try_get("totp_secret")?,
         totp_pending: row.try_get("totp_pending")?,
         sso_subject: row.try_get("sso_subject")?,
+        email: row.try_get("email")?,
     })
 }
 

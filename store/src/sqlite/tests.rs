@@ -904,6 +904,134 @@ mod vault {
         assert!(s.originals(&ids[0].0).await.is_err());
     }
 
+    fn contact(conversation: &ConversationId) -> NewPatientForm {
+        let field = |k: &str, v: &str| (k.to_string(), v.to_string());
+        NewPatientForm {
+            conversation_id: conversation.clone(),
+            kind: FormKind::Contact,
+            fields: [field("channel", "phone"), field("contact", "[PHONE]")].into(),
+            original: Some([field("channel", "phone"), field("contact", SECRET)].into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_form_is_sealed_opens_for_those_who_ask_and_is_shredded_with_its_chat() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("clinic.db");
+        let ring = Keyring::new(vec![MasterKey::random()]).unwrap();
+        let s = SqliteStore::open_with_vault(db.to_str().unwrap(), key(), ring)
+            .await
+            .unwrap();
+        let ana = s.create_user(new_user("ana")).await.unwrap();
+        for c in [c1(), ConversationId::new("c2")] {
+            s.create_conversation(NewConversation::new(c.clone(), c.as_str()))
+                .await
+                .unwrap();
+        }
+        let first = s.add_form(contact(&c1())).await.unwrap();
+        // What a write answers is what is stored: redacted.
+        assert_eq!(first.fields["contact"], "[PHONE]");
+        assert!(!first.opened && first.done_at.is_none());
+        let second = s
+            .add_form(contact(&ConversationId::new("c2")))
+            .await
+            .unwrap();
+        s.checkpoint().await.unwrap();
+        assert!(on_disk(&db, SECRET.as_bytes()).is_empty());
+
+        let opened = s.form(first.id, true).await.unwrap();
+        assert!(opened.opened);
+        assert_eq!(opened.fields["contact"], SECRET);
+        assert_eq!(
+            s.form(first.id, false).await.unwrap().fields["contact"],
+            "[PHONE]"
+        );
+
+        // Done leaves the open list, audited in the same write; reopened
+        // comes back.
+        let done = s
+            .set_form_done(
+                first.id,
+                Some(ana.id),
+                NewAudit::new(Some(ana.id), "contact_done", "c1", ""),
+            )
+            .await
+            .unwrap();
+        assert_eq!(done.done_by, Some(ana.id));
+        assert!(done.done_at.is_some());
+        let open: Vec<i64> = s
+            .forms(FormKind::Contact, true, false)
+            .await
+            .unwrap()
+            .iter()
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(open, [second.id]);
+        assert_eq!(
+            s.forms(FormKind::Contact, false, false)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(s.audit_log(10).await.unwrap()[0].action, "contact_done");
+        s.set_form_done(
+            first.id,
+            None,
+            NewAudit::new(Some(ana.id), "contact_reopen", "c1", ""),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            s.forms(FormKind::Contact, true, false).await.unwrap().len(),
+            2
+        );
+        s.set_form_replied(second.id).await.unwrap();
+        assert!(s.form(second.id, false).await.unwrap().replied_at.is_some());
+        assert!(matches!(
+            s.set_form_replied(999).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            s.set_form_done(999, None, NewAudit::new(None, "contact_done", "x", ""))
+                .await,
+            Err(StoreError::NotFound)
+        ));
+
+        // A consent, replaced by a later one, and deleted with the chat.
+        assert_eq!(s.consent(&c1()).await.unwrap(), None);
+        s.record_consent(&c1(), "v1", "en").await.unwrap();
+        s.record_consent(&c1(), "v2", "es").await.unwrap();
+        assert_eq!(s.consent(&c1()).await.unwrap().unwrap().0, "v2");
+
+        // Deleting the chat deletes its form; the other stays.
+        let sealed: Vec<u8> = sqlx::query_scalar("SELECT original FROM patient_forms WHERE id = ?")
+            .bind(first.id)
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        s.delete_conversation(&c1(), None).await.unwrap();
+        assert!(s.forms_of(&c1(), true).await.unwrap().is_empty());
+        assert_eq!(s.consent(&c1()).await.unwrap(), None);
+        assert!(on_disk(&db, &sealed).is_empty());
+        assert_eq!(
+            s.forms_of(&ConversationId::new("c2"), true).await.unwrap()[0].fields["contact"],
+            SECRET
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_without_a_vault_keeps_a_form_redacted_only() {
+        let s = store().await;
+        s.create_conversation(NewConversation::new(c1(), "r1"))
+            .await
+            .unwrap();
+        let form = s.add_form(contact(&c1())).await.unwrap();
+        let read = s.form(form.id, true).await.unwrap();
+        assert!(!read.opened);
+        assert_eq!(read.fields["contact"], "[PHONE]");
+    }
+
     #[tokio::test]
     async fn a_store_without_a_vault_keeps_no_originals() {
         let s = store().await;

@@ -1,6 +1,8 @@
 //! The same flows in a real browser: headless Chromium driven by
 //! Playwright (`tests/browser/flow.mjs`: a patient and a clinician;
-//! `tests/browser/admin.mjs`: accounts and the audit trail). Skipped, saying
+//! `tests/browser/admin.mjs`: accounts and the audit trail;
+//! `tests/browser/contact.mjs`: a message left while nobody was online;
+//! `tests/browser/a11y.mjs`: axe-core's WCAG 2.1 AA rules everywhere). Skipped, saying
 //! why, where Chromium or the scripts' node modules are not installed
 //! (`tests/install.sh` installs them).
 
@@ -16,8 +18,9 @@ pub(crate) fn browser(test: &str) -> Option<(PathBuf, String)> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let missing = [
         (!std::path::Path::new(&chromium).exists()).then_some("chromium"),
-        (!dir.join("node_modules/playwright-core").exists())
-            .then_some("tests/browser/node_modules"),
+        (!dir.join("node_modules/playwright-core").exists()
+            || !dir.join("node_modules/@axe-core/playwright").exists())
+        .then_some("tests/browser/node_modules"),
         Command::new("node")
             .arg("--version")
             .output()
@@ -89,6 +92,7 @@ fn widget_and_console_work_in_chromium() {
         "flow.mjs",
         ("nurse", "correct horse battery"),
         &[
+            "widget-consent.png",
             "widget.png",
             "console-queue.png",
             "console-chat.png",
@@ -96,6 +100,67 @@ fn widget_and_console_work_in_chromium() {
             "widget-reply.png",
             "widget-closed.png",
             "transcript-link-used.png",
+        ],
+        &[],
+    );
+}
+
+#[test]
+fn a_message_left_offline_is_answered_in_chromium() {
+    if browser("a_message_left_offline_is_answered_in_chromium").is_none() {
+        return;
+    }
+    let server = Server::start();
+    // Nobody is signed in when the patient writes: the chat goes to the
+    // contact form.
+    server.add_user(
+        "nurse",
+        "clinician",
+        "nursing,front_desk",
+        "en",
+        "correct horse battery",
+    );
+    walk(
+        &server,
+        "contact.mjs",
+        ("nurse", "correct horse battery"),
+        &[
+            "widget-contact-form.png",
+            "widget-contact-left.png",
+            "console-left.png",
+            "widget-contact-answered.png",
+        ],
+        &[],
+    );
+}
+
+/// WCAG 2.1 AA by axe-core on every widget state and console page, a
+/// keyboard-only patient, and a clinic colour too light for white text.
+#[test]
+fn the_widget_and_console_are_accessible_in_chromium() {
+    if browser("the_widget_and_console_are_accessible_in_chromium").is_none() {
+        return;
+    }
+    let server = Server::start();
+    server.add_user(
+        "nurse",
+        "clinician",
+        "nursing,front_desk",
+        "en",
+        "correct horse battery",
+    );
+    walk(
+        &server,
+        "a11y.mjs",
+        ("nurse", "correct horse battery"),
+        &[
+            "a11y-widget-consent-390.png",
+            "a11y-widget-chat-390.png",
+            "a11y-widget-offline-390.png",
+            "a11y-console-1280.png",
+            "a11y-widget-queued-1280.png",
+            "a11y-console-390.png",
+            "a11y-widget-light-colour-1280.png",
         ],
         &[],
     );

@@ -1,5 +1,6 @@
-//! End-to-end tests: one binary, each module one area. Every test starts the
-//! real `carechat` with its own temporary database.
+//! End-to-end tests: one binary, each module one area. Every test of the
+//! server starts the real `carechat` with its own temporary database; the
+//! WordPress plugin's tests run the plugin's PHP instead.
 
 mod accounts;
 mod browser;
@@ -9,7 +10,9 @@ mod emergency;
 mod flow;
 mod http;
 mod multilingual;
+mod notify;
 mod sso;
 mod tls;
 mod translation;
+mod wordpress;
 mod workbench;

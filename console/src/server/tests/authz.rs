@@ -97,6 +97,16 @@ async fn clinic() -> Clinic {
         .start_chat(&c1, &users["hana"], Some("set up for the matrix"), None)
         .await
         .unwrap();
+    // Left message 1: contact details in Hana's chat.
+    store
+        .add_form(store::NewPatientForm {
+            conversation_id: c1.clone(),
+            kind: store::FormKind::Contact,
+            fields: [("channel".to_string(), "phone".to_string())].into(),
+            original: None,
+        })
+        .await
+        .unwrap();
     // Canned reply 1, shared.
     state
         .service
@@ -149,7 +159,8 @@ fn body(method: &Method, path: &str) -> Option<Value> {
         "/api/conversations/{id}/messages" | "/api/team/{user}" => json!({"text": "hello"}),
         "/api/conversations/{id}/transfer" => json!({"to": {"skill": "billing"}}),
         "/api/me/mfa/confirm" => json!({"code": "123456"}),
-        "/api/transcript" => json!({"link": "0".repeat(64)}),
+        "/api/transcript" | "/api/reply/code" => json!({"link": "0".repeat(64)}),
+        "/api/reply" => json!({"link": "0".repeat(64), "code": "123456"}),
         "/api/whitelist/draft/intents/{id}" => json!({
             "title": "Parking", "skill": "front_desk",
             "examples": ["where can I park"], "replies": {"en": "Behind the building."}
@@ -187,7 +198,10 @@ async fn call(method: &Method, path: &str, persona: &str) -> String {
             "{id}",
             if path.starts_with("/api/users") {
                 "USER"
-            } else if path.starts_with("/api/blocks") || path.starts_with("/api/canned") {
+            } else if path.starts_with("/api/blocks")
+                || path.starts_with("/api/canned")
+                || path.starts_with("/api/left-messages")
+            {
                 "1"
             } else {
                 "c1"

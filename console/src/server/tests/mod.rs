@@ -283,6 +283,44 @@ async fn assets_are_served_with_their_types() {
     assert!(res.headers().contains_key(header::CONTENT_SECURITY_POLICY));
 }
 
+/// The widget's first load on a clinic's site: what a browser downloads
+/// (gzipped, as every browser asks) stays within the 15 KB budget, and is
+/// the widget itself. CI runs this, so a change that grows it past the
+/// budget fails.
+#[tokio::test]
+async fn the_widget_is_served_gzipped_within_its_budget() {
+    let s = state().await;
+    let req = Request::get("/widget.js")
+        .header(header::ACCEPT_ENCODING, "gzip, deflate, br")
+        .body(Body::empty())
+        .unwrap();
+    let res = app(s.clone()).oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(res.headers()[header::VARY], "Accept-Encoding");
+    assert_eq!(res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    const BUDGET: usize = 15 * 1024;
+    assert!(
+        body.len() <= BUDGET,
+        "the widget is {} bytes gzipped, over its {BUDGET} byte budget: load the rest on demand",
+        body.len(),
+    );
+    let mut plain = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain)
+        .unwrap();
+    assert_eq!(plain, include_str!("../../../assets/widget.js"));
+    // A client that refuses gzip gets it plain.
+    let req = Request::get("/widget.js")
+        .header(header::ACCEPT_ENCODING, "gzip;q=0, identity")
+        .body(Body::empty())
+        .unwrap();
+    let res = app(s.clone()).oneshot(req).await.unwrap();
+    assert!(!res.headers().contains_key(header::CONTENT_ENCODING));
+}
+
 pub(super) async fn admin_cookie(state: &Arc<AppState>) -> String {
     state
         .service
