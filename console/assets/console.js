@@ -521,6 +521,7 @@
       renderHead();
       renderWhisper();
       renderNotes(r.notes || []);
+      renderIntake(r.intake);
       (r.messages || []).forEach(appendMessage);
       if (!quiet && window.matchMedia('(max-width: 800px)').matches) $('chat').scrollIntoView({ block: 'start' });
     } catch (e) {
@@ -532,6 +533,19 @@
         fail(e);
       }
     }
+  }
+
+  // The patient's answers to the clinic's intake questions.
+  var INTAKE = { name: 'Name', date_of_birth: 'Date of birth', reason: 'Reason for the visit', callback: 'Call back on' };
+  function renderIntake(intake) {
+    var dl = $('intake');
+    dl.textContent = '';
+    var keys = Object.keys(intake || {});
+    dl.hidden = !keys.length;
+    keys.forEach(function (k) {
+      dl.appendChild(el('dt', null, INTAKE[k] || k));
+      dl.appendChild(el('dd', null, intake[k]));
+    });
   }
 
   function renderHead() {
@@ -684,6 +698,9 @@
         renderHead();
         renderWhisper();
         $('reply-input').focus();
+        // Now theirs: read again, with the words as typed and the intake
+        // answers the holder sees.
+        loadDetail(id, true);
       }
     } catch (e) {
       fail(e);

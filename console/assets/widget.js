@@ -32,7 +32,8 @@
       ['Nobody can answer right now. How should we reach you?', 'Email', 'Text message', 'Phone call', 'Email address', 'Mobile number', 'Phone number',
         'Best time to reach you (optional)', 'Your question (optional if you wrote it above)', 'Leave my details',
         'Thank you. A team member will get back to you. You can also come back to this chat on this device.'],
-      ['I agree', 'Privacy notice']],
+      ['I agree', 'Privacy notice'],
+      { title: 'Before we start (all optional)', name: 'Your name', date_of_birth: 'Date of birth', reason: 'Reason for your visit', callback: 'A number to call you back', go: 'Continue', skip: 'Skip' }],
     es: ['Chatee con nosotros', 'Cerrar chat', 'Escriba su mensaje', 'Enviar', 'Mensajes', 'Usted', 'Asistente', 'Miembro del equipo',
       'Conectando…', 'Reconectando…', 'Esperando a un miembro del equipo', ' — usted es el número ', 'Conversando con ',
       'Conversación cerrada', 'No es para emergencias: llame al número de emergencias local.', 'Iniciar una nueva conversación',
@@ -43,7 +44,8 @@
       ['Nadie puede responder ahora. ¿Cómo le contactamos?', 'Correo electrónico', 'Mensaje de texto', 'Llamada', 'Correo electrónico', 'Número de móvil', 'Número de teléfono',
         'Mejor hora para contactarle (opcional)', 'Su pregunta (opcional si ya la escribió arriba)', 'Dejar mis datos',
         'Gracias. Un miembro del equipo le responderá. También puede volver a este chat en este dispositivo.'],
-      ['Acepto', 'Aviso de privacidad']]
+      ['Acepto', 'Aviso de privacidad'],
+      { title: 'Antes de empezar (todo opcional)', name: 'Su nombre', date_of_birth: 'Fecha de nacimiento', reason: 'Motivo de su visita', callback: 'Un número para devolverle la llamada', go: 'Continuar', skip: 'Omitir' }]
   };
   var T = S[lang.slice(0, 2).toLowerCase()] || S.en;
   var store = function (k, v, S) {
@@ -98,6 +100,7 @@
     '.f legend{font-weight:600;padding:0;margin-bottom:4px}.f label{font-size:14px}.f fieldset label{display:inline-flex;align-items:center;gap:4px}' +
     '.f input:not([type=radio]),.f textarea{display:block;width:100%;margin-top:2px;border:1px solid #94a3b8;border-radius:8px;padding:6px 8px;color:inherit}' +
     '.f [role=alert]{color:#b91c1c;font-size:13px;margin:0}.f [role=alert]:empty{display:none}.f button{justify-self:start}' +
+    '.q{display:grid;gap:6px}.f .s{background:#fff;color:$C;border:1px solid $C}' +
     '@media (max-width:480px){.p{right:0;bottom:0;width:100vw;height:100%;border-radius:0}}').split('$C').join(color);
   // A constructed style sheet where the browser has them: a clinic site's
   // Content-Security-Policy without 'unsafe-inline' styles cannot block it.
@@ -111,6 +114,7 @@
     '<button class="x" type="button">×</button></header>' +
     '<div class="m" data-testid="messages" role="log" aria-live="polite" tabindex="0"></div>' +
     '<div class="c" data-testid="consent" hidden><p></p><a target="_blank" rel="noopener noreferrer"></a><button type="button" data-testid="agree"></button></div>' +
+    '<form class="f" data-testid="intake-form" hidden><b></b><div class="q"></div><p role="alert"></p><div><button type="submit"></button> <button type="button" class="s"></button></div></form>' +
     '<form class="f" data-testid="contact-form" hidden><fieldset><legend></legend>' +
     ['email', 'sms', 'phone'].map(function (c) { return '<label><input type="radio" name="ch" value="' + c + '"> <span></span></label>'; }).join('') +
     '</fieldset><label><span></span><input name="to" required autocomplete="on"></label><label><span></span><input type="text" name="when" maxlength="100"></label>' +
@@ -119,7 +123,7 @@
     '<small></small></section>';
   var $ = function (s) { return root.querySelector(s); };
   var launcher = $('.l'), dot = $('.l i'), panel = $('.p'), status = $('[data-testid=status]'), list = $('.m'),
-    cf = $('.f'), cp = $('.c'), form = $('form:not(.f)'), input = $('[data-testid=input]'), send = $('[data-testid=send]'), xb = $('.x');
+    cf = $('[data-testid=contact-form]'), inf = $('[data-testid=intake-form]'), cp = $('.c'), form = $('form:not(.f)'), input = $('[data-testid=input]'), send = $('[data-testid=send]'), xb = $('.x');
   launcher.setAttribute('aria-label', T[0]); launcher.title = T[0];
   panel.setAttribute('aria-label', T[0] + ': ' + clinic);
   $('h2').textContent = clinic;
@@ -134,6 +138,35 @@
   cp.querySelector('button').onclick = function () {
     if (ws && online && owed) ws.send(JSON.stringify({ type: 'consent', version: owed }));
   };
+  // The clinic's intake questions: built for the fields it asks.
+  var I = T[25], ib = inf.querySelectorAll('button');
+  inf.querySelector('b').textContent = I.title;
+  ib[0].textContent = I.go;
+  ib[1].textContent = I.skip;
+  function intake(fields) {
+    var fs = inf.querySelector('.q');
+    fs.textContent = '';
+    fields.forEach(function (k) {
+      var l = d.createElement('label'), x = d.createElement(k == 'reason' ? 'textarea' : 'input');
+      l.textContent = I[k] || k;
+      x.name = k;
+      if (k == 'date_of_birth') x.type = 'date';
+      else if (k == 'callback') { x.type = 'tel'; x.autocomplete = 'tel'; }
+      else if (k == 'name') x.autocomplete = 'name';
+      l.appendChild(x);
+      fs.appendChild(l);
+    });
+    inf.hidden = false;
+  }
+  inf.onsubmit = function (e) {
+    e.preventDefault();
+    if (!ws || !online) return;
+    var a = {};
+    Array.prototype.forEach.call(inf.querySelectorAll('input,textarea'), function (x) { if (x.value.trim()) a[x.name] = x.value.trim(); });
+    inf.querySelector('[role=alert]').textContent = '';
+    ws.send(JSON.stringify({ type: 'intake', fields: a }));
+  };
+  ib[1].onclick = function () { inf.hidden = true; input.focus(); };
   var F = T[23], spans = cf.querySelectorAll('span'), radios = cf.querySelectorAll('[name=ch]'), to = cf.querySelector('[name=to]'), fe = $('#fe');
   cf.querySelector('legend').textContent = F[0];
   [F[1], F[2], F[3], '', F[7], F[8]].forEach(function (t, i) { spans[i].textContent = t; });
@@ -249,7 +282,7 @@
     if (ws) { var s = ws; ws = null; s.close(); }
     online = closed = false;
     owed = null;
-    cp.hidden = true;
+    cp.hidden = inf.hidden = true;
     state = '';
     list.textContent = '';
     update();
@@ -288,6 +321,11 @@
       if (!pl.hidden) pl.href = f.privacy_url;
       cp.hidden = false;
       cp.querySelector('button').focus();
+    } else if (f.type == 'intake') {
+      intake(f.fields);
+    } else if (f.type == 'intake_saved') {
+      inf.hidden = true;
+      input.focus();
     } else if (f.type == 'consent_accepted') {
       owed = null;
       cp.hidden = true;
@@ -320,9 +358,9 @@
         barred = closed = true;
         state = T[13];
         notice(f.message || T[17].blocked);
-      } else if (f.code == 'bad_contact') {
-        fe.textContent = f.message;
-        to.focus();
+      } else if (f.code == 'bad_form') {
+        if (!inf.hidden) inf.querySelector('[role=alert]').textContent = f.message;
+        else { fe.textContent = f.message; to.focus(); }
       } else if (f.code == 'closed') shut();
       else {
         // The last frame was not delivered: mark it and give the text back to retry or shorten.

@@ -125,6 +125,17 @@ pub struct Config {
     pub translation_models: Vec<PathBuf>,
     /// Email and text messages (docs/notify.md).
     pub notify: Notify,
+    /// The intake questions asked before the chat (`[intake] fields`:
+    /// any of `name`, `date_of_birth`, `reason`, `callback`; none by
+    /// default).
+    pub intake: Intake,
+}
+
+/// The `[intake]` table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Intake {
+    pub fields: Vec<String>,
 }
 
 /// Whether `url` is http(s) to this machine (a relay or a test receiver).
@@ -676,6 +687,7 @@ impl Default for Config {
             console_copy: true,
             translation_models: Vec::new(),
             notify: Notify::default(),
+            intake: Intake::default(),
         }
     }
 }
@@ -823,6 +835,8 @@ impl Config {
         }
         config.retention.check()?;
         config.notify.check()?;
+        service::intake::fields(&config.intake.fields)
+            .map_err(|e| anyhow::anyhow!("configuration: intake.fields: {e}"))?;
         let privacy = config.clinic.privacy_url.trim();
         anyhow::ensure!(
             privacy.is_empty() || privacy.starts_with("https://") || privacy.starts_with("http://"),

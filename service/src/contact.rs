@@ -175,7 +175,14 @@ impl Service {
                 "the contact form is for when nobody is online".into(),
             ));
         }
-        if self.store.forms_of(conversation, false).await?.len() >= MAX_PER_CONVERSATION {
+        let left = self
+            .store
+            .forms_of(conversation, false)
+            .await?
+            .iter()
+            .filter(|f| f.kind == FormKind::Contact)
+            .count();
+        if left >= MAX_PER_CONVERSATION {
             return Err(ServiceError::Conflict(
                 "your details were left already; a team member will be in touch".into(),
             ));
@@ -328,7 +335,7 @@ impl Service {
         self.store
             .forms_of(conversation, false)
             .await
-            .is_ok_and(|f| !f.is_empty())
+            .is_ok_and(|f| f.iter().any(|f| f.kind == FormKind::Contact))
     }
 }
 

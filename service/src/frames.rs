@@ -41,6 +41,12 @@ pub enum PatientFrame {
     Consent(crate::consent::Consent),
     /// The consent was recorded: the patient may write.
     ConsentAccepted,
+    /// The clinic's intake questions, all optional ([`crate::intake`]).
+    Intake {
+        fields: Vec<crate::intake::Field>,
+    },
+    /// The intake answers were stored.
+    IntakeSaved,
     /// The patient's copy of the conversation, asked for with a
     /// `transcript` frame: a printable HTML page to save as `filename`.
     Transcript {
@@ -154,5 +160,9 @@ pub enum PatientInput {
     /// Accepts the consent text of `version` ([`crate::consent`]).
     Consent {
         version: String,
+    },
+    /// Answers the intake questions ([`crate::intake`]).
+    Intake {
+        fields: std::collections::BTreeMap<String, String>,
     },
 }

@@ -22,7 +22,8 @@
 //! - `workbench.rs`: the whitelist's versions, the evaluation gate,
 //!   publishing without a restart and rollback.
 //! - `consent.rs`: the clinic's consent text, accepted before the first
-//!   message; `contact.rs`: the offline contact form and the "Left a
+//!   message; `intake.rs`: the clinic's questions before the chat;
+//!   `contact.rs`: the offline contact form and the "Left a
 //!   message" list.
 //! - `canned.rs`: clinicians' canned replies; `dashboard.rs`: the counts
 //!   the dashboard draws, and the events they come from.
@@ -44,6 +45,7 @@ pub mod dashboard;
 mod error;
 pub mod frames;
 mod hub;
+pub mod intake;
 pub mod limits;
 pub mod masking;
 pub mod metrics;
@@ -119,6 +121,8 @@ pub struct Service {
     notifications: Option<notify::Notifications>,
     /// Who was told what ([`notify`]'s batching).
     told: notify::ToldState,
+    /// The intake questions asked before the chat ([`intake`]).
+    intake: Vec<intake::Field>,
 }
 
 /// A whitelist and the bot built for it to be judged.
@@ -157,6 +161,7 @@ impl Service {
             judged_live: tokio::sync::Mutex::new(None),
             notifications: None,
             told: Default::default(),
+            intake: Vec::new(),
         }
     }
 
@@ -176,6 +181,12 @@ impl Service {
     /// and the chats are deleted once it has them ([`retention`]).
     pub fn with_courier(mut self, courier: Arc<dyn Courier>) -> Service {
         self.courier = Some(courier);
+        self
+    }
+
+    /// The intake questions asked before the chat ([`intake`]).
+    pub fn with_intake(mut self, fields: Vec<intake::Field>) -> Service {
+        self.intake = fields;
         self
     }
 

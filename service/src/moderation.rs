@@ -370,6 +370,7 @@ impl Service {
             conversation: self.summary(&conv).await,
             messages,
             notes: self.notes(id, sees).await?,
+            intake: self.intake_of(&conv, sees).await?,
         })
     }
 }

@@ -71,7 +71,33 @@ impl PatientSession {
             Ok(()) => PatientFrame::ConsentAccepted,
             Err(newer) => PatientFrame::Consent(newer),
         };
+        let accepted = matches!(frame, PatientFrame::ConsentAccepted);
         self.send(&frame).await;
+        if accepted {
+            self.ask_intake().await;
+        }
+        Ok(())
+    }
+
+    /// The clinic's intake questions, when this chat still owes them.
+    async fn ask_intake(&self) {
+        if let Ok(conv) = self.service.store.conversation(&self.conversation).await
+            && let Ok(fields) = self.service.intake_owed(&conv).await
+            && !fields.is_empty()
+        {
+            self.send(&PatientFrame::Intake { fields }).await;
+        }
+    }
+
+    /// The patient's intake answers.
+    pub async fn intake(
+        &self,
+        answers: std::collections::BTreeMap<String, String>,
+    ) -> ServiceResult<()> {
+        self.service
+            .answer_intake(&self.conversation, answers)
+            .await?;
+        self.send(&PatientFrame::IntakeSaved).await;
         Ok(())
     }
 
@@ -208,10 +234,22 @@ impl Service {
             let messages = self.patient_history(&conv).await;
             let _ = tx.send(encode(&PatientFrame::History { messages })).await;
         }
-        if conv.state != ConvState::Closed
-            && let Ok(Some(consent)) = self.consent_owed(&conv).await
-        {
-            let _ = tx.send(encode(&PatientFrame::Consent(consent))).await;
+        if conv.state != ConvState::Closed {
+            match self.consent_owed(&conv).await {
+                Ok(Some(consent)) => {
+                    let _ = tx.send(encode(&PatientFrame::Consent(consent))).await;
+                }
+                // Consent given (or none asked): the intake questions next,
+                // when still owed.
+                Ok(None) => {
+                    if let Ok(fields) = self.intake_owed(&conv).await
+                        && !fields.is_empty()
+                    {
+                        let _ = tx.send(encode(&PatientFrame::Intake { fields })).await;
+                    }
+                }
+                Err(_) => {}
+            }
         }
         let status = match conv.state {
             ConvState::Bot => PatientFrame::Status(PatientStatus::Bot),

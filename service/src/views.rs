@@ -115,6 +115,10 @@ pub struct ConversationRead {
     pub conversation: Summary,
     pub messages: Vec<MessageView>,
     pub notes: Vec<store::StaffText>,
+    /// The patient's intake answers (as typed for those who see the
+    /// originals, else as stored), when they gave any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intake: Option<store::FormFields>,
 }
 
 /// An account as an admin manages it: never its password hash.

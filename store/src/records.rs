@@ -602,17 +602,21 @@ pub struct Activity {
 pub enum FormKind {
     /// The offline contact form: how to reach the patient.
     Contact,
+    /// The clinic's intake questions, asked before the chat.
+    Intake,
 }
 
 impl FormKind {
     pub fn as_str(self) -> &'static str {
         match self {
             FormKind::Contact => "contact",
+            FormKind::Intake => "intake",
         }
     }
     pub fn parse(s: &str) -> Option<FormKind> {
         match s {
             "contact" => Some(FormKind::Contact),
+            "intake" => Some(FormKind::Intake),
             _ => None,
         }
     }

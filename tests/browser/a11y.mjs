@@ -119,10 +119,18 @@ async function main() {
     await axe(patient, 'widget consent');
     await shot(patient, 'a11y-widget-consent-390.png');
 
-    step = 'patient: agree with Enter, then type and send with Enter';
+    step = 'patient: agree with Enter; the clinic\'s intake questions';
     await patient.keyboard.press('Enter');
+    const intake = w('[data-testid=intake-form]');
+    await intake.waitFor({ state: 'visible', timeout: WAIT });
+    await axe(patient, 'widget intake questions');
+    await shot(patient, 'a11y-widget-intake-390.png');
+    step = 'patient: skip them with the keyboard, then type and send with Enter';
+    await intake.getByRole('button', { name: 'Skip' }).focus();
+    await patient.keyboard.press('Enter');
+    await intake.waitFor({ state: 'hidden', timeout: WAIT });
     await w('[data-testid=input]:enabled').waitFor({ timeout: WAIT });
-    if ((await focused(patient)) !== 'input') throw new Error('the message box is not focused after consent: ' + await focused(patient));
+    await waitFocus(patient, 'input');
     await patient.keyboard.type('What time do you open on Saturday?');
     await patient.keyboard.press('Enter');
     await w('[data-testid=message][data-from=bot]').nth(1).waitFor({ timeout: WAIT });

@@ -1,5 +1,6 @@
 // Browser walk-through of the offline contact form: nobody is online, so a
-// patient leaves their number and closes the tab; a clinician signs in
+// patient (who answered the clinic's intake questions) leaves their number
+// and closes the tab; a clinician signs in
 // later, finds it on the "Left a message" list with the number as typed,
 // answers in the chat and marks it done; the patient comes back to the site
 // in a new tab and reads the answer.
@@ -54,6 +55,18 @@ async function main() {
     await w('[data-testid=launcher]').click();
     await w('[data-testid=agree]').click();
     await w('[data-testid=send]:enabled').waitFor({ timeout: WAIT });
+
+    step = 'patient: answer the clinic\'s intake questions';
+    const intake = w('[data-testid=intake-form]');
+    await intake.waitFor({ state: 'visible', timeout: WAIT });
+    await intake.getByLabel('Date of birth').fill('2999-01-01');
+    await intake.getByRole('button', { name: 'Continue' }).click();
+    await intake.getByRole('alert').filter({ hasText: /date of birth/ }).waitFor({ timeout: WAIT });
+    await intake.getByLabel('Your name').fill('Zelda Quartermaine');
+    await intake.getByLabel('Date of birth').fill('1984-03-09');
+    await intake.getByLabel('Reason for your visit').fill('Blood test follow-up');
+    await intake.getByRole('button', { name: 'Continue' }).click();
+    await intake.waitFor({ state: 'hidden', timeout: WAIT });
 
     step = 'patient: ask for a person about test results';
     await w('[data-testid=input]').fill('I need my blood test results please');
@@ -115,6 +128,9 @@ async function main() {
     await left.first().locator('[data-testid=left-open]').click();
     await staff.locator('[data-testid=take]').click();
     await staff.locator('[data-testid=reply-input]:enabled').waitFor({ timeout: WAIT });
+    step = 'clinician: the intake answers, as typed, beside the chat';
+    await staff.locator('[data-testid=intake]').filter({ hasText: 'Zelda Quartermaine' }).waitFor({ timeout: WAIT });
+    await staff.locator('[data-testid=intake]').filter({ hasText: '1984-03-09' }).waitFor({ timeout: WAIT });
     await staff.locator('[data-testid=reply-input]').fill('Your results are normal. No need to come in.');
     await staff.locator('[data-testid=reply-send]').click();
     await staff.locator('[data-testid=history] [data-testid=history-message][data-from=clinician]')

@@ -331,6 +331,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .with_limits(config.limits.patient())
     .with_retention(config.retention.service())
     .with_staff(crate::staff(&config, store.clone(), &server_key));
+    service = service
+        .with_intake(service::intake::fields(&config.intake.fields).map_err(anyhow::Error::msg)?);
     if let Some(notifications) = config.notify.service()? {
         service = service.with_notifications(notifications);
     }

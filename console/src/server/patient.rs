@@ -87,14 +87,19 @@ async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
             WsMessage::Close(_) => break,
             _ => continue,
         };
-        let mut contact = false;
+        // A form (contact details, intake): its refusals are the form's.
+        let mut form = false;
         let result = match serde_json::from_str::<PatientInput>(&text) {
             Ok(PatientInput::Message { text: body }) => patient.message(&body).await,
             Ok(PatientInput::Transcript) => patient.transcript(address.clone()).await,
             Ok(PatientInput::Consent { version }) => patient.consent(&version).await,
-            Ok(PatientInput::Contact(form)) => {
-                contact = true;
-                patient.contact(form).await
+            Ok(PatientInput::Intake { fields }) => {
+                form = true;
+                patient.intake(fields).await
+            }
+            Ok(PatientInput::Contact(details)) => {
+                form = true;
+                patient.contact(details).await
             }
             Err(_) => Err(ServiceError::BadRequest(
                 "expected a message, transcript or contact frame (docs/protocol.md)".into(),
@@ -105,10 +110,10 @@ async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
                 tracing::error!(error = %format!("{inner:#}"), "patient message failed");
             }
             let frame = match &e {
-                // The form's own mistakes, said as such: the chat goes on.
-                ServiceError::BadRequest(_) | ServiceError::Conflict(_) if contact => {
+                // A form's own mistakes, said as such: the chat goes on.
+                ServiceError::BadRequest(_) | ServiceError::Conflict(_) if form => {
                     PatientFrame::Error {
-                        code: "bad_contact".into(),
+                        code: "bad_form".into(),
                         message: e.to_string(),
                     }
                 }

@@ -13,6 +13,7 @@ mod consent;
 mod contact;
 mod core;
 mod dashboard;
+mod intake;
 mod notify;
 mod originals;
 mod protocol;

@@ -193,6 +193,13 @@ fn patient_samples() -> Vec<PatientFrame> {
             language: "en".into(),
         }),
         PatientFrame::ConsentAccepted,
+        PatientFrame::Intake {
+            fields: vec![
+                crate::intake::Field::Name,
+                crate::intake::Field::DateOfBirth,
+            ],
+        },
+        PatientFrame::IntakeSaved,
         PatientFrame::Error {
             code: "busy".into(),
             message: "try again".into(),
@@ -210,6 +217,8 @@ fn patient_samples() -> Vec<PatientFrame> {
             | PatientFrame::Status(_)
             | PatientFrame::Consent(_)
             | PatientFrame::ConsentAccepted
+            | PatientFrame::Intake { .. }
+            | PatientFrame::IntakeSaved
             | PatientFrame::Error { .. }
             | PatientFrame::Transcript { .. } => {}
         }
@@ -347,8 +356,11 @@ fn the_patient_input_frame_is_the_documented_one() {
     let rows = table("### Patient to server");
     assert_eq!(
         rows.keys().collect::<Vec<_>>(),
-        ["consent", "contact", "message", "transcript"]
+        ["consent", "contact", "intake", "message", "transcript"]
     );
+    let input: PatientInput =
+        serde_json::from_str(r#"{"type":"intake","fields":{"name":"Ana"}}"#).unwrap();
+    assert!(matches!(input, PatientInput::Intake { fields } if fields["name"] == "Ana"));
     let input: PatientInput =
         serde_json::from_str(r#"{"type":"consent","version":"0123456789abcdef"}"#).unwrap();
     assert!(matches!(input, PatientInput::Consent { version } if version == "0123456789abcdef"));

@@ -110,7 +110,8 @@ fn a_message_left_offline_is_answered_in_chromium() {
     if browser("a_message_left_offline_is_answered_in_chromium").is_none() {
         return;
     }
-    let server = Server::start();
+    // The clinic asks its intake questions before the chat.
+    let server = Server::start_with(&[("CARECHAT_INTAKE__FIELDS", "[name,date_of_birth,reason]")]);
     // Nobody is signed in when the patient writes: the chat goes to the
     // contact form.
     server.add_user(
@@ -141,7 +142,10 @@ fn the_widget_and_console_are_accessible_in_chromium() {
     if browser("the_widget_and_console_are_accessible_in_chromium").is_none() {
         return;
     }
-    let server = Server::start();
+    let server = Server::start_with(&[(
+        "CARECHAT_INTAKE__FIELDS",
+        "[name,date_of_birth,reason,callback]",
+    )]);
     server.add_user(
         "nurse",
         "clinician",
@@ -155,6 +159,7 @@ fn the_widget_and_console_are_accessible_in_chromium() {
         ("nurse", "correct horse battery"),
         &[
             "a11y-widget-consent-390.png",
+            "a11y-widget-intake-390.png",
             "a11y-widget-chat-390.png",
             "a11y-widget-offline-390.png",
             "a11y-console-1280.png",
