@@ -274,17 +274,7 @@ impl Service {
         done: bool,
         address: Option<String>,
     ) -> ServiceResult<ContactView> {
-        let form = self
-            .store
-            .form(id, false)
-            .await
-            .map_err(ServiceError::not_found("no such message"))?;
-        let conv = self.store.conversation(&form.conversation_id).await?;
-        if user.role == Role::Auditor || self.access(user, &conv).await? != Access::Granted {
-            return Err(ServiceError::Forbidden(
-                "this message is not yours to handle",
-            ));
-        }
+        let (_, conv) = self.handled_form(user, id, false).await?;
         let audit = NewAudit::new(
             Some(user.id),
             if done {
@@ -301,6 +291,31 @@ impl Service {
             .await?;
         let form = self.store.form(id, true).await?;
         Ok(self.contact_view(form, &conv).await)
+    }
+
+    /// A left message (a contact form, not intake answers) and its chat,
+    /// for a staff member who may see the chat without a reason; its
+    /// details opened when `open`.
+    pub(crate) async fn handled_form(
+        &self,
+        user: &User,
+        id: i64,
+        open: bool,
+    ) -> ServiceResult<(store::PatientForm, store::Conversation)> {
+        let form = self
+            .store
+            .form(id, open)
+            .await
+            .ok()
+            .filter(|f| f.kind == FormKind::Contact)
+            .ok_or(ServiceError::NotFound("no such message"))?;
+        let conv = self.store.conversation(&form.conversation_id).await?;
+        if user.role == Role::Auditor || self.access(user, &conv).await? != Access::Granted {
+            return Err(ServiceError::Forbidden(
+                "this message is not yours to handle",
+            ));
+        }
+        Ok((form, conv))
     }
 
     pub(crate) async fn contact_view(

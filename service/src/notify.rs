@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use store::{ConvState, ConversationId, NewAudit, Role, UserId};
 
-use crate::access::Access;
 use crate::contact::ContactView;
 use crate::tokens::{new_token, token_hash};
 use crate::views::HistoryItem;
@@ -237,17 +236,7 @@ impl Service {
         id: i64,
         address: Option<String>,
     ) -> ServiceResult<ContactView> {
-        let form = self
-            .store
-            .form(id, true)
-            .await
-            .map_err(ServiceError::not_found("no such message"))?;
-        let conv = self.store.conversation(&form.conversation_id).await?;
-        if user.role == Role::Auditor || self.access(user, &conv).await? != Access::Granted {
-            return Err(ServiceError::Forbidden(
-                "this message is not yours to handle",
-            ));
-        }
+        let (form, conv) = self.handled_form(user, id, true).await?;
         let channel = form.fields.get("channel").map(String::as_str);
         let Some(n) = &self.notifications else {
             return Err(ServiceError::Conflict(

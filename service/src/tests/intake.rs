@@ -122,6 +122,25 @@ async fn intake_answers_are_checked_sealed_and_shown_to_the_clinician_who_has_th
         .unwrap();
     assert_eq!(admin.intake.unwrap()["callback"], "555 010 2030");
 
+    // Intake answers are not a left message: not on the list, not
+    // something to mark done.
+    let intake_id = clinic.store.forms_of(p.id(), false).await.unwrap()[0].id;
+    assert!(
+        clinic
+            .service
+            .contact_requests(&ada, true, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        clinic
+            .service
+            .contact_done(&ada, intake_id, true, None)
+            .await,
+        Err(ServiceError::NotFound(_))
+    ));
+
     // Back in a new tab: not asked again.
     let conv = clinic.store.conversation(p.id()).await.unwrap();
     assert!(clinic.service.intake_owed(&conv).await.unwrap().is_empty());
