@@ -138,20 +138,6 @@ pub struct Intake {
     pub fields: Vec<String>,
 }
 
-/// Whether `url` is http(s) to this machine (a relay or a test receiver).
-pub fn loopback_url(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .unwrap_or("");
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = match host.rsplit_once(':') {
-        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => host,
-    };
-    loopback_host(host)
-}
-
 /// `localhost`, `127.0.0.0/8` or `::1`.
 pub fn loopback_host(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -248,7 +234,7 @@ impl Notify {
         }
         let url = self.public_url.as_deref().unwrap_or("");
         anyhow::ensure!(
-            url.starts_with("https://") || loopback_url(url),
+            secure_or_loopback(url),
             "configuration: notify.public_url (https://, how staff and patients reach this \
              server) is needed for the links email and text messages carry"
         );
@@ -524,10 +510,7 @@ pub fn secure_or_loopback(url: &str) -> bool {
         Some(v6) => v6.split(']').next().unwrap_or(""),
         None => host.split(':').next().unwrap_or(""),
     };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    loopback_host(host)
 }
 
 impl Sso {

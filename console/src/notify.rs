@@ -116,9 +116,8 @@ pub struct Texter {
 
 impl Texter {
     pub fn new(c: &SmsConfig) -> anyhow::Result<Texter> {
-        let local = crate::config::loopback_url(&c.url);
         anyhow::ensure!(
-            c.url.starts_with("https://") || local,
+            crate::config::secure_or_loopback(&c.url),
             "notify.sms.url must be https:// (plain http only to this machine)"
         );
         let config = ureq::Agent::config_builder()

@@ -74,14 +74,15 @@ impl Service {
     }
 
     /// The consent the conversation's patient still has to give, if any.
+    /// Runs before every ordinary patient message: a clinic without a
+    /// consent text, or a chat that accepted it, costs no more than that.
     pub(crate) async fn consent_owed(&self, conv: &Conversation) -> ServiceResult<Option<Consent>> {
-        let Some(consent) = self.consent_text(&Self::shown_language(conv)) else {
+        if self.whitelist().messages.consent.is_empty()
+            || self.store.consent(&conv.id).await?.is_some()
+        {
             return Ok(None);
-        };
-        Ok(match self.store.consent(&conv.id).await? {
-            Some(_) => None,
-            None => Some(consent),
-        })
+        }
+        Ok(self.consent_text(&Self::shown_language(conv)))
     }
 
     /// The patient accepted `version`. A version that is not the text they
