@@ -2,15 +2,17 @@
 # Installs what the end-to-end tests drive besides Carechat itself, so that
 # none of them skips: Debian's Chromium (the browser test), sqlite3 (the
 # audit trail's tamper test edits the database with it) and php-cli (the
-# WordPress plugin's tests), then the pinned npm packages and Python's
-# aiosmtpd (the SMTP server the notification test talks to). A test whose
-# component is missing says so and skips.
+# WordPress plugin's tests), clamav-daemon (the virus scanner the files
+# test starts with its own one-line signature database), then the pinned
+# npm packages and Python's aiosmtpd (the SMTP server the notification test
+# talks to). A test whose component is missing says so and skips.
 set -euo pipefail
 cd "$(dirname "$0")"
 need=()
 [ -x /usr/bin/chromium ] || [ -n "${CHROMIUM:-}" ] || need+=(chromium)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v php >/dev/null || need+=(php-cli)
+[ -x /usr/sbin/clamd ] || command -v clamd >/dev/null || need+=(clamav-daemon)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     apt-get update -qq

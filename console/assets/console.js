@@ -56,9 +56,13 @@
       (String(c.assigned_to) === String(me.id) || String(c.assigned_to) === String(me.username)));
   }
 
-  async function api(method, path, body) {
+  // `raw`: `{file}` sends a file as the body, `{blob: true}` answers one.
+  async function api(method, path, body, raw) {
     var opts = { method: method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
-    if (body !== undefined) {
+    if (raw && raw.file) {
+      opts.headers['Content-Type'] = raw.file.type || 'application/octet-stream';
+      opts.body = raw.file;
+    } else if (body !== undefined) {
       opts.headers['Content-Type'] = 'application/json';
       opts.body = JSON.stringify(body);
     }
@@ -71,6 +75,7 @@
       ne.status = 0;
       throw ne;
     }
+    if (res.ok && raw && raw.blob) return res.blob();
     var data = null;
     if (res.status !== 204) {
       try { data = await res.json(); } catch (e) { data = null; }
@@ -83,7 +88,7 @@
         var why = window.prompt('This chat is not yours to see. Why do you need to open it? ' +
           'At least 10 characters; your reason is recorded and the admins are told.');
         if (why && why.trim()) {
-          return api(method, path + (path.indexOf('?') < 0 ? '?' : '&') + 'reason=' + encodeURIComponent(why.trim()), body);
+          return api(method, path + (path.indexOf('?') < 0 ? '?' : '&') + 'reason=' + encodeURIComponent(why.trim()), body, raw);
         }
       }
       var err = new Error(info.message || 'Request failed (HTTP ' + res.status + ').');
@@ -142,6 +147,7 @@
     $('chat').hidden = true;
     $('placeholder').hidden = false;
     renderMe();
+    renderPush();
     renderList();
     connectSocket();
     refresh();
@@ -291,6 +297,49 @@
     }
   });
   renderAlerts();
+
+  // Phone alerts: Web Push through this device's browser, so a waiting or
+  // urgent chat reaches the clinician with the console closed.
+  function pushKey(b64) {
+    var s = atob((b64 + '==='.slice((b64.length + 3) % 4)).replace(/-/g, '+').replace(/_/g, '/'));
+    return Uint8Array.from(s, function (c) { return c.charCodeAt(0); });
+  }
+  async function pushSubscription() {
+    var reg = await navigator.serviceWorker.ready;
+    return reg.pushManager.getSubscription();
+  }
+  async function renderPush() {
+    var b = $('push');
+    if (!('serviceWorker' in navigator) || !window.PushManager || !me || me.role === 'auditor') { b.hidden = true; return; }
+    b.hidden = false;
+    var on = false;
+    try { on = !!(await pushSubscription()); } catch (e) { on = false; }
+    b.textContent = on ? 'Phone alerts on' : 'Phone alerts off';
+    b.setAttribute('aria-pressed', on ? 'true' : 'false');
+  }
+  $('push').addEventListener('click', async function () {
+    var b = this;
+    b.disabled = true;
+    try {
+      var sub = await pushSubscription();
+      if (sub) {
+        await api('POST', '/api/me/push/remove', { endpoint: sub.endpoint }).catch(function () {});
+        await sub.unsubscribe();
+      } else {
+        if (window.Notification && Notification.permission !== 'granted' &&
+          await Notification.requestPermission() !== 'granted') throw new Error('Notifications are blocked for this site in the browser.');
+        var r = await api('GET', '/api/push/key');
+        var reg = await navigator.serviceWorker.ready;
+        sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: pushKey(r.key) });
+        await api('POST', '/api/me/push', sub.toJSON());
+      }
+    } catch (x) {
+      fail(x);
+    } finally {
+      b.disabled = false;
+      renderPush();
+    }
+  });
 
   // Installable on a phone or a desktop: the service worker caches the
   // console's shell only (sw.js), never a chat.
@@ -586,6 +635,7 @@
     var input = $('reply-input');
     input.disabled = !mine;
     $('reply-send').disabled = !mine;
+    $('attach').disabled = !mine;
     input.placeholder = mine ? 'Type a reply… (Enter sends, Shift+Enter for a new line)' :
       c.state === 'queued' ? 'Take the chat to reply' : 'You can reply only to your own open chats';
     Array.prototype.forEach.call(document.querySelectorAll('[data-testid=suggested]'), function (b) { b.disabled = !mine; });
@@ -675,6 +725,7 @@
       });
       div.appendChild(reveal);
     }
+    if (m.file) fileMessage(div, text, m.file);
     if (m.translation && m.translation.text) {
       var t = el('p', 'translation', 'Machine-translated (' + String(m.translation.language).toUpperCase() + '): ' + m.translation.text);
       t.setAttribute('data-testid', 'translation');
@@ -683,6 +734,40 @@
     var h = $('history');
     h.appendChild(div);
     h.scrollTop = h.scrollHeight;
+  }
+
+  // A shared file on its message: opened on request (each opening is on
+  // the audit trail), a photo shown in place, a PDF saved.
+  function fileMessage(div, text, f) {
+    var label = text.textContent;
+    var size = f.size < 1048576 ? Math.ceil(f.size / 1024) + ' KB' : (f.size / 1048576).toFixed(1) + ' MB';
+    var b = el('button', 'ghost file', 'Open ' + f.name + ' (' + size + ')');
+    b.type = 'button';
+    b.setAttribute('data-testid', 'file');
+    text.textContent = '';
+    text.appendChild(b);
+    b.addEventListener('click', async function () {
+      try {
+        var blob = await api('GET', '/api/files/' + f.id, undefined, { blob: true });
+        var url = URL.createObjectURL(blob);
+        var save = el('a', 'ghost-link', 'Save ' + f.name);
+        save.href = url;
+        save.download = f.name;
+        save.setAttribute('data-testid', 'file-save');
+        if (/^image\//.test(f.type)) {
+          var img = el('img', 'shared');
+          img.src = url;
+          img.alt = (div.getAttribute('data-from') === 'patient' ? 'Photo from the patient: ' : 'Photo sent: ') + f.name;
+          img.setAttribute('data-testid', 'file-preview');
+          div.appendChild(img);
+        }
+        div.appendChild(save);
+        // The message's own words ("📎 name") where the button was.
+        b.remove();
+        text.textContent = label;
+        if (!/^image\//.test(f.type)) save.click();
+      } catch (x) { fail(x); }
+    });
   }
 
   // ---------- actions ----------
@@ -1025,6 +1110,28 @@
     } finally {
       send.disabled = !isMine(openConv);
       input.focus();
+    }
+  });
+
+  // A file to the patient: the server checks, scans and strips it.
+  $('attach').addEventListener('click', function () { $('attach-input').click(); });
+  $('attach-input').addEventListener('change', async function () {
+    var id = openId, input = this, file = input.files[0], b = $('attach');
+    input.value = '';
+    if (!id || !file || !isMine(openConv)) return;
+    b.disabled = true;
+    b.setAttribute('aria-busy', 'true');
+    $('attach-status').textContent = 'Sending ' + file.name + '…';
+    try {
+      var r = await api('POST', '/api/conversations/' + encodeURIComponent(id) + '/files?name=' + encodeURIComponent(file.name), undefined, { file: file });
+      if (openId === id) appendMessage(r.message);
+      $('attach-status').textContent = 'Sent ' + file.name + '.';
+    } catch (x) {
+      $('attach-status').textContent = '';
+      fail(x);
+    } finally {
+      b.removeAttribute('aria-busy');
+      b.disabled = !isMine(openConv);
     }
   });
 

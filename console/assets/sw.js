@@ -16,6 +16,32 @@ self.addEventListener('activate', function (e) {
   }).then(function () { return self.clients.claim(); }));
 });
 
+// Web Push (docs/notify.md): a waiting or urgent chat, said without a
+// patient's word; a tap opens the console.
+self.addEventListener('push', function (e) {
+  var d = {};
+  try { d = e.data ? e.data.json() : {}; } catch (x) { d = {}; }
+  e.waitUntil(self.registration.showNotification(d.title || 'Carechat', {
+    body: d.body || 'A chat is waiting.',
+    tag: d.tag || 'carechat',
+    icon: '/icon.svg',
+    renotify: true,
+    requireInteraction: !!d.urgent,
+    data: { url: d.url || '/console' }
+  }));
+});
+
+self.addEventListener('notificationclick', function (e) {
+  e.notification.close();
+  var url = (e.notification.data && e.notification.data.url) || '/console';
+  e.waitUntil(self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then(function (list) {
+    for (var i = 0; i < list.length; i++) {
+      if (new URL(list[i].url).pathname === '/console' && 'focus' in list[i]) return list[i].focus();
+    }
+    return self.clients.openWindow(url);
+  }));
+});
+
 // The shell: the network first (a new version shows at once), the cached
 // copy when it fails. Everything else goes to the network untouched.
 self.addEventListener('fetch', function (e) {

@@ -33,7 +33,8 @@
         'Best time to reach you (optional)', 'Your question (optional if you wrote it above)', 'Leave my details',
         'Thank you. A team member will get back to you. You can also come back to this chat on this device.'],
       ['I agree', 'Privacy notice'],
-      { title: 'Before we start (all optional)', name: 'Your name', date_of_birth: 'Date of birth', reason: 'Reason for your visit', callback: 'A number to call you back', go: 'Continue', skip: 'Skip' }],
+      { title: 'Before we start (all optional)', name: 'Your name', date_of_birth: 'Date of birth', reason: 'Reason for your visit', callback: 'A number to call you back', go: 'Continue', skip: 'Skip' },
+      'Send a photo or PDF'],
     es: ['Chatee con nosotros', 'Cerrar chat', 'Escriba su mensaje', 'Enviar', 'Mensajes', 'Usted', 'Asistente', 'Miembro del equipo',
       'Conectando…', 'Reconectando…', 'Esperando a un miembro del equipo', ' — usted es el número ', 'Conversando con ',
       'Conversación cerrada', 'No es para emergencias: llame al número de emergencias local.', 'Iniciar una nueva conversación',
@@ -45,7 +46,8 @@
         'Mejor hora para contactarle (opcional)', 'Su pregunta (opcional si ya la escribió arriba)', 'Dejar mis datos',
         'Gracias. Un miembro del equipo le responderá. También puede volver a este chat en este dispositivo.'],
       ['Acepto', 'Aviso de privacidad'],
-      { title: 'Antes de empezar (todo opcional)', name: 'Su nombre', date_of_birth: 'Fecha de nacimiento', reason: 'Motivo de su visita', callback: 'Un número para devolverle la llamada', go: 'Continuar', skip: 'Omitir' }]
+      { title: 'Antes de empezar (todo opcional)', name: 'Su nombre', date_of_birth: 'Fecha de nacimiento', reason: 'Motivo de su visita', callback: 'Un número para devolverle la llamada', go: 'Continuar', skip: 'Omitir' },
+      'Enviar una foto o PDF']
   };
   var T = S[lang.slice(0, 2).toLowerCase()] || S.en;
   var store = function (k, v, S) {
@@ -100,7 +102,8 @@
     '.f legend{font-weight:600;padding:0;margin-bottom:4px}.f label{font-size:14px}.f fieldset label{display:inline-flex;align-items:center;gap:4px}' +
     '.f input:not([type=radio]),.f textarea{display:block;width:100%;margin-top:2px;border:1px solid #94a3b8;border-radius:8px;padding:6px 8px;color:inherit}' +
     '.f [role=alert]{color:#b91c1c;font-size:13px;margin:0}.f [role=alert]:empty{display:none}.f button{justify-self:start}' +
-    '.q{display:grid;gap:6px}.f .s{background:#fff;color:$C;border:1px solid $C}' +
+    '.q{display:grid;gap:6px}.f .s,form .a{background:#fff;color:$C;border:1px solid $C}form .a{padding:0 8px}' +
+    '.g .d{border:0;background:none;color:inherit;font:inherit;text-decoration:underline;cursor:pointer;padding:0;text-align:left}' +
     '@media (max-width:480px){.p{right:0;bottom:0;width:100vw;height:100%;border-radius:0}}').split('$C').join(color);
   // A constructed style sheet where the browser has them: a clinic site's
   // Content-Security-Policy without 'unsafe-inline' styles cannot block it.
@@ -119,17 +122,19 @@
     ['email', 'sms', 'phone'].map(function (c) { return '<label><input type="radio" name="ch" value="' + c + '"> <span></span></label>'; }).join('') +
     '</fieldset><label><span></span><input name="to" required autocomplete="on"></label><label><span></span><input type="text" name="when" maxlength="100"></label>' +
     '<label><span></span><textarea name="q" rows="2" maxlength="2000"></textarea></label><p role="alert" id="fe"></p><button type="submit"></button></form>' +
-    '<form><textarea data-testid="input" rows="1" maxlength="2000"></textarea><button type="submit" data-testid="send" disabled></button></form>' +
+    '<form><button type="button" class="a" data-testid="attach" hidden><svg width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true">' +
+    '<path d="M21 11l-8.5 8.5a5 5 0 0 1-7-7L14 4a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3L15 7"/></svg></button><textarea data-testid="input" rows="1" maxlength="2000"></textarea><button type="submit" data-testid="send" disabled></button></form>' +
     '<small></small></section>';
   var $ = function (s) { return root.querySelector(s); };
   var launcher = $('.l'), dot = $('.l i'), panel = $('.p'), status = $('[data-testid=status]'), list = $('.m'),
-    cf = $('[data-testid=contact-form]'), inf = $('[data-testid=intake-form]'), cp = $('.c'), form = $('form:not(.f)'), input = $('[data-testid=input]'), send = $('[data-testid=send]'), xb = $('.x');
+    cf = $('[data-testid=contact-form]'), inf = $('[data-testid=intake-form]'), cp = $('.c'), form = $('form:not(.f)'), input = $('[data-testid=input]'), send = $('[data-testid=send]'), xb = $('.x'), ab = $('.a');
   launcher.setAttribute('aria-label', T[0]); launcher.title = T[0];
   panel.setAttribute('aria-label', T[0] + ': ' + clinic);
   $('h2').textContent = clinic;
   xb.setAttribute('aria-label', T[1]);
   input.setAttribute('aria-label', T[2]); input.placeholder = T[2];
   send.textContent = T[3];
+  ab.setAttribute('aria-label', T[26]); ab.title = T[26];
   list.setAttribute('aria-label', T[4]);
   $('small').textContent = T[14];
   var owed = null;
@@ -190,9 +195,34 @@
     ws.send(JSON.stringify({ type: 'contact', channel: channel(), contact: to.value, best_time: cf.when.value, question: cf.q.value }));
   };
 
-  var ws, timer, last, sent, tries = 0, online = false, was = false, started = false, state = '', closed = false, replay = false, barred = false;
+  var ws, timer, last, sent, tries = 0, online = false, was = false, started = false, state = '', closed = false, replay = false, barred = false, phase = '', filesOk = false, fx, fq = [];
 
-  function add(from, text, name, at, original) {
+  // Files both ways: what sends and opens them loads the first time it is
+  // needed (widget-files.js), so a page that never shares one never pays for it.
+  function files(cb) {
+    if (fx) return cb(fx);
+    if (fq.push(cb) > 1) return;
+    var s = d.createElement('script');
+    s.src = new URL('/widget-files.js', src).href;
+    s.onload = function () {
+      fx = window.CarechatFiles({ base: src.origin, token: function () { return store('resume'); }, add: add, notice: notice, show: show, lang: lang, input: input });
+      fq.forEach(function (c) { c(fx); });
+      fq = [];
+    };
+    s.onerror = function () { fq = []; notice(T[17].bad_frame); };
+    d.head.appendChild(s);
+  }
+  ab.onclick = function () {
+    var i = d.createElement('input');
+    i.type = 'file';
+    i.accept = 'image/jpeg,image/png,image/webp,application/pdf';
+    i.hidden = true;
+    i.onchange = function () { var f = i.files[0]; i.remove(); if (f) files(function (x) { x.send(f); }); };
+    root.appendChild(i);
+    i.click();
+  };
+
+  function add(from, text, name, at, original, file) {
     var g = d.createElement('div'), p = d.createElement('p');
     g.className = 'g';
     g.setAttribute('data-testid', 'message');
@@ -203,6 +233,17 @@
       g.appendChild(b);
     }
     p.textContent = text;
+    if (file) {
+      // A shared file: its name and size, opened on demand.
+      var k = d.createElement('button');
+      k.type = 'button';
+      k.className = 'd';
+      k.setAttribute('data-testid', 'file');
+      k.textContent = text + ' (' + (file.size < 1048576 ? Math.ceil(file.size / 1024) + ' KB' : (file.size / 1048576).toFixed(1) + ' MB') + ')';
+      k.onclick = function () { files(function (x) { x.open(file); }); };
+      p.textContent = '';
+      p.appendChild(k);
+    }
     if (at) p.title = new Date(at).toLocaleTimeString();
     g.appendChild(p);
     if (original) {
@@ -241,6 +282,7 @@
   function update() {
     status.textContent = online ? state || T[6] : was ? T[9] : T[8];
     send.disabled = !online || closed || !!owed;
+    ab.hidden = !(filesOk && online && !closed && !owed && /^(queued|assigned|offline)$/.test(phase));
     input.disabled = closed || !!owed;
   }
   function shut() {
@@ -283,7 +325,7 @@
     online = closed = false;
     owed = null;
     cp.hidden = inf.hidden = true;
-    state = '';
+    state = phase = '';
     list.textContent = '';
     update();
     connect();
@@ -299,6 +341,7 @@
         notice(T[16]);
         fresh = true;
       }
+      filesOk = !!f.files;
       store('resume', f.resume);
       store('conversation', f.conversation);
       tries = 0;
@@ -307,10 +350,10 @@
       replay = fresh;
     } else if (f.type == 'history') {
       // Only a fresh page replays: after a dropped socket the list is intact.
-      if (replay) f.messages.forEach(function (m) { add(m.from, m.text, m.name, m.at); });
+      if (replay) f.messages.forEach(function (m) { add(m.from, m.text, m.name, m.at, 0, m.file); });
       replay = false;
     } else if (f.type == 'message') {
-      add(f.from, f.text, f.name, f.at, f.machine_translated && f.original);
+      add(f.from, f.text, f.name, f.at, f.machine_translated && f.original, f.file);
       if (panel.hidden) dot.hidden = false;
     } else if (f.type == 'consent') {
       // The clinic's note, to accept before writing (docs/protocol.md).
@@ -340,6 +383,7 @@
       a.remove();
     } else if (f.type == 'status') {
       cf.hidden = !(f.state == 'offline' && !f.contact_left);
+      phase = f.state;
       if (f.state == 'offline' && f.contact_left) {
         kept(store('resume'));
         if (sent) notice(F[10]);

@@ -129,6 +129,75 @@ pub struct Config {
     /// any of `name`, `date_of_birth`, `reason`, `callback`; none by
     /// default).
     pub intake: Intake,
+    /// Photos and PDFs both ways (`[files]`, docs/files.md).
+    pub files: Files,
+}
+
+/// The `[files]` table: photos and PDFs shared in a chat.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Files {
+    /// False: no file is taken, and the widget offers none.
+    pub enabled: bool,
+    /// The largest file taken, in megabytes.
+    pub max_mb: u64,
+    /// The largest image taken, in megapixels (decoding a bigger one
+    /// would take too much memory).
+    pub max_megapixels: u64,
+    /// Whether every file is scanned for viruses first. True: a file is
+    /// refused, saying why, whenever clamd cannot be reached. False: the
+    /// clinic takes files unscanned (recorded on each).
+    pub scan: bool,
+    /// Where clamd listens: a Unix socket's path, or `tcp://host:port`.
+    pub clamd: String,
+}
+
+impl Default for Files {
+    fn default() -> Files {
+        Files {
+            enabled: true,
+            max_mb: 10,
+            max_megapixels: 40,
+            scan: true,
+            clamd: "/var/run/clamav/clamd.ctl".into(),
+        }
+    }
+}
+
+impl Files {
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (1..=50).contains(&self.max_mb),
+            "configuration: files.max_mb must be 1 to 50 (clamd streams 25 MB at most by default)"
+        );
+        anyhow::ensure!(
+            (1..=200).contains(&self.max_megapixels),
+            "configuration: files.max_megapixels must be 1 to 200"
+        );
+        if self.scan {
+            crate::clamd::Clamd::parse(&self.clamd)?;
+        }
+        Ok(())
+    }
+
+    /// The service's side, with its scanner.
+    pub fn service(&self) -> anyhow::Result<service::files::FileSharing> {
+        let scanner: Option<std::sync::Arc<dyn service::files::Scanner>> = if self.scan {
+            Some(std::sync::Arc::new(crate::clamd::Clamd::parse(
+                &self.clamd,
+            )?))
+        } else {
+            None
+        };
+        Ok(service::files::FileSharing {
+            enabled: self.enabled,
+            limits: service::files::Limits {
+                max_bytes: (self.max_mb * 1024 * 1024) as usize,
+                max_pixels: self.max_megapixels * 1_000_000,
+            },
+            scanner,
+        })
+    }
 }
 
 /// The `[intake]` table.
@@ -671,6 +740,7 @@ impl Default for Config {
             translation_models: Vec::new(),
             notify: Notify::default(),
             intake: Intake::default(),
+            files: Files::default(),
         }
     }
 }
@@ -701,6 +771,21 @@ impl Config {
             return Some(path.clone());
         }
         self.db_file().map(|file| beside(&file, ".key"))
+    }
+
+    /// Where the Web Push (VAPID) key lives, or `None` for an in-memory
+    /// database (a new key each start).
+    pub fn vapid_key_path(&self) -> Option<PathBuf> {
+        self.db_file().map(|file| beside(&file, ".vapid.key"))
+    }
+
+    /// Who push services are told runs this server (VAPID's `sub`): the
+    /// public address when set, else a placeholder contact.
+    pub fn push_subject(&self) -> String {
+        match self.notify.public_url.as_deref().map(str::trim) {
+            Some(url) if url.starts_with("https://") => url.trim_end_matches('/').to_string(),
+            _ => "mailto:webpush@carechat.invalid".into(),
+        }
     }
 
     /// The database's file, or `None` for an in-memory database.
@@ -818,6 +903,7 @@ impl Config {
         }
         config.retention.check()?;
         config.notify.check()?;
+        config.files.check()?;
         service::intake::fields(&config.intake.fields)
             .map_err(|e| anyhow::anyhow!("configuration: intake.fields: {e}"))?;
         let privacy = config.clinic.privacy_url.trim();

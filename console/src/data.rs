@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
 use serde_json::{Value, json};
-use store::{Accounts, Conversations, Moderation, NewAudit, PatientForms, Timestamp};
+use store::{Accounts, Conversations, Moderation, NewAudit, PatientForms, SharedFiles, Timestamp};
 
 use crate::config::{Config, beside};
 
@@ -270,6 +270,9 @@ pub async fn export(config: &Config, out: &Path) -> anyhow::Result<()> {
     let (store, _) = crate::open_store(config).await?;
     let transcripts = out.join("transcripts");
     std::fs::create_dir(&transcripts)?;
+    let shared = out.join("files");
+    std::fs::create_dir(&shared)?;
+    let mut file_count = 0usize;
 
     let mut conversations = Vec::new();
     let mut originals_opened = 0usize;
@@ -297,6 +300,7 @@ pub async fn export(config: &Config, out: &Path) -> anyhow::Result<()> {
                     "intent": m.intent,
                     "confidence": m.confidence,
                     "translation": m.translation.as_ref().map(|t| json!({"text": t.text, "language": t.language})),
+                    "file_id": m.file_id,
                 })
             })
             .collect();
@@ -313,6 +317,27 @@ pub async fn export(config: &Config, out: &Path) -> anyhow::Result<()> {
             .into_iter()
             .map(|f| serde_json::to_value(f).unwrap_or(Value::Null))
             .collect();
+        // Shared files, opened, each as `files/ID/FILE-ID.EXT`.
+        let mut files = Vec::new();
+        for f in store.files_of(&id).await? {
+            let path = format!(
+                "files/{}/{}.{}",
+                id.as_str(),
+                f.id,
+                service::files::extension(&f.kind)
+            );
+            std::fs::create_dir_all(shared.join(id.as_str()))?;
+            match store.file_data(f.id).await {
+                Ok(bytes) => std::fs::write(out.join(&path), bytes)?,
+                // Shredded since the list was read.
+                Err(store::StoreError::NotFound) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            file_count += 1;
+            let mut v = serde_json::to_value(&f).unwrap_or(Value::Null);
+            v["path"] = json!(path);
+            files.push(v);
+        }
         let consent = store
             .consent(&id)
             .await?
@@ -331,6 +356,7 @@ pub async fn export(config: &Config, out: &Path) -> anyhow::Result<()> {
             "messages": messages,
             "notes": notes,
             "forms": forms,
+            "files": files,
             "consent": consent,
         }));
         let transcript = service::transcript::build(&store, &conv).await?;
@@ -387,7 +413,9 @@ pub async fn export(config: &Config, out: &Path) -> anyhow::Result<()> {
             "audit_entries": audit_count,
             "audit_trail_verifies": verdict.broken.is_none(),
             "users": user_count,
+            "shared_files": file_count,
             "files": {
+                "files/ID/FILE.EXT": "the files shared in each conversation, opened (as stored: metadata stripped)",
                 "conversations.jsonl": "one conversation per line, with its messages (text: the redacted copy; original: the words as typed, where kept) and staff notes",
                 "transcripts/ID.fhir.json": "each conversation as a FHIR R4 Bundle of Communication resources (numbers masked, as every transcript)",
                 "audit.jsonl": "the audit trail, oldest first",
@@ -401,7 +429,7 @@ pub async fn export(config: &Config, out: &Path) -> anyhow::Result<()> {
             None,
             "export",
             "all",
-            format!("conversations={conversation_count} audit={audit_count}"),
+            format!("conversations={conversation_count} audit={audit_count} files={file_count}"),
         ))
         .await?;
     println!(

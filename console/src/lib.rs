@@ -16,12 +16,14 @@
 
 mod auth;
 pub mod cache;
+pub mod clamd;
 pub mod cli;
 pub mod config;
 pub mod data;
 pub mod engine;
 pub mod master;
 pub mod notify;
+pub mod push;
 mod server;
 mod sso;
 pub mod tune;

@@ -61,6 +61,10 @@ impl Service {
             translation: m.translation.as_ref().map(Translation::from_stored),
             original: None,
             masked: false,
+            file: match m.file_id {
+                Some(id) => self.file_view(id).await,
+                None => None,
+            },
         }
     }
 
@@ -136,6 +140,8 @@ impl Service {
     /// Tells every connected clinician their new view, and every waiting
     /// patient their place in line.
     pub async fn broadcast_queue(&self) {
+        // Phones of staff who could serve a chat new to the queue.
+        self.push_waiting().await;
         for user in self.hub.online_clinicians() {
             if let Ok(conversations) = self.visible_to(user).await {
                 self.hub
@@ -302,6 +308,7 @@ impl Service {
             translation,
             original: None,
             masked: false,
+            file: None,
         };
         self.hub.to_clinician(
             user,
@@ -781,6 +788,7 @@ impl Service {
                 name: Some(user.display_name.clone()),
                 original: Some(text.to_string()),
                 machine_translated: true,
+                file: None,
             },
             None => PatientFrame::message(
                 Sender::Clinician,
@@ -811,6 +819,7 @@ impl Service {
             translation,
             original: None,
             masked: false,
+            file: None,
         })
     }
 

@@ -40,6 +40,21 @@ pub enum ServiceError {
     /// first message ([`crate::consent`]).
     #[error("please read and accept the note above before writing")]
     ConsentRequired,
+    /// A file that cannot be shared: its type, its size in pixels, or it
+    /// cannot be read ([`crate::files`]); the message says which.
+    #[error("{0}")]
+    FileRefused(String),
+    /// A file over the clinic's size limit.
+    #[error("{0}")]
+    FileTooLarge(String),
+    /// The clinic's virus scanner found something in the file.
+    #[error("the virus scanner found a threat in this file, so it was not sent")]
+    FileInfected,
+    /// Files cannot be checked for viruses now, so none is taken.
+    #[error(
+        "files cannot be checked for viruses right now, so they cannot be sent; please try again later"
+    )]
+    ScannerUnavailable,
     /// Never carries message text.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -60,6 +75,10 @@ impl ServiceError {
             ServiceError::Locked { .. } => "locked",
             ServiceError::RateLimited { .. } => "rate_limited",
             ServiceError::ConsentRequired => "consent_required",
+            ServiceError::FileRefused(_) => "file_refused",
+            ServiceError::FileTooLarge(_) => "file_too_large",
+            ServiceError::FileInfected => "file_infected",
+            ServiceError::ScannerUnavailable => "scanner_unavailable",
             ServiceError::Internal(_) => "internal",
         }
     }

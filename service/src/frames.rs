@@ -17,6 +17,9 @@ pub enum PatientFrame {
         conversation: ConversationId,
         resume: String,
         text: String,
+        /// Whether the patient may send files once a person has the chat
+        /// ([`crate::files`]).
+        files: bool,
     },
     /// After `welcome` on a resumed conversation: what was stored, redacted.
     History {
@@ -34,6 +37,9 @@ pub enum PatientFrame {
         original: Option<String>,
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         machine_translated: bool,
+        /// A file the clinician sent ([`crate::files`]).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<crate::files::FileView>,
     },
     Status(PatientStatus),
     /// The clinic's consent text, to accept before the first message
@@ -71,6 +77,7 @@ impl PatientFrame {
             name,
             original: None,
             machine_translated: false,
+            file: None,
         }
     }
 }

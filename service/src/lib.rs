@@ -25,11 +25,14 @@
 //!   message; `intake.rs`: the clinic's questions before the chat;
 //!   `contact.rs`: the offline contact form and the "Left a
 //!   message" list.
+//! - `files.rs`: photos and PDFs both ways: type by content, virus scan,
+//!   metadata stripped, sealed, downloads audited.
 //! - `canned.rs`: clinicians' canned replies; `dashboard.rs`: the counts
 //!   the dashboard draws, and the events they come from.
 //! - `moderation.rs`: blocking a sender, the held list, the audit trail.
 //! - `notify.rs`: staff told by email and the on-call list by text message;
-//!   a patient's link to the answer, opened with a one-time code.
+//!   a patient's link to the answer, opened with a one-time code;
+//!   `push.rs`: Web Push to staff's phones for waiting and urgent chats.
 //! - `sessions.rs`: a patient's or clinician's socket opening and closing.
 //! - `hub.rs`: the in-memory state: sockets, presence, the router.
 //! - `frames.rs` and `views.rs`: what is sent.
@@ -43,6 +46,7 @@ pub mod contact;
 mod conversation;
 pub mod dashboard;
 mod error;
+pub mod files;
 pub mod frames;
 mod hub;
 pub mod intake;
@@ -53,6 +57,7 @@ pub mod mfa;
 mod moderation;
 pub mod notify;
 mod ports;
+pub mod push;
 pub mod retention;
 mod routing;
 mod sessions;
@@ -123,6 +128,10 @@ pub struct Service {
     told: notify::ToldState,
     /// The intake questions asked before the chat ([`intake`]).
     intake: Vec<intake::Field>,
+    /// Files both ways ([`files`]).
+    files: files::FileSharing,
+    /// Web Push to staff's phones ([`push`]).
+    pusher: Option<Arc<dyn push::Pusher>>,
 }
 
 /// A whitelist and the bot built for it to be judged.
@@ -162,6 +171,8 @@ impl Service {
             notifications: None,
             told: Default::default(),
             intake: Vec::new(),
+            files: files::FileSharing::default(),
+            pusher: None,
         }
     }
 

@@ -66,6 +66,9 @@ pub(crate) struct Told {
     staff: HashMap<UserId, (u64, HashSet<ConversationId>)>,
     /// Urgent chats the on-call list was told of.
     urgent: HashSet<ConversationId>,
+    /// Waiting chats pushed to staff's phones, and whether as urgent
+    /// ([`crate::push`]).
+    pub(crate) pushed: HashSet<(ConversationId, bool)>,
 }
 
 pub(crate) type ToldState = Mutex<Told>;

@@ -228,6 +228,7 @@ impl Service {
             conversation: conv.id.clone(),
             resume,
             text: Messages::render(&self.whitelist().messages.welcome, &language, &[]),
+            files: self.files_enabled(),
         };
         let _ = tx.send(encode(&welcome)).await;
         if resumed {
@@ -293,6 +294,7 @@ impl Service {
                         .unwrap_or(v.text),
                     at: v.at,
                     name: v.name,
+                    file: v.file,
                 });
             }
         }

@@ -85,6 +85,9 @@ pub struct MessageView {
     /// the rest (audited).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub masked: bool,
+    /// The shared file the message shows ([`crate::files`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<crate::files::FileView>,
 }
 
 /// A message as the patient's history replays it.
@@ -94,6 +97,9 @@ pub struct HistoryItem {
     pub text: String,
     pub at: Timestamp,
     pub name: Option<String>,
+    /// The shared file the message shows ([`crate::files`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<crate::files::FileView>,
 }
 
 /// A colleague, with their presence now.

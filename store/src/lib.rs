@@ -39,10 +39,10 @@ pub use chain::{AuditKey, AuditVerdict};
 pub use ids::{AuditId, BlockId, ConversationId, MessageId, StaffTextId, UserId};
 pub use records::{
     Activity, ActivityKind, AuditEntry, AuditFilter, Block, BlockKind, CannedReply, ConvState,
-    ConvUpdate, Conversation, FormFields, FormKind, Message, NewActivity, NewAudit, NewBlock,
-    NewCannedReply, NewConversation, NewMessage, NewPatientForm, NewUser, NewWhitelistVersion,
-    PatientForm, ReplyLink, Role, Sender, StaffText, StoredTranslation, User, UserUpdate,
-    WhitelistDraft, WhitelistVersion,
+    ConvUpdate, Conversation, FileMeta, FormFields, FormKind, Message, NewActivity, NewAudit,
+    NewBlock, NewCannedReply, NewConversation, NewFile, NewMessage, NewPatientForm,
+    NewPushSubscription, NewUser, NewWhitelistVersion, PatientForm, PushSubscription, ReplyLink,
+    Role, Sender, StaffText, StoredTranslation, User, UserUpdate, WhitelistDraft, WhitelistVersion,
 };
 pub use sqlite::SqliteStore;
 pub use time::Timestamp;
@@ -417,6 +417,45 @@ pub trait PatientForms: Send + Sync {
     ) -> StoreResult<Option<(String, Timestamp)>>;
 }
 
+/// Files shared in a conversation, sealed under its data key.
+#[async_trait]
+pub trait SharedFiles: Send + Sync {
+    /// Whether files can be kept here at all: only sealed, so only with a
+    /// vault.
+    fn keeps_files(&self) -> bool;
+    /// Stores `file` sealed, the message that shows it (its `file_id`
+    /// set), and `audit`, in one write. Refused by a store without a vault.
+    async fn add_file(
+        &self,
+        file: NewFile,
+        message: NewMessage,
+        audit: Option<NewAudit>,
+    ) -> StoreResult<(FileMeta, Message)>;
+    async fn file_meta(&self, id: i64) -> StoreResult<FileMeta>;
+    /// The file's bytes, opened; `NotFound` once its conversation is
+    /// shredded.
+    async fn file_data(&self, id: i64) -> StoreResult<Vec<u8>>;
+    /// A conversation's files, oldest first.
+    async fn files_of(&self, conversation: &ConversationId) -> StoreResult<Vec<FileMeta>>;
+}
+
+/// Staff's Web Push subscriptions.
+#[async_trait]
+pub trait PushSubscriptions: Send + Sync {
+    /// Keeps a subscription; an endpoint already kept is taken over (its
+    /// keys and account replaced).
+    async fn add_push_subscription(&self, s: NewPushSubscription) -> StoreResult<()>;
+    /// Forgets the subscription at `endpoint` (only `user`'s, when given);
+    /// whether there was one.
+    async fn remove_push_subscription(
+        &self,
+        user: Option<UserId>,
+        endpoint: &str,
+    ) -> StoreResult<bool>;
+    async fn push_subscriptions(&self) -> StoreResult<Vec<PushSubscription>>;
+    async fn push_subscriptions_of(&self, user: UserId) -> StoreResult<Vec<PushSubscription>>;
+}
+
 /// Several writes that must all happen or none (an assignment and its
 /// system message and audit line, say).
 #[async_trait]
@@ -436,6 +475,8 @@ pub trait Store:
     + CannedReplies
     + Activities
     + PatientForms
+    + SharedFiles
+    + PushSubscriptions
     + 'static
 {
 }
@@ -449,6 +490,8 @@ impl<
         + CannedReplies
         + Activities
         + PatientForms
+        + SharedFiles
+        + PushSubscriptions
         + 'static,
 > Store for T
 {

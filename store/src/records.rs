@@ -259,6 +259,8 @@ pub struct Message {
     pub confidence: Option<f32>,
     pub translation: Option<StoredTranslation>,
     pub created_at: Timestamp,
+    /// The shared file the message shows ([`FileMeta`]), if any.
+    pub file_id: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -620,6 +622,68 @@ impl FormKind {
             _ => None,
         }
     }
+}
+
+/// A staff member's Web Push subscription (see `migrations/0017_push.sql`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSubscription {
+    pub id: i64,
+    pub user_id: UserId,
+    pub endpoint: String,
+    /// The browser's P-256 public key, base64url.
+    pub p256dh: String,
+    /// The browser's push secret, base64url.
+    pub auth: String,
+}
+
+/// A subscription to keep.
+#[derive(Debug, Clone)]
+pub struct NewPushSubscription {
+    pub user_id: UserId,
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
+}
+
+/// A file shared in a conversation, without its bytes (see
+/// `migrations/0016_files.sql`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileMeta {
+    pub id: i64,
+    pub conversation_id: ConversationId,
+    /// The patient or a clinician.
+    pub sender: Sender,
+    pub user_id: Option<UserId>,
+    /// The name it was sent with, redacted.
+    pub name: String,
+    /// What it is by content: `jpeg`, `png`, `webp` or `pdf`.
+    pub kind: String,
+    /// Bytes, as stored (cleaned, before sealing).
+    pub size: u64,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub pages: Option<u32>,
+    /// Whether the clinic's virus scanner passed it (false only where
+    /// scanning is turned off).
+    pub scanned: bool,
+    pub created_at: Timestamp,
+}
+
+/// A file to store with the message that shows it: `data` is sealed under
+/// the conversation's data key before it is written.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub conversation_id: ConversationId,
+    pub sender: Sender,
+    pub user_id: Option<UserId>,
+    /// Already redacted.
+    pub name: String,
+    pub kind: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub pages: Option<u32>,
+    pub scanned: bool,
+    pub data: Vec<u8>,
 }
 
 /// A form's values by field name, in a stable order.

@@ -197,6 +197,40 @@ async function main() {
       throw new Error('the manifest does not make an installable app: ' + JSON.stringify(manifest));
     }
 
+    step = 'console: a Web Push message becomes a notification that says no patient word';
+    // The push service's part is played by DevTools: it hands the service
+    // worker a message as a push service would (the sealing and signing are
+    // tests/tests/e2e/push.rs's).
+    await staff.context().grantPermissions(['notifications'], { origin: base });
+    const cdp = await staff.context().newCDPSession(staff);
+    const registration = new Promise((found) => {
+      cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => {
+        const r = e.registrations.find((x) => x.scopeURL.startsWith(base) && !x.isDeleted);
+        if (r) found(r);
+      });
+    });
+    await cdp.send('ServiceWorker.enable');
+    const { registrationId } = await Promise.race([registration,
+      new Promise((_, no) => setTimeout(() => no(new Error('no service worker registration in 30 s')), WAIT))]);
+    await cdp.send('ServiceWorker.deliverPushMessage', {
+      origin: base + '/', registrationId,
+      data: JSON.stringify({ title: 'Urgent chat waiting', body: 'An urgent chat is waiting for the team.', tag: 'carechat-urgent', urgent: true, url: '/console' }),
+    });
+    const shown = await staff.evaluate(async () => {
+      const r = await navigator.serviceWorker.ready;
+      // Bounded: showNotification settles within a moment of the push.
+      for (let i = 0; i < 100; i++) {
+        const n = await r.getNotifications();
+        if (n.length) return n.map((x) => ({ title: x.title, body: x.body, tag: x.tag, sticky: x.requireInteraction }));
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
+      return [];
+    });
+    if (shown.length !== 1 || shown[0].title !== 'Urgent chat waiting' || shown[0].tag !== 'carechat-urgent' || !shown[0].sticky) {
+      throw new Error('the push showed ' + JSON.stringify(shown));
+    }
+    await cdp.detach();
+
     step = 'console: available, then busy, so the next chat waits in the queue';
     await staff.locator('[data-testid=availability]').click();
     await staff.locator('[data-testid=busy]').click();

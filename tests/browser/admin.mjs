@@ -7,7 +7,10 @@
 // admin tries the question on the draft. A shared canned reply is added (one
 // naming the patient is refused), and the dashboard counts the four
 // patients' chats without a word they wrote. Then the new auditor
-// signs in and lands on the audit trail, with no chat in sight.
+// signs in and lands on the audit trail, with no chat in sight. Every page
+// shot is first checked by axe-core against WCAG 2.1 A and AA: the
+// administration page, its audit trail, workbench and dashboard, the
+// auditor's view and the two-factor set-up.
 //
 // Usage: node admin.mjs <base-url> <admin> <password> <screenshot-dir> <admin's TOTP secret>
 // Prints one JSON line {"ok":true,...} and exits 0, or the error and exits 1.
@@ -15,6 +18,7 @@ import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
 
 const WAIT = 30_000;
 const [baseArg, username, password, shotArg, secret] = process.argv.slice(2);
@@ -42,7 +46,22 @@ const pageErrors = [];
 let step = 'start';
 let page;
 
+const TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+
+// Any violation of a WCAG 2.1 A or AA rule fails the walk, naming the rule
+// and the elements.
+async function axe(name) {
+  const result = await new AxeBuilder({ page }).withTags(TAGS).analyze();
+  if (result.violations.length) {
+    const said = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ` +
+      v.nodes.slice(0, 5).map((n) => n.target.join(' > ')).join(', ')).join('\n  ');
+    throw new Error(`axe found WCAG 2.1 AA violations on "${name}":\n  ${said}`);
+  }
+}
+
+// A screenshot of the page as it is, checked by axe first.
 async function shot(name) {
+  if (!name.startsWith('failure')) await axe(name);
   const path = join(shotDir, name);
   await page.screenshot({ path, fullPage: true });
   screenshots.push(path);

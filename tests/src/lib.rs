@@ -3,6 +3,7 @@
 //! HTTP and WebSocket as a browser would.
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -605,4 +606,140 @@ pub fn totp(secret_base32: &str, step: u64) -> String {
     let o = (d[19] & 15) as usize;
     let n = u32::from_be_bytes([d[o] & 0x7f, d[o + 1], d[o + 2], d[o + 3]]) % 1_000_000;
     format!("{n:06}")
+}
+
+/// A clamd the test started; stopped when dropped.
+pub struct Clamd {
+    child: Child,
+    pub socket: PathBuf,
+}
+
+impl Drop for Clamd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where Debian installs clamd, if it is installed.
+pub fn clamd_binary() -> Option<PathBuf> {
+    ["/usr/sbin/clamd", "/usr/bin/clamd", "/usr/local/sbin/clamd"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// clamd in the foreground, its database the EICAR body signature, on a
+/// socket in `dir`; ready once it answers `PING`.
+pub fn clamd(bin: &Path, dir: &Path) -> Clamd {
+    let db = dir.join("clamdb");
+    std::fs::create_dir_all(&db).unwrap();
+    let hex: String = attachments::testing::EICAR
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(
+        db.join("eicar.ndb"),
+        format!("Eicar-Test-Signature:0:*:{hex}\n"),
+    )
+    .unwrap();
+    let socket = dir.join("clamd.sock");
+    let conf = dir.join("clamd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "LocalSocket {}\nDatabaseDirectory {}\nForeground yes\nLogFile {}\n\
+             TemporaryDirectory {}\nStreamMaxLength 30M\n",
+            socket.display(),
+            db.display(),
+            dir.join("clamd.log").display(),
+            dir.display(),
+        ),
+    )
+    .unwrap();
+    let child = Command::new(bin)
+        .arg(format!("--config-file={}", conf.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting clamd");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(mut s) = UnixStream::connect(&socket) {
+            s.write_all(b"zPING\0").unwrap();
+            let mut reply = String::new();
+            let _ = s.read_to_string(&mut reply);
+            if reply.starts_with("PONG") {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "clamd did not answer; its log:\n{}",
+            std::fs::read_to_string(dir.join("clamd.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Clamd { child, socket }
+}
+
+/// One request an HTTP receiver got: its path, headers (names lowercased)
+/// and body.
+#[derive(Debug)]
+pub struct Received {
+    pub path: String,
+    pub headers: std::collections::HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+/// A peer's HTTP API on a free port of 127.0.0.1 (an SMS provider, a push
+/// service): answers every request with `status` (`"201 Created"`) and
+/// `reply` as JSON, and hands each request over.
+pub fn http_receiver(
+    status: &'static str,
+    reply: &'static str,
+) -> (u16, std::sync::mpsc::Receiver<Received>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(&mut stream);
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                continue;
+            }
+            let path = line.split(' ').nth(1).unwrap_or_default().to_string();
+            let mut headers = std::collections::HashMap::new();
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.trim_end().split_once(':') {
+                    headers.insert(name.to_ascii_lowercase(), value.trim().to_string());
+                }
+            }
+            let length = headers
+                .get("content-length")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0u8; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+            let _ = tx.send(Received {
+                path,
+                headers,
+                body,
+            });
+        }
+    });
+    (port, rx)
 }

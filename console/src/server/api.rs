@@ -62,7 +62,7 @@ pub async fn conversations(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Reason {
-    reason: Option<String>,
+    pub(super) reason: Option<String>,
 }
 
 #[utoipa::path(operation_id = "api_conversation", get, path = "/api/conversations/{id}", tag = "conversations", params(("id" = String, Path, description = "The conversation"), Reason), responses((status = 200, description = "The conversation and its messages (masked where docs/data.md says)", body = Object), (status = 403, description = "Not the caller's: break_glass_required, give a reason"), (status = 404, description = "No such conversation")))]

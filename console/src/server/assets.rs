@@ -3,7 +3,9 @@
 use axum::http::header;
 use axum::response::IntoResponse;
 
-const CSP_CONSOLE: &str = "default-src 'self'; style-src 'self'; img-src 'self' data:; \
+/// The console's own pages: a shared photo is shown from a `blob:` URL the
+/// page made from its download.
+const CSP_CONSOLE: &str = "default-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
                            connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
@@ -25,22 +27,39 @@ pub async fn index() -> impl IntoResponse {
 }
 
 const WIDGET: &str = include_str!("../../assets/widget.js");
+/// What the widget loads only when a file is sent or opened.
+const WIDGET_FILES: &str = include_str!("../../assets/widget-files.js");
 
-/// The widget gzipped once, at the best compression: what a browser
-/// downloads of it, held to its budget (15 KB) by a test.
-pub fn widget_gzip() -> &'static [u8] {
-    static GZ: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    GZ.get_or_init(|| {
+/// `text` gzipped once, at the best compression.
+fn gzipped(text: &'static str, cell: &'static std::sync::OnceLock<Vec<u8>>) -> &'static [u8] {
+    cell.get_or_init(|| {
         use std::io::Write;
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        e.write_all(WIDGET.as_bytes()).expect("writing to memory");
+        e.write_all(text.as_bytes()).expect("writing to memory");
         e.finish().expect("writing to memory")
     })
 }
 
-/// The widget is loaded by clinics' own sites, on other origins; gzipped
-/// to browsers that take it (all do).
-pub async fn widget(headers: axum::http::HeaderMap) -> axum::response::Response {
+/// The widget gzipped: what a browser downloads of it, held to its budget
+/// (15 KB) by a test.
+pub fn widget_gzip() -> &'static [u8] {
+    static GZ: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    gzipped(WIDGET, &GZ)
+}
+
+/// The widget's file sharing, gzipped.
+pub fn widget_files_gzip() -> &'static [u8] {
+    static GZ: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    gzipped(WIDGET_FILES, &GZ)
+}
+
+/// A script clinics' own sites load, on other origins; gzipped to browsers
+/// that take it (all do).
+fn site_script(
+    headers: &axum::http::HeaderMap,
+    raw: &'static str,
+    gz: &'static [u8],
+) -> axum::response::Response {
     let gzip = headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
@@ -63,12 +82,21 @@ pub async fn widget(headers: axum::http::HeaderMap) -> axum::response::Response 
                 (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
                 (header::CACHE_CONTROL, "no-cache"),
             ],
-            widget_gzip(),
+            gz,
         )
             .into_response()
     } else {
-        (cors, asset("text/javascript; charset=utf-8", WIDGET)).into_response()
+        (cors, asset("text/javascript; charset=utf-8", raw)).into_response()
     }
+}
+
+pub async fn widget(headers: axum::http::HeaderMap) -> axum::response::Response {
+    site_script(&headers, WIDGET, widget_gzip())
+}
+
+/// Loaded by the widget the first time a file is sent or opened.
+pub async fn widget_files(headers: axum::http::HeaderMap) -> axum::response::Response {
+    site_script(&headers, WIDGET_FILES, widget_files_gzip())
 }
 
 pub async fn console() -> impl IntoResponse {

@@ -7,8 +7,9 @@
 //!   site cannot make a logged-in clinician's browser take, close or log out
 //!   (cross-site request forgery), nor read a console's socket. Requests
 //!   with no `Origin` (not from a browser page) pass: their cookie is the
-//!   proof. The patient's socket is exempt: the widget lives on the clinic's
-//!   own site, another origin by design.
+//!   proof. The patient's socket and file routes (`/api/patient/...`) are
+//!   exempt: the widget lives on the clinic's own site, another origin by
+//!   design, and a resume token, never a cookie, opens them.
 //! - **Headers.** A Content-Security-Policy on every page (`frame-ancestors
 //!   'none'`: nobody frames Carechat), `nosniff`, `Referrer-Policy:
 //!   no-referrer`, and `Cache-Control: no-store` on the API, whose answers
@@ -59,7 +60,10 @@ pub async fn same_origin(request: Request, next: Next) -> Response {
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    let guarded = (changes && path != "/ws/patient") || path == "/ws/clinician";
+    // The patient's socket and file routes answer the widget on the
+    // clinic's site; a resume token, never a cookie, opens them.
+    let patient = path == "/ws/patient" || path.starts_with("/api/patient/");
+    let guarded = (changes && !patient) || path == "/ws/clinician";
     if guarded && foreign_origin(request.headers()) {
         return ApiError::Service(service::ServiceError::Forbidden(
             "requests from another site are refused",

@@ -52,7 +52,13 @@ impl ApiError {
                 ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
                 ServiceError::Conflict(_) | ServiceError::ConsentRequired => StatusCode::CONFLICT,
                 ServiceError::TooLong => StatusCode::PAYLOAD_TOO_LARGE,
-                ServiceError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+                ServiceError::Busy | ServiceError::ScannerUnavailable => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                ServiceError::FileRefused(_) | ServiceError::FileInfected => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+                ServiceError::FileTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
                 ServiceError::Locked { .. } => StatusCode::LOCKED,
                 ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                 ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -14,12 +14,14 @@ mod canned;
 mod dashboard;
 mod edge;
 mod error;
+mod files;
 mod identity;
 mod left;
 mod listen;
 mod metrics;
 mod openapi;
 mod patient;
+mod push;
 mod session;
 mod sso;
 mod tls;
@@ -73,6 +75,8 @@ pub type Shared = Arc<AppState>;
 /// walks every one.
 struct Routes {
     router: Router<Shared>,
+    /// The routes that take a file: the body limit is their own.
+    uploads: Router<Shared>,
     table: Vec<(Method, &'static str)>,
 }
 
@@ -87,6 +91,18 @@ impl Routes {
         self.router = self.router.route(path, axum::routing::on(filter, handler));
         self
     }
+
+    /// A route that takes a file as its body ([`files`]), read by the
+    /// handler within the clinic's limit rather than the API's 64 KB.
+    fn upload<H, T>(mut self, path: &'static str, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, Shared>,
+        T: 'static,
+    {
+        self.table.push((Method::POST, path));
+        self.uploads = self.uploads.route(path, axum::routing::post(handler));
+        self
+    }
 }
 
 fn routes() -> Routes {
@@ -99,10 +115,12 @@ fn routes() -> Routes {
     );
     Routes {
         router: Router::new(),
+        uploads: Router::new(),
         table: Vec::new(),
     }
     .on(get.clone(), "/", assets::index)
     .on(get.clone(), "/widget.js", assets::widget)
+    .on(get.clone(), "/widget-files.js", assets::widget_files)
     .on(get.clone(), "/console", assets::console)
     .on(get.clone(), "/console.js", assets::console_js)
     .on(get.clone(), "/console.css", assets::console_css)
@@ -236,7 +254,20 @@ fn routes() -> Routes {
     .on(post.clone(), "/api/left-messages/{id}/notify", left::notify)
     .on(post.clone(), "/api/reply/code", left::reply_code)
     .on(post.clone(), "/api/reply", left::read_reply)
-    .on(post, "/api/left-messages/{id}/reopen", left::reopen)
+    .on(post.clone(), "/api/left-messages/{id}/reopen", left::reopen)
+    .upload("/api/conversations/{id}/files", files::send)
+    .on(get.clone(), "/api/files/{id}", files::get)
+    .upload("/api/patient/files", files::patient_send)
+    .on(get.clone(), "/api/patient/files/{id}", files::patient_get)
+    .on(Method::OPTIONS, "/api/patient/files", files::preflight)
+    .on(
+        Method::OPTIONS,
+        "/api/patient/files/{id}",
+        files::preflight_one,
+    )
+    .on(get.clone(), "/api/push/key", push::key)
+    .on(post.clone(), "/api/me/push", push::subscribe)
+    .on(post, "/api/me/push/remove", push::unsubscribe)
     .on(get.clone(), "/api/dashboard", dashboard::show)
     .on(get.clone(), "/api/audit", audit::search)
     .on(get, "/api/audit/export", audit::export)
@@ -250,10 +281,12 @@ pub(crate) fn route_table() -> Vec<(Method, &'static str)> {
 
 /// Every route. Tests drive this in-process; `serve` binds it to a port.
 pub fn app(state: Shared) -> Router {
-    routes()
+    let routes = routes();
+    routes
         .router
-        .fallback(|| async { ApiError::Service(service::ServiceError::NotFound("no such route")) })
         .layer(RequestBodyLimitLayer::new(64 * 1024))
+        .merge(routes.uploads)
+        .fallback(|| async { ApiError::Service(service::ServiceError::NotFound("no such route")) })
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(edge::json_errors))
         .layer(axum::middleware::from_fn(edge::same_origin))
@@ -333,6 +366,22 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .with_staff(crate::staff(&config, store.clone(), &server_key));
     service = service
         .with_intake(service::intake::fields(&config.intake.fields).map_err(anyhow::Error::msg)?);
+    service = service.with_files(config.files.service()?);
+    service = service.with_pusher(Arc::new(crate::push::WebPush::load_or_create(
+        config.vapid_key_path().as_deref(),
+        config.push_subject(),
+    )?));
+    if config.files.enabled {
+        if !config.files.scan {
+            tracing::warn!("files are taken without a virus scan (files.scan = false)");
+        } else if let Err(e) = crate::clamd::Clamd::parse(&config.files.clamd)?
+            .ping()
+            .await
+        {
+            // Not fatal: files are refused, saying why, until it answers.
+            tracing::warn!(error = %e, "the virus scanner does not answer: files will be refused until it does (docs/files.md)");
+        }
+    }
     if let Some(notifications) = config.notify.service()? {
         service = service.with_notifications(notifications);
     }

@@ -16,7 +16,7 @@
 use axum::Json;
 use axum::response::IntoResponse;
 use serde::Serialize;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -48,6 +48,10 @@ impl Modify for Conventions {
                 "The staff session, set by POST /api/login (over HTTPS: __Host-carechat_session)",
             ))),
         );
+        let mut resume = Http::new(HttpAuthScheme::Bearer);
+        resume.description =
+            Some("A patient's chat: the resume token its socket's welcome frame carried".into());
+        components.add_security_scheme("resume", SecurityScheme::Http(resume));
         let error: RefOr<Response> = ResponseBuilder::new()
             .description("An error, with a stable code")
             .content(
@@ -65,6 +69,7 @@ impl Modify for Conventions {
                 &mut item.put,
                 &mut item.patch,
                 &mut item.delete,
+                &mut item.options,
             ]
             .into_iter()
             .flatten()
@@ -159,6 +164,15 @@ impl Modify for Conventions {
         super::left::notify,
         super::left::reply_code,
         super::left::read_reply,
+        super::files::send,
+        super::files::get,
+        super::files::patient_send,
+        super::files::patient_get,
+        super::files::preflight,
+        super::files::preflight_one,
+        super::push::key,
+        super::push::subscribe,
+        super::push::unsubscribe,
         super::dashboard::show,
         super::audit::search,
         super::audit::export,

@@ -13,10 +13,12 @@ mod consent;
 mod contact;
 mod core;
 mod dashboard;
+mod files;
 mod intake;
 mod notify;
 mod originals;
 mod protocol;
+mod push;
 mod transcripts;
 mod workbench;
 

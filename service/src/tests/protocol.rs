@@ -143,6 +143,18 @@ fn at() -> Timestamp {
     Timestamp::from_unix(1_800_000_000)
 }
 
+fn file() -> crate::files::FileView {
+    crate::files::FileView {
+        id: 7,
+        name: "aftercare.pdf".into(),
+        media_type: "application/pdf".into(),
+        size: 1234,
+        width: None,
+        height: None,
+        pages: Some(1),
+    }
+}
+
 fn cid() -> ConversationId {
     ConversationId::new("c_1")
 }
@@ -155,6 +167,7 @@ fn patient_samples() -> Vec<PatientFrame> {
             conversation: cid(),
             resume: "t".into(),
             text: "Hi".into(),
+            files: true,
         },
         PatientFrame::History {
             messages: vec![HistoryItem {
@@ -162,6 +175,7 @@ fn patient_samples() -> Vec<PatientFrame> {
                 text: "Hi".into(),
                 at: at(),
                 name: None,
+                file: Some(file()),
             }],
         },
         PatientFrame::message(Sender::Bot, "We open at 8.", at(), None),
@@ -172,6 +186,16 @@ fn patient_samples() -> Vec<PatientFrame> {
             name: Some("Bella".into()),
             original: Some("Hello".into()),
             machine_translated: true,
+            file: None,
+        },
+        PatientFrame::Message {
+            from: Sender::Clinician,
+            text: "📎 aftercare.pdf".into(),
+            at: at(),
+            name: Some("Bella".into()),
+            original: None,
+            machine_translated: false,
+            file: Some(file()),
         },
         PatientFrame::Status(PatientStatus::Bot),
         PatientFrame::Status(PatientStatus::Queued {
@@ -265,6 +289,7 @@ fn clinician_samples() -> Vec<ClinicianFrame> {
         translation: None,
         original: None,
         masked: false,
+        file: Some(file()),
     };
     let all = vec![
         ClinicianFrame::Hello { user },

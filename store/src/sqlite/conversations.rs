@@ -134,6 +134,7 @@ impl Conversations for SqliteStore {
         }
         for statement in [
             "DELETE FROM messages WHERE conversation_id = ?",
+            "DELETE FROM files WHERE conversation_id = ?",
             "DELETE FROM notes WHERE conversation_id = ?",
             "DELETE FROM conversation_staff WHERE conversation_id = ?",
             "DELETE FROM transcript_links WHERE conversation_id = ?",

@@ -8,8 +8,10 @@
 mod accounts;
 mod activity;
 mod conversations;
+mod files;
 mod forms;
 mod moderation;
+mod push;
 mod rows;
 #[cfg(test)]
 mod tests;
@@ -320,6 +322,16 @@ async fn add_message_in(
     vault: Option<&vault::Vault>,
     m: NewMessage,
 ) -> StoreResult<Message> {
+    add_message_with_file(conn, vault, m, None).await
+}
+
+/// [`add_message_in`], for a message that shows the shared file `file_id`.
+async fn add_message_with_file(
+    conn: &mut SqliteConnection,
+    vault: Option<&vault::Vault>,
+    m: NewMessage,
+    file_id: Option<i64>,
+) -> StoreResult<Message> {
     let created_at = Timestamp::now();
     let sealed = match (vault, &m.original) {
         (Some(vault), Some(original)) => {
@@ -333,8 +345,8 @@ async fn add_message_in(
     };
     let id = sqlx::query(
         "INSERT INTO messages (conversation_id, sender, user_id, text, intent, confidence, spam_score,
-         translation, translation_language, created_at, original)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         translation, translation_language, created_at, original, file_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(m.conversation_id.as_str())
     .bind(m.sender.as_str())
@@ -347,6 +359,7 @@ async fn add_message_in(
     .bind(m.translation.as_ref().map(|t| &t.language))
     .bind(created_at.rfc3339())
     .bind(sealed)
+    .bind(file_id)
     .execute(&mut *conn)
     .await?
     .last_insert_rowid();
@@ -359,6 +372,7 @@ async fn add_message_in(
         confidence: m.confidence,
         translation: m.translation,
         created_at,
+        file_id,
     })
 }
 

@@ -20,8 +20,8 @@ pub const CONV_COLUMNS: &str = "id, resume_hash, state, urgent, language, browse
                                 held, created_at, updated_at";
 pub const BLOCK_COLUMNS: &str =
     "id, kind, conversation_id, reason, created_by, created_at, lifted_by, lifted_at";
-pub const MESSAGE_COLUMNS: &str =
-    "id, sender, user_id, text, intent, confidence, translation, translation_language, created_at";
+pub const MESSAGE_COLUMNS: &str = "id, sender, user_id, text, intent, confidence, translation, translation_language, created_at, \
+     file_id";
 
 fn bad(column: &str, value: &str) -> sqlx::Error {
     sqlx::Error::ColumnDecode {
@@ -134,6 +134,7 @@ pub fn message(row: &SqliteRow) -> Result<Message, sqlx::Error> {
             _ => None,
         },
         created_at: time(row, "created_at")?,
+        file_id: row.try_get("file_id")?,
     })
 }
 

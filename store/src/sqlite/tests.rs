@@ -1020,6 +1020,103 @@ mod vault {
         );
     }
 
+    fn file(conversation: &ConversationId, data: &[u8]) -> NewFile {
+        NewFile {
+            conversation_id: conversation.clone(),
+            sender: Sender::Patient,
+            user_id: None,
+            name: "[NAME] rash.jpg".into(),
+            kind: "jpeg".into(),
+            width: Some(48),
+            height: Some(64),
+            pages: None,
+            scanned: true,
+            data: data.to_vec(),
+        }
+    }
+
+    fn file_message(conversation: &ConversationId) -> NewMessage {
+        NewMessage::plain(
+            conversation.clone(),
+            Sender::Patient,
+            None,
+            "📎 [NAME] rash.jpg".into(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_file_is_sealed_on_disk_shown_by_its_message_and_shredded_with_its_chat() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("clinic.db");
+        let ring = Keyring::new(vec![MasterKey::random()]).unwrap();
+        let s = SqliteStore::open_with_vault(db.to_str().unwrap(), key(), ring)
+            .await
+            .unwrap();
+        let c2 = ConversationId::new("c2");
+        for c in [c1(), c2.clone()] {
+            s.create_conversation(NewConversation::new(c.clone(), c.as_str()))
+                .await
+                .unwrap();
+        }
+        assert!(s.keeps_files());
+        let bytes = format!("pixels of {SECRET}").into_bytes();
+        let audit = NewAudit::new(None, "file_upload", c1().as_str(), "file 1");
+        let (meta, message) = s
+            .add_file(file(&c1(), &bytes), file_message(&c1()), Some(audit))
+            .await
+            .unwrap();
+        assert_eq!(meta.size, bytes.len() as u64);
+        assert_eq!(
+            (meta.width, meta.height, meta.pages),
+            (Some(48), Some(64), None)
+        );
+        assert_eq!(message.file_id, Some(meta.id));
+        assert_eq!(s.messages(&c1()).await.unwrap()[0].file_id, Some(meta.id));
+        assert_eq!(s.audit_log(1).await.unwrap()[0].action, "file_upload");
+        let (other, _) = s
+            .add_file(file(&c2, b"another"), file_message(&c2), None)
+            .await
+            .unwrap();
+        // A file's message must be in the file's conversation.
+        assert!(
+            s.add_file(file(&c1(), b"x"), file_message(&c2), None)
+                .await
+                .is_err()
+        );
+        s.checkpoint().await.unwrap();
+        assert!(on_disk(&db, SECRET.as_bytes()).is_empty());
+        assert_eq!(s.file_data(meta.id).await.unwrap(), bytes);
+        assert_eq!(s.file_meta(meta.id).await.unwrap(), meta);
+        assert_eq!(s.files_of(&c1()).await.unwrap(), vec![meta.clone()]);
+
+        s.delete_conversation(&c1(), None).await.unwrap();
+        assert!(matches!(
+            s.file_meta(meta.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            s.file_data(meta.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(s.files_of(&c1()).await.unwrap().is_empty());
+        assert_eq!(s.file_data(other.id).await.unwrap(), b"another");
+    }
+
+    #[tokio::test]
+    async fn a_store_without_a_vault_keeps_no_files() {
+        let s = store().await;
+        s.create_conversation(NewConversation::new(c1(), "r1"))
+            .await
+            .unwrap();
+        assert!(!s.keeps_files());
+        assert!(
+            s.add_file(file(&c1(), b"pixels"), file_message(&c1()), None)
+                .await
+                .is_err()
+        );
+        assert!(s.messages(&c1()).await.unwrap().is_empty());
+    }
+
     #[tokio::test]
     async fn a_store_without_a_vault_keeps_a_form_redacted_only() {
         let s = store().await;

@@ -1,8 +1,10 @@
 //! The same flows in a real browser: headless Chromium driven by
 //! Playwright (`tests/browser/flow.mjs`: a patient and a clinician;
-//! `tests/browser/admin.mjs`: accounts and the audit trail;
+//! `tests/browser/admin.mjs`: accounts and the audit trail, each page
+//! checked by axe-core;
 //! `tests/browser/contact.mjs`: a message left while nobody was online;
-//! `tests/browser/a11y.mjs`: axe-core's WCAG 2.1 AA rules everywhere). Skipped, saying
+//! `tests/browser/a11y.mjs`: axe-core's WCAG 2.1 AA rules everywhere;
+//! `tests/browser/files.mjs`: a photo and a PDF both ways). Skipped, saying
 //! why, where Chromium or the scripts' node modules are not installed
 //! (`tests/install.sh` installs them).
 
@@ -132,6 +134,50 @@ fn a_message_left_offline_is_answered_in_chromium() {
             "widget-contact-answered.png",
         ],
         &[],
+    );
+}
+
+/// A photo and a PDF both ways in Chromium, against a real clamd: the
+/// photo the nurse opens is upright and without its EXIF, the PDF the
+/// patient saves has no author; axe-core checks the upload under way.
+#[test]
+fn files_go_both_ways_in_chromium() {
+    if browser("files_go_both_ways_in_chromium").is_none() {
+        return;
+    }
+    let Some(bin) = carechat_e2e::clamd_binary() else {
+        eprintln!(
+            "SKIPPED files_go_both_ways_in_chromium: clamd is not installed (Debian: apt-get install clamav-daemon; tests/install.sh does)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let scanner = carechat_e2e::clamd(&bin, dir.path());
+    let photo = dir.path().join("arm.jpg");
+    std::fs::write(&photo, attachments::testing::photo_with_location()).unwrap();
+    let leaflet = dir.path().join("Aftercare.pdf");
+    std::fs::write(&leaflet, attachments::testing::pdf_with_metadata()).unwrap();
+    let server = Server::start_with(&[(
+        "CARECHAT_FILES__CLAMD",
+        &format!("unix:{}", scanner.socket.display()),
+    )]);
+    server.add_user(
+        "nurse",
+        "clinician",
+        "nursing,front_desk",
+        "en",
+        "correct horse battery",
+    );
+    walk(
+        &server,
+        "files.mjs",
+        ("nurse", "correct horse battery"),
+        &[
+            "widget-file-uploading.png",
+            "console-file.png",
+            "widget-files.png",
+        ],
+        &[photo.display().to_string(), leaflet.display().to_string()],
     );
 }
 

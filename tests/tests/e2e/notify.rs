@@ -10,14 +10,12 @@
 //! wrong one is refused, the right one shows the answer. Skipped, saying
 //! so, where `aiosmtpd` is not installed (`tests/install.sh` installs it).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use carechat_e2e::{Patient, Server, anon_post, free_port, run_carechat};
+use carechat_e2e::{Patient, Server, anon_post, free_port, http_receiver, run_carechat};
 use serde_json::json;
 
 /// `aiosmtpd` on a free port with STARTTLS, delivering to a Maildir.
@@ -169,47 +167,14 @@ struct Text {
 
 /// An SMS provider's API on a free port: answers 201 with a message id.
 fn sms_receiver() -> (u16, mpsc::Receiver<Text>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (port, requests) = http_receiver("201 Created", r#"{"sid":"SM1","status":"queued"}"#);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(&mut stream);
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                continue;
-            }
-            let path = line.split(' ').nth(1).unwrap_or_default().to_string();
-            let (mut length, mut authorization) = (0usize, String::new());
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = line.trim_end().split_once(':') {
-                    match name.to_ascii_lowercase().as_str() {
-                        "content-length" => length = value.trim().parse().unwrap_or(0),
-                        "authorization" => authorization = value.trim().to_string(),
-                        _ => {}
-                    }
-                }
-            }
-            let mut body = vec![0u8; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let reply = r#"{"sid":"SM1","status":"queued"}"#;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
-                reply.len()
-            );
-            let fields = form_urlencoded(&body);
+        for r in requests {
             let _ = tx.send(Text {
-                path,
-                authorization,
-                fields,
+                authorization: r.headers.get("authorization").cloned().unwrap_or_default(),
+                fields: form_urlencoded(&r.body),
+                path: r.path,
             });
         }
     });

@@ -107,6 +107,31 @@ async fn clinic() -> Clinic {
         })
         .await
         .unwrap();
+    // File 1: a photo the patient sent in Hana's chat.
+    store
+        .add_file(
+            store::NewFile {
+                conversation_id: c1.clone(),
+                sender: store::Sender::Patient,
+                user_id: None,
+                name: "photo.png".into(),
+                kind: "png".into(),
+                width: Some(1),
+                height: Some(1),
+                pages: None,
+                scanned: false,
+                data: b"pixels".to_vec(),
+            },
+            store::NewMessage::plain(
+                c1.clone(),
+                store::Sender::Patient,
+                None,
+                "📎 photo.png".into(),
+            ),
+            None,
+        )
+        .await
+        .unwrap();
     // Canned reply 1, shared.
     state
         .service
@@ -172,6 +197,14 @@ fn body(method: &Method, path: &str) -> Option<Value> {
         }),
         "/api/whitelist/draft/tests" => json!({"cases": []}),
         "/api/whitelist/rollback" => json!({"version": 1}),
+        "/api/me/push" => json!({
+            "endpoint": "https://push.example/matrix",
+            "keys": {
+                "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
+                "auth": "BTBZMqHH6r4Tts7J_aSIgg"
+            }
+        }),
+        "/api/me/push/remove" => json!({"endpoint": "https://push.example/matrix"}),
         "/api/whitelist/draft/try" => json!({"text": "when do you open"}),
         "/api/canned" => json!({"language": "en", "title": "Mine", "body": "Thank you."}),
         "/api/canned/{id}" => {
@@ -201,6 +234,7 @@ async fn call(method: &Method, path: &str, persona: &str) -> String {
             } else if path.starts_with("/api/blocks")
                 || path.starts_with("/api/canned")
                 || path.starts_with("/api/left-messages")
+                || path.contains("/files/")
             {
                 "1"
             } else {

@@ -28,9 +28,14 @@ use store::{Accounts, ConversationId, NewUser, Role, SqliteStore};
 
 pub(super) async fn state() -> Arc<AppState> {
     let server_key = crate::auth::ServerKey::random();
-    let store = SqliteStore::open("sqlite::memory:", server_key.audit_key())
-        .await
-        .unwrap();
+    // With a vault, as the server always has: files are kept only sealed.
+    let store = SqliteStore::open_with_vault(
+        "sqlite::memory:",
+        server_key.audit_key(),
+        store::envelope::Keyring::new(vec![store::envelope::MasterKey::random()]).unwrap(),
+    )
+    .await
+    .unwrap();
     store
         .create_user(NewUser {
             username: "nina".into(),
@@ -72,7 +77,17 @@ pub(super) async fn state() -> Arc<AppState> {
         router::Policy::default(),
         Arc::new(SystemClock),
     )
-    .with_staff(staff);
+    .with_staff(staff)
+    // Files taken unscanned here: the scanner is a peer the end-to-end
+    // tests start (tests/tests/e2e/files.rs).
+    .with_files(service::files::FileSharing {
+        enabled: true,
+        limits: service::files::Limits::default(),
+        scanner: None,
+    })
+    .with_pusher(Arc::new(
+        crate::push::WebPush::load_or_create(None, "mailto:webpush@clinic.example".into()).unwrap(),
+    ));
     Arc::new(AppState {
         service: Arc::new(service),
         server_key,
