@@ -43,6 +43,9 @@ use crate::{Service, ServiceError, ServiceResult};
 
 /// How many files one conversation may hold from each side.
 pub const MAX_FILES_PER_CONVERSATION: usize = 20;
+/// Files decoded and encoded at once (each may hold a large image's
+/// pixels in memory).
+pub(crate) const CLEANING_AT_ONCE: usize = 2;
 /// The longest name kept (characters, before the extension).
 const MAX_NAME_CHARS: usize = 80;
 
@@ -253,6 +256,13 @@ impl Service {
             },
             None => false,
         };
+        // Decoding is the heavy part (a 40-megapixel photo is 160 MB of
+        // pixels): a few at a time, the rest wait their turn.
+        let _turn = self
+            .file_work
+            .acquire()
+            .await
+            .map_err(|e| ServiceError::Internal(e.into()))?;
         let cleaned = tokio::task::spawn_blocking(move || attachments::clean(&bytes, &limits))
             .await
             .map_err(|e| ServiceError::Internal(e.into()))?
@@ -354,8 +364,7 @@ impl Service {
         if conv.state == ConvState::Assigned
             && let Some(user) = conv.assigned_to
         {
-            let mut message = self.message_view(&stored).await;
-            message.file = Some(view.clone());
+            let message = self.message_view(&stored).await;
             self.hub.to_clinician(
                 user,
                 &ClinicianFrame::Message {
@@ -397,9 +406,7 @@ impl Service {
             *file = Some(view.clone());
         }
         self.hub.to_patient(conversation, &frame);
-        let mut message = self.message_view(&stored).await;
-        message.file = Some(view);
-        Ok(message)
+        Ok(self.message_view(&stored).await)
     }
 
     /// A file of the patient's own conversation (their resume token).

@@ -132,6 +132,8 @@ pub struct Service {
     files: files::FileSharing,
     /// Web Push to staff's phones ([`push`]).
     pusher: Option<Arc<dyn push::Pusher>>,
+    /// Turns at cleaning a file ([`files::CLEANING_AT_ONCE`]).
+    file_work: tokio::sync::Semaphore,
 }
 
 /// A whitelist and the bot built for it to be judged.
@@ -173,6 +175,7 @@ impl Service {
             intake: Vec::new(),
             files: files::FileSharing::default(),
             pusher: None,
+            file_work: tokio::sync::Semaphore::new(files::CLEANING_AT_ONCE),
         }
     }
 

@@ -89,9 +89,11 @@ async function main() {
       if (route.request().method() === 'POST') await held;
       await route.continue();
     });
+    // From the keyboard: the paperclip is a button like any other.
+    await w('[data-testid=attach]').focus();
     const [chooser] = await Promise.all([
       patient.waitForEvent('filechooser'),
-      w('[data-testid=attach]').click(),
+      patient.keyboard.press('Enter'),
     ]);
     await chooser.setFiles(photo);
     await w('[data-testid=upload] progress').waitFor({ timeout: WAIT });
