@@ -266,6 +266,38 @@ impl Server {
         self.wait_ready();
     }
 
+    /// Stops the server as a service manager does (SIGTERM) and waits for
+    /// it to exit, at most 60 seconds: how it exited.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for carechat") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "carechat did not exit within 60 s of SIGTERM; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts the server again on the same database and address, once it
+    /// has exited ([`Server::terminate`]).
+    pub fn start_again(&mut self) {
+        let listen = self.base.trim_start_matches("http://").to_string();
+        let (child, base) = spawn(self.dir.path(), &listen, &self.env, &self.log);
+        self.child = child;
+        self.base = base;
+        self.wait_ready();
+    }
+
     fn wait_ready(&self) {
         // [`carechat`] warmed the default cache, but a server with another
         // encoder or whitelist embeds and trains on its first start, side by
@@ -563,6 +595,23 @@ impl Patient {
 
     pub async fn send_raw(&mut self, frame: &str) {
         self.socket.send(Message::Text(frame.into())).await.unwrap();
+    }
+
+    /// Every frame up to the server's close, within 60 seconds: the close's
+    /// code (`None` when the socket ended without one).
+    pub async fn until_closed(&mut self) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("the socket stayed open; got {:#?}", self.frames));
+            match msg {
+                Some(Ok(Message::Text(t))) => self.frames.push(serde_json::from_str(&t).unwrap()),
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
     }
 
     /// The next frame matching `pred`, within 30 seconds.

@@ -355,9 +355,11 @@ pub async fn ws(
 /// ends (checked every [`SESSION_CHECK`]; then the console is told with
 /// close code [`SESSION_ENDED`]).
 async fn clinician_session(s: Shared, socket: WebSocket, user: User, session: String) {
+    let _held = s.drain.hold();
     let (mut sink, mut stream) = socket.split();
     let (console, mut rx) = s.service.connect_clinician(user).await;
-    let (ended_tx, mut ended_rx) = tokio::sync::oneshot::channel::<()>();
+    // Why the server closes the socket: the session ended, or a shutdown.
+    let (ended_tx, mut ended_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
     let writer = tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -369,12 +371,15 @@ async fn clinician_session(s: Shared, socket: WebSocket, user: User, session: St
                     }
                     None => break,
                 },
-                _ = &mut ended_rx => {
-                    let close = CloseFrame {
-                        code: SESSION_ENDED,
-                        reason: "session ended".into(),
-                    };
-                    let _ = sink.send(WsMessage::Close(Some(close))).await;
+                close = &mut ended_rx => {
+                    while let Ok(frame) = rx.try_recv() {
+                        if sink.send(WsMessage::Text(frame.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    if let Ok(close) = close {
+                        let _ = sink.send(WsMessage::Close(Some(close))).await;
+                    }
                     break;
                 }
             }
@@ -389,11 +394,23 @@ async fn clinician_session(s: Shared, socket: WebSocket, user: User, session: St
                 Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => break,
                 Some(Ok(_)) => {}
             },
+            () = s.drain.started() => {
+                if let Some(tx) = ended_tx.take() {
+                    let _ = tx.send(CloseFrame {
+                        code: super::RESTARTING,
+                        reason: "the server is restarting: reconnect".into(),
+                    });
+                }
+                break;
+            }
             _ = check.tick() => match session_account(&s, &session).await {
                 Ok(Some(_)) => {}
                 Ok(None) => {
                     if let Some(tx) = ended_tx.take() {
-                        let _ = tx.send(());
+                        let _ = tx.send(CloseFrame {
+                            code: SESSION_ENDED,
+                            reason: "session ended".into(),
+                        });
                     }
                     break;
                 }

@@ -25,6 +25,7 @@ pub async fn serve(
     app: Router,
     header_timeout: Duration,
     tls: Option<TlsAcceptor>,
+    drain: super::Drain,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut shutdown = std::pin::pin!(shutdown);
@@ -44,11 +45,13 @@ pub async fn serve(
         };
         let app = app.clone();
         let tls = tls.clone();
+        let drain = drain.clone();
         tokio::spawn(async move {
+            let _held = drain.hold();
             match tls {
-                None => connection(stream, remote, app, header_timeout).await,
+                None => connection(stream, remote, app, header_timeout, drain).await,
                 Some(tls) => match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
-                    Ok(Ok(stream)) => connection(stream, remote, app, header_timeout).await,
+                    Ok(Ok(stream)) => connection(stream, remote, app, header_timeout, drain).await,
                     // A port scan, a client that does not trust the
                     // certificate, plain HTTP on the TLS port.
                     Ok(Err(e)) => tracing::debug!(error = %e, "a TLS handshake failed"),
@@ -59,9 +62,16 @@ pub async fn serve(
     }
 }
 
-/// One connection's requests, each told the client's address.
-async fn connection<I>(io: I, remote: SocketAddr, app: Router, header_timeout: Duration)
-where
+/// One connection's requests, each told the client's address. On a
+/// shutdown, the request in hand finishes and an idle keep-alive
+/// connection closes (an upgraded socket is its session's to close).
+async fn connection<I>(
+    io: I,
+    remote: SocketAddr,
+    app: Router,
+    header_timeout: Duration,
+    drain: super::Drain,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
@@ -74,7 +84,15 @@ where
         .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
-    if let Err(e) = connection.await {
+    let mut connection = std::pin::pin!(connection);
+    let ended = tokio::select! {
+        ended = connection.as_mut() => ended,
+        () = drain.started() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = ended {
         tracing::debug!(error = %e, "a connection ended with an error");
     }
 }

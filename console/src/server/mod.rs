@@ -66,9 +66,92 @@ pub struct AppState {
     /// A scraper presenting this bearer token may read `/metrics` from
     /// another machine.
     pub metrics_token: Option<String>,
+    /// Shutting down: what is open finishes, then closes ([`Drain`]).
+    pub drain: Drain,
 }
 
 pub type Shared = Arc<AppState>;
+
+/// How long a shutdown waits for open sockets and requests to finish.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The close code a socket gets when the server shuts down (RFC 6455's
+/// "Service Restart"): reconnect, to this server once it is back or to
+/// another behind the same address.
+pub const RESTARTING: u16 = 1012;
+
+/// A graceful shutdown (SIGTERM, or Ctrl-C): the server stops accepting,
+/// every connection and socket finishes what it has in hand (a patient's
+/// message already received is answered), sockets close with
+/// [`RESTARTING`], and the process exits once none is open, or after
+/// [`SHUTDOWN_GRACE`].
+#[derive(Clone)]
+pub struct Drain(Arc<DrainState>);
+
+struct DrainState {
+    draining: tokio::sync::watch::Sender<bool>,
+    open: tokio::sync::watch::Sender<usize>,
+}
+
+/// Holds a connection or socket open against a shutdown; dropped when it
+/// ends.
+pub struct Held(Drain);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.0.open.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+impl Default for Drain {
+    fn default() -> Drain {
+        Drain(Arc::new(DrainState {
+            draining: tokio::sync::watch::Sender::new(false),
+            open: tokio::sync::watch::Sender::new(0),
+        }))
+    }
+}
+
+impl Drain {
+    /// Counts a connection or socket as open until the guard is dropped.
+    pub fn hold(&self) -> Held {
+        self.0.open.send_modify(|n| *n += 1);
+        Held(self.clone())
+    }
+
+    /// Resolves once the shutdown starts.
+    pub async fn started(&self) {
+        let mut draining = self.0.draining.subscribe();
+        let _ = draining.wait_for(|d| *d).await;
+    }
+
+    /// Whether the shutdown started.
+    pub fn is_started(&self) -> bool {
+        *self.0.draining.borrow()
+    }
+
+    fn start(&self) {
+        self.0.draining.send_replace(true);
+    }
+
+    /// Waits until nothing is held open, at most `within`; how many still
+    /// were.
+    async fn finished(&self, within: std::time::Duration) -> usize {
+        let mut open = self.0.open.subscribe();
+        let _ = tokio::time::timeout(within, open.wait_for(|n| *n == 0)).await;
+        *open.borrow()
+    }
+}
+
+/// SIGTERM (a service manager stopping the server) or Ctrl-C.
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
 
 /// The routes, registered through this so that the list of them exists
 /// apart from axum's router: the authorization matrix (`tests/authz.rs`)
@@ -409,6 +492,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .map(|c| Arc::new(crate::sso::Provider::new(c))),
         console_copy: config.console_copy,
         metrics_token: config.metrics_token.clone(),
+        drain: Drain::default(),
     });
     let header_timeout = std::time::Duration::from_secs(config.header_timeout_secs.max(1));
     let tls = match (&config.tls_cert, &config.tls_key) {
@@ -453,10 +537,29 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     });
-    listen::serve(listener, app(state), header_timeout, tls, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
+    let drain = state.drain.clone();
+    listen::serve(
+        listener,
+        app(state),
+        header_timeout,
+        tls,
+        drain.clone(),
+        stop_signal(),
+    )
     .await;
+    tracing::info!(
+        "shutting down: no new connections; open ones finish, sockets are told to reconnect"
+    );
+    drain.start();
+    let open = drain.finished(SHUTDOWN_GRACE).await;
+    if open > 0 {
+        tracing::warn!(
+            open,
+            "shut down with connections still open after the grace period"
+        );
+    } else {
+        tracing::info!("shut down cleanly");
+    }
     Ok(())
 }
 

@@ -2,10 +2,10 @@
 //! conversation core ([`service::Service::open_patient`]) decides what the
 //! socket gets; this pumps frames both ways.
 
-use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::Deserialize;
 use service::frames::{PatientFrame, PatientInput};
 use service::{Identity, OpenRequest, ServiceError, encode};
@@ -51,6 +51,7 @@ fn error_frame(e: &ServiceError) -> PatientFrame {
 }
 
 async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
+    let _held = s.drain.hold();
     let (mut sink, mut stream) = socket.split();
     let address = who.address.clone();
     let request = OpenRequest {
@@ -73,15 +74,53 @@ async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
             return;
         }
     };
-    let writer = tokio::spawn(async move {
-        while let Some(frame) = rx.recv().await {
-            if sink.send(WsMessage::Text(frame.into())).await.is_err() {
-                break;
+    // On a shutdown the writer sends what is queued, then the close.
+    let (close_tx, mut close_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
+    let mut writer = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                frame = rx.recv() => match frame {
+                    Some(frame) => {
+                        if sink.send(WsMessage::Text(frame.into())).await.is_err() {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                close = &mut close_rx => {
+                    while let Ok(frame) = rx.try_recv() {
+                        if sink.send(WsMessage::Text(frame.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    if let Ok(close) = close {
+                        let _ = sink.send(WsMessage::Close(Some(close))).await;
+                    }
+                    break;
+                }
             }
         }
     });
     // Frames are handled one at a time, so replies keep the patient's order.
-    while let Some(Ok(msg)) = stream.next().await {
+    // A shutdown is noticed between frames: the one in hand, and any that
+    // already arrived, are handled first.
+    let mut restarting = s.drain.is_started();
+    loop {
+        let next = if restarting {
+            match stream.next().now_or_never() {
+                Some(next) => next,
+                None => break,
+            }
+        } else {
+            tokio::select! {
+                next = stream.next() => next,
+                () = s.drain.started() => {
+                    restarting = true;
+                    continue;
+                }
+            }
+        };
+        let Some(Ok(msg)) = next else { break };
         let text = match msg {
             WsMessage::Text(t) => t,
             WsMessage::Close(_) => break,
@@ -121,6 +160,13 @@ async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
             };
             patient.send(&frame).await;
         }
+    }
+    if restarting {
+        let _ = close_tx.send(CloseFrame {
+            code: super::RESTARTING,
+            reason: "the server is restarting: reconnect".into(),
+        });
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut writer).await;
     }
     writer.abort();
 }

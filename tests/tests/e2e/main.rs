@@ -13,6 +13,7 @@ mod http;
 mod multilingual;
 mod notify;
 mod push;
+mod shutdown;
 mod sso;
 mod tls;
 mod translation;

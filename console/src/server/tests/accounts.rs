@@ -398,6 +398,7 @@ async fn a_console_socket_closes_when_its_session_ends() {
         app,
         std::time::Duration::from_secs(10),
         None,
+        crate::server::Drain::default(),
         std::future::pending(),
     ));
 

@@ -177,6 +177,7 @@ async fn listening(
         crate::server::app(s.clone()),
         header_timeout,
         None,
+        crate::server::Drain::default(),
         std::future::pending(),
     ));
     (addr, s)

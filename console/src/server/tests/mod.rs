@@ -89,6 +89,7 @@ pub(super) async fn state() -> Arc<AppState> {
         crate::push::WebPush::load_or_create(None, "mailto:webpush@clinic.example".into()).unwrap(),
     ));
     Arc::new(AppState {
+        drain: super::Drain::default(),
         service: Arc::new(service),
         server_key,
         sessions: crate::config::Sessions::default(),

@@ -73,6 +73,7 @@ async fn https_sends_hsts_and_puts_a_renewed_certificate_in_use() {
         crate::server::app(s),
         std::time::Duration::from_secs(10),
         Some(certificates.acceptor().unwrap()),
+        crate::server::Drain::default(),
         std::future::pending(),
     ));
 
