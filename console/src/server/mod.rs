@@ -417,7 +417,22 @@ async fn readyz(State(s): State<Shared>) -> (StatusCode, &'static str) {
     }
 }
 
+/// Raises the soft open-file limit to the hard one: every socket is a
+/// descriptor, and the default soft limit (1024 on most systems) would
+/// refuse connections long before memory runs out. Says so in the log.
+fn raise_open_files() {
+    let before = rlimit::Resource::NOFILE.get().map(|(soft, _)| soft);
+    match (before, rlimit::increase_nofile_limit(u64::MAX)) {
+        (Ok(before), Ok(now)) if now > before => {
+            tracing::info!(before, now, "open-file limit raised (one per socket)")
+        }
+        (_, Ok(now)) => tracing::info!(now, "open-file limit (one per socket)"),
+        (_, Err(e)) => tracing::warn!(error = %e, "the open-file limit could not be raised"),
+    }
+}
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    raise_open_files();
     metrics::handle();
     tokio::spawn(metrics::upkeep());
     // One server per database, and no restore under it.

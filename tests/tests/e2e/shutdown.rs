@@ -73,6 +73,8 @@ async fn sigterm_answers_what_arrived_tells_sockets_to_reconnect_and_exits_clean
     let log = server.log();
     assert!(log.contains("shutting down"), "{log}");
     assert!(log.contains("shut down cleanly"), "{log}");
+    // At start it raised (or reported) its open-file limit: one per socket.
+    assert!(log.contains("open-file limit"), "{log}");
 
     // Back: the same chat, with its answer.
     server.start_again();
