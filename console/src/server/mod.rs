@@ -72,6 +72,14 @@ pub struct AppState {
 
 pub type Shared = Arc<AppState>;
 
+/// Each WebSocket's read buffer. tungstenite's default is 128 KiB, held
+/// by every socket however idle: with 5,000 patients waiting that was most
+/// of the server's memory (docs/deploy.md, "Capacity"). Frames are small
+/// (64 KiB at most, most under 1 KiB); a larger one is read in more turns.
+/// Writes go out as each frame is sent (`write_buffer_size(0)`): the
+/// writer sends frame by frame anyway.
+const SOCKET_READ_BUFFER: usize = 4 * 1024;
+
 /// How long a shutdown waits for open sockets and requests to finish.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 

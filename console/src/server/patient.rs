@@ -33,6 +33,8 @@ pub async fn ws(
 ) -> Response {
     let who = s.identity(q.fp.as_deref(), addr);
     ws.max_message_size(64 * 1024)
+        .read_buffer_size(super::SOCKET_READ_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| session(s, socket, q, who))
 }
 

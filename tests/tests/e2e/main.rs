@@ -10,6 +10,7 @@ mod emergency;
 mod files;
 mod flow;
 mod http;
+mod load;
 mod multilingual;
 mod notify;
 mod push;
