@@ -5,7 +5,7 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUp
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use router::Presence;
 use serde::Deserialize;
 use serde_json::json;
@@ -358,35 +358,11 @@ pub async fn ws(
 /// close code [`SESSION_ENDED`]).
 async fn clinician_session(s: Shared, socket: WebSocket, user: User, session: String) {
     let _held = s.drain.hold();
-    let (mut sink, mut stream) = socket.split();
-    let (console, mut rx) = s.service.connect_clinician(user).await;
+    let (sink, mut stream) = socket.split();
+    let (console, rx) = s.service.connect_clinician(user).await;
     // Why the server closes the socket: the session ended, or a shutdown.
-    let (ended_tx, mut ended_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
-    let writer = tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                frame = rx.recv() => match frame {
-                    Some(frame) => {
-                        if sink.send(WsMessage::Text(frame.into())).await.is_err() {
-                            break;
-                        }
-                    }
-                    None => break,
-                },
-                close = &mut ended_rx => {
-                    while let Ok(frame) = rx.try_recv() {
-                        if sink.send(WsMessage::Text(frame.into())).await.is_err() {
-                            return;
-                        }
-                    }
-                    if let Ok(close) = close {
-                        let _ = sink.send(WsMessage::Close(Some(close))).await;
-                    }
-                    break;
-                }
-            }
-        }
-    });
+    let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
+    let writer = tokio::spawn(super::pump(sink, rx, ended_rx));
     let mut check = tokio::time::interval(SESSION_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ended_tx = Some(ended_tx);

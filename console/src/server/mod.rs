@@ -151,6 +151,44 @@ impl Drain {
     }
 }
 
+/// A socket's writer: sends its frames as they are queued; told to close,
+/// sends what is still queued, then the close frame (a shutdown's
+/// [`RESTARTING`], an ended session's code).
+pub(super) async fn pump(
+    mut sink: futures_util::stream::SplitSink<
+        axum::extract::ws::WebSocket,
+        axum::extract::ws::Message,
+    >,
+    mut rx: tokio::sync::mpsc::Receiver<String>,
+    mut close: tokio::sync::oneshot::Receiver<axum::extract::ws::CloseFrame>,
+) {
+    use axum::extract::ws::Message;
+    use futures_util::SinkExt;
+    loop {
+        tokio::select! {
+            frame = rx.recv() => match frame {
+                Some(frame) => {
+                    if sink.send(Message::Text(frame.into())).await.is_err() {
+                        return;
+                    }
+                }
+                None => return,
+            },
+            why = &mut close => {
+                while let Ok(frame) = rx.try_recv() {
+                    if sink.send(Message::Text(frame.into())).await.is_err() {
+                        return;
+                    }
+                }
+                if let Ok(why) = why {
+                    let _ = sink.send(Message::Close(Some(why))).await;
+                }
+                return;
+            }
+        }
+    }
+}
+
 /// SIGTERM (a service manager stopping the server) or Ctrl-C.
 async fn stop_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

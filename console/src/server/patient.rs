@@ -61,7 +61,7 @@ async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
         resume: q.resume,
         state: q.state,
     };
-    let (patient, mut rx) = match s.service.open_patient(&request, &who).await {
+    let (patient, rx) = match s.service.open_patient(&request, &who).await {
         Ok(x) => x,
         Err(e) => {
             let frame = match e {
@@ -77,32 +77,8 @@ async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
         }
     };
     // On a shutdown the writer sends what is queued, then the close.
-    let (close_tx, mut close_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
-    let mut writer = tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                frame = rx.recv() => match frame {
-                    Some(frame) => {
-                        if sink.send(WsMessage::Text(frame.into())).await.is_err() {
-                            break;
-                        }
-                    }
-                    None => break,
-                },
-                close = &mut close_rx => {
-                    while let Ok(frame) = rx.try_recv() {
-                        if sink.send(WsMessage::Text(frame.into())).await.is_err() {
-                            return;
-                        }
-                    }
-                    if let Ok(close) = close {
-                        let _ = sink.send(WsMessage::Close(Some(close))).await;
-                    }
-                    break;
-                }
-            }
-        }
-    });
+    let (close_tx, close_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
+    let mut writer = tokio::spawn(super::pump(sink, rx, close_rx));
     // Frames are handled one at a time, so replies keep the patient's order.
     // A shutdown is noticed between frames: the one in hand, and any that
     // already arrived, are handled first.
