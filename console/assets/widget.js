@@ -218,6 +218,7 @@
     i.accept = 'image/jpeg,image/png,image/webp,application/pdf';
     i.hidden = true;
     i.onchange = function () { var f = i.files[0]; i.remove(); if (f) files(function (x) { x.send(f); }); };
+    i.oncancel = function () { i.remove(); };
     root.appendChild(i);
     i.click();
   };

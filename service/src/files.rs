@@ -376,14 +376,13 @@ impl Service {
         Ok(view)
     }
 
-    /// A file from the clinician who has the chat, to its patient.
-    pub async fn clinician_file(
+    /// The chat, when `user` may send its patient a file: they have it.
+    /// The HTTP edge asks before it reads a byte of the file.
+    pub async fn may_send_file(
         &self,
         conversation: &ConversationId,
         user: &User,
-        name: &str,
-        bytes: Vec<u8>,
-    ) -> ServiceResult<MessageView> {
+    ) -> ServiceResult<Conversation> {
         let conv = self
             .store
             .conversation(conversation)
@@ -394,6 +393,18 @@ impl Service {
                 "take the chat before sending a file",
             ));
         }
+        Ok(conv)
+    }
+
+    /// A file from the clinician who has the chat, to its patient.
+    pub async fn clinician_file(
+        &self,
+        conversation: &ConversationId,
+        user: &User,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> ServiceResult<MessageView> {
+        let conv = self.may_send_file(conversation, user).await?;
         let prepared = self.prepare(&conv, Sender::Clinician, name, bytes).await?;
         let (view, stored) = self.keep_file(&conv, Some(user), prepared).await?;
         let mut frame = PatientFrame::message(

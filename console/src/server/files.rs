@@ -84,6 +84,8 @@ pub async fn send(
     Query(q): Query<NameQuery>,
     body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    // Only the clinician who has the chat: asked before the body is read.
+    s.service.may_send_file(&id, &user).await?;
     let bytes = read_body(body, s.service.file_limits().max_bytes).await?;
     let message = s
         .service
