@@ -13,7 +13,7 @@
 use std::io::Read;
 
 use attachments::testing;
-use carechat_e2e::{Patient, Server, call, clamd, clamd_binary};
+use carechat_e2e::{Patient, Server, call, clamd, clamd_binary, run_carechat};
 use serde_json::{Value, json};
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -177,6 +177,37 @@ async fn a_photo_loses_its_location_a_pdf_its_author_and_an_infected_file_is_ref
     assert_eq!(code, 200);
     assert!(copy.starts_with(b"%PDF"));
     assert!(!contains(&copy, b"Jane Roe"), "the author kept");
+
+    // The clinic's export holds both files, opened, as they were stored.
+    let export = server.dir.path().join("export");
+    let db = server.db_path();
+    let (out, _) = run_carechat(
+        &[
+            "export",
+            "--out",
+            export.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(out.contains("exported"), "{out}");
+    let exported: Vec<Value> = std::fs::read_to_string(export.join("conversations.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let chat = exported
+        .iter()
+        .find(|c| c["id"] == patient.conversation.as_str())
+        .unwrap();
+    let files = chat["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for (kind, bytes) in [("jpeg", &stored), ("pdf", &copy)] {
+        let entry = files.iter().find(|f| f["kind"] == kind).unwrap();
+        let path = export.join(entry["path"].as_str().unwrap());
+        assert_eq!(&std::fs::read(&path).unwrap(), bytes, "{}", path.display());
+    }
 
     // Nothing of the files in the server's log: no name, no token.
     let log = server.log();
