@@ -369,7 +369,6 @@
     s.onopen = function () {
       if (ws !== s) return;
       wsTries = 0;
-      setConn('online');
     };
     s.onmessage = function (ev) {
       if (ws !== s) return;
@@ -418,6 +417,8 @@
 
   function onFrame(f) {
     if (f.type === 'hello' && f.user) {
+      // Live once the server has us on its roster (it says hello after).
+      setConn('online');
       me = f.user;
       renderMe();
       renderList();

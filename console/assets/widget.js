@@ -195,7 +195,7 @@
     ws.send(JSON.stringify({ type: 'contact', channel: channel(), contact: to.value, best_time: cf.when.value, question: cf.q.value }));
   };
 
-  var ws, timer, last, sent, tries = 0, online = false, was = false, started = false, state = '', closed = false, replay = false, barred = false, phase = '', filesOk = false, fx, fq = [];
+  var ws, timer, last, sent, sentN = 0, pending = {}, tries = 0, online = false, was = false, started = false, state = '', closed = false, replay = false, barred = false, phase = '', filesOk = false, fx, fq = [];
 
   // Files both ways: what sends and opens them loads the first time it is
   // needed (widget-files.js), so a page that never shares one never pays for it.
@@ -325,6 +325,7 @@
     if (ws) { var s = ws; ws = null; s.close(); }
     online = closed = false;
     owed = null;
+    pending = {};
     cp.hidden = inf.hidden = true;
     state = phase = '';
     list.textContent = '';
@@ -349,6 +350,8 @@
       online = was = true;
       if (fresh && f.text) add('bot', f.text);
       replay = fresh;
+      // Back after a drop: what was never acknowledged goes again.
+      Object.keys(pending).forEach(function (k) { ws.send(JSON.stringify({ type: 'message', text: pending[k][1], ref: k })); });
     } else if (f.type == 'history') {
       // Only a fresh page replays: after a dropped socket the list is intact.
       if (replay) f.messages.forEach(function (m) { add(m.from, m.text, m.name, m.at, 0, m.file); });
@@ -356,6 +359,9 @@
     } else if (f.type == 'message') {
       add(f.from, f.text, f.name, f.at, f.machine_translated && f.original, f.file);
       if (panel.hidden) dot.hidden = false;
+    } else if (f.type == 'ack') {
+      if (pending[f.ref]) pending[f.ref][0].setAttribute('data-sent', '');
+      delete pending[f.ref];
     } else if (f.type == 'consent') {
       // The clinic's note, to accept before writing (docs/protocol.md).
       owed = f.version;
@@ -410,6 +416,7 @@
       else {
         // The last frame was not delivered: mark it and give the text back to retry or shorten.
         if (last) {
+          delete pending[last[2]];
           last[0].setAttribute('data-failed', '');
           if (!input.value && f.code != 'blocked') input.value = last[1];
           last = null;
@@ -436,8 +443,11 @@
     e.preventDefault();
     var text = input.value.trim();
     if (!text || !online || closed) return;
-    ws.send(JSON.stringify({ type: 'message', text: text }));
-    last = [add('patient', text), text];
+    // Named, and kept until the server says it is stored (`ack`): sent
+    // again after a reconnect otherwise (docs/protocol.md).
+    var ref = 'm' + (++sentN);
+    ws.send(JSON.stringify({ type: 'message', text: text, ref: ref }));
+    last = pending[ref] = [add('patient', text), text, ref];
     input.value = '';
     input.style.height = '';
   };

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address the server listens on.
     pub listen: SocketAddr,
-    /// SQLite file (or `sqlite:` URL).
+    /// The database: a SQLite file (or `sqlite:` URL), or a `postgres://` URL.
     pub db: String,
     /// Where model directories live.
     pub models_dir: PathBuf,
@@ -773,10 +773,20 @@ impl Config {
         self.db_file().map(|file| beside(&file, ".key"))
     }
 
-    /// Where the Web Push (VAPID) key lives, or `None` for an in-memory
-    /// database (a new key each start).
+    /// Where the Web Push (VAPID) key lives: beside a SQLite database, or
+    /// beside the server key on PostgreSQL (every node has a copy of both);
+    /// `None` for an in-memory database (a new key each start).
     pub fn vapid_key_path(&self) -> Option<PathBuf> {
-        self.db_file().map(|file| beside(&file, ".vapid.key"))
+        match (self.db_file(), &self.key_file) {
+            (Some(file), _) => Some(beside(&file, ".vapid.key")),
+            (None, Some(key)) if self.postgres() => Some(beside(key, ".vapid")),
+            (None, _) => None,
+        }
+    }
+
+    /// Whether the database is PostgreSQL (a `postgres://` URL).
+    pub fn postgres(&self) -> bool {
+        store::Engine::of(&self.db) == store::Engine::Postgres
     }
 
     /// Who push services are told runs this server (VAPID's `sub`): the
@@ -788,9 +798,10 @@ impl Config {
         }
     }
 
-    /// The database's file, or `None` for an in-memory database.
+    /// The database's file, or `None` for an in-memory database or
+    /// PostgreSQL.
     pub fn db_file(&self) -> Option<PathBuf> {
-        if self.db.contains(":memory:") {
+        if self.db.contains(":memory:") || self.postgres() {
             return None;
         }
         let file = self

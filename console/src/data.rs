@@ -91,6 +91,11 @@ fn scratch_beside(path: &Path, what: &str) -> Scratch {
 /// `carechat backup --out FILE`.
 pub async fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
     ensure!(
+        !config.postgres(),
+        "a PostgreSQL database is backed up with pg_dump --exclude-schema=vault \
+         (docs/deploy.md, \"Backups\")"
+    );
+    ensure!(
         config.db_file().is_some(),
         "an in-memory database has nothing to back up"
     );
@@ -135,6 +140,10 @@ pub async fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
 
 /// `carechat restore FILE`: the server must be stopped.
 pub async fn restore(config: &Config, file: &Path) -> anyhow::Result<()> {
+    ensure!(
+        !config.postgres(),
+        "a PostgreSQL database is restored with pg_restore (docs/deploy.md, \"Backups\")"
+    );
     let Some(db) = config.db_file() else {
         bail!("an in-memory database cannot be restored into");
     };

@@ -295,10 +295,7 @@ fn tuned_for_other_examples(dir: &Path, whitelist: &Whitelist) -> bool {
 /// whitelist from `intents_dir` (or the built-in one), stored as version 1
 /// (the admins' workbench edits it from there; `carechat intents import`
 /// brings a folder in as a draft).
-pub async fn live_whitelist(
-    config: &Config,
-    store: &store::SqliteStore,
-) -> anyhow::Result<Whitelist> {
+pub async fn live_whitelist(config: &Config, store: &store::SqlStore) -> anyhow::Result<Whitelist> {
     use store::Whitelists;
     let files = match store.live_whitelist().await? {
         Some(v) => {

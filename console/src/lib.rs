@@ -52,13 +52,17 @@ pub fn init_logging() {
 /// keys under the master keys (`master`).
 pub(crate) async fn open_store(
     config: &config::Config,
-) -> anyhow::Result<(store::SqliteStore, auth::ServerKey)> {
+) -> anyhow::Result<(store::SqlStore, auth::ServerKey)> {
     let key = match config.key_path() {
         Some(path) => auth::ServerKey::load_or_create(&path)?,
+        None if config.postgres() => anyhow::bail!(
+            "with a PostgreSQL database, set key_file (CARECHAT_KEY_FILE): every node of the \
+             clinic must use the same server key (docs/deploy.md)"
+        ),
         None => auth::ServerKey::random(),
     };
     let keyring = master::Source::of(config).load()?;
-    let store = store::SqliteStore::open_with_vault(&config.db, key.audit_key(), keyring).await?;
+    let store = store::SqlStore::open_with_vault(&config.db, key.audit_key(), keyring).await?;
     Ok((store, key))
 }
 

@@ -19,7 +19,8 @@ struct Cli {
     /// TOML configuration file (default: ./carechat.toml when present).
     #[arg(long, global = true, env = "CARECHAT_CONFIG")]
     config: Option<PathBuf>,
-    /// SQLite database file.
+    /// The database: a SQLite file (the default, `carechat.db`) or a
+    /// `postgres://` URL (several nodes; docs/deploy.md).
     #[arg(long, global = true)]
     db: Option<String>,
     /// Directory holding the models.

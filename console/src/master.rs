@@ -179,7 +179,7 @@ pub fn replace_file(path: &Path, keys: &[MasterKey]) -> anyhow::Result<()> {
 
 /// Keeps `store`'s keyring in step with `source` for as long as the server
 /// runs.
-pub async fn watch(store: Arc<store::SqliteStore>, source: Source) {
+pub async fn watch(store: Arc<store::SqlStore>, source: Source) {
     let Some(every) = source.every() else {
         return;
     };
@@ -223,7 +223,7 @@ pub struct Rotated {
 /// clinic has put the new key last itself: every data key moves under it,
 /// and the clinic then removes the old ones from its source.
 pub async fn rotate(
-    store: &store::SqliteStore,
+    store: &store::SqlStore,
     source: &Source,
     settle: Duration,
 ) -> anyhow::Result<Rotated> {

@@ -13,7 +13,7 @@ use std::time::Instant;
 use serde_json::json;
 use store::envelope::{Keyring, MasterKey};
 use store::{
-    AuditKey, ConversationId, Conversations, NewConversation, NewMessage, Sender, SqliteStore,
+    AuditKey, ConversationId, Conversations, NewConversation, NewMessage, Sender, SqlStore,
 };
 
 /// What a patient might type (its redacted copy beside it).
@@ -30,7 +30,7 @@ struct Round {
 }
 
 async fn round(
-    store: &SqliteStore,
+    store: &SqlStore,
     sealed: bool,
     tag: &str,
     conversations: usize,
@@ -80,8 +80,8 @@ pub async fn bench_seal(rounds: usize, conversations: usize, per: usize) -> anyh
     let url = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
     let keyring = Keyring::new(vec![MasterKey::random()]).expect("one key");
     let vaulted =
-        SqliteStore::open_with_vault(&url("sealed.db"), AuditKey::new([1; 32]), keyring).await?;
-    let plain = SqliteStore::open(&url("plain.db"), AuditKey::new([1; 32])).await?;
+        SqlStore::open_with_vault(&url("sealed.db"), AuditKey::new([1; 32]), keyring).await?;
+    let plain = SqlStore::open(&url("plain.db"), AuditKey::new([1; 32])).await?;
     let (mut sealed_rounds, mut plain_rounds) = (Vec::new(), Vec::new());
     for r in 0..rounds.max(1) {
         // Alternate which goes first.

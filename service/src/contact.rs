@@ -227,7 +227,8 @@ impl Service {
             );
         }
         if !input.question.is_empty() {
-            self.patient_message(conversation, &input.question).await?;
+            self.patient_message(conversation, &input.question, None)
+                .await?;
         }
         Ok(())
     }

@@ -207,6 +207,7 @@ impl Service {
         conv: &Conversation,
         text: &str,
         emergency: bot_engine::Emergency,
+        reference: Option<&str>,
     ) -> ServiceResult<()> {
         let conversation = &conv.id;
         self.hub.set_language(conversation, &emergency.language);
@@ -229,7 +230,7 @@ impl Service {
         let redacted = self.bot()?.redact_urgent(text).await?;
         let a = emergency.assessment(redacted);
         let stored = self
-            .store_patient_message(conversation, text, &a, None)
+            .store_patient_message(conversation, text, &a, None, reference)
             .await?;
         if let Some(reply) = &reply {
             // Already on the patient's screen: stored, not sent again.
@@ -253,13 +254,15 @@ impl Service {
 
     /// Stores a patient message in its redacted form, with what the bot
     /// made of it, and the words as typed (`text`) sealed beside it when
-    /// redaction changed them.
+    /// redaction changed them; then acknowledges it to the patient (the
+    /// `ack` frame, with the widget's `reference`).
     async fn store_patient_message(
         &self,
         conversation: &ConversationId,
         text: &str,
         a: &Assessment,
         translation: Option<&Translation>,
+        reference: Option<&str>,
     ) -> ServiceResult<Message> {
         let stored = self
             .store
@@ -283,6 +286,14 @@ impl Service {
             language = %a.language,
             phi_spans = a.spans.len(),
             "patient message"
+        );
+        self.hub.to_patient(
+            conversation,
+            &PatientFrame::Ack {
+                id: stored.id,
+                at: stored.created_at,
+                reference: reference.map(str::to_string),
+            },
         );
         Ok(stored)
     }
@@ -324,6 +335,7 @@ impl Service {
         &self,
         conversation: &ConversationId,
         text: &str,
+        reference: Option<&str>,
     ) -> ServiceResult<()> {
         check_text(text)?;
         let bot = self.bot()?.clone();
@@ -344,7 +356,9 @@ impl Service {
         // model queues that may answer "busy".
         if let Some(emergency) = bot.emergency(text, &ctx) {
             crate::metrics::patient_message(Action::Urgent);
-            return self.patient_emergency(&conv, text, emergency).await;
+            return self
+                .patient_emergency(&conv, text, emergency, reference)
+                .await;
         }
         // Past the emergency check, nothing before the clinic's consent.
         self.check_consent(&conv).await?;
@@ -379,7 +393,7 @@ impl Service {
             _ => None,
         };
         let stored = self
-            .store_patient_message(conversation, text, &a, translation.as_ref())
+            .store_patient_message(conversation, text, &a, translation.as_ref(), reference)
             .await?;
         let done = self
             .reply_to_patient(&conv, &a, &stored, text, translation)

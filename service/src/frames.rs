@@ -42,6 +42,19 @@ pub enum PatientFrame {
         file: Option<crate::files::FileView>,
     },
     Status(PatientStatus),
+    /// The patient's message is stored: sent once the write that holds it
+    /// has committed, before anything the message leads to (the bot's
+    /// reply, a clinician's screen), except a red flag's emergency reply,
+    /// which never waits for storage. `id` is the stored message's id;
+    /// `ref` echoes the `ref` the widget gave the message, if any. A
+    /// message without its ack may not be stored: the widget sends it again
+    /// after a reconnect.
+    Ack {
+        id: store::MessageId,
+        at: Timestamp,
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
     /// The clinic's consent text, to accept before the first message
     /// ([`crate::consent`]); sent after `welcome` until accepted.
     Consent(crate::consent::Consent),
@@ -153,21 +166,26 @@ pub enum ClinicianFrame {
     },
 }
 
+/// The longest `ref` a patient's message may carry.
+pub const MAX_REF_CHARS: usize = 64;
+
 /// Patient to server: what the widget sends.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum PatientInput {
     Message {
         text: String,
+        /// The widget's own name for the message (at most
+        /// [`MAX_REF_CHARS`]), echoed in its `ack`.
+        #[serde(rename = "ref", default)]
+        reference: Option<String>,
     },
     /// Asks for the patient's copy of the conversation.
     Transcript,
     /// The offline contact form ([`crate::contact`]).
     Contact(crate::contact::ContactInput),
     /// Accepts the consent text of `version` ([`crate::consent`]).
-    Consent {
-        version: String,
-    },
+    Consent { version: String },
     /// Answers the intake questions ([`crate::intake`]).
     Intake {
         fields: std::collections::BTreeMap<String, String>,

@@ -403,7 +403,7 @@ mod tests {
         use std::sync::Arc;
         use store::{Accounts, NewUser};
         let store = Arc::new(
-            store::SqliteStore::open("sqlite::memory:", store::AuditKey::new([1; 32]))
+            store::SqlStore::open("sqlite::memory:", store::AuditKey::new([1; 32]))
                 .await
                 .unwrap(),
         );

@@ -41,7 +41,21 @@ pub struct PatientSession {
 impl PatientSession {
     /// One message the patient typed.
     pub async fn message(&self, text: &str) -> ServiceResult<()> {
-        self.service.patient_message(&self.conversation, text).await
+        self.message_ref(text, None).await
+    }
+
+    /// One message the patient typed, with the widget's `ref` for it,
+    /// echoed in the `ack` once it is stored.
+    pub async fn message_ref(&self, text: &str, reference: Option<&str>) -> ServiceResult<()> {
+        if reference.is_some_and(|r| r.chars().count() > crate::frames::MAX_REF_CHARS) {
+            return Err(ServiceError::BadRequest(format!(
+                "a message's ref has at most {} characters",
+                crate::frames::MAX_REF_CHARS
+            )));
+        }
+        self.service
+            .patient_message(&self.conversation, text, reference)
+            .await
     }
 
     /// The patient's copy of the conversation, to this socket alone

@@ -186,13 +186,13 @@ impl Staff {
 mod tests {
     use std::sync::Arc;
 
-    use store::{SqliteStore, Store, UserUpdate};
+    use store::{SqlStore, Store, UserUpdate};
 
     use super::*;
 
     async fn staff() -> (Staff, Arc<dyn Store>) {
         let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open("sqlite::memory:", store::AuditKey::new([5; 32]))
+            SqlStore::open("sqlite::memory:", store::AuditKey::new([5; 32]))
                 .await
                 .unwrap(),
         );

@@ -3,10 +3,10 @@
 //! The store owns what survives a restart: accounts and sessions,
 //! conversations and their (redacted) messages, staff notes, blocks and the
 //! audit trail. It is its own crate so that the conversation service depends
-//! on these traits and records, never on a database engine: SQLite
-//! ([`SqliteStore`], the embedded default, with its migrations in
-//! `migrations/`) is one implementation, and a Postgres one can slot in
-//! beside it without the service changing.
+//! on these traits and records, never on a database engine. [`SqlStore`]
+//! implements them on SQLite (the embedded default, migrations in
+//! `migrations/`) and on PostgreSQL (for several nodes, migrations in
+//! `migrations-postgres/`), one implementation over both ([`Engine`]).
 //!
 //! - Records carry typed ids ([`ids`]) and times ([`Timestamp`]), not the
 //!   strings and integers a backend keeps them as.
@@ -29,7 +29,7 @@ mod chain;
 pub mod envelope;
 pub mod ids;
 mod records;
-mod sqlite;
+mod sql;
 mod time;
 mod work;
 
@@ -44,7 +44,7 @@ pub use records::{
     NewPushSubscription, NewUser, NewWhitelistVersion, PatientForm, PushSubscription, ReplyLink,
     Role, Sender, StaffText, StoredTranslation, User, UserUpdate, WhitelistDraft, WhitelistVersion,
 };
-pub use sqlite::SqliteStore;
+pub use sql::{Engine, SqlStore};
 pub use time::Timestamp;
 pub use work::{Committed, UnitOfWork, Write};
 

@@ -65,6 +65,8 @@ async function main() {
     await staff.locator('[data-testid=login-password]').fill(password);
     await staff.locator('[data-testid=login-submit]').click();
     await staff.locator('[data-testid=availability]:visible').waitFor({ timeout: WAIT });
+    // On the server's roster before the patient asks for a person.
+    await staff.locator('[data-testid=connection][data-state=online]').waitFor({ timeout: WAIT });
 
     step = 'patient: open the widget and ask for a nurse';
     const patientCtx = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'en-US', acceptDownloads: true });

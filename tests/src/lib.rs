@@ -127,8 +127,15 @@ pub fn multilingual_model() -> &'static str {
 /// Runs `carechat ARGS` with `input` on stdin; panics unless it succeeds.
 /// Returns (stdout, stderr).
 pub fn run_carechat(args: &[&str], input: &str) -> (String, String) {
+    run_carechat_with(args, input, &[])
+}
+
+/// [`run_carechat`] with extra `CARECHAT_*` configuration in the
+/// environment.
+pub fn run_carechat_with(args: &[&str], input: &str, env: &[(String, String)]) -> (String, String) {
     let mut child = Command::new(carechat())
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -162,6 +169,8 @@ pub struct Server {
     secrets: Mutex<std::collections::HashMap<String, (String, u64)>>,
     /// The extra environment it runs with (kept for a restart).
     env: Vec<(String, String)>,
+    /// Its `--db`: `dir`'s `carechat.db`, or a PostgreSQL URL.
+    pub db: String,
 }
 
 /// Starts `carechat serve` on `dir`'s database; its output goes to `log`.
@@ -169,13 +178,13 @@ pub struct Server {
 fn spawn(
     dir: &Path,
     listen: &str,
+    db: &str,
     env: &[(String, String)],
     log: &Arc<Mutex<String>>,
 ) -> (Child, String) {
     let mut child = Command::new(carechat())
         .current_dir(dir)
-        .args(["serve", "--listen", listen, "--db"])
-        .arg(dir.join("carechat.db"))
+        .args(["serve", "--listen", listen, "--db", db])
         .arg("--models-dir")
         .arg(models_dir())
         .arg("--intents")
@@ -239,12 +248,32 @@ impl Server {
     /// before it starts, as an identity provider's redirect is).
     pub fn start_at(listen: &str, env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("carechat.db").to_str().unwrap().to_string();
+        Server::start_in(dir, listen, db, env)
+    }
+
+    /// A server on the PostgreSQL database `pg`, with its server key in
+    /// `key_dir` (`server.key`, made on first start; every node of a
+    /// clinic shares it).
+    pub fn start_on_postgres(pg: &Postgres, key_dir: &Path, env: &[(&str, &str)]) -> Server {
+        let key = key_dir.join("server.key").to_str().unwrap().to_string();
+        let mut env: Vec<(&str, &str)> = env.to_vec();
+        env.push(("CARECHAT_KEY_FILE", &key));
+        Server::start_in(
+            tempfile::tempdir().unwrap(),
+            "127.0.0.1:0",
+            pg.url.clone(),
+            &env,
+        )
+    }
+
+    fn start_in(dir: tempfile::TempDir, listen: &str, db: String, env: &[(&str, &str)]) -> Server {
         let log = Arc::new(Mutex::new(String::new()));
         let env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let (child, base) = spawn(dir.path(), listen, &env, &log);
+        let (child, base) = spawn(dir.path(), listen, &db, &env, &log);
         let server = Server {
             child,
             base,
@@ -252,9 +281,17 @@ impl Server {
             log,
             secrets: Mutex::default(),
             env,
+            db,
         };
         server.wait_ready();
         server
+    }
+
+    /// Kills the server (SIGKILL: a crash, a power cut to the process) and
+    /// waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Stops the server (SIGKILL, as a crash would), runs `between` while
@@ -265,7 +302,7 @@ impl Server {
         let _ = self.child.wait();
         between(self.dir.path());
         let listen = self.base.trim_start_matches("http://").to_string();
-        let (child, base) = spawn(self.dir.path(), &listen, &self.env, &self.log);
+        let (child, base) = spawn(self.dir.path(), &listen, &self.db, &self.env, &self.log);
         self.child = child;
         self.base = base;
         self.wait_ready();
@@ -297,7 +334,7 @@ impl Server {
     /// has exited ([`Server::terminate`]).
     pub fn start_again(&mut self) {
         let listen = self.base.trim_start_matches("http://").to_string();
-        let (child, base) = spawn(self.dir.path(), &listen, &self.env, &self.log);
+        let (child, base) = spawn(self.dir.path(), &listen, &self.db, &self.env, &self.log);
         self.child = child;
         self.base = base;
         self.wait_ready();
@@ -346,7 +383,7 @@ impl Server {
 
     /// `carechat user add` against this server's database.
     pub fn add_user(&self, name: &str, role: &str, skills: &str, languages: &str, password: &str) {
-        let db = self.db_path();
+        let db = &self.db;
         let args = [
             "user",
             "add",
@@ -358,17 +395,15 @@ impl Server {
             "--languages",
             languages,
             "--db",
-            db.to_str().unwrap(),
+            db,
         ];
-        run_carechat(&args, &format!("{password}\n"));
+        run_carechat_with(&args, &format!("{password}\n"), &self.env);
         // Admins sign in with a second factor (the default
         // `mfa.required_roles`): enrolled as a clinic would, and the secret
         // kept to make codes with.
         if role == "admin" {
-            let (out, _) = run_carechat(
-                &["user", "mfa", "enroll", name, "--db", db.to_str().unwrap()],
-                "",
-            );
+            let (out, _) =
+                run_carechat_with(&["user", "mfa", "enroll", name, "--db", db], "", &self.env);
             let secret = out
                 .lines()
                 .find_map(|l| l.strip_prefix("secret: "))
@@ -607,6 +642,11 @@ impl Patient {
         self.socket.send(Message::Text(frame.into())).await.unwrap();
     }
 
+    /// Sends a frame; false when the socket is gone (a killed server).
+    pub async fn try_send_raw(&mut self, frame: &str) -> bool {
+        self.socket.send(Message::Text(frame.into())).await.is_ok()
+    }
+
     /// Every frame up to the server's close, within 60 seconds: the close's
     /// code (`None` when the socket ended without one).
     pub async fn until_closed(&mut self) -> Option<u16> {
@@ -620,6 +660,26 @@ impl Patient {
                 Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => return None,
+            }
+        }
+    }
+
+    /// The next frame, within 30 seconds; `None` once the socket has
+    /// closed or failed (a server killed under it).
+    pub async fn next_frame(&mut self) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("no frame in 30 s; got {:#?}", self.frames));
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    self.frames.push(v.clone());
+                    return Some(v);
+                }
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                Some(Ok(_)) => {}
             }
         }
     }
@@ -801,4 +861,89 @@ pub fn http_receiver(
         }
     });
     (port, rx)
+}
+
+/// A PostgreSQL database made for one test on the server at
+/// `CARECHAT_TEST_POSTGRES` (by default
+/// `postgres://postgres@127.0.0.1:5432/test`), dropped when the test ends.
+pub struct Postgres {
+    pub url: String,
+    server: String,
+    name: String,
+}
+
+static NEXT_PG: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+impl Postgres {
+    /// A fresh database, or `None` where no PostgreSQL server answers,
+    /// saying that `test` skipped (under CI, where one always runs, a
+    /// failure instead).
+    pub async fn create(test: &str) -> Option<Postgres> {
+        use sqlx::Connection;
+        let server = std::env::var("CARECHAT_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let mut admin = match sqlx::PgConnection::connect(&server).await {
+            Ok(conn) => conn,
+            Err(e) if std::env::var_os("CI").is_none() => {
+                eprintln!("SKIPPED {test}: no PostgreSQL at {server} ({e})");
+                return None;
+            }
+            Err(e) => panic!("CI runs PostgreSQL, but {server} does not answer: {e}"),
+        };
+        let name = format!(
+            "carechat_e2e_{}_{}",
+            std::process::id(),
+            NEXT_PG.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+        Some(Postgres {
+            url: format!("{base}/{name}"),
+            server,
+            name,
+        })
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&server).await {
+                    let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut admin)
+                        .await;
+                }
+            });
+        })
+        .join()
+        .unwrap();
+    }
+}
+
+/// The ids of the patients' messages stored in the database at `db` (a
+/// SQLite file or a PostgreSQL URL), read straight from it.
+pub async fn stored_patient_messages(db: &str) -> std::collections::BTreeSet<i64> {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let url = if db.starts_with("postgres") {
+        db.to_string()
+    } else {
+        format!("sqlite://{db}?mode=ro")
+    };
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE sender = 'patient'")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    ids.into_iter().collect()
 }

@@ -107,7 +107,10 @@ async fn session(s: Shared, socket: WebSocket, q: PatientQuery, who: Identity) {
         // A form (contact details, intake): its refusals are the form's.
         let mut form = false;
         let result = match serde_json::from_str::<PatientInput>(&text) {
-            Ok(PatientInput::Message { text: body }) => patient.message(&body).await,
+            Ok(PatientInput::Message {
+                text: body,
+                reference,
+            }) => patient.message_ref(&body, reference.as_deref()).await,
             Ok(PatientInput::Transcript) => patient.transcript(address.clone()).await,
             Ok(PatientInput::Consent { version }) => patient.consent(&version).await,
             Ok(PatientInput::Intake { fields }) => {

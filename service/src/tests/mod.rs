@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use bot_engine::{Action, Assessment, Context, Emergency, EngineError, Reason, Whitelist};
 use redaction::Redacted;
 use serde_json::Value;
-use store::{Accounts, Conversations, NewUser, Role, SqliteStore, User};
+use store::{Accounts, Conversations, NewUser, Role, SqlStore, User};
 use tokio::sync::mpsc;
 
 use crate::{Assistant, ClinicianSession, Clock, Identity, OpenRequest, PatientSession, Service};
@@ -160,7 +160,7 @@ impl Clock for ManualClock {
 
 pub struct Clinic {
     pub service: Arc<Service>,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<SqlStore>,
     clock: Arc<ManualClock>,
 }
 
@@ -203,7 +203,7 @@ impl Clinic {
         setup: impl FnOnce(Service) -> Service,
     ) -> Clinic {
         let store = Arc::new(
-            SqliteStore::open_with_vault(
+            SqlStore::open_with_vault(
                 "sqlite::memory:",
                 store::AuditKey::new([3; 32]),
                 store::envelope::Keyring::new(vec![store::envelope::MasterKey::random()]).unwrap(),

@@ -217,6 +217,11 @@ fn patient_samples() -> Vec<PatientFrame> {
             language: "en".into(),
         }),
         PatientFrame::ConsentAccepted,
+        PatientFrame::Ack {
+            id: store::MessageId(7),
+            at: at(),
+            reference: Some("m1".into()),
+        },
         PatientFrame::Intake {
             fields: vec![
                 crate::intake::Field::Name,
@@ -241,6 +246,7 @@ fn patient_samples() -> Vec<PatientFrame> {
             | PatientFrame::Status(_)
             | PatientFrame::Consent(_)
             | PatientFrame::ConsentAccepted
+            | PatientFrame::Ack { .. }
             | PatientFrame::Intake { .. }
             | PatientFrame::IntakeSaved
             | PatientFrame::Error { .. }
@@ -414,11 +420,15 @@ fn the_patient_input_frame_is_the_documented_one() {
         assert!(rows["contact"].optional.contains(optional), "{optional}");
     }
     let input: PatientInput = serde_json::from_str(r#"{"type":"message","text":"hi"}"#).unwrap();
-    assert!(matches!(input, PatientInput::Message { text } if text == "hi"));
+    assert!(matches!(input, PatientInput::Message { text, reference: None } if text == "hi"));
+    let input: PatientInput =
+        serde_json::from_str(r#"{"type":"message","text":"hi","ref":"m1"}"#).unwrap();
+    assert!(matches!(input, PatientInput::Message { reference: Some(r), .. } if r == "m1"));
     assert_eq!(
         rows["message"].keys,
         BTreeSet::from(["type".to_string(), "text".to_string()])
     );
+    assert!(rows["message"].optional.contains("ref"));
     let input: PatientInput = serde_json::from_str(r#"{"type":"transcript"}"#).unwrap();
     assert!(matches!(input, PatientInput::Transcript));
     assert_eq!(

@@ -24,12 +24,12 @@ mod tls;
 use service::accounts::hash_password;
 use service::tokens::Secret;
 use service::{Service, SystemClock};
-use store::{Accounts, ConversationId, NewUser, Role, SqliteStore};
+use store::{Accounts, ConversationId, NewUser, Role, SqlStore};
 
 pub(super) async fn state() -> Arc<AppState> {
     let server_key = crate::auth::ServerKey::random();
     // With a vault, as the server always has: files are kept only sealed.
-    let store = SqliteStore::open_with_vault(
+    let store = SqlStore::open_with_vault(
         "sqlite::memory:",
         server_key.audit_key(),
         store::envelope::Keyring::new(vec![store::envelope::MasterKey::random()]).unwrap(),

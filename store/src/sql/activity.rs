@@ -1,11 +1,11 @@
-//! [`CannedReplies`] and [`Activities`] on SQLite: the clinicians' canned
+//! [`CannedReplies`] and [`Activities`] in SQL (SQLite and PostgreSQL): the clinicians' canned
 //! replies, and the dashboard's events.
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use super::{SqliteStore, now};
+use super::{SqlStore, now};
 use crate::{
     Activities, Activity, ActivityKind, CannedReplies, CannedReply, ConversationId, NewActivity,
     NewCannedReply, StoreError, StoreResult, Timestamp, UserId,
@@ -27,9 +27,9 @@ fn bad(what: &str) -> StoreError {
 const CANNED: &str = "SELECT r.id, r.owner, r.language, r.title, r.body, r.updated_at, \
                       COALESCE(u.uses, 0) AS uses \
                       FROM canned_replies r \
-                      LEFT JOIN canned_uses u ON u.reply = r.id AND u.user_id = ?";
+                      LEFT JOIN canned_uses u ON u.reply = r.id AND u.user_id = $1";
 
-fn canned(row: &SqliteRow) -> StoreResult<CannedReply> {
+fn canned(row: &AnyRow) -> StoreResult<CannedReply> {
     let updated_at: String = row.try_get("updated_at")?;
     Ok(CannedReply {
         id: row.try_get("id")?,
@@ -43,13 +43,12 @@ fn canned(row: &SqliteRow) -> StoreResult<CannedReply> {
 }
 
 #[async_trait]
-impl CannedReplies for SqliteStore {
+impl CannedReplies for SqlStore {
     async fn canned_replies(&self, user: UserId) -> StoreResult<Vec<CannedReply>> {
         let rows = sqlx::query(&format!(
-            "{CANNED} WHERE r.owner IS NULL OR r.owner = ? \
-             ORDER BY uses DESC, r.title COLLATE NOCASE, r.id"
+            "{CANNED} WHERE r.owner IS NULL OR r.owner = $1 \
+             ORDER BY uses DESC, LOWER(r.title), r.id"
         ))
-        .bind(user.0)
         .bind(user.0)
         .fetch_all(&self.pool)
         .await?;
@@ -57,7 +56,7 @@ impl CannedReplies for SqliteStore {
     }
 
     async fn canned_reply(&self, id: i64, user: UserId) -> StoreResult<CannedReply> {
-        let row = sqlx::query(&format!("{CANNED} WHERE r.id = ?"))
+        let row = sqlx::query(&format!("{CANNED} WHERE r.id = $2"))
             .bind(user.0)
             .bind(id)
             .fetch_one(&self.pool)
@@ -69,7 +68,7 @@ impl CannedReplies for SqliteStore {
         let at = now();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO canned_replies (owner, language, title, body, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(new.owner.map(|u| u.0))
         .bind(&new.language)
@@ -84,8 +83,8 @@ impl CannedReplies for SqliteStore {
 
     async fn update_canned_reply(&self, id: i64, new: NewCannedReply) -> StoreResult<()> {
         let done = sqlx::query(
-            "UPDATE canned_replies SET language = ?, title = ?, body = ?, updated_at = ? \
-             WHERE id = ?",
+            "UPDATE canned_replies SET language = $1, title = $2, body = $3, updated_at = $4 \
+             WHERE id = $5",
         )
         .bind(&new.language)
         .bind(&new.title)
@@ -98,7 +97,7 @@ impl CannedReplies for SqliteStore {
     }
 
     async fn delete_canned_reply(&self, id: i64) -> StoreResult<()> {
-        let done = sqlx::query("DELETE FROM canned_replies WHERE id = ?")
+        let done = sqlx::query("DELETE FROM canned_replies WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -108,8 +107,8 @@ impl CannedReplies for SqliteStore {
     async fn use_canned_reply(&self, id: i64, user: UserId) -> StoreResult<()> {
         let done = sqlx::query(
             "INSERT INTO canned_uses (reply, user_id, uses) \
-             SELECT id, ?, 1 FROM canned_replies WHERE id = ? \
-             ON CONFLICT (reply, user_id) DO UPDATE SET uses = uses + 1",
+             SELECT id, $1, 1 FROM canned_replies WHERE id = $2 \
+             ON CONFLICT (reply, user_id) DO UPDATE SET uses = canned_uses.uses + 1",
         )
         .bind(user.0)
         .bind(id)
@@ -120,12 +119,12 @@ impl CannedReplies for SqliteStore {
 }
 
 #[async_trait]
-impl Activities for SqliteStore {
+impl Activities for SqlStore {
     async fn record_activity(&self, new: NewActivity) -> StoreResult<bool> {
         let done = sqlx::query(
-            "INSERT OR IGNORE INTO activity \
+            "INSERT INTO activity \
              (at, kind, conversation, intent, detail, user_id, seconds) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
         )
         .bind(new.at.unix())
         .bind(new.kind.as_str())
@@ -144,22 +143,26 @@ impl Activities for SqliteStore {
         conversation: &ConversationId,
         kinds: &[ActivityKind],
     ) -> StoreResult<Option<Timestamp>> {
-        let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-        let at: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(at) FROM activity WHERE conversation = ? \
-             AND kind IN (SELECT value FROM json_each(?))",
-        )
-        .bind(conversation.as_str())
-        .bind(serde_json::to_string(&kinds).expect("strings serialize"))
-        .fetch_one(&self.pool)
-        .await?;
+        if kinds.is_empty() {
+            return Ok(None);
+        }
+        let places: Vec<String> = (2..kinds.len() + 2).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT MIN(at) FROM activity WHERE conversation = $1 AND kind IN ({})",
+            places.join(", ")
+        );
+        let mut query = sqlx::query_scalar(&sql).bind(conversation.as_str());
+        for kind in kinds {
+            query = query.bind(kind.as_str());
+        }
+        let at: Option<i64> = query.fetch_one(&self.pool).await?;
         Ok(at.map(Timestamp::from_unix))
     }
 
     async fn activity(&self, from: Timestamp, to: Timestamp) -> StoreResult<Vec<Activity>> {
         let rows = sqlx::query(
             "SELECT at, kind, intent, detail, user_id, seconds FROM activity \
-             WHERE at >= ? AND at < ? ORDER BY at, id",
+             WHERE at >= $1 AND at < $2 ORDER BY at, id",
         )
         .bind(from.unix())
         .bind(to.unix())

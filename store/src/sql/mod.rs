@@ -1,4 +1,11 @@
-//! The embedded default: one SQLite file in WAL mode.
+//! The store on SQL: the embedded default, one SQLite file in WAL mode, or
+//! PostgreSQL for a clinic that runs several nodes (`postgres://` URLs).
+//!
+//! One implementation serves both, through sqlx's `Any` driver: the
+//! queries are written once in the SQL both engines read alike (numbered
+//! `$n` parameters, `ON CONFLICT`, `RETURNING`), and [`Engine`] keeps the
+//! few places that differ (opening, the write lock, migrations, the
+//! vault's home, reclaiming deleted pages) in this file.
 //!
 //! `rows.rs` maps rows to records; `accounts.rs`, `conversations.rs` and
 //! `moderation.rs` implement one trait each; the writes a unit of work can
@@ -21,8 +28,9 @@ mod whitelists;
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::any::AnyPoolOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyConnection, AnyPool};
 
 use crate::chain::{AuditKey, Sealed};
 use crate::envelope::Keyring;
@@ -32,8 +40,32 @@ use crate::{
     StoreResult, Timestamp, Transactions,
 };
 
-pub struct SqliteStore {
-    pool: SqlitePool,
+/// Which database engine a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// The engine a `--db` value names: a `postgres://` (or
+    /// `postgresql://`) URL, or else SQLite (a path or a `sqlite:` URL).
+    pub fn of(url: &str) -> Engine {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Engine::Postgres
+        } else {
+            Engine::Sqlite
+        }
+    }
+}
+
+/// The key of the PostgreSQL advisory lock every write transaction holds
+/// (see [`SqlStore::write`]); an arbitrary constant ("CARE" in ASCII).
+const WRITE_LOCK: i64 = 0x4341_5245;
+
+pub struct SqlStore {
+    pool: AnyPool,
+    engine: Engine,
     /// Seals the audit trail; never written to the database.
     audit_key: AuditKey,
     /// The conversations' data keys, when originals are kept.
@@ -50,25 +82,26 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) the database at `url` (a path, or a
-    /// `sqlite:` URL such as `sqlite::memory:`) and runs the migrations. A
-    /// new database file is readable by its owner only. `audit_key` seals
-    /// the audit trail; an audit trail from before sealing existed is
-    /// sealed now, once.
-    pub async fn open(url: &str, audit_key: AuditKey) -> StoreResult<SqliteStore> {
+impl SqlStore {
+    /// Opens the database at `url` and runs the migrations: a
+    /// `postgres://` URL, or SQLite (a path, or a `sqlite:` URL such as
+    /// `sqlite::memory:`), created if needed, a new file readable by its
+    /// owner only. `audit_key` seals the audit trail; an audit trail from
+    /// before sealing existed is sealed now, once.
+    pub async fn open(url: &str, audit_key: AuditKey) -> StoreResult<SqlStore> {
         Self::open_inner(url, audit_key, None).await
     }
 
-    /// As [`SqliteStore::open`], keeping originals: sealed in the main
-    /// database under data keys kept in the vault beside it
-    /// (`<file>.vault`; in memory for an in-memory database), wrapped under
-    /// `keyring`'s current master key.
+    /// As [`SqlStore::open`], keeping originals: sealed in the main
+    /// database under data keys kept in the vault beside it, wrapped under
+    /// `keyring`'s current master key. On SQLite the vault is a file of its
+    /// own (`<file>.vault`; in memory for an in-memory database); on
+    /// PostgreSQL it is the schema `vault`, which backups leave out.
     pub async fn open_with_vault(
         url: &str,
         audit_key: AuditKey,
         keyring: Keyring,
-    ) -> StoreResult<SqliteStore> {
+    ) -> StoreResult<SqlStore> {
         Self::open_inner(url, audit_key, Some(keyring)).await
     }
 
@@ -76,74 +109,45 @@ impl SqliteStore {
         url: &str,
         audit_key: AuditKey,
         keyring: Option<Keyring>,
-    ) -> StoreResult<SqliteStore> {
-        let options = if url.starts_with("sqlite:") {
-            SqliteConnectOptions::from_str(url)?
-        } else {
-            SqliteConnectOptions::new().filename(url)
+    ) -> StoreResult<SqlStore> {
+        sqlx::any::install_default_drivers();
+        let engine = Engine::of(url);
+        let pool = match engine {
+            Engine::Sqlite => open_sqlite(url, keyring.is_some()).await?,
+            Engine::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(10)
+                    .connect(url)
+                    .await?;
+                sqlx::migrate!("./migrations-postgres")
+                    .run(&pool)
+                    .await
+                    .map_err(|e| StoreError::Backend(Box::new(e)))?;
+                pool
+            }
         };
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            // Deleted rows are zeroed, not left in free pages.
-            .pragma("secure_delete", "on");
-        let memory = url.contains(":memory:");
-        let mut pool = SqlitePoolOptions::new().max_connections(4);
-        if memory {
-            // An in-memory database exists once per connection, and dies
-            // with it: one connection, never closed for idling or age.
-            pool = pool
-                .max_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None);
-        }
-        if !memory {
-            owner_only(options.get_filename())?;
-        }
-        if keyring.is_some() {
-            let vault_file = if memory {
-                ":memory:".to_string()
-            } else {
-                let mut name = options.get_filename().as_os_str().to_owned();
-                name.push(".vault");
-                let path = std::path::PathBuf::from(name);
-                owner_only(&path)?;
-                path.to_string_lossy().into_owned()
-            };
-            // Every connection sees the vault as `vault` (with the main
-            // database's `secure_delete`, which ATTACH inherits).
-            pool = pool.after_connect(move |conn, _| {
-                let vault_file = vault_file.clone();
-                Box::pin(async move {
-                    sqlx::query("ATTACH DATABASE ? AS vault")
-                        .bind(vault_file)
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA vault.journal_mode = WAL")
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = pool.connect_with(options).await?;
-        migrate(&pool).await?;
         let vault = match keyring {
             Some(keyring) => {
-                vault::create(&mut *pool.acquire().await?).await?;
+                if engine == Engine::Sqlite {
+                    vault::create(&mut *pool.acquire().await?).await?;
+                }
                 Some(vault::Vault::new(keyring))
             }
             None => None,
         };
-        let store = SqliteStore {
+        let store = SqlStore {
             pool,
+            engine,
             audit_key,
             vault,
         };
         store.seal_history().await?;
         Ok(store)
+    }
+
+    /// The engine this store runs on.
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// Seals an audit trail written before entries were sealed (the first
@@ -161,7 +165,7 @@ impl SqliteStore {
         let mut previous = String::new();
         for row in &rows {
             let mac = row.sealed().seal(&self.audit_key, &previous);
-            sqlx::query("UPDATE audit SET mac = ? WHERE id = ?")
+            sqlx::query("UPDATE audit SET mac = $1 WHERE id = $2")
                 .bind(&mac)
                 .bind(row.id)
                 .execute(&mut *tx)
@@ -172,17 +176,32 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Copies the write-ahead logs into their databases and truncates
-    /// them: after a deletion, no page of what was deleted stays in a log.
+    /// After a deletion, leaves no page of what was deleted where the
+    /// engine would otherwise keep it. SQLite: the write-ahead logs are
+    /// copied into their databases and truncated (`secure_delete` has
+    /// zeroed the rows). PostgreSQL: the vault's table is vacuumed, so the
+    /// space a shredded key held is marked free for the next key (the
+    /// engine does not zero it; docs/deploy.md says what that means).
     pub(crate) async fn checkpoint(&self) -> StoreResult<()> {
         let mut conn = self.pool.acquire().await?;
-        sqlx::query("PRAGMA main.wal_checkpoint(TRUNCATE)")
-            .execute(&mut *conn)
-            .await?;
-        if self.vault.is_some() {
-            sqlx::query("PRAGMA vault.wal_checkpoint(TRUNCATE)")
-                .execute(&mut *conn)
-                .await?;
+        match self.engine {
+            Engine::Sqlite => {
+                sqlx::query("PRAGMA main.wal_checkpoint(TRUNCATE)")
+                    .execute(&mut *conn)
+                    .await?;
+                if self.vault.is_some() {
+                    sqlx::query("PRAGMA vault.wal_checkpoint(TRUNCATE)")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+            Engine::Postgres => {
+                if self.vault.is_some() {
+                    sqlx::raw_sql("VACUUM vault.data_keys")
+                        .execute(&self.pool)
+                        .await?;
+                }
+            }
         }
         Ok(())
     }
@@ -190,9 +209,18 @@ impl SqliteStore {
     /// Writes a consistent copy of the main database (never the vault: a
     /// backup must not hold the keys a deletion destroys) to `path`, which
     /// must not exist or be empty, while others go on reading and writing.
+    /// SQLite only: a PostgreSQL database is backed up with `pg_dump`
+    /// (docs/deploy.md).
     pub async fn snapshot(&self, path: &std::path::Path) -> StoreResult<()> {
+        if self.engine == Engine::Postgres {
+            return Err(StoreError::Backend(
+                "a PostgreSQL database is backed up with pg_dump --exclude-schema=vault \
+                 (docs/deploy.md), not with carechat backup"
+                    .into(),
+            ));
+        }
         let mut conn = self.pool.acquire().await?;
-        sqlx::query("VACUUM main INTO ?")
+        sqlx::query("VACUUM main INTO $1")
             .bind(path.to_string_lossy().into_owned())
             .execute(&mut *conn)
             .await?;
@@ -238,13 +266,32 @@ impl SqliteStore {
         .await?)
     }
 
-    /// A transaction that will write: `BEGIN IMMEDIATE` takes the write lock
-    /// up front. A deferred one that reads first and then writes fails with
-    /// "database is locked" (SQLITE_BUSY_SNAPSHOT) whenever another
-    /// connection wrote in between, which the busy timeout cannot wait out;
-    /// seen with forty patients writing at once.
-    async fn write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// A transaction that will write, holding the engine's write lock
+    /// from its first statement, so that what it reads stays true until it
+    /// commits: the audit chain's last seal, a conversation it updates.
+    ///
+    /// SQLite: `BEGIN IMMEDIATE` takes the write lock up front. A deferred
+    /// one that reads first and then writes fails with "database is locked"
+    /// (SQLITE_BUSY_SNAPSHOT) whenever another connection wrote in between,
+    /// which the busy timeout cannot wait out; seen with forty patients
+    /// writing at once.
+    ///
+    /// PostgreSQL: one transaction-scoped advisory lock ([`WRITE_LOCK`]),
+    /// shared by every node on the database, serializes these transactions
+    /// as SQLite's single writer does; reads and single-statement writes do
+    /// not take it.
+    async fn write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.engine {
+            Engine::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Engine::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
     }
 }
 
@@ -253,7 +300,7 @@ fn now() -> String {
 }
 
 async fn update_conversation_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &ConversationId,
     u: ConvUpdate,
 ) -> StoreResult<Conversation> {
@@ -284,8 +331,8 @@ async fn update_conversation_in(
     }
     c.updated_at = Timestamp::now();
     sqlx::query(
-        "UPDATE conversations SET state = ?, urgent = ?, language = ?, skill = ?, assigned_to = ?,
-         whisper = ?, offline = ?, held = ?, updated_at = ? WHERE id = ?",
+        "UPDATE conversations SET state = $1, urgent = $2, language = $3, skill = $4, assigned_to = $5,
+         whisper = $6, offline = $7, held = $8, updated_at = $9 WHERE id = $10",
     )
     .bind(c.state.as_str())
     .bind(c.urgent)
@@ -301,8 +348,8 @@ async fn update_conversation_in(
     .await?;
     if let Some(user) = c.assigned_to {
         sqlx::query(
-            "INSERT OR IGNORE INTO conversation_staff (conversation_id, user_id, since)
-             VALUES (?, ?, ?)",
+            "INSERT INTO conversation_staff (conversation_id, user_id, since)
+             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(id.as_str())
         .bind(user.0)
@@ -318,7 +365,7 @@ async fn update_conversation_in(
 /// transaction when there is an original, so that the key and the value
 /// it seals are written together.
 async fn add_message_in(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     vault: Option<&vault::Vault>,
     m: NewMessage,
 ) -> StoreResult<Message> {
@@ -327,7 +374,7 @@ async fn add_message_in(
 
 /// [`add_message_in`], for a message that shows the shared file `file_id`.
 async fn add_message_with_file(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     vault: Option<&vault::Vault>,
     m: NewMessage,
     file_id: Option<i64>,
@@ -343,10 +390,10 @@ async fn add_message_with_file(
         }
         _ => None,
     };
-    let id = sqlx::query(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (conversation_id, sender, user_id, text, intent, confidence, spam_score,
          translation, translation_language, created_at, original, file_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
     .bind(m.conversation_id.as_str())
     .bind(m.sender.as_str())
@@ -360,9 +407,8 @@ async fn add_message_with_file(
     .bind(created_at.rfc3339())
     .bind(sealed)
     .bind(file_id)
-    .execute(&mut *conn)
-    .await?
-    .last_insert_rowid();
+    .fetch_one(&mut *conn)
+        .await?;
     Ok(Message {
         id: MessageId(id),
         sender: m.sender,
@@ -376,12 +422,96 @@ async fn add_message_with_file(
     })
 }
 
-/// Runs the migrations on one connection with foreign keys off, as SQLite's
-/// procedure for rebuilding a table needs (a table others reference cannot
-/// be dropped and replaced otherwise, and sqlx runs each migration in a
-/// transaction, where the pragma cannot change). Every reference is checked
-/// afterwards: a migration that broke one fails here.
-async fn migrate(pool: &SqlitePool) -> StoreResult<()> {
+/// Opens a SQLite pool: WAL, foreign keys, deleted rows zeroed, the vault
+/// attached when originals are kept; then migrates.
+async fn open_sqlite(url: &str, with_vault: bool) -> StoreResult<AnyPool> {
+    let options = if url.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(url)?
+    } else {
+        SqliteConnectOptions::new().filename(url)
+    };
+    let memory = url.contains(":memory:");
+    let file = options.get_filename().to_path_buf();
+    let any_url = if memory {
+        "sqlite::memory:".to_string()
+    } else {
+        owner_only(&file)?;
+        format!("sqlite://{}?mode=rwc", url_path(&file))
+    };
+    let vault_file = match (with_vault, memory) {
+        (false, _) => None,
+        (true, true) => Some(":memory:".to_string()),
+        (true, false) => {
+            let mut name = file.as_os_str().to_owned();
+            name.push(".vault");
+            let path = std::path::PathBuf::from(name);
+            owner_only(&path)?;
+            Some(path.to_string_lossy().into_owned())
+        }
+    };
+    let mut pool = AnyPoolOptions::new().max_connections(4);
+    if memory {
+        // An in-memory database exists once per connection, and dies
+        // with it: one connection, never closed for idling or age.
+        pool = pool
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    }
+    let pool = pool
+        .after_connect(move |conn, _| {
+            let vault_file = vault_file.clone();
+            Box::pin(async move {
+                for pragma in [
+                    "PRAGMA journal_mode = WAL",
+                    "PRAGMA synchronous = NORMAL",
+                    "PRAGMA foreign_keys = ON",
+                    // Deleted rows are zeroed, not left in free pages.
+                    "PRAGMA secure_delete = ON",
+                ] {
+                    sqlx::query(pragma).execute(&mut *conn).await?;
+                }
+                if let Some(vault_file) = vault_file {
+                    // Every connection sees the vault as `vault` (with the
+                    // main database's `secure_delete`, which ATTACH
+                    // inherits).
+                    sqlx::query("ATTACH DATABASE $1 AS vault")
+                        .bind(vault_file)
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA vault.journal_mode = WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(&any_url)
+        .await?;
+    migrate_sqlite(&pool).await?;
+    Ok(pool)
+}
+
+/// A file path as the path of a `sqlite://` URL: every byte but unreserved
+/// ones and `/` percent-encoded (the driver decodes them).
+fn url_path(path: &std::path::Path) -> String {
+    let mut out = String::new();
+    for b in path.to_string_lossy().bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Runs the SQLite migrations on one connection with foreign keys off, as
+/// SQLite's procedure for rebuilding a table needs (a table others
+/// reference cannot be dropped and replaced otherwise, and sqlx runs each
+/// migration in a transaction, where the pragma cannot change). Every
+/// reference is checked afterwards: a migration that broke one fails here.
+async fn migrate_sqlite(pool: &AnyPool) -> StoreResult<()> {
     let mut conn = pool.acquire().await?;
     sqlx::query("PRAGMA foreign_keys = OFF")
         .execute(&mut *conn)
@@ -441,11 +571,7 @@ fn owner_only(file: &std::path::Path) -> StoreResult<()> {
 /// Appends `entry` sealed to the last entry. Only ever called inside a
 /// write transaction, so no other entry can come between the read of the
 /// last seal and this insert.
-async fn audit_in(
-    conn: &mut SqliteConnection,
-    key: &AuditKey,
-    entry: &NewAudit,
-) -> StoreResult<()> {
+async fn audit_in(conn: &mut AnyConnection, key: &AuditKey, entry: &NewAudit) -> StoreResult<()> {
     let last: Option<(i64, Option<String>)> =
         sqlx::query_as("SELECT id, mac FROM audit ORDER BY id DESC LIMIT 1")
             .fetch_optional(&mut *conn)
@@ -467,7 +593,7 @@ async fn audit_in(
     .seal(key, &previous);
     sqlx::query(
         "INSERT INTO audit (id, at, actor_id, action, subject, detail, address, mac)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(id)
     .bind(&at)
@@ -483,7 +609,7 @@ async fn audit_in(
 }
 
 #[async_trait]
-impl Transactions for SqliteStore {
+impl Transactions for SqlStore {
     async fn commit(&self, work: UnitOfWork) -> StoreResult<Committed> {
         let mut committed = Committed::default();
         if work.is_empty() {

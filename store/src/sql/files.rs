@@ -1,12 +1,12 @@
-//! [`SharedFiles`] on SQLite: each file sealed under its conversation's
+//! [`SharedFiles`] in SQL (SQLite and PostgreSQL): each file sealed under its conversation's
 //! data key, as messages' originals are, and written with the message that
 //! shows it. Without a vault nothing is kept: a file cannot be redacted.
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use super::{SqliteStore, add_message_with_file, now, vault};
+use super::{SqlStore, add_message_with_file, now, vault};
 use crate::{
     ConversationId, FileMeta, Message, NewAudit, NewFile, NewMessage, Sender, SharedFiles,
     StoreError, StoreResult, Timestamp, UserId,
@@ -19,7 +19,7 @@ fn bad(what: &str) -> StoreError {
     vault::backend(format!("a stored file's {what} is not what was written"))
 }
 
-fn meta(row: &SqliteRow) -> StoreResult<FileMeta> {
+fn meta(row: &AnyRow) -> StoreResult<FileMeta> {
     let sender: String = row.try_get("sender")?;
     let created: String = row.try_get("created_at")?;
     let dimension = |column: &str| -> StoreResult<Option<u32>> {
@@ -38,13 +38,13 @@ fn meta(row: &SqliteRow) -> StoreResult<FileMeta> {
         width: dimension("width")?,
         height: dimension("height")?,
         pages: dimension("pages")?,
-        scanned: row.try_get("scanned")?,
+        scanned: super::rows::flag(row, "scanned")?,
         created_at: Timestamp::parse_rfc3339(&created).ok_or_else(|| bad("time"))?,
     })
 }
 
 #[async_trait]
-impl SharedFiles for SqliteStore {
+impl SharedFiles for SqlStore {
     fn keeps_files(&self) -> bool {
         self.vault.is_some()
     }
@@ -73,7 +73,7 @@ impl SharedFiles for SqliteStore {
         let sealed = key.seal(file.conversation_id.as_str(), &file.data);
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO files (conversation_id, sender, user_id, name, kind, size, width, height, \
-             pages, scanned, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             pages, scanned, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              RETURNING id",
         )
         .bind(file.conversation_id.as_str())
@@ -94,7 +94,7 @@ impl SharedFiles for SqliteStore {
         if let Some(audit) = &audit {
             super::audit_in(&mut tx, &self.audit_key, audit).await?;
         }
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM files WHERE id = ?"))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM files WHERE id = $1"))
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
@@ -103,7 +103,7 @@ impl SharedFiles for SqliteStore {
     }
 
     async fn file_meta(&self, id: i64) -> StoreResult<FileMeta> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM files WHERE id = ?"))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM files WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -113,7 +113,7 @@ impl SharedFiles for SqliteStore {
 
     async fn file_data(&self, id: i64) -> StoreResult<Vec<u8>> {
         let (conversation, sealed): (String, Vec<u8>) =
-            sqlx::query_as("SELECT conversation_id, data FROM files WHERE id = ?")
+            sqlx::query_as("SELECT conversation_id, data FROM files WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?
@@ -132,7 +132,7 @@ impl SharedFiles for SqliteStore {
 
     async fn files_of(&self, conversation: &ConversationId) -> StoreResult<Vec<FileMeta>> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM files WHERE conversation_id = ? ORDER BY id"
+            "SELECT {COLUMNS} FROM files WHERE conversation_id = $1 ORDER BY id"
         ))
         .bind(conversation.as_str())
         .fetch_all(&self.pool)

@@ -1,12 +1,12 @@
-//! [`PatientForms`] on SQLite: what patients filled in (the offline contact
+//! [`PatientForms`] in SQL (SQLite and PostgreSQL): what patients filled in (the offline contact
 //! form), its values as typed sealed under the conversation's data key as
 //! messages' originals are.
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use super::{SqliteStore, now, vault};
+use super::{SqlStore, now, vault};
 use crate::{
     ConversationId, FormFields, FormKind, NewAudit, NewPatientForm, PatientForm, PatientForms,
     ReplyLink, StoreError, StoreResult, Timestamp, UserId,
@@ -19,7 +19,7 @@ fn bad(what: &str) -> StoreError {
     vault::backend(format!("a stored form's {what} is not what was written"))
 }
 
-fn time(row: &SqliteRow, column: &str) -> StoreResult<Option<Timestamp>> {
+fn time(row: &AnyRow, column: &str) -> StoreResult<Option<Timestamp>> {
     match row.try_get::<Option<String>, _>(column)? {
         Some(s) => Ok(Some(
             Timestamp::parse_rfc3339(&s).ok_or_else(|| bad(column))?,
@@ -28,10 +28,10 @@ fn time(row: &SqliteRow, column: &str) -> StoreResult<Option<Timestamp>> {
     }
 }
 
-impl SqliteStore {
+impl SqlStore {
     /// Rows to forms, each opened with its conversation's key when `open`
     /// (a shredded conversation's stay as stored).
-    async fn to_forms(&self, rows: Vec<SqliteRow>, open: bool) -> StoreResult<Vec<PatientForm>> {
+    async fn to_forms(&self, rows: Vec<AnyRow>, open: bool) -> StoreResult<Vec<PatientForm>> {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let conversation = ConversationId::new(row.try_get::<String, _>("conversation_id")?);
@@ -67,17 +67,19 @@ impl SqliteStore {
     }
 
     async fn one_form(&self, id: i64, open: bool) -> StoreResult<PatientForm> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM patient_forms WHERE id = ?"))
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM patient_forms WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
         let mut forms = self.to_forms(vec![row], open).await?;
         Ok(forms.remove(0))
     }
 }
 
 #[async_trait]
-impl PatientForms for SqliteStore {
+impl PatientForms for SqlStore {
     async fn add_form(&self, form: NewPatientForm) -> StoreResult<PatientForm> {
         let fields = serde_json::to_string(&form.fields).map_err(|_| bad("fields"))?;
         // The key and the value it seals are written together.
@@ -95,7 +97,7 @@ impl PatientForms for SqliteStore {
         };
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO patient_forms (conversation_id, kind, fields, original, created_at) \
-             VALUES (?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(form.conversation_id.as_str())
         .bind(form.kind.as_str())
@@ -119,7 +121,7 @@ impl PatientForms for SqliteStore {
         open: bool,
     ) -> StoreResult<Vec<PatientForm>> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM patient_forms WHERE kind = ? {} ORDER BY created_at, id",
+            "SELECT {COLUMNS} FROM patient_forms WHERE kind = $1 {} ORDER BY created_at, id",
             if open_only { "AND done_at IS NULL" } else { "" }
         ))
         .bind(kind.as_str())
@@ -134,7 +136,7 @@ impl PatientForms for SqliteStore {
         open: bool,
     ) -> StoreResult<Vec<PatientForm>> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM patient_forms WHERE conversation_id = ? ORDER BY created_at, id"
+            "SELECT {COLUMNS} FROM patient_forms WHERE conversation_id = $1 ORDER BY created_at, id"
         ))
         .bind(conversation.as_str())
         .fetch_all(&self.pool)
@@ -149,12 +151,13 @@ impl PatientForms for SqliteStore {
         audit: NewAudit,
     ) -> StoreResult<PatientForm> {
         let mut tx = self.write().await?;
-        let changed = sqlx::query("UPDATE patient_forms SET done_at = ?, done_by = ? WHERE id = ?")
-            .bind(done_by.map(|_| now()))
-            .bind(done_by.map(|u| u.0))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        let changed =
+            sqlx::query("UPDATE patient_forms SET done_at = $1, done_by = $2 WHERE id = $3")
+                .bind(done_by.map(|_| now()))
+                .bind(done_by.map(|u| u.0))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         if changed.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -164,7 +167,7 @@ impl PatientForms for SqliteStore {
     }
 
     async fn set_form_replied(&self, id: i64) -> StoreResult<()> {
-        let changed = sqlx::query("UPDATE patient_forms SET replied_at = ? WHERE id = ?")
+        let changed = sqlx::query("UPDATE patient_forms SET replied_at = $1 WHERE id = $2")
             .bind(now())
             .bind(id)
             .execute(&self.pool)
@@ -183,7 +186,7 @@ impl PatientForms for SqliteStore {
     ) -> StoreResult<()> {
         let inserted = sqlx::query(
             "INSERT INTO reply_links (token_hash, form_id, conversation_id, created_at, expires_at) \
-             SELECT ?, id, conversation_id, ?, ? FROM patient_forms WHERE id = ?",
+             SELECT $1, id, conversation_id, $2, $3 FROM patient_forms WHERE id = $4",
         )
         .bind(token_hash)
         .bind(now())
@@ -200,7 +203,7 @@ impl PatientForms for SqliteStore {
     async fn reply_link(&self, token_hash: &str) -> StoreResult<ReplyLink> {
         let row = sqlx::query(
             "SELECT form_id, conversation_id, expires_at, code_hash, code_expires_at, failures \
-             FROM reply_links WHERE token_hash = ?",
+             FROM reply_links WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_one(&self.pool)
@@ -224,7 +227,7 @@ impl PatientForms for SqliteStore {
         expires_at: Timestamp,
     ) -> StoreResult<()> {
         let changed = sqlx::query(
-            "UPDATE reply_links SET code_hash = ?, code_expires_at = ? WHERE token_hash = ?",
+            "UPDATE reply_links SET code_hash = $1, code_expires_at = $2 WHERE token_hash = $3",
         )
         .bind(code_hash)
         .bind(expires_at.unix())
@@ -239,7 +242,7 @@ impl PatientForms for SqliteStore {
 
     async fn reply_code_failed(&self, token_hash: &str) -> StoreResult<u32> {
         let failures: i64 = sqlx::query_scalar(
-            "UPDATE reply_links SET failures = failures + 1 WHERE token_hash = ? RETURNING failures",
+            "UPDATE reply_links SET failures = failures + 1 WHERE token_hash = $1 RETURNING failures",
         )
         .bind(token_hash)
         .fetch_one(&self.pool)
@@ -248,7 +251,7 @@ impl PatientForms for SqliteStore {
     }
 
     async fn delete_reply_link(&self, token_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM reply_links WHERE token_hash = ?")
+        sqlx::query("DELETE FROM reply_links WHERE token_hash = $1")
             .bind(token_hash)
             .execute(&self.pool)
             .await?;
@@ -263,7 +266,7 @@ impl PatientForms for SqliteStore {
     ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO consents (conversation_id, version, language, accepted_at) \
-             VALUES (?, ?, ?, ?) ON CONFLICT (conversation_id) DO UPDATE SET \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (conversation_id) DO UPDATE SET \
              version = excluded.version, language = excluded.language, \
              accepted_at = excluded.accepted_at",
         )
@@ -281,7 +284,7 @@ impl PatientForms for SqliteStore {
         conversation: &ConversationId,
     ) -> StoreResult<Option<(String, Timestamp)>> {
         let row: Option<(String, String)> =
-            sqlx::query_as("SELECT version, accepted_at FROM consents WHERE conversation_id = ?")
+            sqlx::query_as("SELECT version, accepted_at FROM consents WHERE conversation_id = $1")
                 .bind(conversation.as_str())
                 .fetch_optional(&self.pool)
                 .await?;

@@ -1,10 +1,10 @@
-//! SQLite rows to records: ids typed, times parsed, lists split, the
+//! Rows to records: ids typed, times parsed, lists split, the
 //! whisper's JSON read. A row that does not parse is a backend error, never
 //! a silently defaulted field.
 
 use serde_json::Value;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::{
     AuditEntry, AuditId, Block, BlockId, BlockKind, ConvState, Conversation, ConversationId,
@@ -30,6 +30,16 @@ fn bad(column: &str, value: &str) -> sqlx::Error {
     }
 }
 
+/// A yes/no column: a boolean on PostgreSQL, 0 or 1 on SQLite (which the
+/// driver hands over as an integer).
+pub fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    match row.try_get::<bool, _>(column) {
+        Ok(b) => Ok(b),
+        Err(sqlx::Error::ColumnDecode { .. }) => Ok(row.try_get::<i64, _>(column)? != 0),
+        Err(e) => Err(e),
+    }
+}
+
 fn split_list(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)
@@ -38,12 +48,12 @@ fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn time(row: &SqliteRow, column: &str) -> Result<Timestamp, sqlx::Error> {
+fn time(row: &AnyRow, column: &str) -> Result<Timestamp, sqlx::Error> {
     let s: String = row.try_get(column)?;
     Timestamp::parse_rfc3339(&s).ok_or_else(|| bad(column, &s))
 }
 
-fn maybe_time(row: &SqliteRow, column: &str) -> Result<Option<Timestamp>, sqlx::Error> {
+fn maybe_time(row: &AnyRow, column: &str) -> Result<Option<Timestamp>, sqlx::Error> {
     match row.try_get::<Option<String>, _>(column)? {
         Some(s) => Ok(Some(
             Timestamp::parse_rfc3339(&s).ok_or_else(|| bad(column, &s))?,
@@ -52,11 +62,11 @@ fn maybe_time(row: &SqliteRow, column: &str) -> Result<Option<Timestamp>, sqlx::
     }
 }
 
-fn user_id(row: &SqliteRow, column: &str) -> Result<Option<UserId>, sqlx::Error> {
+fn user_id(row: &AnyRow, column: &str) -> Result<Option<UserId>, sqlx::Error> {
     Ok(row.try_get::<Option<i64>, _>(column)?.map(UserId))
 }
 
-pub fn user(row: &SqliteRow) -> Result<User, sqlx::Error> {
+pub fn user(row: &AnyRow) -> Result<User, sqlx::Error> {
     let role: String = row.try_get("role")?;
     Ok(User {
         id: UserId(row.try_get("id")?),
@@ -83,7 +93,7 @@ pub fn user(row: &SqliteRow) -> Result<User, sqlx::Error> {
     })
 }
 
-pub fn conversation(row: &SqliteRow) -> Result<Conversation, sqlx::Error> {
+pub fn conversation(row: &AnyRow) -> Result<Conversation, sqlx::Error> {
     let state: String = row.try_get("state")?;
     let whisper = match row.try_get::<Option<String>, _>("whisper")? {
         Some(w) => {
@@ -99,7 +109,7 @@ pub fn conversation(row: &SqliteRow) -> Result<Conversation, sqlx::Error> {
     Ok(Conversation {
         id: ConversationId::new(row.try_get::<String, _>("id")?),
         state: ConvState::parse(&state).ok_or_else(|| bad("state", &state))?,
-        urgent: row.try_get("urgent")?,
+        urgent: flag(row, "urgent")?,
         language: row.try_get("language")?,
         browser_language: row.try_get("browser_language")?,
         skill: row.try_get("skill")?,
@@ -107,15 +117,15 @@ pub fn conversation(row: &SqliteRow) -> Result<Conversation, sqlx::Error> {
         whisper,
         fingerprint: row.try_get("fingerprint")?,
         address: row.try_get("address")?,
-        offline: row.try_get("offline")?,
+        offline: flag(row, "offline")?,
         license_state: row.try_get("license_state")?,
-        held: row.try_get("held")?,
+        held: flag(row, "held")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
     })
 }
 
-pub fn message(row: &SqliteRow) -> Result<Message, sqlx::Error> {
+pub fn message(row: &AnyRow) -> Result<Message, sqlx::Error> {
     let sender: String = row.try_get("sender")?;
     Ok(Message {
         id: MessageId(row.try_get("id")?),
@@ -138,7 +148,7 @@ pub fn message(row: &SqliteRow) -> Result<Message, sqlx::Error> {
     })
 }
 
-pub fn staff_text(row: &SqliteRow) -> Result<StaffText, sqlx::Error> {
+pub fn staff_text(row: &AnyRow) -> Result<StaffText, sqlx::Error> {
     Ok(StaffText {
         id: StaffTextId(row.try_get("id")?),
         about: row.try_get("about")?,
@@ -149,7 +159,7 @@ pub fn staff_text(row: &SqliteRow) -> Result<StaffText, sqlx::Error> {
     })
 }
 
-pub fn block(row: &SqliteRow) -> Result<Block, sqlx::Error> {
+pub fn block(row: &AnyRow) -> Result<Block, sqlx::Error> {
     let kind: String = row.try_get("kind")?;
     Ok(Block {
         id: BlockId(row.try_get("id")?),
@@ -165,7 +175,7 @@ pub fn block(row: &SqliteRow) -> Result<Block, sqlx::Error> {
     })
 }
 
-pub fn audit_entry(row: &SqliteRow) -> Result<AuditEntry, sqlx::Error> {
+pub fn audit_entry(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
     Ok(AuditEntry {
         id: AuditId(row.try_get("id")?),
         at: time(row, "at")?,

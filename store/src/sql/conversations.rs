@@ -1,11 +1,11 @@
-//! [`Conversations`] on SQLite: conversations, messages, staff notes and
+//! [`Conversations`] in SQL (SQLite and PostgreSQL): conversations, messages, staff notes and
 //! team messages.
 
 use async_trait::async_trait;
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use super::rows::{self, CONV_COLUMNS, MESSAGE_COLUMNS};
-use super::{SqliteStore, add_message_in, now, update_conversation_in};
+use super::{SqlStore, add_message_in, now, update_conversation_in};
 use crate::{
     ConvState, ConvUpdate, Conversation, ConversationId, Conversations, Message, MessageId,
     NewAudit, NewConversation, NewMessage, StaffText, StaffTextId, StoreResult, Timestamp, UserId,
@@ -13,11 +13,11 @@ use crate::{
 
 /// One conversation, read on `conn` (a transaction's, for an update).
 pub(super) async fn select(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: &ConversationId,
 ) -> StoreResult<Conversation> {
     let row = sqlx::query(&format!(
-        "SELECT {CONV_COLUMNS} FROM conversations WHERE id = ?"
+        "SELECT {CONV_COLUMNS} FROM conversations WHERE id = $1"
     ))
     .bind(id.as_str())
     .fetch_one(conn)
@@ -25,7 +25,7 @@ pub(super) async fn select(
     Ok(rows::conversation(&row)?)
 }
 
-impl SqliteStore {
+impl SqlStore {
     async fn conversations_where(&self, filter: &str) -> StoreResult<Vec<Conversation>> {
         let rows = sqlx::query(&format!(
             "SELECT {CONV_COLUMNS} FROM conversations WHERE {filter}"
@@ -40,14 +40,14 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Conversations for SqliteStore {
+impl Conversations for SqlStore {
     async fn create_conversation(&self, new: NewConversation) -> StoreResult<Conversation> {
         let now = now();
         sqlx::query(
             "INSERT INTO conversations
              (id, resume_hash, state, browser_language, fingerprint, address, license_state,
               created_at, updated_at)
-             VALUES (?, ?, 'bot', ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, 'bot', $3, $4, $5, $6, $7, $8)",
         )
         .bind(new.id.as_str())
         .bind(&new.resume_hash)
@@ -69,7 +69,7 @@ impl Conversations for SqliteStore {
 
     async fn conversation_by_resume(&self, resume_hash: &str) -> StoreResult<Conversation> {
         let row = sqlx::query(&format!(
-            "SELECT {CONV_COLUMNS} FROM conversations WHERE resume_hash = ?"
+            "SELECT {CONV_COLUMNS} FROM conversations WHERE resume_hash = $1"
         ))
         .bind(resume_hash)
         .fetch_one(&self.pool)
@@ -78,7 +78,7 @@ impl Conversations for SqliteStore {
     }
 
     async fn held_conversations(&self) -> StoreResult<Vec<Conversation>> {
-        self.conversations_where("held = 1 AND state <> 'closed' ORDER BY updated_at, id")
+        self.conversations_where("held = TRUE AND state <> 'closed' ORDER BY updated_at, id")
             .await
     }
 
@@ -100,7 +100,7 @@ impl Conversations for SqliteStore {
 
     async fn has_held(&self, conversation: &ConversationId, user: UserId) -> StoreResult<bool> {
         let held: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM conversation_staff WHERE conversation_id = ? AND user_id = ?",
+            "SELECT 1 FROM conversation_staff WHERE conversation_id = $1 AND user_id = $2",
         )
         .bind(conversation.as_str())
         .bind(user.0)
@@ -127,32 +127,32 @@ impl Conversations for SqliteStore {
     ) -> StoreResult<()> {
         let mut tx = self.write().await?;
         if self.vault.is_some() {
-            sqlx::query("DELETE FROM vault.data_keys WHERE conversation_id = ?")
+            sqlx::query("DELETE FROM vault.data_keys WHERE conversation_id = $1")
                 .bind(id.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
         for statement in [
-            "DELETE FROM messages WHERE conversation_id = ?",
-            "DELETE FROM files WHERE conversation_id = ?",
-            "DELETE FROM notes WHERE conversation_id = ?",
-            "DELETE FROM conversation_staff WHERE conversation_id = ?",
-            "DELETE FROM transcript_links WHERE conversation_id = ?",
-            "DELETE FROM reply_links WHERE conversation_id = ?",
-            "DELETE FROM consents WHERE conversation_id = ?",
-            "DELETE FROM patient_forms WHERE conversation_id = ?",
+            "DELETE FROM messages WHERE conversation_id = $1",
+            "DELETE FROM files WHERE conversation_id = $1",
+            "DELETE FROM notes WHERE conversation_id = $1",
+            "DELETE FROM conversation_staff WHERE conversation_id = $1",
+            "DELETE FROM transcript_links WHERE conversation_id = $1",
+            "DELETE FROM reply_links WHERE conversation_id = $1",
+            "DELETE FROM consents WHERE conversation_id = $1",
+            "DELETE FROM patient_forms WHERE conversation_id = $1",
             // A block outlives the chat it came from (it holds only keyed
             // hashes); it no longer points at it.
-            "UPDATE blocks SET conversation_id = NULL WHERE conversation_id = ?",
+            "UPDATE blocks SET conversation_id = NULL WHERE conversation_id = $1",
             // The dashboard keeps its counts, no longer tied to the chat.
-            "UPDATE activity SET conversation = NULL WHERE conversation = ?",
+            "UPDATE activity SET conversation = NULL WHERE conversation = $1",
         ] {
             sqlx::query(statement)
                 .bind(id.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
-        let deleted = sqlx::query("DELETE FROM conversations WHERE id = ?")
+        let deleted = sqlx::query("DELETE FROM conversations WHERE id = $1")
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
@@ -176,7 +176,7 @@ impl Conversations for SqliteStore {
 
     async fn conversations_of_browser(&self, fingerprint: &str) -> StoreResult<Vec<Conversation>> {
         let rows = sqlx::query(&format!(
-            "SELECT {CONV_COLUMNS} FROM conversations WHERE fingerprint = ? ORDER BY created_at, id"
+            "SELECT {CONV_COLUMNS} FROM conversations WHERE fingerprint = $1 ORDER BY created_at, id"
         ))
         .bind(fingerprint)
         .fetch_all(&self.pool)
@@ -194,11 +194,11 @@ impl Conversations for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<Conversation>> {
         let rows = sqlx::query(&format!(
-            "SELECT {CONV_COLUMNS} FROM conversations c WHERE state = ? AND updated_at < ?
+            "SELECT {CONV_COLUMNS} FROM conversations c WHERE state = $1 AND updated_at < $2
              AND delivery_due IS NULL
              AND NOT EXISTS (SELECT 1 FROM messages m
-                             WHERE m.conversation_id = c.id AND m.created_at >= ?)
-             ORDER BY updated_at LIMIT ?"
+                             WHERE m.conversation_id = c.id AND m.created_at >= $3)
+             ORDER BY updated_at LIMIT $4"
         ))
         .bind(state.as_str())
         .bind(before.rfc3339())
@@ -228,7 +228,7 @@ impl Conversations for SqliteStore {
 
     async fn messages(&self, conversation: &ConversationId) -> StoreResult<Vec<Message>> {
         let rows = sqlx::query(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY id"
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 ORDER BY id"
         ))
         .bind(conversation.as_str())
         .fetch_all(&self.pool)
@@ -247,7 +247,7 @@ impl Conversations for SqliteStore {
         sqlx::query(
             "INSERT INTO transcript_links
              (token_hash, conversation_id, created_by, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(token_hash)
         .bind(conversation.as_str())
@@ -265,8 +265,8 @@ impl Conversations for SqliteStore {
         now: Timestamp,
     ) -> StoreResult<ConversationId> {
         let id: Option<String> = sqlx::query_scalar(
-            "UPDATE transcript_links SET used_at = ?
-             WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?
+            "UPDATE transcript_links SET used_at = $1
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $3
              RETURNING conversation_id",
         )
         .bind(now.unix())
@@ -285,7 +285,7 @@ impl Conversations for SqliteStore {
         attempts: u32,
     ) -> StoreResult<()> {
         let done = sqlx::query(
-            "UPDATE conversations SET delivery_due = ?, delivery_attempts = ? WHERE id = ?",
+            "UPDATE conversations SET delivery_due = $1, delivery_attempts = $2 WHERE id = $3",
         )
         .bind(due.map(Timestamp::unix))
         .bind(i64::from(attempts))
@@ -305,8 +305,8 @@ impl Conversations for SqliteStore {
     ) -> StoreResult<Vec<(ConversationId, u32)>> {
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT id, delivery_attempts FROM conversations
-             WHERE delivery_due IS NOT NULL AND delivery_due <= ?
-             ORDER BY delivery_due, id LIMIT ?",
+             WHERE delivery_due IS NOT NULL AND delivery_due <= $1
+             ORDER BY delivery_due, id LIMIT $2",
         )
         .bind(now.unix())
         .bind(i64::from(limit))
@@ -343,18 +343,17 @@ impl Conversations for SqliteStore {
             }
             _ => None,
         };
-        let id = sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO notes (conversation_id, user_id, text, created_at, original)
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(conversation.as_str())
         .bind(user.0)
         .bind(text)
         .bind(created_at.rfc3339())
         .bind(sealed)
-        .execute(&mut *tx)
-        .await?
-        .last_insert_rowid();
+        .fetch_one(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(StaffText {
             id: StaffTextId(id),
@@ -373,7 +372,7 @@ impl Conversations for SqliteStore {
     ) -> StoreResult<Vec<StaffText>> {
         let rows = sqlx::query(
             "SELECT id, conversation_id AS about, user_id, text, created_at, original FROM notes
-             WHERE conversation_id = ? ORDER BY id",
+             WHERE conversation_id = $1 ORDER BY id",
         )
         .bind(conversation.as_str())
         .fetch_all(&self.pool)
@@ -415,16 +414,15 @@ impl Conversations for SqliteStore {
         text: &str,
     ) -> StoreResult<StaffText> {
         let created_at = crate::Timestamp::now();
-        let id = sqlx::query(
-            "INSERT INTO team_messages (from_user, to_user, text, created_at) VALUES (?, ?, ?, ?)",
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO team_messages (from_user, to_user, text, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(from.0)
         .bind(to.0)
         .bind(text)
         .bind(created_at.rfc3339())
-        .execute(&self.pool)
-        .await?
-        .last_insert_rowid();
+        .fetch_one(&self.pool)
+        .await?;
         Ok(StaffText {
             id: StaffTextId(id),
             about: to.to_string(),
@@ -440,9 +438,9 @@ impl Conversations for SqliteStore {
             "SELECT * FROM (
                 SELECT id, CAST(to_user AS TEXT) AS about, from_user AS user_id, text, created_at
                 FROM team_messages
-                WHERE (from_user = ? AND to_user = ?) OR (from_user = ? AND to_user = ?)
-                ORDER BY id DESC LIMIT ?
-             ) ORDER BY id",
+                WHERE (from_user = $1 AND to_user = $2) OR (from_user = $3 AND to_user = $4)
+                ORDER BY id DESC LIMIT $5
+             ) AS recent ORDER BY id",
         )
         .bind(a.0)
         .bind(b.0)

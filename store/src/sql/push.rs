@@ -1,15 +1,15 @@
-//! [`PushSubscriptions`] on SQLite.
+//! [`PushSubscriptions`] in SQL (SQLite and PostgreSQL).
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use super::{SqliteStore, now};
+use super::{SqlStore, now};
 use crate::{NewPushSubscription, PushSubscription, PushSubscriptions, StoreResult, UserId};
 
 const COLUMNS: &str = "id, user_id, endpoint, p256dh, auth";
 
-fn subscription(row: &SqliteRow) -> StoreResult<PushSubscription> {
+fn subscription(row: &AnyRow) -> StoreResult<PushSubscription> {
     Ok(PushSubscription {
         id: row.try_get("id")?,
         user_id: UserId(row.try_get("user_id")?),
@@ -20,11 +20,11 @@ fn subscription(row: &SqliteRow) -> StoreResult<PushSubscription> {
 }
 
 #[async_trait]
-impl PushSubscriptions for SqliteStore {
+impl PushSubscriptions for SqlStore {
     async fn add_push_subscription(&self, s: NewPushSubscription) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, created_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (endpoint) DO UPDATE SET \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (endpoint) DO UPDATE SET \
              user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth, \
              created_at = excluded.created_at",
         )
@@ -45,14 +45,14 @@ impl PushSubscriptions for SqliteStore {
     ) -> StoreResult<bool> {
         let done = match user {
             Some(user) => {
-                sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = ? AND user_id = ?")
+                sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = $1 AND user_id = $2")
                     .bind(endpoint)
                     .bind(user.0)
                     .execute(&self.pool)
                     .await?
             }
             None => {
-                sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = ?")
+                sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = $1")
                     .bind(endpoint)
                     .execute(&self.pool)
                     .await?
@@ -72,7 +72,7 @@ impl PushSubscriptions for SqliteStore {
 
     async fn push_subscriptions_of(&self, user: UserId) -> StoreResult<Vec<PushSubscription>> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM push_subscriptions WHERE user_id = ? ORDER BY id"
+            "SELECT {COLUMNS} FROM push_subscriptions WHERE user_id = $1 ORDER BY id"
         ))
         .bind(user.0)
         .fetch_all(&self.pool)

@@ -1,17 +1,20 @@
 //! The vault: each conversation's data key, wrapped under the master key
-//! ([`crate::envelope`]), in a database file of its own beside the main
-//! one (`<db>.vault`, attached to every connection as `vault`).
+//! ([`crate::envelope`]), kept apart from the main database: on SQLite a
+//! database file of its own beside the main one (`<db>.vault`, attached to
+//! every connection as `vault`); on PostgreSQL the schema `vault`
+//! (migrations-postgres/0002). The queries name `vault.data_keys` on both.
 //!
 //! Why apart: a backup or a copy of the main database holds sealed
 //! originals but never the keys that open them. Deleting a conversation
-//! deletes its key here (the file zeroes deleted rows, `secure_delete`, and
-//! its write-ahead log is truncated), so every earlier copy of the main
-//! database holds nothing that opens again: crypto-shredding.
+//! deletes its key here (on SQLite the file zeroes deleted rows,
+//! `secure_delete`, and its write-ahead log is truncated), so every earlier
+//! copy of the main database holds nothing that opens again:
+//! crypto-shredding.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 use crate::envelope::{DataKey, Keyring};
 use crate::{ConversationId, MessageId, StoreError, StoreResult};
@@ -45,12 +48,12 @@ impl Vault {
     /// master key) when `create` and there is none yet.
     pub async fn data_key(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         conversation: &ConversationId,
         create: bool,
     ) -> StoreResult<Option<DataKey>> {
         let row: Option<(String, Vec<u8>)> = sqlx::query_as(
-            "SELECT master_id, wrapped FROM vault.data_keys WHERE conversation_id = ?",
+            "SELECT master_id, wrapped FROM vault.data_keys WHERE conversation_id = $1",
         )
         .bind(conversation.as_str())
         .fetch_optional(&mut *conn)
@@ -73,7 +76,7 @@ impl Vault {
                 let key = DataKey::random();
                 let master = keyring.current();
                 sqlx::query(
-                    "INSERT INTO vault.data_keys (conversation_id, master_id, wrapped) VALUES (?, ?, ?)",
+                    "INSERT INTO vault.data_keys (conversation_id, master_id, wrapped) VALUES ($1, $2, $3)",
                 )
                 .bind(conversation.as_str())
                 .bind(master.id())
@@ -89,11 +92,11 @@ impl Vault {
     /// The originals of a conversation's messages, opened.
     pub async fn originals(
         &self,
-        conn: &mut SqliteConnection,
+        conn: &mut AnyConnection,
         conversation: &ConversationId,
     ) -> StoreResult<HashMap<MessageId, String>> {
         let rows = sqlx::query(
-            "SELECT id, original FROM messages WHERE conversation_id = ? AND original IS NOT NULL",
+            "SELECT id, original FROM messages WHERE conversation_id = $1 AND original IS NOT NULL",
         )
         .bind(conversation.as_str())
         .fetch_all(&mut *conn)
@@ -121,11 +124,11 @@ impl Vault {
 
     /// Wraps every data key not under the current master key under it, a
     /// batch at a time; how many were moved.
-    pub async fn rewrap(&self, conn: &mut SqliteConnection) -> StoreResult<u64> {
+    pub async fn rewrap(&self, conn: &mut AnyConnection) -> StoreResult<u64> {
         let keyring = self.keyring();
         let current = keyring.current();
         let rows: Vec<(String, String, Vec<u8>)> = sqlx::query_as(
-            "SELECT conversation_id, master_id, wrapped FROM vault.data_keys WHERE master_id <> ? LIMIT 500",
+            "SELECT conversation_id, master_id, wrapped FROM vault.data_keys WHERE master_id <> $1 LIMIT 500",
         )
         .bind(current.id())
         .fetch_all(&mut *conn)
@@ -141,7 +144,7 @@ impl Vault {
                 .unwrap(&conversation, &wrapped)
                 .map_err(|e| backend(format!("{e} (data key of {conversation})")))?;
             sqlx::query(
-                "UPDATE vault.data_keys SET master_id = ?, wrapped = ? WHERE conversation_id = ? AND master_id = ?",
+                "UPDATE vault.data_keys SET master_id = $1, wrapped = $2 WHERE conversation_id = $3 AND master_id = $4",
             )
             .bind(current.id())
             .bind(current.wrap(&conversation, &key))
@@ -155,8 +158,9 @@ impl Vault {
     }
 }
 
-/// The vault's table, created on first use.
-pub async fn create(conn: &mut SqliteConnection) -> StoreResult<()> {
+/// The vault's table on SQLite, created on first use (PostgreSQL's is made
+/// by its migrations).
+pub async fn create(conn: &mut AnyConnection) -> StoreResult<()> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS vault.data_keys (
              conversation_id TEXT PRIMARY KEY,

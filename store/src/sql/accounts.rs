@@ -1,33 +1,33 @@
-//! [`Accounts`] on SQLite: users and login sessions.
+//! [`Accounts`] in SQL (SQLite and PostgreSQL): users and login sessions.
 
 use async_trait::async_trait;
 
 use super::rows::{self, USER_COLUMNS};
-use super::{SqliteStore, now};
+use super::{SqlStore, now};
 use crate::{Accounts, NewUser, StoreError, StoreResult, Timestamp, User, UserId, UserUpdate};
 
-async fn user_in(conn: &mut sqlx::SqliteConnection, id: UserId) -> StoreResult<User> {
-    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+async fn user_in(conn: &mut sqlx::AnyConnection, id: UserId) -> StoreResult<User> {
+    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
         .bind(id.0)
         .fetch_one(conn)
         .await?;
     Ok(rows::user(&row)?)
 }
 
-async fn end_sessions_in(conn: &mut sqlx::SqliteConnection, user: UserId) -> StoreResult<u64> {
-    Ok(sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+async fn end_sessions_in(conn: &mut sqlx::AnyConnection, user: UserId) -> StoreResult<u64> {
+    Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user.0)
         .execute(conn)
         .await?
         .rows_affected())
 }
 
-impl SqliteStore {
+impl SqlStore {
     async fn insert_user(&self, user: NewUser, sso_subject: Option<&str>) -> StoreResult<User> {
-        let id = sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (username, display_name, role, password_hash, skills, languages, max_chats,
              licensed_states, created_at, sso_subject)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(&user.username)
         .bind(&user.display_name)
@@ -39,15 +39,14 @@ impl SqliteStore {
         .bind(user.licensed_states.join(","))
         .bind(now())
         .bind(sso_subject)
-        .execute(&self.pool)
-        .await?
-        .last_insert_rowid();
+        .fetch_one(&self.pool)
+        .await?;
         self.user(UserId(id)).await
     }
 }
 
 #[async_trait]
-impl Accounts for SqliteStore {
+impl Accounts for SqlStore {
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
         self.insert_user(user, None).await
     }
@@ -58,7 +57,7 @@ impl Accounts for SqliteStore {
 
     async fn user_by_sso_subject(&self, subject: &str) -> StoreResult<User> {
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE sso_subject = ?"
+            "SELECT {USER_COLUMNS} FROM users WHERE sso_subject = $1"
         ))
         .bind(subject)
         .fetch_one(&self.pool)
@@ -68,7 +67,7 @@ impl Accounts for SqliteStore {
 
     async fn user_by_name(&self, username: &str) -> StoreResult<User> {
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE username = ?"
+            "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
         ))
         .bind(username)
         .fetch_one(&self.pool)
@@ -127,7 +126,7 @@ impl Accounts for SqliteStore {
         if let Some(v) = u.totp_secret {
             user.totp_secret = v;
             // A new secret (or none): codes of the old one are of no use.
-            sqlx::query("UPDATE users SET totp_last_step = NULL WHERE id = ?")
+            sqlx::query("UPDATE users SET totp_last_step = NULL WHERE id = $1")
                 .bind(id.0)
                 .execute(&mut *tx)
                 .await?;
@@ -139,10 +138,10 @@ impl Accounts for SqliteStore {
             user.email = v;
         }
         sqlx::query(
-            "UPDATE users SET display_name = ?, role = ?, password_hash = ?, skills = ?,
-             languages = ?, max_chats = ?, licensed_states = ?, disabled_at = ?,
-             failed_logins = ?, locked_until = ?, totp_secret = ?, totp_pending = ?, email = ?
-             WHERE id = ?",
+            "UPDATE users SET display_name = $1, role = $2, password_hash = $3, skills = $4,
+             languages = $5, max_chats = $6, licensed_states = $7, disabled_at = $8,
+             failed_logins = $9, locked_until = $10, totp_secret = $11, totp_pending = $12, email = $13
+             WHERE id = $14",
         )
         .bind(&user.display_name)
         .bind(user.role.as_str())
@@ -171,8 +170,8 @@ impl Accounts for SqliteStore {
         let mut tx = self.write().await?;
         let at = now();
         let done = sqlx::query(
-            "UPDATE users SET removed_at = ?, disabled_at = COALESCE(disabled_at, ?)
-             WHERE id = ? AND removed_at IS NULL",
+            "UPDATE users SET removed_at = $1, disabled_at = COALESCE(disabled_at, $2)
+             WHERE id = $3 AND removed_at IS NULL",
         )
         .bind(&at)
         .bind(&at)
@@ -196,12 +195,12 @@ impl Accounts for SqliteStore {
         expires_at: Timestamp,
     ) -> StoreResult<()> {
         // Sessions past their lifetime are of no use to anyone: gone.
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now.unix())
             .execute(&self.pool)
             .await?;
         sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, expires_at, last_seen) VALUES (?, ?, ?, ?)",
+            "INSERT INTO sessions (token_hash, user_id, expires_at, last_seen) VALUES ($1, $2, $3, $4)",
         )
         .bind(token_hash)
         .bind(user.0)
@@ -225,7 +224,7 @@ impl Accounts for SqliteStore {
             .join(", ");
         let row = sqlx::query(&format!(
             "SELECT {columns} FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ? AND s.expires_at > ? AND s.last_seen > ?
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.last_seen > $3
              AND u.disabled_at IS NULL AND u.removed_at IS NULL"
         ))
         .bind(token_hash)
@@ -247,7 +246,7 @@ impl Accounts for SqliteStore {
         // A lock that has run out starts the count again.
         sqlx::query(
             "UPDATE users SET failed_logins = 0, locked_until = NULL
-             WHERE id = ? AND locked_until IS NOT NULL AND locked_until <= ?",
+             WHERE id = $1 AND locked_until IS NOT NULL AND locked_until <= $2",
         )
         .bind(user.0)
         .bind(now.unix())
@@ -255,8 +254,8 @@ impl Accounts for SqliteStore {
         .await?;
         sqlx::query(
             "UPDATE users SET failed_logins = failed_logins + 1,
-             locked_until = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE locked_until END
-             WHERE id = ?",
+             locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END
+             WHERE id = $3",
         )
         .bind(i64::from(limit))
         .bind(now.unix() + lock_secs)
@@ -269,7 +268,7 @@ impl Accounts for SqliteStore {
     }
 
     async fn login_succeeded(&self, user: UserId) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?")
+        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
             .bind(user.0)
             .execute(&self.pool)
             .await?;
@@ -278,8 +277,8 @@ impl Accounts for SqliteStore {
 
     async fn use_totp_step(&self, user: UserId, step: i64) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE users SET totp_last_step = ?
-             WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+            "UPDATE users SET totp_last_step = $1
+             WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $3)",
         )
         .bind(step)
         .bind(user.0)
@@ -291,7 +290,7 @@ impl Accounts for SqliteStore {
 
     async fn totp_last_step(&self, user: UserId) -> StoreResult<Option<i64>> {
         Ok(
-            sqlx::query_scalar("SELECT totp_last_step FROM users WHERE id = ?")
+            sqlx::query_scalar("SELECT totp_last_step FROM users WHERE id = $1")
                 .bind(user.0)
                 .fetch_one(&self.pool)
                 .await?,
@@ -300,12 +299,12 @@ impl Accounts for SqliteStore {
 
     async fn set_recovery_codes(&self, user: UserId, hashes: &[String]) -> StoreResult<()> {
         let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?")
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
             .bind(user.0)
             .execute(&mut *tx)
             .await?;
         for hash in hashes {
-            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)")
+            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
                 .bind(user.0)
                 .bind(hash)
                 .execute(&mut *tx)
@@ -317,8 +316,8 @@ impl Accounts for SqliteStore {
 
     async fn use_recovery_code(&self, user: UserId, hash: &str) -> StoreResult<bool> {
         let done = sqlx::query(
-            "UPDATE recovery_codes SET used_at = ?
-             WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+            "UPDATE recovery_codes SET used_at = $1
+             WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
         )
         .bind(now())
         .bind(user.0)
@@ -330,7 +329,7 @@ impl Accounts for SqliteStore {
 
     async fn recovery_codes_left(&self, user: UserId) -> StoreResult<u32> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL",
+            "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
         )
         .bind(user.0)
         .fetch_one(&self.pool)
@@ -339,7 +338,7 @@ impl Accounts for SqliteStore {
     }
 
     async fn touch_session(&self, token_hash: &str, now: Timestamp) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET last_seen = MAX(last_seen, ?) WHERE token_hash = ?")
+        sqlx::query("UPDATE sessions SET last_seen = CASE WHEN last_seen > $1 THEN last_seen ELSE $1 END WHERE token_hash = $2")
             .bind(now.unix())
             .bind(token_hash)
             .execute(&self.pool)
@@ -348,7 +347,7 @@ impl Accounts for SqliteStore {
     }
 
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
             .execute(&self.pool)
             .await?;

@@ -1,9 +1,9 @@
-//! [`Moderation`] on SQLite: blocks, and the audit trail.
+//! [`Moderation`] in SQL (SQLite and PostgreSQL): blocks, and the audit trail.
 
 use async_trait::async_trait;
 
 use super::rows::{self, BLOCK_COLUMNS};
-use super::{SqliteStore, audit_in, now};
+use super::{SqlStore, audit_in, now};
 use crate::chain::Sealed;
 use crate::{
     AuditEntry, AuditFilter, AuditId, AuditVerdict, Block, BlockId, Moderation, NewAudit, NewBlock,
@@ -38,7 +38,7 @@ impl AuditRow {
 }
 
 /// Every audit row, oldest first.
-pub(super) async fn audit_rows(conn: &mut sqlx::SqliteConnection) -> StoreResult<Vec<AuditRow>> {
+pub(super) async fn audit_rows(conn: &mut sqlx::AnyConnection) -> StoreResult<Vec<AuditRow>> {
     Ok(sqlx::query_as(
         "SELECT id, at, actor_id, action, subject, detail, address, mac FROM audit ORDER BY id",
     )
@@ -46,9 +46,9 @@ pub(super) async fn audit_rows(conn: &mut sqlx::SqliteConnection) -> StoreResult
     .await?)
 }
 
-impl SqliteStore {
-    async fn block_in(conn: &mut sqlx::SqliteConnection, id: i64) -> StoreResult<Block> {
-        let row = sqlx::query(&format!("SELECT {BLOCK_COLUMNS} FROM blocks WHERE id = ?"))
+impl SqlStore {
+    async fn block_in(conn: &mut sqlx::AnyConnection, id: i64) -> StoreResult<Block> {
+        let row = sqlx::query(&format!("SELECT {BLOCK_COLUMNS} FROM blocks WHERE id = $1"))
             .bind(id)
             .fetch_one(conn)
             .await?;
@@ -57,12 +57,12 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Moderation for SqliteStore {
+impl Moderation for SqlStore {
     async fn block(&self, b: NewBlock) -> StoreResult<Block> {
         let mut tx = self.write().await?;
-        let id = sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO blocks (kind, value, conversation_id, reason, created_by, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(b.kind.as_str())
         .bind(&b.value)
@@ -70,9 +70,8 @@ impl Moderation for SqliteStore {
         .bind(&b.reason)
         .bind(b.created_by.0)
         .bind(now())
-        .execute(&mut *tx)
-        .await?
-        .last_insert_rowid();
+        .fetch_one(&mut *tx)
+        .await?;
         let detail = format!(
             "{} conversation={}",
             b.kind.as_str(),
@@ -94,7 +93,7 @@ impl Moderation for SqliteStore {
     ) -> StoreResult<Block> {
         let mut tx = self.write().await?;
         let lifted = sqlx::query(
-            "UPDATE blocks SET lifted_by = ?, lifted_at = ? WHERE id = ? AND lifted_at IS NULL",
+            "UPDATE blocks SET lifted_by = $1, lifted_at = $2 WHERE id = $3 AND lifted_at IS NULL",
         )
         .bind(by.0)
         .bind(now())
@@ -128,7 +127,7 @@ impl Moderation for SqliteStore {
 
     async fn browsers_at(&self, address: &str) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(DISTINCT fingerprint) FROM conversations WHERE address = ?",
+            "SELECT COUNT(DISTINCT fingerprint) FROM conversations WHERE address = $1",
         )
         .bind(address)
         .fetch_one(&self.pool)
@@ -146,7 +145,7 @@ impl Moderation for SqliteStore {
         }
         let hit: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM blocks WHERE lifted_at IS NULL AND
-             ((kind = 'fingerprint' AND value = ?) OR (kind = 'address' AND value = ?)) LIMIT 1",
+             ((kind = 'fingerprint' AND value = $1) OR (kind = 'address' AND value = $2)) LIMIT 1",
         )
         .bind(fingerprint)
         .bind(address)
@@ -166,19 +165,21 @@ impl Moderation for SqliteStore {
         let mut sql = String::from(
             "SELECT id, at, actor_id, action, subject, detail, address FROM audit WHERE 1 = 1",
         );
+        let mut n = 0;
         for (set, clause) in [
-            (f.actor.is_some(), " AND actor_id = ?"),
-            (f.action.is_some(), " AND action = ?"),
-            (f.subject.is_some(), " AND subject = ?"),
-            (f.since.is_some(), " AND at >= ?"),
-            (f.until.is_some(), " AND at < ?"),
-            (f.before.is_some(), " AND id < ?"),
+            (f.actor.is_some(), " AND actor_id = "),
+            (f.action.is_some(), " AND action = "),
+            (f.subject.is_some(), " AND subject = "),
+            (f.since.is_some(), " AND at >= "),
+            (f.until.is_some(), " AND at < "),
+            (f.before.is_some(), " AND id < "),
         ] {
             if set {
-                sql.push_str(clause);
+                n += 1;
+                sql.push_str(&format!("{clause}${n}"));
             }
         }
-        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", n + 1));
         let mut q = sqlx::query(&sql);
         if let Some(a) = f.actor {
             q = q.bind(a.0);

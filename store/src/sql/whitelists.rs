@@ -1,13 +1,13 @@
-//! [`Whitelists`] on SQLite: versions of the intent whitelist, the live
+//! [`Whitelists`] in SQL (SQLite and PostgreSQL): versions of the intent whitelist, the live
 //! one, and the draft.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use super::{SqliteStore, audit_in, now};
+use super::{SqlStore, audit_in, now};
 use crate::{
     NewAudit, NewWhitelistVersion, StoreError, StoreResult, Timestamp, UserId, WhitelistDraft,
     WhitelistVersion, Whitelists,
@@ -21,7 +21,7 @@ fn bad(what: &str) -> StoreError {
     StoreError::Backend(format!("a stored whitelist's {what} is not what was written").into())
 }
 
-fn version(row: &SqliteRow) -> StoreResult<WhitelistVersion> {
+fn version(row: &AnyRow) -> StoreResult<WhitelistVersion> {
     let files: String = row.try_get("files")?;
     let evaluation: Option<String> = row.try_get("evaluation")?;
     let created_at: String = row.try_get("created_at")?;
@@ -36,7 +36,7 @@ fn version(row: &SqliteRow) -> StoreResult<WhitelistVersion> {
             None => None,
         },
         override_reason: row.try_get("override_reason")?,
-        live: row.try_get("live")?,
+        live: super::rows::flag(row, "live")?,
     })
 }
 
@@ -45,7 +45,7 @@ fn json(files: &BTreeMap<String, String>) -> String {
 }
 
 #[async_trait]
-impl Whitelists for SqliteStore {
+impl Whitelists for SqlStore {
     async fn live_whitelist(&self) -> StoreResult<Option<WhitelistVersion>> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM {FROM} WHERE l.version IS NOT NULL"
@@ -56,7 +56,7 @@ impl Whitelists for SqliteStore {
     }
 
     async fn whitelist_version(&self, id: i64) -> StoreResult<WhitelistVersion> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM {FROM} WHERE v.id = ?"))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM {FROM} WHERE v.id = $1"))
             .bind(id)
             .fetch_one(&self.pool)
             .await?;
@@ -80,10 +80,10 @@ impl Whitelists for SqliteStore {
     ) -> StoreResult<WhitelistVersion> {
         let mut tx = self.write().await?;
         let at = now();
-        let id = sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO whitelist_versions
              (files, created_at, created_by, note, evaluation, override_reason)
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(json(&new.files))
         .bind(&at)
@@ -91,11 +91,10 @@ impl Whitelists for SqliteStore {
         .bind(&new.note)
         .bind(new.evaluation.map(|e| e.to_string()))
         .bind(&new.override_reason)
-        .execute(&mut *tx)
-        .await?
-        .last_insert_rowid();
+        .fetch_one(&mut *tx)
+        .await?;
         sqlx::query(
-            "INSERT INTO whitelist_live (id, version, since) VALUES (1, ?, ?)
+            "INSERT INTO whitelist_live (id, version, since) VALUES (1, $1, $2)
              ON CONFLICT (id) DO UPDATE SET version = excluded.version, since = excluded.since",
         )
         .bind(id)
@@ -116,7 +115,7 @@ impl Whitelists for SqliteStore {
     async fn set_live_whitelist(&self, id: i64, audit: NewAudit) -> StoreResult<WhitelistVersion> {
         let mut tx = self.write().await?;
         let exists: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM whitelist_versions WHERE id = ?")
+            sqlx::query_scalar("SELECT id FROM whitelist_versions WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -124,7 +123,7 @@ impl Whitelists for SqliteStore {
             return Err(StoreError::NotFound);
         }
         sqlx::query(
-            "INSERT INTO whitelist_live (id, version, since) VALUES (1, ?, ?)
+            "INSERT INTO whitelist_live (id, version, since) VALUES (1, $1, $2)
              ON CONFLICT (id) DO UPDATE SET version = excluded.version, since = excluded.since",
         )
         .bind(id)
@@ -154,7 +153,7 @@ impl Whitelists for SqliteStore {
     async fn save_whitelist_draft(&self, draft: &WhitelistDraft) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO whitelist_draft (id, files, base, updated_at, updated_by)
-             VALUES (1, ?, ?, ?, ?)
+             VALUES (1, $1, $2, $3, $4)
              ON CONFLICT (id) DO UPDATE SET files = excluded.files, base = excluded.base,
              updated_at = excluded.updated_at, updated_by = excluded.updated_by",
         )
