@@ -3,7 +3,8 @@
 # none of them skips: Debian's Chromium (the browser test), sqlite3 (the
 # audit trail's tamper test edits the database with it) and php-cli (the
 # WordPress plugin's tests), clamav-daemon (the virus scanner the files
-# test starts with its own one-line signature database), then the pinned
+# test starts with its own one-line signature database), haproxy (the load
+# balancer in front of two nodes, docs/deploy.md's sample), then the pinned
 # npm packages and Python's aiosmtpd (the SMTP server the notification test
 # talks to). A test whose component is missing says so and skips.
 set -euo pipefail
@@ -13,6 +14,7 @@ need=()
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v php >/dev/null || need+=(php-cli)
 [ -x /usr/sbin/clamd ] || command -v clamd >/dev/null || need+=(clamav-daemon)
+[ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null || need+=(haproxy)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     apt-get update -qq

@@ -66,6 +66,12 @@ impl ServerKey {
         store::AuditKey::new(self.mac("audit", "seal"))
     }
 
+    /// The key frames between the nodes of a cluster are sealed under
+    /// (`crate::cluster`).
+    pub fn relay_key(&self) -> [u8; 32] {
+        self.mac("cluster", "relay")
+    }
+
     /// The key two-factor secrets are sealed under (`service::mfa`).
     pub fn mfa_key(&self) -> service::mfa::SecretKey {
         service::mfa::SecretKey::new(self.mac("mfa", "seal"))

@@ -18,6 +18,7 @@ mod auth;
 pub mod cache;
 pub mod clamd;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod data;
 pub mod engine;

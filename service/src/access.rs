@@ -133,7 +133,7 @@ impl Service {
             by: user.display_name.clone(),
             reason,
         };
-        for id in self.hub.online_clinicians() {
+        for id in self.clinicians_online() {
             if let Ok(u) = self.store.user(id).await
                 && u.role == Role::Admin
             {

@@ -218,7 +218,7 @@ impl Service {
             conversation,
             &PatientFrame::Status(PatientStatus::Offline { contact_left: true }),
         );
-        for user in self.hub.online_clinicians() {
+        for user in self.clinicians_online() {
             self.hub.to_clinician(
                 user,
                 &ClinicianFrame::LeftMessage {

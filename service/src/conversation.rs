@@ -142,10 +142,11 @@ impl Service {
     pub async fn broadcast_queue(&self) {
         // Phones of staff who could serve a chat new to the queue.
         self.push_waiting().await;
+        // Each node tells its own consoles (the others do on the change).
         for user in self.hub.online_clinicians() {
             if let Ok(conversations) = self.visible_to(user).await {
                 self.hub
-                    .to_clinician(user, &ClinicianFrame::Queue { conversations });
+                    .to_clinician_here(user, &ClinicianFrame::Queue { conversations });
             }
         }
         let queue = self.hub.router().queue();
@@ -508,10 +509,13 @@ impl Service {
             )
             .await?;
         let routed = self
-            .hub
-            .router()
-            .route(self.request_for(&queued))
-            .map_err(|e| ServiceError::Internal(e.into()))?;
+            .routed(async {
+                self.hub
+                    .router()
+                    .route(self.request_for(&queued))
+                    .map_err(|e| ServiceError::Internal(e.into()))
+            })
+            .await?;
         if let Some(position) = self.carry_out(&conv.id, routed, urgent).await? {
             self.hub.to_patient(
                 &conv.id,
@@ -523,7 +527,7 @@ impl Service {
             // emergency reply, and is first in line for whoever comes.
             let text = if urgent {
                 Messages::render(&messages.urgent, &a.language, &[])
-            } else if self.hub.online_clinicians().is_empty() {
+            } else if self.clinicians_online().is_empty() {
                 Messages::render(&messages.offline, &a.language, &[])
             } else {
                 Messages::render(
@@ -587,20 +591,22 @@ impl Service {
             )
             .await?;
         if queued {
-            let routed = {
-                let now = self.now_ms();
-                let mut router = self.hub.router();
-                let _ = router.release(conv.id.as_str(), now);
-                let mut request =
-                    router::Request::new(conv.id.as_str(), &a.language, now).with_urgent(true);
-                if let Some(skill) = a.skill.as_ref().or(conv.skill.as_ref()) {
-                    request = request.with_skill(skill);
-                }
-                if let Some(state) = &conv.license_state {
-                    request = request.with_license_state(state);
-                }
-                router.route(request)
-            };
+            let routed = self
+                .routed(async {
+                    let now = self.now_ms();
+                    let mut router = self.hub.router();
+                    let _ = router.release(conv.id.as_str(), now);
+                    let mut request =
+                        router::Request::new(conv.id.as_str(), &a.language, now).with_urgent(true);
+                    if let Some(skill) = a.skill.as_ref().or(conv.skill.as_ref()) {
+                        request = request.with_skill(skill);
+                    }
+                    if let Some(state) = &conv.license_state {
+                        request = request.with_license_state(state);
+                    }
+                    Ok(router.route(request))
+                })
+                .await?;
             if let Ok(routed) = routed
                 && let Some(position) = self.carry_out(&conv.id, routed, true).await?
             {
@@ -739,20 +745,27 @@ impl Service {
         if conv.state == ConvState::Queued {
             self.open_for(user, &conv, reason, address.clone()).await?;
         }
-        self.apply_assignments(self.know(user)).await;
-        let taken = {
-            let now = self.now_ms();
-            let request = self.request_for(&conv);
-            let mut router = self.hub.router();
-            if conv.state == ConvState::Queued && router.outcome(conversation.as_str()).is_none() {
-                // Left through the contact form: the router let it go, so
-                // this is a clinician picking it up by hand.
-                router.start(request, user.id.0, now)
-            } else {
-                router.take(conversation.as_str(), user.id.0, now)
-            }
-        };
-        taken.map_err(route_error)?;
+        let request = self.request_for(&conv);
+        let known = self
+            .routed(async {
+                let known = self.know_now(user);
+                let now = self.now_ms();
+                let mut router = self.hub.router();
+                let taken = if conv.state == ConvState::Queued
+                    && router.outcome(conversation.as_str()).is_none()
+                {
+                    // Left through the contact form: the router let it
+                    // go, so this is a clinician picking it up by hand.
+                    router.start(request, user.id.0, now)
+                } else {
+                    router.take(conversation.as_str(), user.id.0, now)
+                };
+                drop(router);
+                taken.map_err(route_error)?;
+                Ok(known)
+            })
+            .await?;
+        self.apply_assignments(known).await;
         let audit =
             NewAudit::new(Some(user.id), "take", conversation.as_str(), "").from_address(address);
         let summary = self.assigned(conversation, user.id, Some(audit)).await?;
@@ -863,10 +876,14 @@ impl Service {
         // A chat the router no longer knows (left through the contact
         // form) has nothing to release.
         let freed = self
-            .hub
-            .router()
-            .release(conversation.as_str(), self.now_ms())
-            .unwrap_or_default();
+            .routed(async {
+                Ok(self
+                    .hub
+                    .router()
+                    .release(conversation.as_str(), self.now_ms())
+                    .unwrap_or_default())
+            })
+            .await?;
         let conv = done
             .conversation()
             .cloned()

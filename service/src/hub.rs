@@ -42,6 +42,23 @@ pub const FORGET_AFTER_MS: u64 = 30 * 60 * 1000;
 /// One open socket: its id (to deregister exactly it) and its outbound queue.
 type Socket = (u64, mpsc::Sender<String>);
 
+/// Whose socket a relayed frame is for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Patient(ConversationId),
+    Clinician(UserId),
+}
+
+/// Frames for sockets on the other nodes of a cluster ([`crate::cluster`]):
+/// the server hands them on (PostgreSQL `NOTIFY`, sealed), and each node
+/// that holds the socket delivers them ([`Hub::deliver`]).
+pub trait Relay: Send + Sync {
+    /// Hands `frame` (as its socket sends it) to the other nodes; never
+    /// waits.
+    fn relay(&self, to: Target, frame: String);
+}
+
 #[derive(Default)]
 pub struct Hub {
     next_id: AtomicU64,
@@ -49,6 +66,7 @@ pub struct Hub {
     clinicians: Mutex<HashMap<UserId, Vec<Socket>>>,
     pub router: Mutex<router::Router>,
     memory: Mutex<HashMap<ConversationId, ConvMemory>>,
+    relay: std::sync::OnceLock<std::sync::Arc<dyn Relay>>,
 }
 
 /// A frame as its socket sends it.
@@ -101,11 +119,39 @@ impl Hub {
         lock(&self.patients).contains_key(conversation)
     }
 
-    /// Sends a frame to the patient, if connected. A full buffer drops the frame
-    /// rather than stalling the sender; the patient's state is in the database.
+    /// Where frames for sockets on other nodes go ([`Relay`]).
+    pub fn set_relay(&self, relay: std::sync::Arc<dyn Relay>) {
+        let _ = self.relay.set(relay);
+    }
+
+    /// Sends a frame to the patient, if connected here, or else to the node
+    /// that has them, in a cluster. A full buffer drops the frame rather
+    /// than stalling the sender; the patient's state is in the database.
     pub fn to_patient(&self, conversation: &ConversationId, frame: &PatientFrame) {
         if let Some((_, tx)) = lock(&self.patients).get(conversation) {
             let _ = tx.try_send(encode(frame));
+        } else if let Some(relay) = self.relay.get() {
+            relay.relay(Target::Patient(conversation.clone()), encode(frame));
+        }
+    }
+
+    /// A frame relayed from another node, to the socket here, if any.
+    pub fn deliver(&self, to: &Target, frame: String) {
+        match to {
+            Target::Patient(conversation) => {
+                if let Some((_, tx)) = lock(&self.patients).get(conversation) {
+                    let _ = tx.try_send(frame);
+                }
+            }
+            Target::Clinician(user) => self.send_here(*user, frame),
+        }
+    }
+
+    fn send_here(&self, user: UserId, text: String) {
+        if let Some(list) = lock(&self.clinicians).get(&user) {
+            for (_, tx) in list {
+                let _ = tx.try_send(text.clone());
+            }
         }
     }
 
@@ -139,13 +185,20 @@ impl Hub {
         lock(&self.clinicians).keys().copied().collect()
     }
 
+    /// Sends a frame to every console of `user`: here, and on the other
+    /// nodes of a cluster.
     pub fn to_clinician(&self, user: UserId, frame: &ClinicianFrame) {
-        if let Some(list) = lock(&self.clinicians).get(&user) {
-            let text = encode(frame);
-            for (_, tx) in list {
-                let _ = tx.try_send(text.clone());
-            }
+        let text = encode(frame);
+        if let Some(relay) = self.relay.get() {
+            relay.relay(Target::Clinician(user), text.clone());
         }
+        self.send_here(user, text);
+    }
+
+    /// Sends a frame to the consoles of `user` on this node only (a view
+    /// each node works out for its own consoles).
+    pub fn to_clinician_here(&self, user: UserId, frame: &ClinicianFrame) {
+        self.send_here(user, encode(frame));
     }
 
     /// Records a patient message and returns (repeats of this exact text,

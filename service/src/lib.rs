@@ -41,6 +41,7 @@ pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod canned;
+pub mod cluster;
 pub mod consent;
 pub mod contact;
 mod conversation;
@@ -76,7 +77,7 @@ use bot_engine::Whitelist;
 use store::Store;
 
 pub use error::{ServiceError, ServiceResult};
-pub use hub::{Hub, OUTBOUND, encode};
+pub use hub::{Hub, OUTBOUND, Relay, Target, encode};
 pub use moderation::{BlockRequest, Identity, MAX_REASON_CHARS, SHARED_ADDRESS_BROWSERS};
 pub use ports::{Assistant, Clock, Courier, SystemClock, Workshop};
 pub use routing::{MAX_NOTE_CHARS, TransferRequest, TransferTo, clinician_language, is_state};
@@ -134,6 +135,8 @@ pub struct Service {
     pusher: Option<Arc<dyn push::Pusher>>,
     /// Turns at cleaning a file ([`files::CLEANING_AT_ONCE`]).
     file_work: tokio::sync::Semaphore,
+    /// This node's part when several share the database ([`cluster`]).
+    cluster: Option<cluster::Cluster>,
 }
 
 /// A whitelist and the bot built for it to be judged.
@@ -176,6 +179,7 @@ impl Service {
             files: files::FileSharing::default(),
             pusher: None,
             file_work: tokio::sync::Semaphore::new(files::CLEANING_AT_ONCE),
+            cluster: None,
         }
     }
 

@@ -214,7 +214,7 @@ impl Service {
         self.set_held(conversation, true).await?;
         self.count(self.event(store::ActivityKind::Held, conversation))
             .await;
-        for user in self.hub.online_clinicians() {
+        for user in self.clinicians_online() {
             self.hub.to_clinician(
                 user,
                 &ClinicianFrame::Held {

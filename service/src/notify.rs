@@ -116,6 +116,9 @@ impl Service {
         let Some(n) = &self.notifications else {
             return 0;
         };
+        if !self.leads() {
+            return 0;
+        }
         if !n.notifier.can_email() {
             return 0;
         }
@@ -131,7 +134,7 @@ impl Service {
             return 0;
         };
         let mut sent = 0;
-        let online = self.hub.online_clinicians();
+        let online = self.clinicians_online();
         for user in users {
             let Some(email) = user.email.clone() else {
                 continue;

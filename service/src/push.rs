@@ -157,6 +157,9 @@ impl Service {
         let Some(pusher) = self.pusher.clone() else {
             return 0;
         };
+        if !self.leads() {
+            return 0;
+        }
         let Ok(subscriptions) = self.store.push_subscriptions().await else {
             return 0;
         };
@@ -183,7 +186,7 @@ impl Service {
         if fresh.is_empty() {
             return 0;
         }
-        let online = self.hub.online_clinicians();
+        let online = self.clinicians_online();
         let console = self.console_url();
         let mut users = std::collections::HashMap::new();
         let mut sent = 0;

@@ -276,6 +276,9 @@ impl Service {
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
+            if !self.leads() {
+                continue;
+            }
             match self.retain().await {
                 Ok(r) if r != Retained::default() => {
                     tracing::info!(
@@ -293,7 +296,12 @@ impl Service {
 
     async fn run_deliveries(self: Arc<Self>) {
         loop {
-            match self.deliver_transcripts().await {
+            let pass = if self.leads() {
+                self.deliver_transcripts().await
+            } else {
+                Ok(Delivered::default())
+            };
+            match pass {
                 Ok(d) if d != Delivered::default() => {
                     tracing::info!(sent = d.sent, failed = d.failed, "transcripts delivered");
                 }

@@ -97,7 +97,12 @@ impl Service {
     /// the router hand them.
     /// An auditor, or an account no longer active, is not one the router
     /// may hand chats to: it is made sure to be offline instead.
-    pub(crate) fn know(&self, user: &User) -> Vec<Assignment> {
+    pub(crate) async fn know(&self, user: &User) -> ServiceResult<Vec<Assignment>> {
+        self.routed(async { Ok(self.know_now(user)) }).await
+    }
+
+    /// [`Self::know`], under the routing lease already held.
+    pub(crate) fn know_now(&self, user: &User) -> Vec<Assignment> {
         if user.role == Role::Auditor || !user.active() {
             let now = self.now_ms();
             let mut router = self.hub.router();
@@ -118,7 +123,13 @@ impl Service {
 
     /// As [`Self::know`], and records what it let the router hand out.
     pub async fn sync_clinician(&self, user: &User) {
-        let assignments = self.know(user);
+        let assignments = match self.know(user).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "updating the router's clinician");
+                return;
+            }
+        };
         if !assignments.is_empty() {
             self.apply_assignments(assignments).await;
             self.broadcast_queue().await;
@@ -129,13 +140,18 @@ impl Service {
         if user.role == Role::Auditor && presence != Presence::Offline {
             return Err(ServiceError::Forbidden("an auditor does not take chats"));
         }
-        let mut assignments = self.know(user);
-        let more = self
-            .hub
-            .router()
-            .set_presence(user.id.0, presence, self.now_ms())
-            .map_err(|e| ServiceError::Internal(e.into()))?;
-        assignments.extend(more);
+        let assignments = self
+            .routed(async {
+                let mut assignments = self.know_now(user);
+                let more = self
+                    .hub
+                    .router()
+                    .set_presence(user.id.0, presence, self.now_ms())
+                    .map_err(|e| ServiceError::Internal(e.into()))?;
+                assignments.extend(more);
+                Ok(assignments)
+            })
+            .await?;
         self.apply_assignments(assignments).await;
         self.broadcast_queue().await;
         Ok(())
@@ -151,15 +167,21 @@ impl Service {
             .map(|(f, to)| (f.to_string(), to.to_string()))
             .collect();
         let _ = self.translator.set(t);
-        let assignments = {
-            let now = self.now_ms();
-            let mut router = self.hub.router();
-            let mut policy = router.policy().clone();
-            for (from, to) in pairs {
-                policy.allow_translation(&from, &to);
-            }
-            router.set_policy(policy, now)
-        };
+        let assignments = self
+            .routed(async {
+                let now = self.now_ms();
+                let mut router = self.hub.router();
+                let mut policy = router.policy().clone();
+                for (from, to) in &pairs {
+                    policy.allow_translation(from, to);
+                }
+                Ok(router.set_policy(policy, now))
+            })
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "telling the router of the translations");
+                Vec::new()
+            });
         // Clinicians may already be online (a first start pulls models).
         self.apply_assignments(assignments).await;
     }
@@ -169,8 +191,18 @@ impl Service {
     /// ([`crate::hub::FORGET_AFTER_MS`]).
     pub async fn tick(&self) {
         self.hub.sweep(self.now_ms());
+        self.cluster_tick().await;
         let _ = self.notify_staff().await;
-        let events = self.hub.router().tick(self.now_ms());
+        let events = match self
+            .routed(async { Ok(self.hub.router().tick(self.now_ms())) })
+            .await
+        {
+            Ok(events) => events,
+            Err(e) => {
+                tracing::error!(error = %e, "running the router's rules of time");
+                return;
+            }
+        };
         if events.is_empty() {
             return;
         }
@@ -240,7 +272,7 @@ impl Service {
         let language = conv.language.as_deref().unwrap_or("en");
         let text = Messages::render(&self.whitelist().messages.offline, language, &[]);
         self.say_canned(conversation, Sender::System, &text).await?;
-        for user in self.hub.online_clinicians() {
+        for user in self.clinicians_online() {
             self.hub.to_clinician(
                 user,
                 &ClinicianFrame::LeftMessage {
@@ -260,10 +292,13 @@ impl Service {
         conversation: &ConversationId,
         user: &User,
     ) -> ServiceResult<Summary> {
-        self.hub
-            .router()
-            .accept(conversation.as_str(), user.id.0, self.now_ms())
-            .map_err(route_error)?;
+        self.routed(async {
+            self.hub
+                .router()
+                .accept(conversation.as_str(), user.id.0, self.now_ms())
+                .map_err(route_error)
+        })
+        .await?;
         let summary = self.assigned(conversation, user.id, None).await?;
         self.broadcast_queue().await;
         Ok(summary)
@@ -271,10 +306,13 @@ impl Service {
 
     pub async fn decline(&self, conversation: &ConversationId, user: &User) -> ServiceResult<()> {
         let next = self
-            .hub
-            .router()
-            .decline(conversation.as_str(), user.id.0, self.now_ms())
-            .map_err(route_error)?;
+            .routed(async {
+                self.hub
+                    .router()
+                    .decline(conversation.as_str(), user.id.0, self.now_ms())
+                    .map_err(route_error)
+            })
+            .await?;
         self.apply_assignments(next).await;
         self.broadcast_queue().await;
         Ok(())
@@ -307,12 +345,18 @@ impl Service {
             return Err(ServiceError::Forbidden("an auditor does not take chats"));
         }
         self.open_for(user, &conv, reason, address.clone()).await?;
-        self.apply_assignments(self.know(user)).await;
         let request = self.request_for(&conv);
-        self.hub
-            .router()
-            .start(request, user.id.0, self.now_ms())
-            .map_err(route_error)?;
+        let known = self
+            .routed(async {
+                let known = self.know_now(user);
+                self.hub
+                    .router()
+                    .start(request, user.id.0, self.now_ms())
+                    .map_err(route_error)?;
+                Ok(known)
+            })
+            .await?;
+        self.apply_assignments(known).await;
         let audit =
             NewAudit::new(Some(user.id), "start", conversation.as_str(), "").from_address(address);
         let summary = self.assigned(conversation, user.id, Some(audit)).await?;
@@ -353,7 +397,7 @@ impl Service {
                     .user(id)
                     .await
                     .map_err(ServiceError::not_found("no such clinician"))?;
-                self.apply_assignments(self.know(&colleague)).await;
+                self.apply_assignments(self.know(&colleague).await?).await;
                 TransferTarget::Clinician(id.0)
             }
             TransferTo::Skill(skill) => {
@@ -381,15 +425,7 @@ impl Service {
             }
             None => (None, None),
         };
-        // A chat that went to the contact form has left the router: put it
-        // back before moving it.
-        if self.hub.router().outcome(conversation.as_str()).is_none() {
-            let request = self.request_for(&conv);
-            self.hub
-                .router()
-                .start(request, user.id.0, self.now_ms())
-                .map_err(route_error)?;
-        }
+        let request = self.request_for(&conv);
         let skill = match &target {
             TransferTarget::Skill(s) => Some(s.clone()),
             _ => None,
@@ -400,10 +436,19 @@ impl Service {
             _ => String::new(),
         };
         let t = self
-            .hub
-            .router()
-            .transfer(conversation.as_str(), target, note.clone(), self.now_ms())
-            .map_err(route_error)?;
+            .routed(async {
+                let now = self.now_ms();
+                let mut router = self.hub.router();
+                // A chat that went to the contact form has left the
+                // router: put it back before moving it.
+                if router.outcome(conversation.as_str()).is_none() {
+                    router.start(request, user.id.0, now).map_err(route_error)?;
+                }
+                router
+                    .transfer(conversation.as_str(), target, note.clone(), now)
+                    .map_err(route_error)
+            })
+            .await?;
         if let Some(n) = &note {
             self.store
                 .add_note(conversation, user.id, n, typed.as_deref())
@@ -559,9 +604,18 @@ impl Service {
     /// starts offline, open chats go back to whoever had them, queued ones
     /// queue.
     pub async fn restore(&self) -> anyhow::Result<()> {
+        Ok(self.routed(self.restore_now()).await?)
+    }
+
+    async fn restore_now(&self) -> ServiceResult<()> {
+        // Another node already runs the clinic: its state, which this
+        // node took with the lease, is the one to go on from.
+        if self.routing_stored().await? {
+            return Ok(());
+        }
         for user in self.store.users().await? {
             // Everyone starts offline, so nothing can be assigned yet.
-            let assigned = self.know(&user);
+            let assigned = self.know_now(&user);
             debug_assert!(assigned.is_empty());
         }
         for c in self.store.open_conversations().await? {
@@ -571,12 +625,16 @@ impl Service {
                 let mut router = self.hub.router();
                 match (c.state, c.assigned_to) {
                     (ConvState::Assigned, Some(user)) => {
-                        router.start(request, user.0, now)?;
+                        router
+                            .start(request, user.0, now)
+                            .map_err(|e| ServiceError::Internal(e.into()))?;
                         continue;
                     }
                     // Waiting for staff by hand already.
                     _ if c.offline => continue,
-                    _ => router.route(request)?,
+                    _ => router
+                        .route(request)
+                        .map_err(|e| ServiceError::Internal(e.into()))?,
                 }
             };
             // Everyone is offline after a restart: with the contact form on, a

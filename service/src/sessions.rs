@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use bot_engine::Messages;
-use router::Presence;
 use store::{ConvState, Conversation, ConversationId, NewConversation, StoreError, User};
 use tokio::sync::mpsc;
 
@@ -144,15 +143,17 @@ impl ClinicianSession {
     /// watching for new chats: an available clinician becomes away.
     pub async fn close(self) {
         let s = &self.service;
-        if s.hub.remove_clinician(self.user.id, self.id) {
-            let available = s
-                .hub
-                .router()
-                .clinician(self.user.id.0)
-                .is_some_and(|c| c.presence() == Presence::Available);
-            if available {
-                let _ = s.set_presence(&self.user, Presence::Away).await;
-            }
+        let last_here = s.hub.remove_clinician(self.user.id, self.id);
+        let closed = s
+            .routed(async {
+                if s.console_closed(self.user.id, last_here) {
+                    s.away_if_available(&self.user).await;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = closed {
+            tracing::error!(error = %e, "a console closing");
         }
     }
 }
@@ -323,7 +324,16 @@ impl Service {
     ) -> (ClinicianSession, mpsc::Receiver<String>) {
         let (tx, rx) = mpsc::channel::<String>(OUTBOUND);
         let id = self.hub.add_clinician(user.id, tx.clone());
-        self.sync_clinician(&user).await;
+        let opened = self
+            .routed(async {
+                self.console_opened(user.id);
+                self.sync_clinician(&user).await;
+                Ok(())
+            })
+            .await;
+        if let Err(e) = opened {
+            tracing::error!(error = %e, "a console opening");
+        }
         let hello = ClinicianFrame::Hello {
             user: self.user_view(&user),
         };

@@ -44,6 +44,7 @@ pub use records::{
     NewPushSubscription, NewUser, NewWhitelistVersion, PatientForm, PushSubscription, ReplyLink,
     Role, Sender, StaffText, StoredTranslation, User, UserUpdate, WhitelistDraft, WhitelistVersion,
 };
+pub use sql::cluster::ROUTING_CHANNEL;
 pub use sql::{Engine, SqlStore};
 pub use time::Timestamp;
 pub use work::{Committed, UnitOfWork, Write};
@@ -463,6 +464,43 @@ pub trait Transactions: Send + Sync {
     /// Applies `work` in order, all or nothing. The records written come
     /// back in the same order.
     async fn commit(&self, work: UnitOfWork) -> StoreResult<Committed>;
+}
+
+/// Several nodes serving one clinic on one database (PostgreSQL): the
+/// router's state, which they share and change one at a time, and which
+/// nodes are alive. A SQLite store refuses these: it serves one process.
+#[async_trait]
+pub trait Coordination: Send + Sync {
+    /// Waits until no other node (nor any other caller here) holds the
+    /// routing lease, and takes it: held until [`Lease::release`], or
+    /// released unchanged if dropped. The stored state comes with it when
+    /// its version is not `known` (the caller's copy is out of date).
+    async fn lease_routing(&self, known: i64) -> StoreResult<Leased>;
+    /// The stored routing state and its version, without the lease.
+    async fn routing_state(&self) -> StoreResult<Option<(i64, String)>>;
+    /// Records that `node` is alive at `at`.
+    async fn node_seen(&self, node: &str, at: Timestamp) -> StoreResult<()>;
+    /// Every node recorded, and when each was last seen.
+    async fn nodes(&self) -> StoreResult<Vec<(String, Timestamp)>>;
+    /// Forgets a node (one gone for good).
+    async fn forget_node(&self, node: &str) -> StoreResult<()>;
+}
+
+/// A routing lease ([`Coordination::lease_routing`]).
+pub struct Leased {
+    /// The version stored when the lease was taken (0: none yet).
+    pub version: i64,
+    /// The state stored, when its version is not the one the caller knew.
+    pub state: Option<String>,
+    pub lease: Box<dyn Lease>,
+}
+
+/// Held while one node changes the routing state.
+#[async_trait]
+pub trait Lease: Send {
+    /// Ends the lease, storing `state` as the next version when given
+    /// (and telling the other nodes); the version stored now.
+    async fn release(self: Box<Self>, state: Option<String>) -> StoreResult<i64>;
 }
 
 /// The whole store: what the service is given.

@@ -594,10 +594,15 @@ impl Patient {
     }
 
     pub async fn connect_unconsented(server: &Server, query: &str) -> Patient {
-        let (socket, _) =
-            tokio_tungstenite::connect_async(server.ws_url(&format!("/ws/patient{query}")))
-                .await
-                .expect("patient websocket");
+        Patient::connect_at(&server.ws_url(&format!("/ws/patient{query}"))).await
+    }
+
+    /// A patient's socket at `url` (`ws://HOST/ws/patient?...`), consent
+    /// left as it is.
+    pub async fn connect_at(url: &str) -> Patient {
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("patient websocket");
         let mut p = Patient {
             socket,
             conversation: String::new(),

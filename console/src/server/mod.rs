@@ -491,6 +491,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store.clone(),
         crate::master::Source::of(&config),
     ));
+    let sql_store = store.clone();
     let store: Arc<dyn Store> = store;
     let base_bot = Arc::new(std::sync::OnceLock::new());
     let mut service = Service::new(
@@ -532,7 +533,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(courier) = config.retention.courier()? {
         service = service.with_courier(Arc::new(courier));
     }
+    // On PostgreSQL, one node of however many share the database.
+    let node = config.postgres().then(crate::cluster::node_name);
+    if let Some(node) = &node {
+        service = service.with_cluster(sql_store.clone(), node.clone());
+        tracing::info!(
+            node = node.as_str(),
+            "serving as one node of the clinic's cluster (PostgreSQL)"
+        );
+    }
     let service = Arc::new(service);
+    if let Some(node) = node {
+        let key = server_key.relay_key();
+        let (relay, queue) = crate::cluster::PgRelay::new(node.clone(), key);
+        service.hub.set_relay(Arc::new(relay));
+        tokio::spawn(crate::cluster::send(sql_store.clone(), node, queue));
+        tokio::spawn(crate::cluster::listen(
+            config.db.clone(),
+            service.clone(),
+            key,
+        ));
+    }
     service.restore().await?;
     let resealed = service.staff.reseal_secrets().await?;
     if resealed > 0 {

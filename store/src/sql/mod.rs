@@ -14,6 +14,7 @@
 
 mod accounts;
 mod activity;
+pub mod cluster;
 mod conversations;
 mod files;
 mod forms;
@@ -395,6 +396,10 @@ async fn add_message_with_file(
          translation, translation_language, created_at, original, file_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
+    // Not kept prepared: sqlx's Any driver sends a missing f64 as a NULL
+    // of PostgreSQL's float4, and a statement first prepared so refuses
+    // the next message's 8-byte float ("incorrect binary data format").
+    .persistent(false)
     .bind(m.conversation_id.as_str())
     .bind(m.sender.as_str())
     .bind(m.user_id.map(|u| u.0))

@@ -1432,3 +1432,92 @@ async fn activity_counts_a_chat_once_and_outlives_the_chat(db: &TestDb) {
         None
     );
 }
+
+on_both!(routing_leases_are_taken_in_turn_and_carry_newer_state);
+
+/// PostgreSQL: one lease at a time across connections, the state handed
+/// over only to a caller whose copy is older, versions counting up. SQLite
+/// refuses: one process keeps its routing in memory.
+async fn routing_leases_are_taken_in_turn_and_carry_newer_state(db: &TestDb) {
+    let s = std::sync::Arc::new(db.store().await);
+    if db.file().is_some() {
+        assert!(s.lease_routing(0).await.is_err());
+        assert!(s.node_seen("a", Timestamp::from_unix(1)).await.is_err());
+        return;
+    }
+    let first = s.lease_routing(0).await.unwrap();
+    assert_eq!((first.version, first.state.as_deref()), (0, None));
+    // A second taker waits for the first to release.
+    let other = s.clone();
+    let second = tokio::spawn(async move { other.lease_routing(0).await.unwrap() });
+    tokio::task::yield_now().await;
+    assert!(!second.is_finished());
+    assert_eq!(
+        first.lease.release(Some("{\"a\":1}".into())).await.unwrap(),
+        1
+    );
+    let second = second.await.unwrap();
+    assert_eq!(
+        (second.version, second.state.as_deref()),
+        (1, Some("{\"a\":1}"))
+    );
+    // Released unchanged: the version stays.
+    assert_eq!(second.lease.release(None).await.unwrap(), 1);
+    let third = s.lease_routing(1).await.unwrap();
+    assert_eq!(
+        (third.version, third.state.as_deref()),
+        (1, None),
+        "already known"
+    );
+    drop(third);
+    // Dropped without release: the lock is free again.
+    let fourth = s.lease_routing(1).await.unwrap();
+    assert_eq!(
+        fourth
+            .lease
+            .release(Some("{\"a\":2}".into()))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.routing_state().await.unwrap(),
+        Some((2, "{\"a\":2}".to_string()))
+    );
+
+    s.node_seen("a", Timestamp::from_unix(10)).await.unwrap();
+    s.node_seen("b", Timestamp::from_unix(11)).await.unwrap();
+    s.node_seen("a", Timestamp::from_unix(12)).await.unwrap();
+    assert_eq!(
+        s.nodes().await.unwrap(),
+        [
+            ("a".to_string(), Timestamp::from_unix(12)),
+            ("b".to_string(), Timestamp::from_unix(11))
+        ]
+    );
+    s.forget_node("a").await.unwrap();
+    assert_eq!(s.nodes().await.unwrap().len(), 1);
+}
+
+on_both!(a_message_without_scores_then_one_with_them);
+
+/// A bot's message (no confidence, no spam score) and then a patient's
+/// (both): the second is stored whichever came first on the connection.
+async fn a_message_without_scores_then_one_with_them(db: &TestDb) {
+    let s = db.store().await;
+    with_conversation(&s).await;
+    for round in 0..3 {
+        s.add_message(NewMessage::plain(c1(), Sender::Bot, None, "Hi".into()))
+            .await
+            .unwrap();
+        let mut m = NewMessage::plain(c1(), Sender::Patient, None, "hours?".into());
+        m.confidence = Some(0.75);
+        m.spam_score = Some(0.125);
+        let stored = s.add_message(m).await.unwrap();
+        assert_eq!(stored.confidence, Some(0.75), "round {round}");
+    }
+    let all = s.messages(&c1()).await.unwrap();
+    assert_eq!(all.len(), 6);
+    assert_eq!(all[0].confidence, None);
+    assert_eq!(all[1].confidence, Some(0.75));
+}

@@ -5,6 +5,7 @@
 mod accounts;
 mod browser;
 mod cli;
+mod cluster;
 mod crash;
 mod data;
 mod emergency;
