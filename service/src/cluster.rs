@@ -22,9 +22,8 @@
 //!   [`HEARTBEAT_MS`]; one not seen for [`GONE_AFTER_MS`] is gone: the
 //!   consoles it held are forgotten, and a clinician with no console left
 //!   anywhere who was available becomes away, as when their last console
-//!   closes; their chats stay theirs, and whoever takes over sees them in
-//!   the queue of work (docs/deploy.md). Its patients reconnect to another
-//!   node with their resume token.
+//!   closes; their chats stay theirs until they reconnect (docs/deploy.md).
+//!   Its patients reconnect to another node with their resume token.
 //!
 //! On SQLite (one process) there is no cluster: the router lives in memory
 //! only and none of this runs.
