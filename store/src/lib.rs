@@ -30,6 +30,8 @@ pub mod envelope;
 pub mod ids;
 mod records;
 mod sql;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod time;
 mod work;
 

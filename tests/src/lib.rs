@@ -485,6 +485,25 @@ pub struct Clinician {
     pub cookie: String,
 }
 
+impl Clinician {
+    /// This clinician's console socket on `server` (as the console opens
+    /// it, with the session cookie).
+    pub async fn console(&self, server: &Server) -> Socket {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = server
+            .ws_url("/ws/clinician")
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("cookie", self.cookie.parse().unwrap());
+        tokio_tungstenite::connect_async(request)
+            .await
+            .expect("the console's socket")
+            .0
+    }
+}
+
 /// Status and JSON body of a response, whatever the status.
 pub fn call(request: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Value) {
     match request {
@@ -568,7 +587,8 @@ pub fn anon_get(url: &str) -> (u16, Value) {
     call(agent().get(url).call())
 }
 
-type Socket =
+/// A WebSocket to the server (a patient's or a console's).
+pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A patient's chat socket.
@@ -868,72 +888,8 @@ pub fn http_receiver(
     (port, rx)
 }
 
-/// A PostgreSQL database made for one test on the server at
-/// `CARECHAT_TEST_POSTGRES` (by default
-/// `postgres://postgres@127.0.0.1:5432/test`), dropped when the test ends.
-pub struct Postgres {
-    pub url: String,
-    server: String,
-    name: String,
-}
-
-static NEXT_PG: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-
-impl Postgres {
-    /// A fresh database, or `None` where no PostgreSQL server answers,
-    /// saying that `test` skipped (under CI, where one always runs, a
-    /// failure instead).
-    pub async fn create(test: &str) -> Option<Postgres> {
-        use sqlx::Connection;
-        let server = std::env::var("CARECHAT_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let mut admin = match sqlx::PgConnection::connect(&server).await {
-            Ok(conn) => conn,
-            Err(e) if std::env::var_os("CI").is_none() => {
-                eprintln!("SKIPPED {test}: no PostgreSQL at {server} ({e})");
-                return None;
-            }
-            Err(e) => panic!("CI runs PostgreSQL, but {server} does not answer: {e}"),
-        };
-        let name = format!(
-            "carechat_e2e_{}_{}",
-            std::process::id(),
-            NEXT_PG.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
-        Some(Postgres {
-            url: format!("{base}/{name}"),
-            server,
-            name,
-        })
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let (server, name) = (self.server.clone(), self.name.clone());
-        std::thread::spawn(move || {
-            use sqlx::Connection;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                if let Ok(mut admin) = sqlx::PgConnection::connect(&server).await {
-                    let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut admin)
-                        .await;
-                }
-            });
-        })
-        .join()
-        .unwrap();
-    }
-}
+/// A PostgreSQL database of a test's own (the store's test helper).
+pub use store::testing::PgDatabase as Postgres;
 
 /// The ids of the patients' messages stored in the database at `db` (a
 /// SQLite file or a PostgreSQL URL), read straight from it.

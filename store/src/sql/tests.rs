@@ -1,10 +1,8 @@
 //! The store's tests, each run on both engines: SQLite in a file of a
 //! temporary directory, and PostgreSQL in a database made for the test and
-//! dropped after it (`CARECHAT_TEST_POSTGRES`, by default
-//! `postgres://postgres@127.0.0.1:5432/test`, is the server's address; the
-//! test makes its own database there). Where no PostgreSQL server answers,
-//! the PostgreSQL half of each test says that it skipped, and fails
-//! instead under CI (`CI` set), where one always runs.
+//! dropped after it ([`crate::testing`]: where no PostgreSQL server
+//! answers, the PostgreSQL half of each test says that it skipped, and
+//! fails instead under CI, where one always runs).
 
 use crate::*;
 
@@ -37,8 +35,8 @@ pub(super) struct TestDb {
     url: String,
     /// SQLite: the directory holding the file.
     dir: Option<tempfile::TempDir>,
-    /// PostgreSQL: the server's address and the database made for the test.
-    made: Option<(String, String)>,
+    /// PostgreSQL: the database made for the test.
+    _made: Option<crate::testing::PgDatabase>,
 }
 
 impl TestDb {
@@ -48,39 +46,18 @@ impl TestDb {
         TestDb {
             url,
             dir: Some(dir),
-            made: None,
+            _made: None,
         }
     }
 
     /// A fresh database on the PostgreSQL server, or `None` (saying so)
     /// where none answers outside CI.
     async fn postgres(test: &str) -> Option<TestDb> {
-        use sqlx::Connection;
-        let server = std::env::var("CARECHAT_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let mut admin = match sqlx::PgConnection::connect(&server).await {
-            Ok(conn) => conn,
-            Err(e) if std::env::var_os("CI").is_none() => {
-                eprintln!("SKIPPED {test}::postgres: no PostgreSQL at {server} ({e})");
-                return None;
-            }
-            Err(e) => panic!("CI runs PostgreSQL, but {server} does not answer: {e}"),
-        };
-        let name = format!(
-            "carechat_test_{}_{}",
-            std::process::id(),
-            NEXT_DB.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+        let made = crate::testing::PgDatabase::create(&format!("{test}::postgres")).await?;
         Some(TestDb {
-            url: format!("{base}/{name}"),
+            url: made.url.clone(),
             dir: None,
-            made: Some((server.clone(), name)),
+            _made: Some(made),
         })
     }
 
@@ -99,34 +76,6 @@ impl TestDb {
     /// SQLite's database file; `None` on PostgreSQL.
     fn file(&self) -> Option<std::path::PathBuf> {
         self.dir.as_ref().map(|d| d.path().join("clinic.db"))
-    }
-}
-
-static NEXT_DB: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-
-impl Drop for TestDb {
-    /// Drops the test's PostgreSQL database (from a thread of its own: the
-    /// test's runtime is ending).
-    fn drop(&mut self) {
-        let Some((server, name)) = self.made.take() else {
-            return;
-        };
-        std::thread::spawn(move || {
-            use sqlx::Connection;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
-                sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut admin)
-                    .await
-                    .unwrap();
-            });
-        })
-        .join()
-        .unwrap();
     }
 }
 

@@ -7,29 +7,16 @@
 
 use std::time::Duration;
 
-use carechat_e2e::{Clinician, Patient, Postgres, Server};
+use carechat_e2e::{Clinician, Patient, Postgres, Server, Socket};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const PASSWORD: &str = "correct horse battery";
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// A clinician's console socket on `server`, once the server said hello.
 async fn console(server: &Server, who: &Clinician) -> Socket {
-    let mut request = server
-        .ws_url("/ws/clinician")
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("cookie", who.cookie.parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("the console's socket");
+    let mut socket = who.console(server).await;
     next_where(&mut socket, |f| f["type"] == "hello").await;
     socket
 }

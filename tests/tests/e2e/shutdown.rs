@@ -8,7 +8,6 @@
 use carechat_e2e::{Patient, Server};
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_answers_what_arrived_tells_sockets_to_reconnect_and_exits_cleanly() {
@@ -21,16 +20,7 @@ async fn sigterm_answers_what_arrived_tells_sockets_to_reconnect_and_exits_clean
         "correct horse battery",
     );
     let nurse = server.login("nurse", "correct horse battery");
-    let mut request = server
-        .ws_url("/ws/clinician")
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("cookie", nurse.cookie.parse().unwrap());
-    let (mut console, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("the console's socket");
+    let mut console = nurse.console(&server).await;
 
     let mut patient = Patient::connect(&server, "?lang=en").await;
     let resume = patient.resume.clone();
